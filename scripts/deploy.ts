@@ -1,0 +1,177 @@
+/**
+ * `npm run deploy`: provision what wrangler.toml refers to, then deploy. Safe to re-run: every
+ * step looks before it creates, and nothing that exists is replaced.
+ *
+ * 1. login check (`wrangler whoami`);
+ * 2. the D1 database `tally`, created if missing; its id replaces the placeholder in wrangler.toml;
+ * 3. the queues `tally-events` and `tally-events-dlq`, created if missing;
+ * 4. the secret API_KEY_PEPPER, generated if the Worker does not have it yet;
+ * 5. remote D1 migrations;
+ * 6. `wrangler deploy`.
+ *
+ * Never seeds: the demo user exists only in local development.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { capture, commandLine, fail, mustStream, parseJsonOutput, ROOT, step, stream } from './run.ts';
+
+const CONFIG_FILE = path.join(ROOT, 'wrangler.toml');
+const DATABASE_NAME = 'tally';
+const PLACEHOLDER_ID = '00000000-0000-0000-0000-000000000000';
+const QUEUES = ['tally-events', 'tally-events-dlq'] as const;
+const PEPPER = 'API_KEY_PEPPER';
+
+/** Run a wrangler command quietly; on failure show its output and stop. */
+async function wrangler(args: readonly string[]): Promise<string> {
+  const result = await capture('wrangler', args);
+  if (result.code !== 0) {
+    process.stderr.write(result.stdout + result.stderr);
+    fail(`\`${commandLine('wrangler', args)}\` exited with code ${result.code}.`, result.code);
+  }
+  return result.stdout;
+}
+
+async function checkLogin(): Promise<void> {
+  step('Checking the Cloudflare login');
+  const result = await capture('wrangler', ['whoami', '--json']);
+  if (result.code !== 0) {
+    fail(
+      [
+        'You are not logged in to Cloudflare.',
+        '  Log in with:   npx wrangler login',
+        '  or, without a browser (CI), export CLOUDFLARE_API_TOKEN and CLOUDFLARE_ACCOUNT_ID.',
+        'Then run npm run deploy again.',
+      ].join('\n'),
+    );
+  }
+  const user = parseJsonOutput(result.stdout) as { email?: string; accounts?: { id: string; name: string }[] };
+  const accounts = user.accounts ?? [];
+  console.log(`Logged in${user.email ? ` as ${user.email}` : ''}.`);
+  // NOTE: wrangler cannot ask which account to use when it is not attached to a terminal.
+  if (accounts.length > 1 && !process.env.CLOUDFLARE_ACCOUNT_ID) {
+    fail(
+      [
+        'This login has several Cloudflare accounts; choose one with CLOUDFLARE_ACCOUNT_ID:',
+        ...accounts.map((account) => `  CLOUDFLARE_ACCOUNT_ID=${account.id} npm run deploy    # ${account.name}`),
+      ].join('\n'),
+    );
+  }
+}
+
+async function findDatabaseId(): Promise<string | undefined> {
+  const list = parseJsonOutput(await wrangler(['d1', 'list', '--json'])) as { name: string; uuid: string }[];
+  return list.find((db) => db.name === DATABASE_NAME)?.uuid;
+}
+
+/** Replace the placeholder database_id in wrangler.toml with the real one; no other line changes. */
+function writeDatabaseId(id: string): void {
+  const config = readFileSync(CONFIG_FILE, 'utf8');
+  const line = /^(\s*database_id\s*=\s*)"([^"]*)"/m;
+  const current = config.match(line)?.[2];
+  if (current === id) {
+    console.log(`wrangler.toml already points at ${id}.`);
+    return;
+  }
+  if (current !== PLACEHOLDER_ID) {
+    fail(
+      `wrangler.toml has database_id "${current ?? '(none)'}", but the database "${DATABASE_NAME}" in this account is ${id}.\n` +
+        '  Fix the id by hand (or restore the placeholder) and run npm run deploy again.',
+    );
+  }
+  writeFileSync(CONFIG_FILE, config.replace(line, `$1"${id}"`));
+  console.log(`Wrote database_id = "${id}" into wrangler.toml (commit this change).`);
+}
+
+async function ensureDatabase(): Promise<void> {
+  step(`D1 database "${DATABASE_NAME}"`);
+  let id = await findDatabaseId();
+  if (id) {
+    console.log(`Found ${DATABASE_NAME} (${id}).`);
+  } else {
+    console.log(`Not found; creating it.`);
+    await mustStream('wrangler', ['d1', 'create', DATABASE_NAME]);
+    id = await findDatabaseId();
+    if (!id) fail(`Created ${DATABASE_NAME}, but \`wrangler d1 list\` does not show it yet; run npm run deploy again.`);
+  }
+  writeDatabaseId(id);
+}
+
+/** True when a queue name appears as a whole cell of `wrangler queues list` (so `x` does not match `x-dlq`). */
+function listsQueue(table: string, name: string): boolean {
+  const escaped = name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  return new RegExp(`(^|[\\s│|])${escaped}($|[\\s│|])`, 'm').test(table);
+}
+
+async function ensureQueues(): Promise<void> {
+  step(`Queues ${QUEUES.join(', ')}`);
+  const table = await wrangler(['queues', 'list']);
+  for (const queue of QUEUES) {
+    // The list shows one page; `queues info` settles it for accounts with more queues than that.
+    if (listsQueue(table, queue) || (await capture('wrangler', ['queues', 'info', queue])).code === 0) {
+      console.log(`Found ${queue}.`);
+      continue;
+    }
+    console.log(`Creating ${queue}.`);
+    await mustStream('wrangler', ['queues', 'create', queue]);
+  }
+}
+
+/**
+ * Whether the Worker still needs API_KEY_PEPPER. A new Worker (not deployed yet) has no secrets.
+ * Any other failure stops the deploy: guessing "missing" would replace a live pepper and
+ * invalidate every API key hashed with it.
+ */
+async function needsPepper(): Promise<boolean> {
+  step(`Secret ${PEPPER}`);
+  const result = await capture('wrangler', ['secret', 'list', '--format', 'json']);
+  if (result.code !== 0) {
+    if (/Worker ".*" (?:\(env: .*\) )?not found/i.test(result.stdout + result.stderr)) {
+      console.log(`The Worker is not deployed yet; ${PEPPER} will be set with the first deploy.`);
+      return true;
+    }
+    process.stderr.write(result.stdout + result.stderr);
+    fail(`Could not list the Worker's secrets (exit code ${result.code}).`);
+  }
+  const secrets = parseJsonOutput(result.stdout) as { name: string }[];
+  if (secrets.some((secret) => secret.name === PEPPER)) {
+    console.log(`${PEPPER} is set; keeping it.`);
+    return false;
+  }
+  console.log(`${PEPPER} is missing; a random one will be set with this deploy.`);
+  return true;
+}
+
+async function main(): Promise<void> {
+  await checkLogin();
+  await ensureDatabase();
+  await ensureQueues();
+  const setPepper = await needsPepper();
+
+  step('Applying D1 migrations to the remote database');
+  await mustStream('wrangler', ['d1', 'migrations', 'apply', 'DB', '--remote'], { stdin: 'inherit' });
+
+  step('Deploying the Worker');
+  // The pepper travels with the deploy (`--secrets-file`, additive: other secrets stay) instead of a
+  // separate `wrangler secret put`, which would first publish the old code (or an empty placeholder
+  // Worker) with it. This way no version of the Worker ever runs without it.
+  const args = ['deploy'];
+  const dir = mkdtempSync(path.join(tmpdir(), 'tally-deploy-'));
+  let code: number;
+  try {
+    if (setPepper) {
+      const secretsFile = path.join(dir, 'secrets.json');
+      writeFileSync(secretsFile, JSON.stringify({ [PEPPER]: randomBytes(32).toString('hex') }), { mode: 0o600 });
+      args.push('--secrets-file', secretsFile);
+    }
+    code = await stream('wrangler', args, { stdin: 'inherit' });
+  } finally {
+    // The pepper must not stay on disk: it lives only in the Worker's secrets.
+    rmSync(dir, { recursive: true, force: true });
+  }
+  if (code !== 0) fail(`\`${commandLine('wrangler', args)}\` exited with code ${code}.`, code);
+  console.log('\n✔ Deployed. `npx wrangler tail` streams the live logs.');
+}
+
+await main();

@@ -1,0 +1,177 @@
+/**
+ * The D1 schema: the single source of truth. `npm run db:generate` turns changes here into a new
+ * SQL file in `migrations/` (review it, commit it). Columns are added, never renamed or dropped,
+ * so a deployed worker and the next migration always agree.
+ *
+ * Every table that holds project data is keyed by `project_id` first: that is the seam along which
+ * a large project can later move to a D1 database of its own.
+ */
+import { sql } from 'drizzle-orm';
+import { index, integer, primaryKey, real, sqliteTable, text } from 'drizzle-orm/sqlite-core';
+
+/** Dashboard users. Passwords are PBKDF2-SHA256 hashes (`worker/src/auth/password.ts`). */
+export const users = sqliteTable('users', {
+  id: text('id').primaryKey(),
+  /** Normalised (trimmed, lower-case); unique. */
+  email: text('email').notNull().unique(),
+  passwordHash: text('password_hash').notNull(),
+  createdAt: integer('created_at').notNull(),
+});
+
+/** A tracked site or app. */
+export const projects = sqliteTable('projects', {
+  id: text('id').primaryKey(),
+  name: text('name').notNull(),
+  /** Public key the script tag carries. Not a secret; can be regenerated. */
+  siteKey: text('site_key').notNull().unique(),
+  /** IANA timezone every date bucket of this project uses. */
+  timezone: text('timezone').notNull().default('UTC'),
+  /** Raw events older than this are purged by the rollup cron; rollups stay. */
+  retentionDays: integer('retention_days').notNull().default(365),
+  /** Whether the public live-visitor widget may show this project's count. */
+  publicLive: integer('public_live', { mode: 'boolean' }).notNull().default(false),
+  /** JSON overrides of the default rate limits (`RateLimits` in `worker/src/live/rate-limit.ts`). */
+  rateLimits: text('rate_limits'),
+  createdAt: integer('created_at').notNull(),
+  updatedAt: integer('updated_at').notNull(),
+});
+
+/** Hostnames a project accepts events from. A project with none accepts any hostname. */
+export const projectHostnames = sqliteTable(
+  'project_hostnames',
+  {
+    projectId: text('project_id')
+      .notNull()
+      .references(() => projects.id, { onDelete: 'cascade' }),
+    /** Lower-case hostname without port, e.g. `example.com`. */
+    hostname: text('hostname').notNull(),
+    /** Also accept every subdomain of `hostname`. */
+    includeSubdomains: integer('include_subdomains', { mode: 'boolean' }).notNull().default(false),
+  },
+  (t) => [primaryKey({ columns: [t.projectId, t.hostname] })],
+);
+
+/** Who may see or change a project, and how much. */
+export const members = sqliteTable(
+  'members',
+  {
+    projectId: text('project_id')
+      .notNull()
+      .references(() => projects.id, { onDelete: 'cascade' }),
+    userId: text('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    role: text('role', { enum: ['owner', 'admin', 'viewer'] }).notNull(),
+    createdAt: integer('created_at').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.projectId, t.userId] }), index('members_user_idx').on(t.userId)],
+);
+
+/**
+ * Secret API keys (`tly_<prefix>_<secret>`). Only an HMAC-SHA256 of the whole key with a server
+ * pepper is stored; the key is found by its prefix and compared in constant time.
+ */
+export const apiKeys = sqliteTable(
+  'api_keys',
+  {
+    id: text('id').primaryKey(),
+    projectId: text('project_id')
+      .notNull()
+      .references(() => projects.id, { onDelete: 'cascade' }),
+    prefix: text('prefix').notNull().unique(),
+    secretHash: text('secret_hash').notNull(),
+    name: text('name').notNull(),
+    /** JSON array of scopes: `ingest`, `read`, `admin`. */
+    scopes: text('scopes').notNull(),
+    createdAt: integer('created_at').notNull(),
+    expiresAt: integer('expires_at'),
+    revokedAt: integer('revoked_at'),
+    lastUsedAt: integer('last_used_at'),
+    usageCount: integer('usage_count').notNull().default(0),
+  },
+  (t) => [index('api_keys_project_idx').on(t.projectId)],
+);
+
+/**
+ * Raw events, one row each. Written only by the queue consumer, with `INSERT OR IGNORE` on the
+ * primary key so that a redelivered message never counts twice. No column holds an IP address or
+ * a user agent: the visitor is a salted daily hash.
+ */
+export const events = sqliteTable(
+  'events',
+  {
+    projectId: text('project_id').notNull(),
+    /** UUIDv7 drawn by the worker, or the client's own event id (a UUID). */
+    id: text('id').notNull(),
+    /** When the event happened (ms since the epoch, clamped client time). */
+    ts: integer('ts').notNull(),
+    /** When the worker received it (ms). */
+    receivedAt: integer('received_at').notNull(),
+    name: text('name').notNull(),
+    /** hash(daily salt, project, IP, user agent), 16 hex characters. */
+    visitorId: text('visitor_id').notNull(),
+    /** Visit id assigned by the ProjectDO (30 minutes of silence ends a visit). */
+    sessionId: text('session_id').notNull(),
+    /** 1-based position of the event within its visit. */
+    seq: integer('seq').notNull(),
+    /** Whether this event opened its visit. */
+    isEntry: integer('is_entry', { mode: 'boolean' }).notNull(),
+    hostname: text('hostname').notNull(),
+    /** URL path (plus the `#/…` route with hash routing); query strings are not kept. */
+    path: text('path').notNull(),
+    /** Referrer without query or fragment; null for direct and internal traffic. */
+    referrer: text('referrer'),
+    referrerHost: text('referrer_host'),
+    /** Traffic source: a known name (`Google`), a referrer host, or `utm_source`. */
+    source: text('source'),
+    utmSource: text('utm_source'),
+    utmMedium: text('utm_medium'),
+    utmCampaign: text('utm_campaign'),
+    utmTerm: text('utm_term'),
+    utmContent: text('utm_content'),
+    /** ISO 3166-1 alpha-2, from Cloudflare's edge. */
+    country: text('country'),
+    region: text('region'),
+    city: text('city'),
+    /** The visitor's IANA timezone as Cloudflare's edge sees it. */
+    timezone: text('timezone'),
+    browser: text('browser'),
+    browserVersion: text('browser_version'),
+    os: text('os'),
+    osVersion: text('os_version'),
+    /** Device type from the user agent: desktop, mobile, tablet, … */
+    device: text('device'),
+    /** Screen class from the screen width: Mobile, Tablet, Laptop, Desktop. */
+    screen: text('screen'),
+    /** JSON object of custom properties, or null. */
+    props: text('props'),
+    revenueAmount: real('revenue_amount'),
+    revenueCurrency: text('revenue_currency'),
+  },
+  (t) => [primaryKey({ columns: [t.projectId, t.id] }), index('events_project_ts_idx').on(t.projectId, t.ts)],
+);
+
+/** Events the ingest pipeline dropped, per project, day (in the project's timezone) and reason. */
+export const dropCounts = sqliteTable(
+  'drop_counts',
+  {
+    projectId: text('project_id').notNull(),
+    day: text('day').notNull(),
+    reason: text('reason').notNull(),
+    /** A running total; writes keep the larger value so that redelivery cannot inflate it. */
+    count: integer('count').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.projectId, t.day, t.reason] })],
+);
+
+/** Queue messages that can never be written (malformed, or refused by D1 for good). Kept, never lost. */
+export const quarantine = sqliteTable('quarantine', {
+  id: integer('id').primaryKey({ autoIncrement: true }),
+  queue: text('queue').notNull(),
+  messageId: text('message_id').notNull(),
+  body: text('body').notNull(),
+  error: text('error').notNull(),
+  createdAt: integer('created_at')
+    .notNull()
+    .default(sql`(unixepoch() * 1000)`),
+});

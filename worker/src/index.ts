@@ -1,0 +1,16 @@
+/** The Worker's entry: HTTP, the queue consumers, cron — and the ProjectDO class. Nothing else. */
+import { app } from './app.ts';
+import { consumeBatch, type QueueBody } from './pipeline/index.ts';
+import { runScheduled } from './rollup/index.ts';
+
+export { ProjectDO } from './live/index.ts';
+
+export default {
+  fetch: app.fetch,
+  async queue(batch, env) {
+    await consumeBatch(batch, env.DB);
+  },
+  async scheduled(controller, env) {
+    await runScheduled(env, controller.scheduledTime);
+  },
+} satisfies ExportedHandler<Env, QueueBody>;

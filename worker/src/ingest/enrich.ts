@@ -1,0 +1,133 @@
+import UAParser from 'ua-parser-js';
+import type { PendingEvent } from '../pipeline/messages.ts';
+import { uuidv7 } from '../shared/ids.ts';
+import { cleanText, type ValidEvent } from './schema.ts';
+import { sourceOfHost, sourceOfParam } from './sources.ts';
+
+/** What the request tells about the visitor, beyond the event itself. */
+export interface VisitorContext {
+  userAgent: string;
+  cf: Partial<IncomingRequestCfProperties> | undefined;
+}
+
+/** The parts of a user agent the dashboard breaks down by. */
+export interface Agent {
+  browser: string | null;
+  browserVersion: string | null;
+  os: string | null;
+  osVersion: string | null;
+  device: string;
+}
+
+const UTM_KEYS = ['utm_source', 'utm_medium', 'utm_campaign', 'utm_term', 'utm_content'] as const;
+const PARAM_CHARS = 300;
+const agentCache = new Map<string, Agent>();
+const AGENT_CACHE_SIZE = 1_000;
+
+/**
+ * Parse a user agent with ua-parser-js, cached per isolate: a site's visitors share a handful of
+ * user agents, and parsing is the most expensive step of ingest.
+ */
+export function parseAgent(userAgent: string): Agent {
+  const cached = agentCache.get(userAgent);
+  if (cached) return cached;
+  const result = new UAParser(userAgent).getResult();
+  const agent: Agent = {
+    browser: result.browser.name ?? null,
+    browserVersion: result.browser.major ?? null,
+    os: result.os.name ?? null,
+    osVersion: result.os.version ?? null,
+    device: result.device.type ?? 'desktop',
+  };
+  if (agentCache.size >= AGENT_CACHE_SIZE) agentCache.delete(agentCache.keys().next().value as string);
+  agentCache.set(userAgent, agent);
+  return agent;
+}
+
+/** Screen class by width in CSS pixels (Plausible's breakpoints). */
+export function screenClass(width: number | undefined): string | null {
+  if (width === undefined) return null;
+  if (width < 576) return 'Mobile';
+  if (width < 992) return 'Tablet';
+  if (width < 1440) return 'Laptop';
+  return 'Desktop';
+}
+
+/** The page path an event counts for: decoded, with the `#/…` route when the site uses hash routing. */
+export function pagePath(url: URL, hashRouting: boolean): string {
+  let path = url.pathname || '/';
+  if (hashRouting && /^#!?\//.test(url.hash)) path += url.hash;
+  try {
+    path = decodeURIComponent(path);
+  } catch {
+    // Malformed escapes stay as they were sent.
+  }
+  return cleanText(path);
+}
+
+/** Referrer, its host and the traffic source, or nulls for direct and internal traffic. */
+export function referrerOf(
+  referrer: string | undefined,
+  page: URL,
+): { referrer: string | null; referrerHost: string | null; source: string | null } {
+  const none = { referrer: null, referrerHost: null, source: null };
+  if (!referrer || !URL.canParse(referrer)) return none;
+  const url = new URL(referrer);
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') return none;
+  const host = url.hostname.toLowerCase();
+  if (host === page.hostname.toLowerCase()) return none;
+  // Privacy: query strings and fragments of referrers can carry personal data; keep origin and path.
+  return { referrer: `${url.origin}${url.pathname}`, referrerHost: host, source: sourceOfHost(host) };
+}
+
+/**
+ * Turn a validated event into the row the pipeline stores, minus what the ProjectDO assigns
+ * (visitor, visit, sequence). Every string here comes from the open internet and is cleaned.
+ */
+export function enrichEvent(event: ValidEvent, projectId: string, ts: number, now: number, visitor: VisitorContext): PendingEvent {
+  const url = new URL(event.u);
+  const params = url.searchParams;
+  const utm = Object.fromEntries(
+    UTM_KEYS.map((key) => [key, params.get(key)?.slice(0, PARAM_CHARS).trim() || null]),
+  ) as Record<(typeof UTM_KEYS)[number], string | null>;
+  // `ref` and `source` are common stand-ins for utm_source (Plausible honours them too).
+  const taggedSource = utm.utm_source ?? (params.get('ref') || params.get('source'))?.slice(0, PARAM_CHARS) ?? null;
+  const referred = referrerOf(event.r, url);
+  const agent = parseAgent(visitor.userAgent);
+  const cf = visitor.cf;
+  const country = typeof cf?.country === 'string' && /^[A-Z]{2}$/i.test(cf.country) ? cf.country.toUpperCase() : null;
+  return {
+    projectId,
+    id: event.i ?? uuidv7(ts),
+    ts,
+    receivedAt: now,
+    name: event.n,
+    hostname: url.hostname.toLowerCase(),
+    path: pagePath(url, event.h === true),
+    referrer: referred.referrer,
+    referrerHost: referred.referrerHost,
+    source: taggedSource ? sourceOfParam(cleanText(taggedSource)) : referred.source,
+    utmSource: utm.utm_source && cleanText(utm.utm_source),
+    utmMedium: utm.utm_medium && cleanText(utm.utm_medium),
+    utmCampaign: utm.utm_campaign && cleanText(utm.utm_campaign),
+    utmTerm: utm.utm_term && cleanText(utm.utm_term),
+    utmContent: utm.utm_content && cleanText(utm.utm_content),
+    country,
+    region: textOrNull(cf?.region),
+    city: textOrNull(cf?.city),
+    timezone: textOrNull(cf?.timezone),
+    browser: agent.browser,
+    browserVersion: agent.browserVersion,
+    os: agent.os,
+    osVersion: agent.osVersion,
+    device: agent.device,
+    screen: screenClass(event.w),
+    props: event.p && Object.keys(event.p).length ? JSON.stringify(event.p) : null,
+    revenueAmount: event.$?.a ?? null,
+    revenueCurrency: event.$?.c ?? null,
+  };
+}
+
+function textOrNull(value: unknown): string | null {
+  return typeof value === 'string' && value ? cleanText(value).slice(0, 200) : null;
+}

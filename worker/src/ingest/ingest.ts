@@ -1,0 +1,133 @@
+import { LIMITS } from '@tally/sdk/protocol';
+import type { AdmitRequest, ProjectDO } from '../live/index.ts';
+import type { DropReason, PendingEvent } from '../pipeline/messages.ts';
+import type { SiteConfig } from '../projects/index.ts';
+import { ApiError, type FieldIssue } from '../shared/errors.ts';
+import { toHex } from '../shared/ids.ts';
+import { enrichEvent } from './enrich.ts';
+import { type ValidEvent, wireBodySchema } from './schema.ts';
+import { siteForApiKey, siteForKey } from './site.ts';
+import { firstDrop } from './steps.ts';
+
+/** One ingest request, as the router hands it over (no Hono context below this line). */
+export interface IngestRequest {
+  /** The parsed JSON body. */
+  body: unknown;
+  /** A secret API key, when the request carries one. */
+  apiKey: string | null;
+  /** `CF-Connecting-IP`. Never stored or logged: it only feeds the visitor hash. */
+  ip: string;
+  userAgent: string;
+  cf: Partial<IncomingRequestCfProperties> | undefined;
+  now: number;
+  waitUntil: (promise: Promise<unknown>) => void;
+}
+
+/** The 202 answer: ids of the events that were stored. Dropped events are not listed. */
+export interface IngestResult {
+  accepted: number;
+  ids: string[];
+}
+
+/**
+ * The ingest pipeline: validate → resolve site → hostname → bot → spam → enrich → admit.
+ * Returns once every accepted event is durable (in the ProjectDO's outbox); throws `ApiError`
+ * for every rejection.
+ */
+export async function ingest(env: Env, request: IngestRequest): Promise<IngestResult> {
+  const events = validate(request.body);
+  const site = await resolveSite(env, request, events);
+
+  const drops: Partial<Record<DropReason, number>> = {};
+  const admitted: AdmitRequest['events'] = [];
+  for (const event of events) {
+    const userAgent = event.ua ?? request.userAgent;
+    const reason = firstDrop(event, { site, userAgent });
+    if (reason) {
+      drops[reason] = (drops[reason] ?? 0) + 1;
+      continue;
+    }
+    const ts = clampTimestamp(event.t, request.now);
+    const pending: PendingEvent = enrichEvent(event, site.id, ts, request.now, { userAgent, cf: request.cf });
+    admitted.push({ fingerprint: await fingerprint(event.ip ?? request.ip, userAgent), event: pending });
+  }
+
+  const result = await admit(env, {
+    now: request.now,
+    project: { id: site.id, timezone: site.timezone, limits: site.limits },
+    events: admitted,
+    drops,
+  });
+  return { accepted: result.length, ids: result };
+}
+
+function validate(body: unknown): ValidEvent[] {
+  const parsed = wireBodySchema.safeParse(body);
+  if (parsed.success) return parsed.data;
+  const details: FieldIssue[] = parsed.error.issues.map((issue) => ({
+    path: issue.path.map((part) => (typeof part === 'symbol' ? String(part) : part)),
+    message: issue.message,
+  }));
+  throw new ApiError(400, 'invalid_input', 'The event is invalid', details);
+}
+
+async function resolveSite(env: Env, request: IngestRequest, events: ValidEvent[]): Promise<SiteConfig> {
+  if (request.apiKey) {
+    const site = await siteForApiKey(env, request.apiKey, 'ingest', request.now, request.waitUntil);
+    const foreign = events.findIndex((event) => event.s !== undefined && event.s !== site.siteKey);
+    if (foreign !== -1) {
+      throw new ApiError(403, 'forbidden', 'This API key belongs to another site', [
+        { path: [foreign, 's'], message: 'does not match the API key' },
+      ]);
+    }
+    return site;
+  }
+  const issues: FieldIssue[] = [];
+  events.forEach((event, index) => {
+    if (event.ip !== undefined) issues.push({ path: [index, 'ip'], message: 'only requests with an API key may set ip' });
+    if (event.ua !== undefined) issues.push({ path: [index, 'ua'], message: 'only requests with an API key may set ua' });
+  });
+  if (issues.length) throw new ApiError(403, 'forbidden', 'Only server-side requests may set ip or ua', issues);
+  const siteKey = events[0]?.s;
+  if (!siteKey) throw new ApiError(400, 'invalid_input', 'The event is invalid', [{ path: [0, 's'], message: 'a site key is required' }]);
+  const other = events.findIndex((event) => event.s !== siteKey);
+  if (other !== -1) {
+    throw new ApiError(400, 'invalid_input', 'The event is invalid', [
+      { path: [other, 's'], message: 'all events of a batch must carry the same site key' },
+    ]);
+  }
+  return siteForKey(env.DB, siteKey, request.now);
+}
+
+async function admit(env: Env, request: AdmitRequest): Promise<string[]> {
+  const stub = env.PROJECT.get(env.PROJECT.idFromName(request.project.id)) as DurableObjectStub<ProjectDO>;
+  let result: Awaited<ReturnType<ProjectDO['admit']>>;
+  try {
+    result = await stub.admit(request);
+  } catch (error) {
+    // NOTE: an `overloaded` DO must not be retried (retrying makes it worse); the client backs off.
+    console.error('ProjectDO admit failed:', error instanceof Error ? error.message : String(error));
+    throw new ApiError(503, 'unavailable', 'Events could not be stored; retry later', undefined, { 'Retry-After': '5' });
+  }
+  if (!result.ok) {
+    throw new ApiError(
+      429,
+      'rate_limited',
+      result.scope === 'project' ? 'This site is sending too many events' : 'Too many events from this visitor',
+      undefined,
+      { 'Retry-After': String(result.retryAfter) },
+    );
+  }
+  return result.ids;
+}
+
+/** Client time, clamped to now − 1 h … now + 5 min; server time when absent. */
+export function clampTimestamp(clientTs: number | undefined, now: number): number {
+  if (clientTs === undefined) return now;
+  return Math.round(Math.min(now + LIMITS.futureMs, Math.max(now - LIMITS.pastMs, clientTs)));
+}
+
+/** SHA-256 of IP and user agent: all the ProjectDO sees of a visitor's identity. */
+async function fingerprint(ip: string, userAgent: string): Promise<string> {
+  return toHex(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(`${ip}\n${userAgent}`)));
+}

@@ -1,0 +1,87 @@
+/**
+ * The zod schema of the wire protocol. Names, shapes and limits come from the SDK's protocol
+ * module, and the schema is typed against its `WireEvent`, so a change on one side that the other
+ * does not follow fails the typecheck.
+ */
+import { LIMITS, type WireEvent } from '@tally/sdk/protocol';
+import { z } from 'zod';
+import { UUID_PATTERN } from '../shared/ids.ts';
+
+/**
+ * Text from the open internet, made safe to store: lone surrogates become U+FFFD and control
+ * characters (NUL included) are removed, so no row ever holds text that breaks a reader.
+ */
+export function cleanText(value: string): string {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: removing control characters is the point.
+  return value.toWellFormed().replace(/[\u0000-\u001f\u007f]/g, '');
+}
+
+const text = (max: number) => z.string().max(max, `at most ${max} characters`).transform(cleanText);
+
+const httpUrl = z
+  .string()
+  .max(LIMITS.urlChars, `at most ${LIMITS.urlChars} characters`)
+  .transform(cleanText)
+  .refine((value) => URL.canParse(value) && /^https?:$/.test(new URL(value).protocol), 'an absolute http(s) URL');
+
+const propKey = z
+  .string()
+  .min(1, 'property keys must not be empty')
+  .max(LIMITS.propKeyChars, `at most ${LIMITS.propKeyChars} characters`)
+  .transform(cleanText);
+
+const propValue = z.union([
+  text(LIMITS.propValueChars),
+  z.number().refine(Number.isFinite, 'a finite number'),
+  z.boolean(),
+]);
+
+const props = z
+  .record(propKey, propValue)
+  .refine((value) => Object.keys(value).length <= LIMITS.props, `at most ${LIMITS.props} properties`);
+
+const revenue = z.strictObject({
+  a: z.number().refine((value) => Number.isFinite(value) && Math.abs(value) <= LIMITS.revenueAmount, 'a finite amount'),
+  c: z
+    .string()
+    .regex(/^[A-Za-z]{3}$/, 'an ISO 4217 currency code')
+    .transform((value) => value.toUpperCase()),
+});
+
+/** One event on the wire. Unknown fields are refused, so a typo is a 400 rather than lost data. */
+export const wireEventSchema = z.strictObject({
+  s: z
+    .string()
+    .min(1)
+    .max(LIMITS.siteKeyChars, `at most ${LIMITS.siteKeyChars} characters`)
+    .regex(/^[A-Za-z0-9_-]+$/, 'letters, digits, - and _')
+    .optional(),
+  n: z
+    .string()
+    .max(LIMITS.nameChars, `at most ${LIMITS.nameChars} characters`)
+    .transform(cleanText)
+    .transform((value) => value.trim())
+    .refine((value) => value.length > 0, 'an event name'),
+  u: httpUrl,
+  r: text(LIMITS.urlChars).optional(),
+  w: z.number().int().min(0).max(LIMITS.screenWidth).optional(),
+  h: z.boolean().optional(),
+  p: props.optional(),
+  $: revenue.optional(),
+  t: z.number().refine(Number.isFinite, 'a finite number').optional(),
+  i: z.string().regex(UUID_PATTERN, 'a UUID').toLowerCase().optional(),
+  ip: z.union([z.ipv4(), z.ipv6()]).optional(),
+  ua: text(LIMITS.userAgentChars).optional(),
+}) satisfies z.ZodType<WireEvent, unknown>;
+
+/** A request body: one event or a batch of 1 to `LIMITS.batchEvents`. */
+export const wireBodySchema = z.union([
+  wireEventSchema.transform((event) => [event]),
+  z
+    .array(wireEventSchema)
+    .min(1, 'at least one event')
+    .max(LIMITS.batchEvents, `at most ${LIMITS.batchEvents} events per request`),
+]);
+
+/** A validated event. */
+export type ValidEvent = z.output<typeof wireEventSchema>;

@@ -1,0 +1,292 @@
+import { DurableObject } from 'cloudflare:workers';
+import type { DropReason, PendingEvent, QueueBody, StoredEvent } from '../pipeline/messages.ts';
+import { uuidv7 } from '../shared/ids.ts';
+import { dayInTimeZone, previousUtcDay, utcDay } from '../shared/time.ts';
+import { DropCounter, Outbox } from './outbox.ts';
+import { type Bucket, fullBucket, type RateLimits, refill, secondsUntil } from './rate-limit.ts';
+import { SaltStore, visitorId } from './salts.ts';
+import { type LiveSnapshot, nextVisitStep, SESSION_TIMEOUT_MS, VisitorStore, type VisitorState } from './sessions.ts';
+
+/** How long admitted events wait in the outbox so that many leave in one `sendBatch`. */
+export const FLUSH_DELAY_MS = 200;
+/** Backoff bounds when the queue refuses a flush. */
+const RETRY_MIN_MS = 1_000;
+const RETRY_MAX_MS = 60_000;
+/** Recent events kept for the live feed. */
+const RECENT_EVENTS = 50;
+
+/** One admission request: every event of one HTTP request, in order. */
+export interface AdmitRequest {
+  /** The Worker's clock when the request arrived (ms); sessions and buckets run on it. */
+  now: number;
+  project: { id: string; timezone: string; limits: RateLimits };
+  /** Each event with its visitor's fingerprint: SHA-256 of IP and user agent, made in the Worker. */
+  events: { fingerprint: string; event: PendingEvent }[];
+  /** Events the Worker dropped before admission, to be counted (bots, spam, foreign hostnames). */
+  drops?: Partial<Record<DropReason, number>>;
+}
+
+/** The answer to an admission: the stored events' ids, or a rate limit with its wait. */
+export type AdmitResult =
+  | { ok: true; ids: string[] }
+  | { ok: false; reason: 'rate_limited'; scope: 'project' | 'visitor'; retryAfter: number };
+
+/** A recent event as the live feed shows it. */
+export interface RecentEvent {
+  ts: number;
+  name: string;
+  path: string;
+  country: string | null;
+}
+
+/**
+ * One per project (SQLite-backed). Admits events — token buckets per project and per visitor,
+ * visit assignment, live visitors — and keeps admitted events durable in its outbox until its
+ * alarm has handed them to the queue. The Worker makes one call per request, never one per event.
+ *
+ * NOTE: production serves ~1,000 requests/s per object. A project hotter than that shards its DO
+ * by visitor-hash prefix (see ARCHITECTURE.md); every state here is per visitor except the project
+ * bucket, which then splits its rate across shards.
+ */
+export class ProjectDO extends DurableObject<Env> {
+  private readonly salts: SaltStore;
+  private readonly visitors: VisitorStore;
+  private readonly outbox: Outbox;
+  private readonly drops: DropCounter;
+  private readonly recent: RecentEvent[] = [];
+  private projectBucket: Bucket | null = null;
+  private alarmAt: number | null = null;
+  private flushFailures = 0;
+  private projectId: string | null = null;
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    const sql = ctx.storage.sql;
+    sql.exec('CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)');
+    this.salts = new SaltStore(sql);
+    this.visitors = new VisitorStore(sql);
+    this.outbox = new Outbox(sql);
+    this.drops = new DropCounter(sql);
+    this.projectId = this.recall('project_id');
+    ctx.blockConcurrencyWhile(async () => {
+      this.alarmAt = await ctx.storage.getAlarm();
+    });
+  }
+
+  /**
+   * Admit one request's events. Either all of them are admitted — stored in the outbox, durable
+   * when this returns — or none are, and the caller answers 429 with `retryAfter`.
+   */
+  async admit(request: AdmitRequest): Promise<AdmitResult> {
+    const { now, project } = request;
+    if (this.projectId !== project.id) {
+      this.projectId = project.id;
+      this.remember('project_id', project.id);
+    }
+    const salts = this.salts.current(now);
+    const ids = await this.visitorIds(request, salts);
+    // Nothing below awaits: the checks and the writes happen as one step for this object.
+
+    for (const [reason, count] of Object.entries(request.drops ?? {})) {
+      this.drops.add(dayInTimeZone(now, project.timezone), reason as DropReason, count ?? 0);
+    }
+    if (!request.events.length) {
+      this.scheduleFlush();
+      return { ok: true, ids: [] };
+    }
+
+    const visitors = this.resolveVisitors(request, ids);
+    const denied = this.takeTokens(request, visitors);
+    if (denied) {
+      this.drops.add(dayInTimeZone(now, project.timezone), 'rate_limited', request.events.length);
+      this.scheduleFlush();
+      return denied;
+    }
+
+    const stored: StoredEvent[] = request.events.map(({ event }, index) => {
+      const state = visitors[index] as VisitorState;
+      const step = nextVisitStep(state.seq ? state : null, event.ts, () => uuidv7(event.ts));
+      state.sessionId = step.sessionId;
+      state.seq = step.seq;
+      state.lastSeen = Math.max(step.isEntry ? event.ts : state.lastSeen, event.ts);
+      state.page = event.path;
+      state.country = event.country;
+      return { ...event, visitorId: state.visitor, sessionId: step.sessionId, seq: step.seq, isEntry: step.isEntry };
+    });
+    for (const state of new Set(visitors)) this.visitors.put(state);
+    this.outbox.append(stored);
+    for (const event of stored) {
+      this.recent.push({ ts: event.ts, name: event.name, path: event.path, country: event.country });
+    }
+    this.recent.splice(0, Math.max(0, this.recent.length - RECENT_EVENTS));
+    this.scheduleFlush();
+    return { ok: true, ids: stored.map((event) => event.id) };
+  }
+
+  /** Who is on the site now, and the latest events. */
+  async live(now: number = Date.now()): Promise<LiveSnapshot & { recent: RecentEvent[] }> {
+    return { ...this.visitors.live(now), recent: [...this.recent].reverse() };
+  }
+
+  /** Draw today's salt and delete those older than yesterday (the cron calls this for idle projects). */
+  async rotateSalts(now: number = Date.now()): Promise<string[]> {
+    this.salts.current(now);
+    return this.salts.days();
+  }
+
+  /** Events admitted but not yet handed to the queue. */
+  async pendingEvents(): Promise<number> {
+    return this.outbox.pendingEvents();
+  }
+
+  /** Drop totals this object has counted, per day and reason. */
+  async dropTotals() {
+    return this.drops.totals();
+  }
+
+  /** Answers when the object is reachable (health check). */
+  async ping(): Promise<'pong'> {
+    return 'pong';
+  }
+
+  /** Send the outbox and drop totals to the queue; retry with backoff when the queue refuses. */
+  override async alarm(): Promise<void> {
+    this.alarmAt = null;
+    const queue = this.env.EVENTS as Queue<QueueBody>;
+    try {
+      for (;;) {
+        const { more } = await this.outbox.flushRound(queue);
+        if (!more) break;
+      }
+      if (this.projectId) await this.drops.flush(queue, this.projectId, previousUtcDay(previousUtcDay(utcDay(Date.now()))));
+      this.flushFailures = 0;
+    } catch (error) {
+      this.flushFailures++;
+      const delay = Math.min(RETRY_MAX_MS, RETRY_MIN_MS * 2 ** (this.flushFailures - 1));
+      console.warn(`ProjectDO flush failed (attempt ${this.flushFailures}), retrying in ${delay} ms:`, String(error));
+      await this.setAlarmAt(Date.now() + delay);
+      return;
+    }
+    const now = Date.now();
+    // Privacy: a new day's alarm deletes the salt of the day before yesterday even when idle.
+    this.salts.current(now);
+    const remaining = this.visitors.prune(now);
+    if (this.outbox.pendingEvents() > 0) await this.setAlarmAt(now + FLUSH_DELAY_MS);
+    // Keep waking while visits are open, so that ended ones are forgotten; else wake at midnight.
+    else if (remaining > 0) await this.setAlarmAt(now + SESSION_TIMEOUT_MS / 6);
+    else await this.setAlarmAt(nextUtcMidnight(now));
+  }
+
+  private async visitorIds(
+    request: AdmitRequest,
+    salts: { today: string; yesterday: string | null },
+  ): Promise<Map<string, { today: string; yesterday: string | null }>> {
+    const ids = new Map<string, { today: string; yesterday: string | null }>();
+    for (const { fingerprint } of request.events) {
+      if (ids.has(fingerprint)) continue;
+      const today = await visitorId(salts.today, request.project.id, fingerprint);
+      const yesterday = salts.yesterday ? await visitorId(salts.yesterday, request.project.id, fingerprint) : null;
+      ids.set(fingerprint, { today, yesterday });
+    }
+    return ids;
+  }
+
+  /**
+   * Each event's visitor state. A visit that began before UTC midnight keeps yesterday's id until
+   * it ends, so the daily salt change does not split it.
+   */
+  private resolveVisitors(
+    request: AdmitRequest,
+    ids: Map<string, { today: string; yesterday: string | null }>,
+  ): VisitorState[] {
+    const byFingerprint = new Map<string, VisitorState>();
+    return request.events.map(({ fingerprint, event }) => {
+      const known = byFingerprint.get(fingerprint);
+      if (known) return known;
+      const id = ids.get(fingerprint) as { today: string; yesterday: string | null };
+      const current = this.visitors.get(id.today);
+      const carried = !current && id.yesterday ? this.visitors.get(id.yesterday) : null;
+      const open = carried && event.ts - carried.lastSeen <= SESSION_TIMEOUT_MS ? carried : null;
+      const { visitorBurst } = request.project.limits;
+      const state: VisitorState = current ??
+        open ?? {
+          visitor: id.today,
+          sessionId: '',
+          lastSeen: 0,
+          seq: 0,
+          page: event.path,
+          country: event.country,
+          tokens: visitorBurst,
+          tokensAt: request.now,
+        };
+      byFingerprint.set(fingerprint, state);
+      return state;
+    });
+  }
+
+  /** Take tokens for every event from the project's and each visitor's bucket, or none at all. */
+  private takeTokens(request: AdmitRequest, visitors: VisitorState[]): AdmitResult | null {
+    const { now, project } = request;
+    const { projectRate, projectBurst, visitorRate, visitorBurst } = project.limits;
+    const projectBucket = refill(this.loadProjectBucket(projectBurst, now), now, projectRate, projectBurst);
+    const projectWait = secondsUntil(projectBucket, request.events.length, projectRate, projectBurst);
+    if (projectWait > 0) return denial('project', projectWait);
+
+    const cost = new Map<VisitorState, number>();
+    for (const state of visitors) cost.set(state, (cost.get(state) ?? 0) + 1);
+    const refilled = new Map<VisitorState, Bucket>();
+    for (const [state, count] of cost) {
+      const bucket = refill({ tokens: state.tokens, at: state.tokensAt }, now, visitorRate, visitorBurst);
+      const wait = secondsUntil(bucket, count, visitorRate, visitorBurst);
+      if (wait > 0) return denial('visitor', wait);
+      refilled.set(state, bucket);
+    }
+
+    this.projectBucket = { tokens: projectBucket.tokens - request.events.length, at: projectBucket.at };
+    this.remember('project_bucket', JSON.stringify(this.projectBucket));
+    for (const [state, bucket] of refilled) {
+      state.tokens = bucket.tokens - (cost.get(state) ?? 0);
+      state.tokensAt = bucket.at;
+    }
+    return null;
+  }
+
+  private loadProjectBucket(burst: number, now: number): Bucket {
+    if (!this.projectBucket) {
+      const saved = this.recall('project_bucket');
+      this.projectBucket = saved ? (JSON.parse(saved) as Bucket) : fullBucket(burst, now);
+    }
+    return this.projectBucket;
+  }
+
+  private scheduleFlush(): void {
+    const at = Date.now() + FLUSH_DELAY_MS;
+    if (this.alarmAt !== null && this.alarmAt <= at) return;
+    this.alarmAt = at;
+    void this.ctx.storage.setAlarm(at);
+  }
+
+  private async setAlarmAt(at: number): Promise<void> {
+    this.alarmAt = at;
+    await this.ctx.storage.setAlarm(at);
+  }
+
+  private remember(key: string, value: string): void {
+    this.ctx.storage.sql.exec('INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)', key, value);
+  }
+
+  private recall(key: string): string | null {
+    return this.ctx.storage.sql.exec<{ value: string }>('SELECT value FROM meta WHERE key = ?', key).toArray()[0]?.value ?? null;
+  }
+}
+
+function nextUtcMidnight(now: number): number {
+  const day = 86_400_000;
+  return Math.floor(now / day) * day + day + 1_000;
+}
+
+function denial(scope: 'project' | 'visitor', seconds: number): AdmitResult {
+  // A request larger than the burst can never pass; tell the client to wait a full minute.
+  const retryAfter = Number.isFinite(seconds) ? Math.max(1, Math.ceil(seconds)) : 60;
+  return { ok: false, reason: 'rate_limited', scope, retryAfter };
+}

@@ -1,0 +1,70 @@
+/**
+ * Token buckets, in events. A bucket holds at most `burst` tokens and refills at `rate` tokens a
+ * second, so over any window of T seconds it lets through at most `rate × T + burst` events.
+ */
+
+/** Per-project limits. Defaults below; a project may override any of them (`projects.rate_limits`). */
+export interface RateLimits {
+  /** Events per second one project may send, sustained. */
+  projectRate: number;
+  /** Events one project may send at once on top of the sustained rate. */
+  projectBurst: number;
+  /** Events per second one visitor may send, sustained. */
+  visitorRate: number;
+  /** Events one visitor may send at once. */
+  visitorBurst: number;
+}
+
+/**
+ * Defaults: a busy site (hundreds of events a second) passes, a flood does not; one visitor can
+ * click around freely but cannot script thousands of events.
+ */
+export const DEFAULT_RATE_LIMITS: RateLimits = {
+  projectRate: 500,
+  projectBurst: 5_000,
+  visitorRate: 10,
+  visitorBurst: 100,
+};
+
+/** Limits from a project's JSON overrides; keys that are missing or not positive numbers keep their default. */
+export function parseRateLimits(json: string | null | undefined): RateLimits {
+  if (!json) return DEFAULT_RATE_LIMITS;
+  let overrides: unknown;
+  try {
+    overrides = JSON.parse(json);
+  } catch {
+    return DEFAULT_RATE_LIMITS;
+  }
+  const limits = { ...DEFAULT_RATE_LIMITS };
+  if (typeof overrides === 'object' && overrides !== null) {
+    for (const key of Object.keys(limits) as (keyof RateLimits)[]) {
+      const value = (overrides as Record<string, unknown>)[key];
+      if (typeof value === 'number' && Number.isFinite(value) && value > 0) limits[key] = value;
+    }
+  }
+  return limits;
+}
+
+/** A bucket's state: tokens left at `at` (ms). */
+export interface Bucket {
+  tokens: number;
+  at: number;
+}
+
+/** A full bucket, as a new project or visitor starts with. */
+export function fullBucket(burst: number, now: number): Bucket {
+  return { tokens: burst, at: now };
+}
+
+/** The bucket refilled up to `now`. Clocks that step back never add tokens. */
+export function refill(bucket: Bucket, now: number, rate: number, burst: number): Bucket {
+  const elapsed = Math.max(0, now - bucket.at) / 1000;
+  return { tokens: Math.min(burst, bucket.tokens + elapsed * rate), at: Math.max(now, bucket.at) };
+}
+
+/** Seconds until a (refilled) bucket holds `cost` tokens; 0 if it already does, Infinity if it never can. */
+export function secondsUntil(bucket: Bucket, cost: number, rate: number, burst: number): number {
+  if (cost > burst) return Number.POSITIVE_INFINITY;
+  if (bucket.tokens >= cost) return 0;
+  return (cost - bucket.tokens) / rate;
+}

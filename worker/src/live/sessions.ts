@@ -1,0 +1,137 @@
+/**
+ * Visits (sessions) and live visitors, in the ProjectDO's SQLite storage with an in-memory copy
+ * of the rows in use. One row per visitor seen in the last 30 minutes: its visit, the position of
+ * its last event in that visit, the page it is on, and its rate-limit bucket.
+ */
+
+/** A visit ends after 30 minutes without events (Plausible's and Google Analytics' rule). */
+export const SESSION_TIMEOUT_MS = 30 * 60_000;
+
+/** A visitor counts as live for 5 minutes after its last event. */
+export const LIVE_WINDOW_MS = 5 * 60_000;
+
+/** A visitor's state. */
+export interface VisitorState {
+  visitor: string;
+  sessionId: string;
+  /** Timestamp of the visit's latest event (ms). */
+  lastSeen: number;
+  /** Events in the visit so far. */
+  seq: number;
+  page: string;
+  country: string | null;
+  /** The visitor's token bucket. */
+  tokens: number;
+  tokensAt: number;
+}
+
+interface Row extends Record<string, SqlStorageValue> {
+  visitor: string;
+  session_id: string;
+  last_seen: number;
+  seq: number;
+  page: string;
+  country: string | null;
+  tokens: number;
+  tokens_at: number;
+}
+
+/** Where an event falls in its visitor's visits. */
+export interface VisitStep {
+  sessionId: string;
+  seq: number;
+  isEntry: boolean;
+}
+
+/**
+ * The visit an event at `ts` belongs to: the visitor's current one, unless 30 minutes of silence
+ * lie between its last event and this one. Events that arrive out of order stay in the visit.
+ */
+export function nextVisitStep(state: VisitorState | null, ts: number, newSessionId: () => string): VisitStep {
+  if (!state || ts - state.lastSeen > SESSION_TIMEOUT_MS) return { sessionId: newSessionId(), seq: 1, isEntry: true };
+  return { sessionId: state.sessionId, seq: state.seq + 1, isEntry: false };
+}
+
+/** Visitor rows, cached in memory, written through to SQLite. */
+export class VisitorStore {
+  private readonly cache = new Map<string, VisitorState>();
+
+  constructor(private readonly sql: SqlStorage) {
+    sql.exec(`CREATE TABLE IF NOT EXISTS visitors (
+      visitor TEXT PRIMARY KEY, session_id TEXT NOT NULL, last_seen INTEGER NOT NULL, seq INTEGER NOT NULL,
+      page TEXT NOT NULL, country TEXT, tokens REAL NOT NULL, tokens_at INTEGER NOT NULL)`);
+    sql.exec('CREATE INDEX IF NOT EXISTS visitors_last_seen ON visitors (last_seen)');
+  }
+
+  /** A visitor's state, or null if it has none. */
+  get(visitor: string): VisitorState | null {
+    const cached = this.cache.get(visitor);
+    if (cached) return cached;
+    const row = this.sql.exec<Row>('SELECT * FROM visitors WHERE visitor = ?', visitor).toArray()[0];
+    if (!row) return null;
+    const state: VisitorState = {
+      visitor: row.visitor,
+      sessionId: row.session_id,
+      lastSeen: row.last_seen,
+      seq: row.seq,
+      page: row.page,
+      country: row.country,
+      tokens: row.tokens,
+      tokensAt: row.tokens_at,
+    };
+    this.cache.set(visitor, state);
+    return state;
+  }
+
+  /** Store a visitor's state. */
+  put(state: VisitorState): void {
+    this.cache.set(state.visitor, state);
+    this.sql.exec(
+      `INSERT OR REPLACE INTO visitors (visitor, session_id, last_seen, seq, page, country, tokens, tokens_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+      state.visitor,
+      state.sessionId,
+      state.lastSeen,
+      state.seq,
+      state.page,
+      state.country,
+      state.tokens,
+      state.tokensAt,
+    );
+  }
+
+  /** Forget visitors whose visit has ended; returns how many remain. */
+  prune(now: number): number {
+    const cutoff = now - SESSION_TIMEOUT_MS;
+    this.sql.exec('DELETE FROM visitors WHERE last_seen < ?', cutoff);
+    for (const [visitor, state] of this.cache) if (state.lastSeen < cutoff) this.cache.delete(visitor);
+    return this.sql.exec<{ n: number }>('SELECT COUNT(*) AS n FROM visitors').one().n;
+  }
+
+  /** Visitors seen in the last 5 minutes, with their pages and countries, most visited first. */
+  live(now: number): LiveSnapshot {
+    const since = now - LIVE_WINDOW_MS;
+    const visitors = this.sql.exec<{ n: number }>('SELECT COUNT(*) AS n FROM visitors WHERE last_seen >= ?', since).one().n;
+    const pages = this.sql
+      .exec<{ page: string; visitors: number }>(
+        'SELECT page, COUNT(*) AS visitors FROM visitors WHERE last_seen >= ? GROUP BY page ORDER BY visitors DESC, page LIMIT 20',
+        since,
+      )
+      .toArray();
+    const countries = this.sql
+      .exec<{ country: string; visitors: number }>(
+        `SELECT country, COUNT(*) AS visitors FROM visitors WHERE last_seen >= ? AND country IS NOT NULL
+         GROUP BY country ORDER BY visitors DESC, country LIMIT 20`,
+        since,
+      )
+      .toArray();
+    return { visitors, pages, countries };
+  }
+}
+
+/** Who is on the site now. */
+export interface LiveSnapshot {
+  visitors: number;
+  pages: { page: string; visitors: number }[];
+  countries: { country: string; visitors: number }[];
+}

@@ -1,0 +1,120 @@
+import { quarantine } from '../db/schema.ts';
+import { getDb } from '../db/index.ts';
+import type { QueueBody, QueueMessage } from './messages.ts';
+import { insertEventStatements, upsertDropsStatement } from './write.ts';
+
+/** The dead-letter queue's name (wrangler.toml); its consumer replays instead of retrying forever. */
+export const DEAD_LETTER_QUEUE = 'tally-events-dlq';
+/** NOTE: keep equal to the DLQ consumer's `max_retries` in wrangler.toml: the last try quarantines. */
+export const DEAD_LETTER_MAX_RETRIES = 10;
+/** Retry delays grow from 2 s to 5 minutes. */
+const BACKOFF_BASE_S = 2;
+const BACKOFF_MAX_S = 300;
+
+/** D1 errors that no retry can fix: the message itself is at fault. */
+const PERMANENT = /SQLITE_(CONSTRAINT|MISMATCH|TOOBIG|RANGE)|malformed JSON|datatype mismatch|constraint failed|too big/i;
+
+/** A parsed message, or the reason it cannot be one. */
+type Parsed = { ok: true; message: QueueMessage } | { ok: false; error: string };
+
+/**
+ * Parse and shape-check a message body. The DO writes these, but a queue is a boundary: anything
+ * malformed is quarantined rather than retried for ever.
+ */
+export function parseMessage(body: unknown): Parsed {
+  let value: unknown;
+  try {
+    value = typeof body === 'string' ? JSON.parse(body) : body;
+  } catch {
+    return { ok: false, error: 'body is not JSON' };
+  }
+  const message = value as Partial<QueueMessage> | null;
+  if (!message || typeof message !== 'object' || message.v !== 1) return { ok: false, error: 'unknown message version' };
+  if (message.kind === 'ping') return { ok: true, message: message as QueueMessage };
+  if (message.kind === 'events') {
+    const events = (message as { events?: unknown }).events;
+    const valid =
+      Array.isArray(events) &&
+      events.every((event) => {
+        const e = event as Record<string, unknown> | null;
+        return !!e && typeof e.id === 'string' && typeof e.projectId === 'string' && Number.isFinite(e.ts);
+      });
+    return valid ? { ok: true, message: message as QueueMessage } : { ok: false, error: 'events are malformed' };
+  }
+  if (message.kind === 'drops') {
+    const drops = message as { projectId?: unknown; totals?: unknown };
+    const valid = typeof drops.projectId === 'string' && Array.isArray(drops.totals);
+    return valid ? { ok: true, message: message as QueueMessage } : { ok: false, error: 'drop totals are malformed' };
+  }
+  return { ok: false, error: 'unknown message kind' };
+}
+
+function statementsFor(d1: D1Database, message: QueueMessage): D1PreparedStatement[] {
+  if (message.kind === 'events') return insertEventStatements(d1, message.events);
+  if (message.kind === 'drops') return [upsertDropsStatement(d1, message)];
+  return [];
+}
+
+/** Seconds to wait before the next attempt of a message that failed `attempts` times. */
+export function backoffSeconds(attempts: number): number {
+  const exponential = Math.min(BACKOFF_MAX_S, BACKOFF_BASE_S * 2 ** Math.max(0, attempts - 1));
+  return Math.round(exponential / 2 + Math.random() * (exponential / 2));
+}
+
+async function quarantineMessage(d1: D1Database, queue: string, message: Message<unknown>, error: string): Promise<void> {
+  const body = typeof message.body === 'string' ? message.body : JSON.stringify(message.body);
+  await getDb(d1).insert(quarantine).values({ queue, messageId: message.id, body, error: error.slice(0, 1_000), createdAt: Date.now() });
+}
+
+/**
+ * Write a batch to D1. The whole batch is tried as one `db.batch()` (one transaction); if that
+ * fails, each message is tried alone so that one bad message cannot hold back the others. Then:
+ * written → ack; refused for good → quarantine, ack; transient failure → retry with backoff (the
+ * main queue hands a message to the dead-letter queue after its retries; the dead-letter consumer
+ * quarantines on its last try, because a queue deletes what exhausts its retries).
+ */
+export async function consumeBatch(batch: MessageBatch<QueueBody>, d1: D1Database): Promise<void> {
+  const isDeadLetter = batch.queue === DEAD_LETTER_QUEUE;
+  const writable: { message: Message<QueueBody>; statements: D1PreparedStatement[] }[] = [];
+  for (const message of batch.messages) {
+    const parsed = parseMessage(message.body);
+    if (!parsed.ok) {
+      await quarantineOrRetry(d1, batch.queue, message, parsed.error);
+      continue;
+    }
+    const statements = statementsFor(d1, parsed.message);
+    if (statements.length) writable.push({ message, statements });
+    else message.ack();
+  }
+  if (!writable.length) return;
+
+  try {
+    await d1.batch(writable.flatMap((entry) => entry.statements));
+    for (const { message } of writable) message.ack();
+    return;
+  } catch {
+    // Fall through to one message at a time.
+  }
+
+  for (const { message, statements } of writable) {
+    try {
+      await d1.batch(statements);
+      message.ack();
+    } catch (error) {
+      const text = error instanceof Error ? error.message : String(error);
+      const lastTry = isDeadLetter && message.attempts >= DEAD_LETTER_MAX_RETRIES;
+      if (PERMANENT.test(text) || lastTry) await quarantineOrRetry(d1, batch.queue, message, text);
+      else message.retry({ delaySeconds: backoffSeconds(message.attempts) });
+    }
+  }
+}
+
+async function quarantineOrRetry(d1: D1Database, queue: string, message: Message<QueueBody>, error: string): Promise<void> {
+  try {
+    await quarantineMessage(d1, queue, message, error);
+    message.ack();
+  } catch {
+    // D1 refuses even the quarantine: keep the message on the queue.
+    message.retry({ delaySeconds: backoffSeconds(message.attempts) });
+  }
+}

@@ -1,0 +1,52 @@
+import { getTableColumns, getTableName } from 'drizzle-orm';
+import { dropCounts, events } from '../db/schema.ts';
+import type { DropsMessage, StoredEvent } from './messages.ts';
+
+/**
+ * NOTE: D1 allows 100 bound parameters per statement, which would be three events of thirty-odd
+ * columns. Instead each statement binds ONE parameter — a JSON array of events — and SQLite's
+ * `json_each` expands it into rows. Chunks stay far below D1's 2 MB value limit.
+ */
+const CHUNK_BYTES = 500_000;
+
+const columns = Object.entries(getTableColumns(events)).map(([key, column]) => ({ key, name: column.name }));
+
+/**
+ * `INSERT OR IGNORE` keyed by (project, event id): a redelivered message inserts nothing twice.
+ * Built from the drizzle schema, so a new column is written as soon as it exists.
+ */
+const INSERT_EVENTS = `INSERT OR IGNORE INTO ${getTableName(events)} (${columns.map((c) => `"${c.name}"`).join(', ')})
+SELECT ${columns.map((c) => `value ->> '$.${c.key}'`).join(', ')} FROM json_each(?1)`;
+
+/**
+ * Running totals keep the larger value, so that a resent total cannot inflate the count.
+ * (`WHERE true` tells SQLite's parser that `ON CONFLICT` is the upsert clause, not a join.)
+ */
+const UPSERT_DROPS = `INSERT INTO ${getTableName(dropCounts)} (project_id, day, reason, count)
+SELECT ?1, value ->> '$.day', value ->> '$.reason', value ->> '$.count' FROM json_each(?2) WHERE true
+ON CONFLICT (project_id, day, reason) DO UPDATE SET count = max(count, excluded.count)`;
+
+/** Statements that write these events, each under D1's statement limits. */
+export function insertEventStatements(d1: D1Database, rows: readonly StoredEvent[]): D1PreparedStatement[] {
+  const statements: D1PreparedStatement[] = [];
+  let chunk: string[] = [];
+  let bytes = 0;
+  const close = () => {
+    if (chunk.length) statements.push(d1.prepare(INSERT_EVENTS).bind(`[${chunk.join(',')}]`));
+    chunk = [];
+    bytes = 0;
+  };
+  for (const row of rows) {
+    const json = JSON.stringify(row);
+    if (bytes + json.length > CHUNK_BYTES) close();
+    chunk.push(json);
+    bytes += json.length + 1;
+  }
+  close();
+  return statements;
+}
+
+/** The statement that records a project's drop totals. */
+export function upsertDropsStatement(d1: D1Database, message: DropsMessage): D1PreparedStatement {
+  return d1.prepare(UPSERT_DROPS).bind(message.projectId, JSON.stringify(message.totals));
+}
