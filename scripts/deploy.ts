@@ -50,7 +50,9 @@ async function checkLogin(): Promise<void> {
   const accounts = user.accounts ?? [];
   console.log(`Logged in${user.email ? ` as ${user.email}` : ''}.`);
   // NOTE: wrangler cannot ask which account to use when it is not attached to a terminal.
-  if (accounts.length > 1 && !process.env.CLOUDFLARE_ACCOUNT_ID) {
+  const pinned =
+    Boolean(process.env.CLOUDFLARE_ACCOUNT_ID) || /^\s*account_id\s*=/m.test(readFileSync(CONFIG_FILE, 'utf8'));
+  if (accounts.length > 1 && !pinned) {
     fail(
       [
         'This login has several Cloudflare accounts; choose one with CLOUDFLARE_ACCOUNT_ID:',

@@ -9,15 +9,18 @@
  * Ctrl+C stops wrangler and exits with its code.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { hashPassword } from '../worker/src/auth/password.ts';
-import { fail, mustStream, ROOT, startChild, step } from './run.ts';
+import { type Captured, capture, commandLine, fail, mustStream, ROOT, startChild, step } from './run.ts';
 import { buildSeedSql, DEMO } from './seed.ts';
 
 const HOST = '127.0.0.1';
 const PORT = parsePort(process.env.PORT ?? '8787');
+/** The demo curl sends a browser's User-Agent: ingest drops bots, and `curl/x.y` is one. */
+const BROWSER_UA =
+  'User-Agent: Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Safari/537.36';
 /** How long to wait for the first answer from /api/health; a cold build plus workerd start takes a few seconds. */
 const READY_TIMEOUT_MS = 60_000;
 
@@ -27,19 +30,24 @@ function parsePort(text: string): number {
   return port;
 }
 
-/** Create `.dev.vars` with a fresh pepper unless it exists; an existing file is never touched. */
+/**
+ * Create `.dev.vars` with a fresh pepper unless it exists. An existing file keeps its values; it only
+ * gains an API_KEY_PEPPER line if it has none, since the worker needs one to handle API keys.
+ */
 function ensureDevVars(): void {
   const file = path.join(ROOT, '.dev.vars');
-  if (existsSync(file)) {
+  const line = `API_KEY_PEPPER=${randomBytes(32).toString('hex')}\n`;
+  if (!existsSync(file)) {
+    writeFileSync(file, `# Local secrets for wrangler dev (gitignored). Created by scripts/dev.ts.\n${line}`, {
+      mode: 0o600,
+    });
+    console.log('Created .dev.vars with a random API_KEY_PEPPER.');
+  } else if (!/^\s*API_KEY_PEPPER\s*=/m.test(readFileSync(file, 'utf8'))) {
+    appendFileSync(file, `\n${line}`);
+    console.log('Added a random API_KEY_PEPPER to .dev.vars.');
+  } else {
     console.log('.dev.vars exists; keeping it.');
-    return;
   }
-  const pepper = randomBytes(32).toString('hex');
-  writeFileSync(file, `# Local secrets for wrangler dev (gitignored). Created by scripts/dev.ts.\nAPI_KEY_PEPPER=${pepper}\n`, {
-    mode: 0o600,
-    flag: 'wx',
-  });
-  console.log('Created .dev.vars with a random API_KEY_PEPPER.');
 }
 
 async function seedDemo(): Promise<void> {
@@ -50,12 +58,20 @@ async function seedDemo(): Promise<void> {
   });
   const dir = mkdtempSync(path.join(tmpdir(), 'tally-seed-'));
   const file = path.join(dir, 'seed.sql');
+  const args = ['d1', 'execute', 'DB', '--local', '--file', file];
+  let result: Captured;
   try {
     writeFileSync(file, sql);
-    await mustStream('wrangler', ['d1', 'execute', 'DB', '--local', '--file', file]);
+    result = await capture('wrangler', args);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+  // wrangler prints one JSON result per statement; only a failure is worth reading.
+  if (result.code !== 0) {
+    process.stderr.write(result.stdout + result.stderr);
+    fail(`\`${commandLine('wrangler', args)}\` exited with code ${result.code}.`, result.code);
+  }
+  console.log(`Demo user, project, hostnames (${DEMO.hostnames.join(', ')}) and membership are in place.`);
 }
 
 /** Poll until the health endpoint answers with JSON; false on timeout. */
@@ -75,7 +91,12 @@ async function waitForHealth(url: string, timeoutMs: number, isAlive: () => bool
 }
 
 function printBanner(origin: string): void {
-  const event = JSON.stringify({ s: DEMO.siteKey, n: 'pageview', u: 'http://localhost/', r: 'https://www.google.com/' });
+  const event = JSON.stringify({
+    s: DEMO.siteKey,
+    n: 'pageview',
+    u: 'http://localhost/',
+    r: 'https://www.google.com/',
+  });
   const query = 'SELECT ts, name, path, source, country, browser FROM events ORDER BY ts DESC LIMIT 5';
   const line = '─'.repeat(78);
   console.log(
@@ -89,7 +110,10 @@ function printBanner(origin: string): void {
       `  Demo login  ${DEMO.email} / ${DEMO.password}   (project "${DEMO.projectId}", site key "${DEMO.siteKey}")`,
       '',
       '  Send an event:',
-      `    curl -i -X POST ${origin}/api/event -H 'Content-Type: application/json' -d '${event}'`,
+      // curl's own User-Agent is dropped as a bot, so the example poses as a browser.
+      `    curl -i -X POST ${origin}/api/event -H 'Content-Type: application/json' \\`,
+      `      -H '${BROWSER_UA}' \\`,
+      `      -d '${event}'`,
       '',
       '  See the stored rows (the queue consumer writes them about a second later):',
       `    npx wrangler d1 execute DB --local --command "${query}"`,

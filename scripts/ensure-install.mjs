@@ -6,13 +6,22 @@ import { needsInstall } from './install-check.mjs';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
-/** Install dependencies if needed; returns false when `npm ci` failed. */
+function npm(args) {
+  const result = spawnSync('npm', args, { cwd: ROOT, stdio: 'inherit', shell: process.platform === 'win32' });
+  if (result.error) console.error(`Could not run npm ${args.join(' ')}: ${result.error.message}`);
+  return result.status === 0;
+}
+
+/** Install dependencies if needed; returns false when the install failed. */
 export function ensureInstall() {
   if (!needsInstall(ROOT)) return true;
   console.log('Installing dependencies (npm ci)…');
-  const result = spawnSync('npm', ['ci'], { cwd: ROOT, stdio: 'inherit', shell: process.platform === 'win32' });
-  if (result.error) console.error(`Could not run npm ci: ${result.error.message}`);
-  return result.status === 0;
+  if (npm(['ci', '--no-audit', '--no-fund'])) return true;
+  // NOTE: npm ci refuses a lock that lacks other platforms' optional binaries (biome, workerd), which
+  // happens when the lock was written against a registry mirror that does not carry them. npm install
+  // still installs the locked versions; it only adds the missing entries to the lock.
+  console.log('npm ci failed; retrying with npm install (same locked versions)…');
+  return npm(['install', '--no-audit', '--no-fund']);
 }
 
 // Run directly (`node scripts/ensure-install.mjs`), not imported.

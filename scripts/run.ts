@@ -141,7 +141,7 @@ function signalNumber(signal: NodeJS.Signals): number {
   return numbers[signal] ?? 0;
 }
 
-/** Print a numbered step heading. */
+/** Print a step heading, so a long log shows where each stage starts. */
 export function step(text: string): void {
   console.log(`\n▶ ${text}`);
 }

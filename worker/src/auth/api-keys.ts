@@ -33,9 +33,13 @@ export function generateApiKey(): { key: string; prefix: string } {
 
 /** HMAC-SHA256 of a key with the server pepper, hex. A leaked table alone cannot be used to sign in. */
 export async function hashApiKey(pepper: string, key: string): Promise<string> {
-  const hmacKey = await crypto.subtle.importKey('raw', new TextEncoder().encode(pepper), { name: 'HMAC', hash: 'SHA-256' }, false, [
-    'sign',
-  ]);
+  const hmacKey = await crypto.subtle.importKey(
+    'raw',
+    new TextEncoder().encode(pepper),
+    { name: 'HMAC', hash: 'SHA-256' },
+    false,
+    ['sign'],
+  );
   return toHex(await crypto.subtle.sign('HMAC', hmacKey, new TextEncoder().encode(key)));
 }
 
@@ -43,7 +47,12 @@ export async function hashApiKey(pepper: string, key: string): Promise<string> {
  * The key's project and scopes, or null when it is malformed, unknown, revoked or expired — the
  * caller answers all of those alike, so nothing can be learnt by probing.
  */
-export async function verifyApiKey(d1: D1Database, pepper: string, key: string, now: number): Promise<VerifiedApiKey | null> {
+export async function verifyApiKey(
+  d1: D1Database,
+  pepper: string,
+  key: string,
+  now: number,
+): Promise<VerifiedApiKey | null> {
   const match = API_KEY_PATTERN.exec(key);
   const prefix = match?.[1];
   // Hash even for malformed keys, so a bad key costs the same time as a good one.
@@ -59,13 +68,18 @@ export async function verifyApiKey(d1: D1Database, pepper: string, key: string, 
 
 /** Count a use of a key (for the key list's "last used" and "usage count"). */
 export async function recordApiKeyUse(d1: D1Database, keyId: string, now: number): Promise<void> {
-  await d1.prepare('UPDATE api_keys SET last_used_at = ?, usage_count = usage_count + 1 WHERE id = ?').bind(now, keyId).run();
+  await d1
+    .prepare('UPDATE api_keys SET last_used_at = ?, usage_count = usage_count + 1 WHERE id = ?')
+    .bind(now, keyId)
+    .run();
 }
 
 function parseScopes(json: string): ApiKeyScope[] {
   try {
     const scopes: unknown = JSON.parse(json);
-    return Array.isArray(scopes) ? scopes.filter((s): s is ApiKeyScope => s === 'ingest' || s === 'read' || s === 'admin') : [];
+    return Array.isArray(scopes)
+      ? scopes.filter((s): s is ApiKeyScope => s === 'ingest' || s === 'read' || s === 'admin')
+      : [];
   } catch {
     return [];
   }

@@ -171,7 +171,5 @@ export const quarantine = sqliteTable('quarantine', {
   messageId: text('message_id').notNull(),
   body: text('body').notNull(),
   error: text('error').notNull(),
-  createdAt: integer('created_at')
-    .notNull()
-    .default(sql`(unixepoch() * 1000)`),
+  createdAt: integer('created_at').notNull().default(sql`(unixepoch() * 1000)`),
 });

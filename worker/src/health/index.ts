@@ -30,7 +30,11 @@ export async function checkHealth(env: Env): Promise<Health> {
     probe((env.EVENTS as Queue<QueueBody>).send(JSON.stringify({ v: 1, kind: 'ping' }), { contentType: 'text' })),
     probe(stub.ping()),
   ]);
-  return { status: d1 && queue && durableObject ? 'ok' : 'degraded', version: VERSION, checks: { d1, queue, durableObject } };
+  return {
+    status: d1 && queue && durableObject ? 'ok' : 'degraded',
+    version: VERSION,
+    checks: { d1, queue, durableObject },
+  };
 }
 
 /** Routes mounted at the app's root. */

@@ -56,7 +56,8 @@ export function screenClass(width: number | undefined): string | null {
 /** The page path an event counts for: decoded, with the `#/…` route when the site uses hash routing. */
 export function pagePath(url: URL, hashRouting: boolean): string {
   let path = url.pathname || '/';
-  if (hashRouting && /^#!?\//.test(url.hash)) path += url.hash;
+  // Privacy: a query string inside the hash route is dropped like the URL's own.
+  if (hashRouting && /^#!?\//.test(url.hash)) path += url.hash.split('?')[0];
   try {
     path = decodeURIComponent(path);
   } catch {
@@ -75,7 +76,8 @@ export function referrerOf(
   const url = new URL(referrer);
   if (url.protocol !== 'http:' && url.protocol !== 'https:') return none;
   const host = url.hostname.toLowerCase();
-  if (host === page.hostname.toLowerCase()) return none;
+  const bare = (name: string) => name.toLowerCase().replace(/^www\./, '');
+  if (bare(host) === bare(page.hostname)) return none;
   // Privacy: query strings and fragments of referrers can carry personal data; keep origin and path.
   return { referrer: `${url.origin}${url.pathname}`, referrerHost: host, source: sourceOfHost(host) };
 }
@@ -84,7 +86,13 @@ export function referrerOf(
  * Turn a validated event into the row the pipeline stores, minus what the ProjectDO assigns
  * (visitor, visit, sequence). Every string here comes from the open internet and is cleaned.
  */
-export function enrichEvent(event: ValidEvent, projectId: string, ts: number, now: number, visitor: VisitorContext): PendingEvent {
+export function enrichEvent(
+  event: ValidEvent,
+  projectId: string,
+  ts: number,
+  now: number,
+  visitor: VisitorContext,
+): PendingEvent {
   const url = new URL(event.u);
   const params = url.searchParams;
   const utm = Object.fromEntries(

@@ -1,11 +1,11 @@
 import { LIMITS } from '@tally/sdk/protocol';
 import type { AdmitRequest, ProjectDO } from '../live/index.ts';
-import type { DropReason, PendingEvent } from '../pipeline/messages.ts';
+import { type DropReason, MAX_EVENT_BYTES, type PendingEvent, utf8Length } from '../pipeline/messages.ts';
 import type { SiteConfig } from '../projects/index.ts';
 import { ApiError, type FieldIssue } from '../shared/errors.ts';
 import { toHex } from '../shared/ids.ts';
 import { enrichEvent } from './enrich.ts';
-import { type ValidEvent, wireBodySchema } from './schema.ts';
+import { type ValidEvent, wireBatchSchema, wireEventSchema } from './schema.ts';
 import { siteForApiKey, siteForKey } from './site.ts';
 import { firstDrop } from './steps.ts';
 
@@ -35,12 +35,12 @@ export interface IngestResult {
  * for every rejection.
  */
 export async function ingest(env: Env, request: IngestRequest): Promise<IngestResult> {
-  const events = validate(request.body);
-  const site = await resolveSite(env, request, events);
+  const { events, at } = validate(request.body);
+  const site = await resolveSite(env, request, events, at);
 
   const drops: Partial<Record<DropReason, number>> = {};
   const admitted: AdmitRequest['events'] = [];
-  for (const event of events) {
+  for (const [index, event] of events.entries()) {
     const userAgent = event.ua ?? request.userAgent;
     const reason = firstDrop(event, { site, userAgent });
     if (reason) {
@@ -49,6 +49,13 @@ export async function ingest(env: Env, request: IngestRequest): Promise<IngestRe
     }
     const ts = clampTimestamp(event.t, request.now);
     const pending: PendingEvent = enrichEvent(event, site.id, ts, request.now, { userAgent, cf: request.cf });
+    // JSON escaping grows text (a backslash in a property doubles at each encoding); an event
+    // must still fit one queue message, or it could never leave the outbox.
+    if (utf8Length(JSON.stringify(pending)) > MAX_EVENT_BYTES) {
+      throw new ApiError(413, 'payload_too_large', 'An event is too large once encoded', [
+        { path: at(index), message: `events are limited to ${MAX_EVENT_BYTES} bytes as stored` },
+      ]);
+    }
     admitted.push({ fingerprint: await fingerprint(event.ip ?? request.ip, userAgent), event: pending });
   }
 
@@ -61,9 +68,16 @@ export async function ingest(env: Env, request: IngestRequest): Promise<IngestRe
   return { accepted: result.length, ids: result };
 }
 
-function validate(body: unknown): ValidEvent[] {
-  const parsed = wireBodySchema.safeParse(body);
-  if (parsed.success) return parsed.data;
+/** Builds a field path relative to the body as sent: `['u']` for one event, `[3, 'u']` in a batch. */
+type PathOf = (index: number, ...rest: (string | number)[]) => (string | number)[];
+
+const singleEventSchema = wireEventSchema.transform((event) => [event]);
+
+function validate(body: unknown): { events: ValidEvent[]; at: PathOf } {
+  const isBatch = Array.isArray(body);
+  const at: PathOf = isBatch ? (index, ...rest) => [index, ...rest] : (_index, ...rest) => rest;
+  const parsed = isBatch ? wireBatchSchema.safeParse(body) : singleEventSchema.safeParse(body);
+  if (parsed.success) return { events: parsed.data, at };
   const details: FieldIssue[] = parsed.error.issues.map((issue) => ({
     path: issue.path.map((part) => (typeof part === 'symbol' ? String(part) : part)),
     message: issue.message,
@@ -71,29 +85,34 @@ function validate(body: unknown): ValidEvent[] {
   throw new ApiError(400, 'invalid_input', 'The event is invalid', details);
 }
 
-async function resolveSite(env: Env, request: IngestRequest, events: ValidEvent[]): Promise<SiteConfig> {
+async function resolveSite(env: Env, request: IngestRequest, events: ValidEvent[], at: PathOf): Promise<SiteConfig> {
   if (request.apiKey) {
     const site = await siteForApiKey(env, request.apiKey, 'ingest', request.now, request.waitUntil);
     const foreign = events.findIndex((event) => event.s !== undefined && event.s !== site.siteKey);
     if (foreign !== -1) {
       throw new ApiError(403, 'forbidden', 'This API key belongs to another site', [
-        { path: [foreign, 's'], message: 'does not match the API key' },
+        { path: at(foreign, 's'), message: 'does not match the API key' },
       ]);
     }
     return site;
   }
   const issues: FieldIssue[] = [];
   events.forEach((event, index) => {
-    if (event.ip !== undefined) issues.push({ path: [index, 'ip'], message: 'only requests with an API key may set ip' });
-    if (event.ua !== undefined) issues.push({ path: [index, 'ua'], message: 'only requests with an API key may set ua' });
+    if (event.ip !== undefined)
+      issues.push({ path: at(index, 'ip'), message: 'only requests with an API key may set ip' });
+    if (event.ua !== undefined)
+      issues.push({ path: at(index, 'ua'), message: 'only requests with an API key may set ua' });
   });
   if (issues.length) throw new ApiError(403, 'forbidden', 'Only server-side requests may set ip or ua', issues);
   const siteKey = events[0]?.s;
-  if (!siteKey) throw new ApiError(400, 'invalid_input', 'The event is invalid', [{ path: [0, 's'], message: 'a site key is required' }]);
+  if (!siteKey)
+    throw new ApiError(400, 'invalid_input', 'The event is invalid', [
+      { path: [0, 's'], message: 'a site key is required' },
+    ]);
   const other = events.findIndex((event) => event.s !== siteKey);
   if (other !== -1) {
     throw new ApiError(400, 'invalid_input', 'The event is invalid', [
-      { path: [other, 's'], message: 'all events of a batch must carry the same site key' },
+      { path: at(other, 's'), message: 'all events of a batch must carry the same site key' },
     ]);
   }
   return siteForKey(env.DB, siteKey, request.now);
@@ -107,7 +126,9 @@ async function admit(env: Env, request: AdmitRequest): Promise<string[]> {
   } catch (error) {
     // NOTE: an `overloaded` DO must not be retried (retrying makes it worse); the client backs off.
     console.error('ProjectDO admit failed:', error instanceof Error ? error.message : String(error));
-    throw new ApiError(503, 'unavailable', 'Events could not be stored; retry later', undefined, { 'Retry-After': '5' });
+    throw new ApiError(503, 'unavailable', 'Events could not be stored; retry later', undefined, {
+      'Retry-After': '5',
+    });
   }
   if (!result.ok) {
     throw new ApiError(

@@ -3,7 +3,7 @@
  * module, and the schema is typed against its `WireEvent`, so a change on one side that the other
  * does not follow fails the typecheck.
  */
-import { LIMITS, type WireEvent } from '@tally/sdk/protocol';
+import { LIMITS, type PropValue, type WireEvent } from '@tally/sdk/protocol';
 import { z } from 'zod';
 import { UUID_PATTERN } from '../shared/ids.ts';
 
@@ -30,15 +30,43 @@ const propKey = z
   .max(LIMITS.propKeyChars, `at most ${LIMITS.propKeyChars} characters`)
   .transform(cleanText);
 
-const propValue = z.union([
-  text(LIMITS.propValueChars),
-  z.number().refine(Number.isFinite, 'a finite number'),
-  z.boolean(),
-]);
-
+/**
+ * Flat properties. Checked entry by entry rather than with `z.record`, which silently skips a
+ * `__proto__` key: here every key is validated and stored as the plain key it is.
+ */
 const props = z
-  .record(propKey, propValue)
-  .refine((value) => Object.keys(value).length <= LIMITS.props, `at most ${LIMITS.props} properties`);
+  .custom<Record<string, unknown>>(
+    (value) => typeof value === 'object' && value !== null && !Array.isArray(value),
+    'an object of properties',
+  )
+  .transform((value, ctx) => {
+    const entries = Object.entries(value);
+    if (entries.length > LIMITS.props) {
+      ctx.addIssue({ code: 'custom', message: `at most ${LIMITS.props} properties` });
+      return z.NEVER;
+    }
+    const clean: [string, PropValue][] = [];
+    for (const [key, raw] of entries) {
+      const checkedKey = propKey.safeParse(key);
+      const problem = checkedKey.success ? propValueProblem(raw) : checkedKey.error.issues[0]?.message;
+      if (problem || !checkedKey.success) {
+        ctx.addIssue({ code: 'custom', path: [key], message: problem ?? 'invalid property' });
+        continue;
+      }
+      clean.push([checkedKey.data, typeof raw === 'string' ? cleanText(raw) : (raw as PropValue)]);
+    }
+    // Object.fromEntries defines own properties: a `__proto__` key stays data, never a prototype.
+    return Object.fromEntries(clean);
+  });
+
+function propValueProblem(value: unknown): string | null {
+  if (typeof value === 'string') {
+    return value.length > LIMITS.propValueChars ? `at most ${LIMITS.propValueChars} characters` : null;
+  }
+  if (typeof value === 'number') return Number.isFinite(value) ? null : 'a finite number';
+  if (typeof value === 'boolean') return null;
+  return 'a string, number or boolean (properties are flat)';
+}
 
 const revenue = z.strictObject({
   a: z.number().refine((value) => Number.isFinite(value) && Math.abs(value) <= LIMITS.revenueAmount, 'a finite amount'),
@@ -74,14 +102,11 @@ export const wireEventSchema = z.strictObject({
   ua: text(LIMITS.userAgentChars).optional(),
 }) satisfies z.ZodType<WireEvent, unknown>;
 
-/** A request body: one event or a batch of 1 to `LIMITS.batchEvents`. */
-export const wireBodySchema = z.union([
-  wireEventSchema.transform((event) => [event]),
-  z
-    .array(wireEventSchema)
-    .min(1, 'at least one event')
-    .max(LIMITS.batchEvents, `at most ${LIMITS.batchEvents} events per request`),
-]);
+/** A batch: 1 to `LIMITS.batchEvents` events. */
+export const wireBatchSchema = z
+  .array(wireEventSchema)
+  .min(1, 'at least one event')
+  .max(LIMITS.batchEvents, `at most ${LIMITS.batchEvents} events per request`);
 
 /** A validated event. */
 export type ValidEvent = z.output<typeof wireEventSchema>;

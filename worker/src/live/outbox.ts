@@ -20,7 +20,9 @@ const FLUSH_ROWS = 2_000;
 export class Outbox {
   constructor(private readonly sql: SqlStorage) {
     // One row per admitted request: its events as JSON objects joined by commas.
-    sql.exec('CREATE TABLE IF NOT EXISTS outbox (id INTEGER PRIMARY KEY AUTOINCREMENT, body TEXT NOT NULL, events INTEGER NOT NULL)');
+    sql.exec(
+      'CREATE TABLE IF NOT EXISTS outbox (id INTEGER PRIMARY KEY AUTOINCREMENT, body TEXT NOT NULL, events INTEGER NOT NULL)',
+    );
   }
 
   /** Store events for sending. */
@@ -44,7 +46,10 @@ export class Outbox {
    */
   async flushRound(queue: Queue<QueueBody>): Promise<{ sent: number; more: boolean }> {
     const rows = this.sql
-      .exec<{ id: number; body: string; events: number }>('SELECT id, body, events FROM outbox ORDER BY id LIMIT ?', FLUSH_ROWS)
+      .exec<{ id: number; body: string; events: number }>(
+        'SELECT id, body, events FROM outbox ORDER BY id LIMIT ?',
+        FLUSH_ROWS,
+      )
       .toArray();
     if (!rows.length) return { sent: 0, more: false };
 
@@ -101,9 +106,18 @@ export class DropCounter {
     );
   }
 
+  /** Whether some total changed since it was last sent. */
+  hasUnsent(): boolean {
+    return this.sql.exec<{ n: number }>('SELECT COUNT(*) AS n FROM drop_totals WHERE dirty = 1').one().n > 0;
+  }
+
   /** All totals (for tests and the dashboard's live view). */
   totals(): DropTotal[] {
-    return this.sql.exec<DropTotal & Record<string, SqlStorageValue>>('SELECT day, reason, count FROM drop_totals ORDER BY day, reason').toArray();
+    return this.sql
+      .exec<DropTotal & Record<string, SqlStorageValue>>(
+        'SELECT day, reason, count FROM drop_totals ORDER BY day, reason',
+      )
+      .toArray();
   }
 
   /** Send changed totals, then mark them clean unless they changed meanwhile; forget days older than `keepFrom`. */

@@ -95,7 +95,7 @@ export class ProjectDO extends DurableObject<Env> {
       return { ok: true, ids: [] };
     }
 
-    const visitors = this.resolveVisitors(request, ids);
+    const { visitors, movedFrom } = this.resolveVisitors(request, ids);
     const denied = this.takeTokens(request, visitors);
     if (denied) {
       this.drops.add(dayInTimeZone(now, project.timezone), 'rate_limited', request.events.length);
@@ -106,6 +106,8 @@ export class ProjectDO extends DurableObject<Env> {
     const stored: StoredEvent[] = request.events.map(({ event }, index) => {
       const state = visitors[index] as VisitorState;
       const step = nextVisitStep(state.seq ? state : null, event.ts, () => uuidv7(event.ts));
+      // A new visit carries today's id, even if the last one carried yesterday's.
+      if (step.isEntry) state.visitor = state.key;
       state.sessionId = step.sessionId;
       state.seq = step.seq;
       state.lastSeen = Math.max(step.isEntry ? event.ts : state.lastSeen, event.ts);
@@ -113,6 +115,7 @@ export class ProjectDO extends DurableObject<Env> {
       state.country = event.country;
       return { ...event, visitorId: state.visitor, sessionId: step.sessionId, seq: step.seq, isEntry: step.isEntry };
     });
+    for (const key of movedFrom) this.visitors.delete(key);
     for (const state of new Set(visitors)) this.visitors.put(state);
     this.outbox.append(stored);
     for (const event of stored) {
@@ -158,7 +161,8 @@ export class ProjectDO extends DurableObject<Env> {
         const { more } = await this.outbox.flushRound(queue);
         if (!more) break;
       }
-      if (this.projectId) await this.drops.flush(queue, this.projectId, previousUtcDay(previousUtcDay(utcDay(Date.now()))));
+      if (this.projectId)
+        await this.drops.flush(queue, this.projectId, previousUtcDay(previousUtcDay(utcDay(Date.now()))));
       this.flushFailures = 0;
     } catch (error) {
       this.flushFailures++;
@@ -171,7 +175,7 @@ export class ProjectDO extends DurableObject<Env> {
     // Privacy: a new day's alarm deletes the salt of the day before yesterday even when idle.
     this.salts.current(now);
     const remaining = this.visitors.prune(now);
-    if (this.outbox.pendingEvents() > 0) await this.setAlarmAt(now + FLUSH_DELAY_MS);
+    if (this.outbox.pendingEvents() > 0 || this.drops.hasUnsent()) await this.setAlarmAt(now + FLUSH_DELAY_MS);
     // Keep waking while visits are open, so that ended ones are forgotten; else wake at midnight.
     else if (remaining > 0) await this.setAlarmAt(now + SESSION_TIMEOUT_MS / 6);
     else await this.setAlarmAt(nextUtcMidnight(now));
@@ -192,36 +196,41 @@ export class ProjectDO extends DurableObject<Env> {
   }
 
   /**
-   * Each event's visitor state. A visit that began before UTC midnight keeps yesterday's id until
-   * it ends, so the daily salt change does not split it.
+   * Each event's visitor state, found by today's visitor id. A visit that began before UTC
+   * midnight is found by yesterday's id and moves to today's key, keeping the id its events carry
+   * until it ends — so no number of midnights splits a visit.
    */
   private resolveVisitors(
     request: AdmitRequest,
     ids: Map<string, { today: string; yesterday: string | null }>,
-  ): VisitorState[] {
+  ): { visitors: VisitorState[]; movedFrom: string[] } {
     const byFingerprint = new Map<string, VisitorState>();
-    return request.events.map(({ fingerprint, event }) => {
+    const movedFrom: string[] = [];
+    const visitors = request.events.map(({ fingerprint, event }) => {
       const known = byFingerprint.get(fingerprint);
       if (known) return known;
       const id = ids.get(fingerprint) as { today: string; yesterday: string | null };
-      const current = this.visitors.get(id.today);
-      const carried = !current && id.yesterday ? this.visitors.get(id.yesterday) : null;
-      const open = carried && event.ts - carried.lastSeen <= SESSION_TIMEOUT_MS ? carried : null;
-      const { visitorBurst } = request.project.limits;
-      const state: VisitorState = current ??
-        open ?? {
-          visitor: id.today,
-          sessionId: '',
-          lastSeen: 0,
-          seq: 0,
-          page: event.path,
-          country: event.country,
-          tokens: visitorBurst,
-          tokensAt: request.now,
-        };
+      let state = this.visitors.get(id.today);
+      const carried = !state && id.yesterday ? this.visitors.get(id.yesterday) : null;
+      if (carried && event.ts - carried.lastSeen <= SESSION_TIMEOUT_MS) {
+        movedFrom.push(carried.key);
+        state = { ...carried, key: id.today };
+      }
+      state ??= {
+        key: id.today,
+        visitor: id.today,
+        sessionId: '',
+        lastSeen: 0,
+        seq: 0,
+        page: event.path,
+        country: event.country,
+        tokens: request.project.limits.visitorBurst,
+        tokensAt: request.now,
+      };
       byFingerprint.set(fingerprint, state);
       return state;
     });
+    return { visitors, movedFrom };
   }
 
   /** Take tokens for every event from the project's and each visitor's bucket, or none at all. */
@@ -276,7 +285,10 @@ export class ProjectDO extends DurableObject<Env> {
   }
 
   private recall(key: string): string | null {
-    return this.ctx.storage.sql.exec<{ value: string }>('SELECT value FROM meta WHERE key = ?', key).toArray()[0]?.value ?? null;
+    return (
+      this.ctx.storage.sql.exec<{ value: string }>('SELECT value FROM meta WHERE key = ?', key).toArray()[0]?.value ??
+      null
+    );
   }
 }
 

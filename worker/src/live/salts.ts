@@ -48,6 +48,9 @@ export class SaltStore {
  * reaches the DO.
  */
 export async function visitorId(salt: string, projectId: string, fingerprint: string): Promise<string> {
-  const digest = await crypto.subtle.digest('SHA-256', new TextEncoder().encode(`${salt}\n${projectId}\n${fingerprint}`));
+  const digest = await crypto.subtle.digest(
+    'SHA-256',
+    new TextEncoder().encode(`${salt}\n${projectId}\n${fingerprint}`),
+  );
   return toHex(new Uint8Array(digest, 0, 8));
 }

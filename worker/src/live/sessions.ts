@@ -12,6 +12,9 @@ export const LIVE_WINDOW_MS = 5 * 60_000;
 
 /** A visitor's state. */
 export interface VisitorState {
+  /** Today's visitor id: what the row is found by. */
+  key: string;
+  /** The id the visit's events carry: today's, or the day's before for a visit that crossed midnight. */
   visitor: string;
   sessionId: string;
   /** Timestamp of the visit's latest event (ms). */
@@ -26,6 +29,7 @@ export interface VisitorState {
 }
 
 interface Row extends Record<string, SqlStorageValue> {
+  key: string;
   visitor: string;
   session_id: string;
   last_seen: number;
@@ -58,18 +62,19 @@ export class VisitorStore {
 
   constructor(private readonly sql: SqlStorage) {
     sql.exec(`CREATE TABLE IF NOT EXISTS visitors (
-      visitor TEXT PRIMARY KEY, session_id TEXT NOT NULL, last_seen INTEGER NOT NULL, seq INTEGER NOT NULL,
+      key TEXT PRIMARY KEY, visitor TEXT NOT NULL, session_id TEXT NOT NULL, last_seen INTEGER NOT NULL, seq INTEGER NOT NULL,
       page TEXT NOT NULL, country TEXT, tokens REAL NOT NULL, tokens_at INTEGER NOT NULL)`);
     sql.exec('CREATE INDEX IF NOT EXISTS visitors_last_seen ON visitors (last_seen)');
   }
 
-  /** A visitor's state, or null if it has none. */
-  get(visitor: string): VisitorState | null {
-    const cached = this.cache.get(visitor);
+  /** A visitor's state by today's (or yesterday's) visitor id, or null if it has none. */
+  get(key: string): VisitorState | null {
+    const cached = this.cache.get(key);
     if (cached) return cached;
-    const row = this.sql.exec<Row>('SELECT * FROM visitors WHERE visitor = ?', visitor).toArray()[0];
+    const row = this.sql.exec<Row>('SELECT * FROM visitors WHERE key = ?', key).toArray()[0];
     if (!row) return null;
     const state: VisitorState = {
+      key: row.key,
       visitor: row.visitor,
       sessionId: row.session_id,
       lastSeen: row.last_seen,
@@ -79,16 +84,17 @@ export class VisitorStore {
       tokens: row.tokens,
       tokensAt: row.tokens_at,
     };
-    this.cache.set(visitor, state);
+    this.cache.set(key, state);
     return state;
   }
 
   /** Store a visitor's state. */
   put(state: VisitorState): void {
-    this.cache.set(state.visitor, state);
+    this.cache.set(state.key, state);
     this.sql.exec(
-      `INSERT OR REPLACE INTO visitors (visitor, session_id, last_seen, seq, page, country, tokens, tokens_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT OR REPLACE INTO visitors (key, visitor, session_id, last_seen, seq, page, country, tokens, tokens_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      state.key,
       state.visitor,
       state.sessionId,
       state.lastSeen,
@@ -100,18 +106,26 @@ export class VisitorStore {
     );
   }
 
+  /** Forget one visitor row (a visit carried over midnight moves to today's key). */
+  delete(key: string): void {
+    this.cache.delete(key);
+    this.sql.exec('DELETE FROM visitors WHERE key = ?', key);
+  }
+
   /** Forget visitors whose visit has ended; returns how many remain. */
   prune(now: number): number {
     const cutoff = now - SESSION_TIMEOUT_MS;
     this.sql.exec('DELETE FROM visitors WHERE last_seen < ?', cutoff);
-    for (const [visitor, state] of this.cache) if (state.lastSeen < cutoff) this.cache.delete(visitor);
+    for (const [key, state] of this.cache) if (state.lastSeen < cutoff) this.cache.delete(key);
     return this.sql.exec<{ n: number }>('SELECT COUNT(*) AS n FROM visitors').one().n;
   }
 
   /** Visitors seen in the last 5 minutes, with their pages and countries, most visited first. */
   live(now: number): LiveSnapshot {
     const since = now - LIVE_WINDOW_MS;
-    const visitors = this.sql.exec<{ n: number }>('SELECT COUNT(*) AS n FROM visitors WHERE last_seen >= ?', since).one().n;
+    const visitors = this.sql
+      .exec<{ n: number }>('SELECT COUNT(*) AS n FROM visitors WHERE last_seen >= ?', since)
+      .one().n;
     const pages = this.sql
       .exec<{ page: string; visitors: number }>(
         'SELECT page, COUNT(*) AS visitors FROM visitors WHERE last_seen >= ? GROUP BY page ORDER BY visitors DESC, page LIMIT 20',

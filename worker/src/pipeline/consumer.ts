@@ -1,21 +1,28 @@
 import { quarantine } from '../db/schema.ts';
 import { getDb } from '../db/index.ts';
-import type { QueueBody, QueueMessage } from './messages.ts';
-import { insertEventStatements, upsertDropsStatement } from './write.ts';
+import type { QueueBody, QueueMessage, StoredEvent } from './messages.ts';
+import { eventProblem, insertEventStatements, upsertDropsStatement } from './write.ts';
 
 /** The dead-letter queue's name (wrangler.toml); its consumer replays instead of retrying forever. */
 export const DEAD_LETTER_QUEUE = 'tally-events-dlq';
-/** NOTE: keep equal to the DLQ consumer's `max_retries` in wrangler.toml: the last try quarantines. */
+/**
+ * NOTE: keep equal to the DLQ consumer's `max_retries` in wrangler.toml. Deliveries number
+ * 1 … max_retries + 1; quarantining from attempt `max_retries` on leaves one spare delivery, so an
+ * off-by-one in the platform's counting can never let a message expire unquarantined.
+ */
 export const DEAD_LETTER_MAX_RETRIES = 10;
 /** Retry delays grow from 2 s to 5 minutes. */
 const BACKOFF_BASE_S = 2;
 const BACKOFF_MAX_S = 300;
 
 /** D1 errors that no retry can fix: the message itself is at fault. */
-const PERMANENT = /SQLITE_(CONSTRAINT|MISMATCH|TOOBIG|RANGE)|malformed JSON|datatype mismatch|constraint failed|too big/i;
+const PERMANENT =
+  /SQLITE_(CONSTRAINT|MISMATCH|TOOBIG|RANGE)|malformed JSON|datatype mismatch|constraint failed|too big/i;
 
-/** A parsed message, or the reason it cannot be one. */
-type Parsed = { ok: true; message: QueueMessage } | { ok: false; error: string };
+/** A parsed message (without the events that cannot be stored, listed apart), or why it is none. */
+type Parsed =
+  | { ok: true; message: QueueMessage; rejected?: { events: unknown[]; error: string } }
+  | { ok: false; error: string };
 
 /**
  * Parse and shape-check a message body. The DO writes these, but a queue is a boundary: anything
@@ -29,17 +36,26 @@ export function parseMessage(body: unknown): Parsed {
     return { ok: false, error: 'body is not JSON' };
   }
   const message = value as Partial<QueueMessage> | null;
-  if (!message || typeof message !== 'object' || message.v !== 1) return { ok: false, error: 'unknown message version' };
+  if (!message || typeof message !== 'object' || message.v !== 1)
+    return { ok: false, error: 'unknown message version' };
   if (message.kind === 'ping') return { ok: true, message: message as QueueMessage };
   if (message.kind === 'events') {
     const events = (message as { events?: unknown }).events;
-    const valid =
-      Array.isArray(events) &&
-      events.every((event) => {
-        const e = event as Record<string, unknown> | null;
-        return !!e && typeof e.id === 'string' && typeof e.projectId === 'string' && Number.isFinite(e.ts);
-      });
-    return valid ? { ok: true, message: message as QueueMessage } : { ok: false, error: 'events are malformed' };
+    if (!Array.isArray(events)) return { ok: false, error: 'events are missing' };
+    const valid: StoredEvent[] = [];
+    const invalid: unknown[] = [];
+    let error = '';
+    for (const event of events) {
+      const problem = eventProblem(event);
+      if (problem) {
+        invalid.push(event);
+        error ||= problem;
+      } else valid.push(event as StoredEvent);
+    }
+    const kept: QueueMessage = { v: 1, kind: 'events', events: valid };
+    return invalid.length
+      ? { ok: true, message: kept, rejected: { events: invalid, error } }
+      : { ok: true, message: kept };
   }
   if (message.kind === 'drops') {
     const drops = message as { projectId?: unknown; totals?: unknown };
@@ -61,9 +77,16 @@ export function backoffSeconds(attempts: number): number {
   return Math.round(exponential / 2 + Math.random() * (exponential / 2));
 }
 
-async function quarantineMessage(d1: D1Database, queue: string, message: Message<unknown>, error: string): Promise<void> {
-  const body = typeof message.body === 'string' ? message.body : JSON.stringify(message.body);
-  await getDb(d1).insert(quarantine).values({ queue, messageId: message.id, body, error: error.slice(0, 1_000), createdAt: Date.now() });
+async function quarantineBody(
+  d1: D1Database,
+  queue: string,
+  messageId: string,
+  body: string,
+  error: string,
+): Promise<void> {
+  await getDb(d1)
+    .insert(quarantine)
+    .values({ queue, messageId, body, error: error.slice(0, 1_000), createdAt: Date.now() });
 }
 
 /**
@@ -81,6 +104,16 @@ export async function consumeBatch(batch: MessageBatch<QueueBody>, d1: D1Databas
     if (!parsed.ok) {
       await quarantineOrRetry(d1, batch.queue, message, parsed.error);
       continue;
+    }
+    if (parsed.rejected) {
+      // The events that can be stored go on; the rest are kept in quarantine, never dropped.
+      const body = JSON.stringify({ v: 1, kind: 'events', events: parsed.rejected.events });
+      try {
+        await quarantineBody(d1, batch.queue, message.id, body, parsed.rejected.error);
+      } catch {
+        message.retry({ delaySeconds: backoffSeconds(message.attempts) });
+        continue;
+      }
     }
     const statements = statementsFor(d1, parsed.message);
     if (statements.length) writable.push({ message, statements });
@@ -109,9 +142,15 @@ export async function consumeBatch(batch: MessageBatch<QueueBody>, d1: D1Databas
   }
 }
 
-async function quarantineOrRetry(d1: D1Database, queue: string, message: Message<QueueBody>, error: string): Promise<void> {
+async function quarantineOrRetry(
+  d1: D1Database,
+  queue: string,
+  message: Message<QueueBody>,
+  error: string,
+): Promise<void> {
   try {
-    await quarantineMessage(d1, queue, message, error);
+    const body = typeof message.body === 'string' ? message.body : JSON.stringify(message.body);
+    await quarantineBody(d1, queue, message.id, body, error);
     message.ack();
   } catch {
     // D1 refuses even the quarantine: keep the message on the queue.

@@ -55,6 +55,8 @@ export type QueueBody = string;
 /** NOTE: production caps a message at 128 KB and a `sendBatch` at 100 messages and 256 KB; we stay under. */
 export const MAX_MESSAGE_BYTES = 120_000;
 export const MAX_BATCH_MESSAGES = 100;
+/** The largest event ingest accepts, as stored JSON: leaves room for the DO's fields and the envelope. */
+export const MAX_EVENT_BYTES = 100_000;
 export const MAX_BATCH_BYTES = 250_000;
 
 const EVENTS_HEAD = '{"v":1,"kind":"events","events":[';
@@ -69,7 +71,10 @@ const EVENTS_TAIL = ']}';
  * packEventMessages(['{"id":"a"}', '{"id":"b"}']); // [{ body: '{"v":1,"kind":"events","events":[{"id":"a"},{"id":"b"}]}', last: 1 }]
  * ```
  */
-export function packEventMessages(items: readonly string[], maxBytes: number = MAX_MESSAGE_BYTES): { body: QueueBody; last: number }[] {
+export function packEventMessages(
+  items: readonly string[],
+  maxBytes: number = MAX_MESSAGE_BYTES,
+): { body: QueueBody; last: number }[] {
   const messages: { body: QueueBody; last: number }[] = [];
   let parts: string[] = [];
   let size = EVENTS_HEAD.length + EVENTS_TAIL.length;

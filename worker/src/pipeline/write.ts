@@ -9,14 +9,40 @@ import type { DropsMessage, StoredEvent } from './messages.ts';
  */
 const CHUNK_BYTES = 500_000;
 
-const columns = Object.entries(getTableColumns(events)).map(([key, column]) => ({ key, name: column.name }));
+const columns = Object.entries(getTableColumns(events)).map(([key, column]) => ({
+  key,
+  name: column.name,
+  required: column.notNull && !column.hasDefault,
+  type: column.dataType === 'boolean' ? 'boolean' : column.dataType === 'number' ? 'number' : 'string',
+}));
 
 /**
- * `INSERT OR IGNORE` keyed by (project, event id): a redelivered message inserts nothing twice.
+ * Why a value cannot be stored as an event, or null if it can: every required column present and
+ * every value of its column's type. Checked per event so that one bad event is quarantined alone.
+ */
+export function eventProblem(value: unknown): string | null {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return 'not an object';
+  const event = value as Record<string, unknown>;
+  for (const column of columns) {
+    const field = event[column.key];
+    if (field === undefined || field === null) {
+      if (column.required) return `${column.key} is missing`;
+    } else if (typeof field !== column.type || (column.type === 'number' && !Number.isFinite(field))) {
+      return `${column.key} is not a ${column.type}`;
+    }
+  }
+  return null;
+}
+
+/**
+ * Insert-or-ignore keyed by (project, event id): a redelivered message inserts nothing twice.
+ * Written as `ON CONFLICT … DO NOTHING` rather than `INSERT OR IGNORE`, which would also skip rows
+ * that break a NOT NULL constraint — silently losing them instead of failing loudly.
  * Built from the drizzle schema, so a new column is written as soon as it exists.
  */
-const INSERT_EVENTS = `INSERT OR IGNORE INTO ${getTableName(events)} (${columns.map((c) => `"${c.name}"`).join(', ')})
-SELECT ${columns.map((c) => `value ->> '$.${c.key}'`).join(', ')} FROM json_each(?1)`;
+const INSERT_EVENTS = `INSERT INTO ${getTableName(events)} (${columns.map((c) => `"${c.name}"`).join(', ')})
+SELECT ${columns.map((c) => `value ->> '$.${c.key}'`).join(', ')} FROM json_each(?1) WHERE true
+ON CONFLICT (project_id, id) DO NOTHING`;
 
 /**
  * Running totals keep the larger value, so that a resent total cannot inflate the count.

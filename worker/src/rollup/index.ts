@@ -8,19 +8,38 @@ import type { ProjectDO } from '../live/index.ts';
 const DAY_MS = 86_400_000;
 /** The first run of each UTC day rotates; the cron runs every 5 minutes. */
 const ROTATION_WINDOW_MS = 5 * 60_000;
-/** Projects touched per run. */
-const MAX_PROJECTS = 1_000;
+/** Projects read per page, and DO calls in flight at once. */
+const PAGE_SIZE = 500;
+const CONCURRENCY = 50;
 
 /** Run the scheduled work for the cron tick at `scheduledTime`. */
 export async function runScheduled(env: Env, scheduledTime: number): Promise<void> {
   if (scheduledTime % DAY_MS < ROTATION_WINDOW_MS) await rotateAllSalts(env, scheduledTime);
 }
 
-/** Ask every project's DO to draw today's salt and delete older ones. */
+/**
+ * Ask every project's DO to draw today's salt and delete older ones, a page of projects at a time
+ * (keyset paging, so the work per query stays bounded however many projects there are).
+ */
 export async function rotateAllSalts(env: Env, now: number): Promise<number> {
-  const { results } = await env.DB.prepare('SELECT id FROM projects ORDER BY id LIMIT ?').bind(MAX_PROJECTS).all<{ id: string }>();
-  await Promise.all(
-    results.map(({ id }) => (env.PROJECT.get(env.PROJECT.idFromName(id)) as DurableObjectStub<ProjectDO>).rotateSalts(now)),
-  );
-  return results.length;
+  let after = '';
+  let rotated = 0;
+  for (;;) {
+    const { results } = await env.DB.prepare('SELECT id FROM projects WHERE id > ? ORDER BY id LIMIT ?')
+      .bind(after, PAGE_SIZE)
+      .all<{ id: string }>();
+    for (let start = 0; start < results.length; start += CONCURRENCY) {
+      await Promise.all(
+        results
+          .slice(start, start + CONCURRENCY)
+          .map(({ id }) =>
+            (env.PROJECT.get(env.PROJECT.idFromName(id)) as DurableObjectStub<ProjectDO>).rotateSalts(now),
+          ),
+      );
+    }
+    rotated += results.length;
+    const last = results[results.length - 1];
+    if (!last || results.length < PAGE_SIZE) return rotated;
+    after = last.id;
+  }
 }

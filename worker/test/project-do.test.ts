@@ -1,0 +1,210 @@
+/**
+ * The ProjectDO through its RPC surface: visitor ids and salts, visits, the live view and what
+ * survives an eviction (rate limits: rate-limits.test.ts). Time is the `now` and `ts` each
+ * admission carries; the clock is pinned only so that no alarm fires (and prunes or flushes)
+ * behind a test's back.
+ */
+import { evictDurableObject, runInDurableObject } from 'cloudflare:test';
+import fc from 'fast-check';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import type { RateLimits } from '../src/live/index.ts';
+import {
+  admitOne,
+  DAY_D as D,
+  DAY,
+  freshProject,
+  HOUR,
+  MINUTE,
+  outboxEvents,
+  PINNED_NOW,
+  randomFingerprint,
+  SECOND,
+  storedEventsOf,
+  type TestProjectDO,
+  utcDayOf as dayOf,
+} from './fixtures.ts';
+
+/** Admit single events of one fingerprint at each time; returns the stored events in order. */
+async function visit(project: TestProjectDO, fingerprint: string, times: number[]) {
+  const ids: string[] = [];
+  for (const ts of times) {
+    const result = await admitOne(project.stub, project.id, fingerprint, ts);
+    if (!result.ok) expect.fail(`admission at ${new Date(ts).toISOString()} was refused`);
+    ids.push(...result.ids);
+  }
+  return storedEventsOf(project.stub, ids);
+}
+
+beforeEach(() => {
+  vi.setSystemTime(PINNED_NOW);
+});
+afterEach(() => {
+  vi.useRealTimers();
+});
+
+describe('visitor ids', () => {
+  it('are equal within a day and a project for the same fingerprint, and differ between fingerprints', async () => {
+    const project = freshProject('pdo');
+    const [alice, bob] = [randomFingerprint(), randomFingerprint()];
+    const [morning, evening] = await visit(project, alice, [D + 8 * HOUR, D + 20 * HOUR]);
+    const [other] = await visit(project, bob, [D + 8 * HOUR]);
+    expect(morning?.visitorId).toMatch(/^[0-9a-f]{16}$/);
+    expect(evening?.visitorId).toBe(morning?.visitorId);
+    expect(evening?.sessionId).not.toBe(morning?.sessionId);
+    expect(other?.visitorId).not.toBe(morning?.visitorId);
+  });
+
+  it('differ across days and across projects', async () => {
+    const [first, second] = [freshProject('pdo'), freshProject('pdo')];
+    const fingerprint = randomFingerprint();
+    const [today, tomorrow] = await visit(first, fingerprint, [D + 12 * HOUR, D + DAY + 12 * HOUR]);
+    const [elsewhere] = await visit(second, fingerprint, [D + 12 * HOUR]);
+    expect(tomorrow?.visitorId).not.toBe(today?.visitorId);
+    expect(elsewhere?.visitorId).not.toBe(today?.visitorId);
+  });
+});
+
+describe('salts', () => {
+  const saltDays = (stub: TestProjectDO['stub']) =>
+    runInDurableObject(stub, (_instance, state) =>
+      state.storage.sql
+        .exec<{ day: string }>('SELECT day FROM salts ORDER BY day')
+        .toArray()
+        .map((row) => row.day),
+    );
+
+  it('exist only for today and yesterday after admissions on three days', async () => {
+    const project = freshProject('pdo');
+    await visit(project, randomFingerprint(), [D + HOUR, D + DAY + HOUR, D + 2 * DAY + HOUR]);
+    const expected = [dayOf(D + DAY), dayOf(D + 2 * DAY)];
+    expect(await saltDays(project.stub)).toEqual(expected);
+    expect(await project.stub.rotateSalts(D + 2 * DAY + 2 * HOUR)).toEqual(expected);
+  });
+
+  it('are rotated on an idle object by rotateSalts, which deletes the old ones', async () => {
+    const project = freshProject('pdo');
+    await visit(project, randomFingerprint(), [D + HOUR, D + DAY + HOUR]);
+    expect(await saltDays(project.stub)).toEqual([dayOf(D), dayOf(D + DAY)]);
+    expect(await project.stub.rotateSalts(D + 5 * DAY)).toEqual([dayOf(D + 5 * DAY)]);
+    expect(await saltDays(project.stub)).toEqual([dayOf(D + 5 * DAY)]);
+  });
+});
+
+describe('visits', () => {
+  it('split after 30 minutes of silence', async () => {
+    const t = D + 10 * HOUR;
+    const [first, second, third] = await visit(freshProject('pdo'), randomFingerprint(), [
+      t,
+      t + 29 * MINUTE,
+      t + 60 * MINUTE,
+    ]);
+    expect(second).toMatchObject({ sessionId: first?.sessionId, seq: 2, isEntry: false });
+    expect(first).toMatchObject({ seq: 1, isEntry: true });
+    expect(third).toMatchObject({ seq: 1, isEntry: true });
+    expect(third?.sessionId).not.toBe(first?.sessionId);
+  });
+
+  it('follow the 30-minute rule for any gaps, across UTC midnight too (oracle)', async () => {
+    const project = freshProject('pdo');
+    const gap = fc.oneof(fc.constantFrom(30 * MINUTE, 30 * MINUTE + SECOND), fc.integer({ min: 0, max: 90 * MINUTE }));
+    await fc.assert(
+      fc.asyncProperty(fc.array(gap, { minLength: 1, maxLength: 12 }), async (gaps) => {
+        // Start at 20:00 so that many runs cross midnight; 12 gaps of ≤ 90 min never reach a second one.
+        const times = [D + 20 * HOUR];
+        for (const g of gaps) times.push((times.at(-1) as number) + g);
+        const events = await visit(project, randomFingerprint(), times);
+        let session = 0;
+        let seq = 0;
+        const expected = times.map((ts, i) => {
+          const newVisit = i === 0 || ts - (times[i - 1] as number) > 30 * MINUTE;
+          if (newVisit) [session, seq] = [session + 1, 0];
+          return { session, seq: ++seq, isEntry: newVisit };
+        });
+        const sessionIndex = new Map<string, number>();
+        const actual = events.map((event) => {
+          if (!sessionIndex.has(event.sessionId)) sessionIndex.set(event.sessionId, sessionIndex.size + 1);
+          return { session: sessionIndex.get(event.sessionId), seq: event.seq, isEntry: event.isEntry };
+        });
+        expect(actual).toEqual(expected);
+      }),
+      { numRuns: 40 },
+    );
+  });
+
+  it('continue across UTC midnight with yesterday’s visitor id', async () => {
+    const project = freshProject('pdo');
+    const [fingerprint, returning] = [randomFingerprint(), randomFingerprint()];
+    const [before, after] = await visit(project, fingerprint, [D + DAY - 5 * MINUTE, D + DAY + 5 * MINUTE]);
+    expect(after).toMatchObject({ sessionId: before?.sessionId, visitorId: before?.visitorId, seq: 2, isEntry: false });
+    // Without an open visit, the new day's id applies.
+    const [noon, nextDay] = await visit(project, returning, [D + 12 * HOUR, D + DAY + 5 * MINUTE]);
+    expect(nextDay?.visitorId).not.toBe(noon?.visitorId);
+  });
+
+  it('continue across a second UTC midnight while events keep coming', async () => {
+    const start = D + 23 * HOUR;
+    const times = Array.from({ length: 26 * 3 + 1 }, (_, i) => start + i * 20 * MINUTE); // D 23:00 → D+2 01:00
+    const events = await visit(freshProject('pdo'), randomFingerprint(), times);
+    expect(new Set(events.map((event) => event.sessionId)).size).toBe(1);
+    expect(events.at(-1)?.seq).toBe(times.length);
+  });
+});
+
+describe('live view', () => {
+  it('lists visitors seen in the last 5 minutes with their pages and countries', async () => {
+    const project = freshProject('pdo');
+    const now = D + 12 * HOUR;
+    const seen: [number, string, string | null][] = [
+      [now - 10 * MINUTE, '/', 'DE'],
+      [now - 1 * MINUTE, '/pricing', 'DE'], // same visitor as above, now on /pricing
+      [now - 2 * MINUTE, '/pricing', 'FR'],
+      [now - 3 * MINUTE, '/blog', null],
+      [now - 6 * MINUTE, '/old', 'US'],
+    ];
+    const first = randomFingerprint();
+    for (const [i, [ts, path, country]] of seen.entries()) {
+      await admitOne(project.stub, project.id, i < 2 ? first : randomFingerprint(), ts, { path, country });
+    }
+    const live = await project.stub.live(now);
+    expect(live).toMatchObject({
+      visitors: 3,
+      pages: [
+        { page: '/pricing', visitors: 2 },
+        { page: '/blog', visitors: 1 },
+      ],
+      countries: [
+        { country: 'DE', visitors: 1 },
+        { country: 'FR', visitors: 1 },
+      ],
+    });
+    expect(live.recent.map((event) => event.path)).toEqual(seen.map(([, path]) => path).reverse());
+  });
+});
+
+describe('eviction', () => {
+  it('keeps salts, visits, buckets and the outbox', async () => {
+    const project = freshProject('pdo');
+    const limits: RateLimits = { projectRate: 1, projectBurst: 3, visitorRate: 1000, visitorBurst: 1000 };
+    const fingerprint = randomFingerprint();
+    const t = D + 15 * HOUR;
+    for (let i = 0; i < 3; i++)
+      expect((await admitOne(project.stub, project.id, fingerprint, t, {}, limits)).ok).toBe(true);
+    const before = await outboxEvents(project.stub);
+    const salts = await project.stub.rotateSalts(t);
+
+    await evictDurableObject(project.stub);
+
+    expect(await project.stub.pendingEvents()).toBe(3);
+    expect(await outboxEvents(project.stub)).toEqual(before);
+    expect(await project.stub.rotateSalts(t)).toEqual(salts);
+    expect((await admitOne(project.stub, project.id, fingerprint, t, {}, limits)).ok).toBe(false);
+    const next = await admitOne(project.stub, project.id, fingerprint, t + SECOND, {}, limits);
+    const [event] = await storedEventsOf(project.stub, next.ok ? next.ids : []);
+    expect(event).toMatchObject({
+      visitorId: before[0]?.visitorId,
+      sessionId: before[0]?.sessionId,
+      seq: 4,
+      isEntry: false,
+    });
+  });
+});
