@@ -18,12 +18,8 @@ const FLUSH_ROWS = 2_000;
  * DO's alarm sends the outbox in large `sendBatch` calls and deletes only what was sent.
  */
 export class Outbox {
-  constructor(private readonly sql: SqlStorage) {
-    // One row per admitted request: its events as JSON objects joined by commas.
-    sql.exec(
-      'CREATE TABLE IF NOT EXISTS outbox (id INTEGER PRIMARY KEY AUTOINCREMENT, body TEXT NOT NULL, events INTEGER NOT NULL)',
-    );
-  }
+  /** Tables come from `migrateProjectStorage` (`schema.ts`). */
+  constructor(private readonly sql: SqlStorage) {}
 
   /** Store events for sending. */
   append(events: readonly StoredEvent[]): void {
@@ -89,10 +85,8 @@ function splitEvents(body: string): string[] {
  * changed ones and the consumer keeps the larger value, so resending is harmless.
  */
 export class DropCounter {
-  constructor(private readonly sql: SqlStorage) {
-    sql.exec(`CREATE TABLE IF NOT EXISTS drop_totals (
-      day TEXT NOT NULL, reason TEXT NOT NULL, count INTEGER NOT NULL, dirty INTEGER NOT NULL, PRIMARY KEY (day, reason))`);
-  }
+  /** Tables come from `migrateProjectStorage` (`schema.ts`). */
+  constructor(private readonly sql: SqlStorage) {}
 
   /** Count `count` more drops for a reason on a day. */
   add(day: string, reason: DropReason, count: number): void {

@@ -3,6 +3,7 @@ import type { DropReason, PendingEvent, QueueBody, StoredEvent } from '../pipeli
 import { uuidv7 } from '../shared/ids.ts';
 import { dayInTimeZone, previousUtcDay, utcDay } from '../shared/time.ts';
 import { DropCounter, Outbox } from './outbox.ts';
+import { migrateProjectStorage } from './schema.ts';
 import { type Bucket, fullBucket, type RateLimits, refill, secondsUntil } from './rate-limit.ts';
 import { SaltStore, visitorId } from './salts.ts';
 import { type LiveSnapshot, nextVisitStep, SESSION_TIMEOUT_MS, VisitorStore, type VisitorState } from './sessions.ts';
@@ -61,8 +62,8 @@ export class ProjectDO extends DurableObject<Env> {
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
+    migrateProjectStorage(ctx.storage);
     const sql = ctx.storage.sql;
-    sql.exec('CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)');
     this.salts = new SaltStore(sql);
     this.visitors = new VisitorStore(sql);
     this.outbox = new Outbox(sql);

@@ -9,9 +9,8 @@ import { previousUtcDay, utcDay } from '../shared/time.ts';
 export class SaltStore {
   private cache: { day: string; today: string; yesterday: string | null } | null = null;
 
-  constructor(private readonly sql: SqlStorage) {
-    sql.exec('CREATE TABLE IF NOT EXISTS salts (day TEXT PRIMARY KEY, salt TEXT NOT NULL)');
-  }
+  /** Tables come from `migrateProjectStorage` (`schema.ts`). */
+  constructor(private readonly sql: SqlStorage) {}
 
   /** Today's and yesterday's salts at `now`, drawing today's and deleting older ones on a new day. */
   current(now: number): { today: string; yesterday: string | null } {

@@ -60,12 +60,8 @@ export function nextVisitStep(state: VisitorState | null, ts: number, newSession
 export class VisitorStore {
   private readonly cache = new Map<string, VisitorState>();
 
-  constructor(private readonly sql: SqlStorage) {
-    sql.exec(`CREATE TABLE IF NOT EXISTS visitors (
-      key TEXT PRIMARY KEY, visitor TEXT NOT NULL, session_id TEXT NOT NULL, last_seen INTEGER NOT NULL, seq INTEGER NOT NULL,
-      page TEXT NOT NULL, country TEXT, tokens REAL NOT NULL, tokens_at INTEGER NOT NULL)`);
-    sql.exec('CREATE INDEX IF NOT EXISTS visitors_last_seen ON visitors (last_seen)');
-  }
+  /** Tables come from `migrateProjectStorage` (`schema.ts`). */
+  constructor(private readonly sql: SqlStorage) {}
 
   /** A visitor's state by today's (or yesterday's) visitor id, or null if it has none. */
   get(key: string): VisitorState | null {

@@ -1,0 +1,37 @@
+/**
+ * The ProjectDO's SQLite schema, as ordered migrations. Every object runs the ones it has not run
+ * yet when it starts, each in its own transaction, so a deployed object upgrades in place. Like
+ * D1's migrations: append new steps, never edit a released one.
+ */
+const MIGRATIONS: readonly (readonly string[])[] = [
+  [
+    // Daily salts: only today's and yesterday's ever exist (salts.ts).
+    'CREATE TABLE salts (day TEXT PRIMARY KEY, salt TEXT NOT NULL)',
+    // Visitors of open visits, found by today's visitor id (sessions.ts).
+    `CREATE TABLE visitors (
+      key TEXT PRIMARY KEY, visitor TEXT NOT NULL, session_id TEXT NOT NULL, last_seen INTEGER NOT NULL,
+      seq INTEGER NOT NULL, page TEXT NOT NULL, country TEXT, tokens REAL NOT NULL, tokens_at INTEGER NOT NULL)`,
+    'CREATE INDEX visitors_last_seen ON visitors (last_seen)',
+    // Admitted events not yet on the queue: one row per request, events joined by commas (outbox.ts).
+    'CREATE TABLE outbox (id INTEGER PRIMARY KEY AUTOINCREMENT, body TEXT NOT NULL, events INTEGER NOT NULL)',
+    // Running totals of dropped events per day and reason (outbox.ts).
+    `CREATE TABLE drop_totals (
+      day TEXT NOT NULL, reason TEXT NOT NULL, count INTEGER NOT NULL, dirty INTEGER NOT NULL, PRIMARY KEY (day, reason))`,
+  ],
+];
+
+/** Bring an object's storage up to the latest schema; returns the version it is at. */
+export function migrateProjectStorage(storage: DurableObjectStorage): number {
+  const sql = storage.sql;
+  sql.exec('CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)');
+  const row = sql.exec<{ value: string }>("SELECT value FROM meta WHERE key = 'schema_version'").toArray()[0];
+  let version = row ? Number(row.value) : 0;
+  for (; version < MIGRATIONS.length; version++) {
+    const steps = MIGRATIONS[version] ?? [];
+    storage.transactionSync(() => {
+      for (const step of steps) sql.exec(step);
+      sql.exec("INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?)", String(version + 1));
+    });
+  }
+  return version;
+}
