@@ -5,7 +5,7 @@
  * 1. login check (`wrangler whoami`);
  * 2. the D1 database `tally`, created if missing; its id replaces the placeholder in wrangler.toml;
  * 3. the queues `tally-events` and `tally-events-dlq`, created if missing;
- * 4. the secret API_KEY_PEPPER, generated if the Worker does not have it yet;
+ * 4. the secrets API_KEY_PEPPER and AUTH_SECRET, generated if the Worker does not have them yet;
  * 5. remote D1 migrations;
  * 6. `wrangler deploy`.
  *
@@ -21,7 +21,8 @@ const CONFIG_FILE = path.join(ROOT, 'wrangler.toml');
 const DATABASE_NAME = 'tally';
 const PLACEHOLDER_ID = '00000000-0000-0000-0000-000000000000';
 const QUEUES = ['tally-events', 'tally-events-dlq'] as const;
-const PEPPER = 'API_KEY_PEPPER';
+/** Secrets the Worker needs (wrangler.toml `[secrets] required`); each is drawn at random once. */
+const SECRETS = ['API_KEY_PEPPER', 'AUTH_SECRET'];
 
 /** Run a wrangler command quietly; on failure show its output and stop. */
 async function wrangler(args: readonly string[]): Promise<string> {
@@ -121,55 +122,55 @@ async function ensureQueues(): Promise<void> {
 }
 
 /**
- * Whether the Worker still needs API_KEY_PEPPER. A new Worker (not deployed yet) has no secrets.
- * Any other failure stops the deploy: guessing "missing" would replace a live pepper and
- * invalidate every API key hashed with it.
+ * The secrets the Worker does not have yet. A new Worker (not deployed yet) has none. Any other
+ * failure stops the deploy: guessing "missing" would replace a live secret — a new pepper
+ * invalidates every API key, a new auth secret signs everyone out.
  */
-async function needsPepper(): Promise<boolean> {
-  step(`Secret ${PEPPER}`);
+async function missingSecrets(): Promise<string[]> {
+  step(`Secrets ${SECRETS.join(', ')}`);
   const result = await capture('wrangler', ['secret', 'list', '--format', 'json']);
   if (result.code !== 0) {
     if (/Worker ".*" (?:\(env: .*\) )?not found/i.test(result.stdout + result.stderr)) {
-      console.log(`The Worker is not deployed yet; ${PEPPER} will be set with the first deploy.`);
-      return true;
+      console.log('The Worker is not deployed yet; its secrets will be set with the first deploy.');
+      return SECRETS;
     }
     process.stderr.write(result.stdout + result.stderr);
     fail(`Could not list the Worker's secrets (exit code ${result.code}).`);
   }
-  const secrets = parseJsonOutput(result.stdout) as { name: string }[];
-  if (secrets.some((secret) => secret.name === PEPPER)) {
-    console.log(`${PEPPER} is set; keeping it.`);
-    return false;
-  }
-  console.log(`${PEPPER} is missing; a random one will be set with this deploy.`);
-  return true;
+  const present = new Set((parseJsonOutput(result.stdout) as { name: string }[]).map((secret) => secret.name));
+  const missing = SECRETS.filter((name) => !present.has(name));
+  console.log(
+    missing.length ? `Missing, will be set with this deploy: ${missing.join(', ')}.` : 'All set; keeping them.',
+  );
+  return missing;
 }
 
 async function main(): Promise<void> {
   await checkLogin();
   await ensureDatabase();
   await ensureQueues();
-  const setPepper = await needsPepper();
+  const missing = await missingSecrets();
 
   step('Applying D1 migrations to the remote database');
   await mustStream('wrangler', ['d1', 'migrations', 'apply', 'DB', '--remote'], { stdin: 'inherit' });
 
   step('Deploying the Worker');
-  // The pepper travels with the deploy (`--secrets-file`, additive: other secrets stay) instead of a
+  // New secrets travel with the deploy (`--secrets-file`, additive: other secrets stay) instead of a
   // separate `wrangler secret put`, which would first publish the old code (or an empty placeholder
-  // Worker) with it. This way no version of the Worker ever runs without it.
+  // Worker) with them. This way no version of the Worker ever runs without them.
   const args = ['deploy'];
   const dir = mkdtempSync(path.join(tmpdir(), 'tally-deploy-'));
   let code: number;
   try {
-    if (setPepper) {
+    if (missing.length) {
       const secretsFile = path.join(dir, 'secrets.json');
-      writeFileSync(secretsFile, JSON.stringify({ [PEPPER]: randomBytes(32).toString('hex') }), { mode: 0o600 });
+      const values = Object.fromEntries(missing.map((name) => [name, randomBytes(32).toString('hex')]));
+      writeFileSync(secretsFile, JSON.stringify(values), { mode: 0o600 });
       args.push('--secrets-file', secretsFile);
     }
     code = await stream('wrangler', args, { stdin: 'inherit' });
   } finally {
-    // The pepper must not stay on disk: it lives only in the Worker's secrets.
+    // Secrets must not stay on disk: they live only in the Worker's secrets.
     rmSync(dir, { recursive: true, force: true });
   }
   if (code !== 0) fail(`\`${commandLine('wrangler', args)}\` exited with code ${code}.`, code);

@@ -1,7 +1,7 @@
 /**
  * `npm run dev`: everything a first run needs, then the worker.
  *
- * 1. `.dev.vars` with a random API_KEY_PEPPER, if missing (gitignored; wrangler dev reads it);
+ * 1. `.dev.vars` with random API_KEY_PEPPER and AUTH_SECRET, if missing (gitignored; wrangler dev reads it);
  * 2. local D1 migrations;
  * 3. the demo seed (idempotent);
  * 4. `wrangler dev` on 127.0.0.1:$PORT (default 8787), then a banner once /api/health answers.
@@ -30,21 +30,26 @@ function parsePort(text: string): number {
   return port;
 }
 
+/** The Worker's secrets (wrangler.toml `[secrets] required`), each a random value in local dev. */
+const SECRETS = ['API_KEY_PEPPER', 'AUTH_SECRET'];
+
 /**
- * Create `.dev.vars` with a fresh pepper unless it exists. An existing file keeps its values; it only
- * gains an API_KEY_PEPPER line if it has none, since the worker needs one to handle API keys.
+ * Create `.dev.vars` with fresh random secrets unless it exists. An existing file keeps its values;
+ * it only gains a line for each secret it lacks.
  */
 function ensureDevVars(): void {
   const file = path.join(ROOT, '.dev.vars');
-  const line = `API_KEY_PEPPER=${randomBytes(32).toString('hex')}\n`;
-  if (!existsSync(file)) {
-    writeFileSync(file, `# Local secrets for wrangler dev (gitignored). Created by scripts/dev.ts.\n${line}`, {
+  const existing = existsSync(file) ? readFileSync(file, 'utf8') : null;
+  const missing = SECRETS.filter((name) => !existing || !new RegExp(`^\\s*${name}\\s*=`, 'm').test(existing));
+  const lines = missing.map((name) => `${name}=${randomBytes(32).toString('hex')}\n`).join('');
+  if (existing === null) {
+    writeFileSync(file, `# Local secrets for wrangler dev (gitignored). Created by scripts/dev.ts.\n${lines}`, {
       mode: 0o600,
     });
-    console.log('Created .dev.vars with a random API_KEY_PEPPER.');
-  } else if (!/^\s*API_KEY_PEPPER\s*=/m.test(readFileSync(file, 'utf8'))) {
-    appendFileSync(file, `\n${line}`);
-    console.log('Added a random API_KEY_PEPPER to .dev.vars.');
+    console.log(`Created .dev.vars with random ${missing.join(', ')}.`);
+  } else if (missing.length) {
+    appendFileSync(file, `\n${lines}`);
+    console.log(`Added random ${missing.join(', ')} to .dev.vars.`);
   } else {
     console.log('.dev.vars exists; keeping it.');
   }

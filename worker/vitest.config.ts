@@ -12,7 +12,11 @@ export default defineConfig(async () => {
       cloudflareTest({
         wrangler: { configPath: path.join(root, 'wrangler.toml') },
         miniflare: {
-          bindings: { TEST_MIGRATIONS: migrations, API_KEY_PEPPER: 'test-pepper' },
+          bindings: {
+            TEST_MIGRATIONS: migrations,
+            API_KEY_PEPPER: 'test-pepper',
+            AUTH_SECRET: 'test-auth-secret-0123456789abcdef',
+          },
         },
       }),
     ],

@@ -5,11 +5,11 @@
  */
 import { createExecutionContext, getQueueResult } from 'cloudflare:test';
 import { env } from 'cloudflare:workers';
-import { describe, expect, it, vi } from 'vitest';
+import { beforeAll, describe, expect, it, vi } from 'vitest';
 import worker from '../src/index.ts';
 import { DEAD_LETTER_MAX_RETRIES } from '../src/pipeline/consumer.ts';
 import { consumeBatch, DEAD_LETTER_QUEUE, type StoredEvent } from '../src/pipeline/index.ts';
-import { eventsBody, messageBatch, storedEvent } from './fixtures.ts';
+import { eventsBody, insertProject, messageBatch, storedEvent } from './fixtures.ts';
 
 const MAIN_QUEUE = 'tally-events';
 const TRANSIENT = 'D1_ERROR: Network connection lost';
@@ -73,7 +73,32 @@ const eventsOf = (projectId: string, n: number): StoredEvent[] =>
   Array.from({ length: n }, () => storedEvent({ projectId }));
 const ids = (events: StoredEvent[]) => events.map((event) => event.id).sort();
 
+// The consumer writes events and drop totals only for projects that exist.
+beforeAll(async () => {
+  for (const id of [
+    'dup',
+    'entry',
+    'malformed',
+    'poison',
+    'refused',
+    'transient',
+    'permanent',
+    'dlq',
+    'dlq-last',
+    'main-late',
+    'drops',
+  ]) {
+    await insertProject(id, `site-${id}`, 'example.com');
+  }
+});
+
 describe('events messages', () => {
+  it('drop the events of a project deleted while they were on the queue', async () => {
+    const orphans = eventsOf('deleted-project', 2);
+    expect(await deliver(MAIN_QUEUE, [eventsBody(orphans)])).toMatchObject([{ outcome: 'acked' }]);
+    expect(await rowsOf('deleted-project')).toEqual([]);
+  });
+
   it('write each event once, however often and in however many messages it arrives', async () => {
     const [a, b, c] = eventsOf('dup', 3) as [StoredEvent, StoredEvent, StoredEvent];
     const first = eventsBody([a, b]);

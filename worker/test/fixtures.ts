@@ -96,9 +96,13 @@ export interface TestProjectDO {
   stub: DurableObjectStub<ProjectDO>;
 }
 
-/** A project id of its own and its ProjectDO, so that tests never share state. */
-export function freshProject(prefix = 'p'): TestProjectDO {
+/**
+ * A project of its own (a row in D1, which the consumer requires before it stores events) and its
+ * ProjectDO, so that tests never share state.
+ */
+export async function freshProject(prefix = 'p'): Promise<TestProjectDO> {
   const id = `${prefix}-${crypto.randomUUID().slice(0, 8)}`;
+  await insertProject(id, `site-${id}`, 'example.com');
   return { id, stub: projectStub(id) };
 }
 

@@ -53,7 +53,7 @@ afterEach(() => {
 
 describe('outbox flush', () => {
   it('sends admitted events and drop totals to D1 when the alarm runs', async () => {
-    const { id: projectId, stub } = freshProject('outbox');
+    const { id: projectId, stub } = await freshProject('outbox');
     const [alice, bob] = [randomFingerprint(), randomFingerprint()];
     const at = (minutes: number) => PINNED_NOW - 10 * MINUTE + minutes * MINUTE;
     const admitted = await stub.admit(
@@ -111,7 +111,7 @@ describe('outbox flush', () => {
   });
 
   it('splits a stored request larger than a message, and every event arrives', async () => {
-    const { id: projectId, stub } = freshProject('outbox');
+    const { id: projectId, stub } = await freshProject('outbox');
     const fingerprint = randomFingerprint();
     const props = (i: number) => JSON.stringify({ index: i, note: `€${'x'.repeat(1_500)}`, quote: '"'.repeat(1_000) });
     const events = Array.from(

@@ -44,7 +44,7 @@ afterEach(() => {
 
 describe('visitor ids', () => {
   it('are equal within a day and a project for the same fingerprint, and differ between fingerprints', async () => {
-    const project = freshProject('pdo');
+    const project = await freshProject('pdo');
     const [alice, bob] = [randomFingerprint(), randomFingerprint()];
     const [morning, evening] = await visit(project, alice, [D + 8 * HOUR, D + 20 * HOUR]);
     const [other] = await visit(project, bob, [D + 8 * HOUR]);
@@ -55,7 +55,7 @@ describe('visitor ids', () => {
   });
 
   it('differ across days and across projects', async () => {
-    const [first, second] = [freshProject('pdo'), freshProject('pdo')];
+    const [first, second] = await Promise.all([freshProject('pdo'), freshProject('pdo')]);
     const fingerprint = randomFingerprint();
     const [today, tomorrow] = await visit(first, fingerprint, [D + 12 * HOUR, D + DAY + 12 * HOUR]);
     const [elsewhere] = await visit(second, fingerprint, [D + 12 * HOUR]);
@@ -74,7 +74,7 @@ describe('salts', () => {
     );
 
   it('exist only for today and yesterday after admissions on three days', async () => {
-    const project = freshProject('pdo');
+    const project = await freshProject('pdo');
     await visit(project, randomFingerprint(), [D + HOUR, D + DAY + HOUR, D + 2 * DAY + HOUR]);
     const expected = [dayOf(D + DAY), dayOf(D + 2 * DAY)];
     expect(await saltDays(project.stub)).toEqual(expected);
@@ -82,7 +82,7 @@ describe('salts', () => {
   });
 
   it('are rotated on an idle object by rotateSalts, which deletes the old ones', async () => {
-    const project = freshProject('pdo');
+    const project = await freshProject('pdo');
     await visit(project, randomFingerprint(), [D + HOUR, D + DAY + HOUR]);
     expect(await saltDays(project.stub)).toEqual([dayOf(D), dayOf(D + DAY)]);
     expect(await project.stub.rotateSalts(D + 5 * DAY)).toEqual([dayOf(D + 5 * DAY)]);
@@ -93,7 +93,7 @@ describe('salts', () => {
 describe('visits', () => {
   it('split after 30 minutes of silence', async () => {
     const t = D + 10 * HOUR;
-    const [first, second, third] = await visit(freshProject('pdo'), randomFingerprint(), [
+    const [first, second, third] = await visit(await freshProject('pdo'), randomFingerprint(), [
       t,
       t + 29 * MINUTE,
       t + 60 * MINUTE,
@@ -105,7 +105,7 @@ describe('visits', () => {
   });
 
   it('follow the 30-minute rule for any gaps, across UTC midnight too (oracle)', async () => {
-    const project = freshProject('pdo');
+    const project = await freshProject('pdo');
     const gap = fc.oneof(fc.constantFrom(30 * MINUTE, 30 * MINUTE + SECOND), fc.integer({ min: 0, max: 90 * MINUTE }));
     await fc.assert(
       fc.asyncProperty(fc.array(gap, { minLength: 1, maxLength: 12 }), async (gaps) => {
@@ -132,7 +132,7 @@ describe('visits', () => {
   });
 
   it('continue across UTC midnight with yesterday’s visitor id', async () => {
-    const project = freshProject('pdo');
+    const project = await freshProject('pdo');
     const [fingerprint, returning] = [randomFingerprint(), randomFingerprint()];
     const [before, after] = await visit(project, fingerprint, [D + DAY - 5 * MINUTE, D + DAY + 5 * MINUTE]);
     expect(after).toMatchObject({ sessionId: before?.sessionId, visitorId: before?.visitorId, seq: 2, isEntry: false });
@@ -144,7 +144,7 @@ describe('visits', () => {
   it('continue across a second UTC midnight while events keep coming', async () => {
     const start = D + 23 * HOUR;
     const times = Array.from({ length: 26 * 3 + 1 }, (_, i) => start + i * 20 * MINUTE); // D 23:00 → D+2 01:00
-    const events = await visit(freshProject('pdo'), randomFingerprint(), times);
+    const events = await visit(await freshProject('pdo'), randomFingerprint(), times);
     expect(new Set(events.map((event) => event.sessionId)).size).toBe(1);
     expect(events.at(-1)?.seq).toBe(times.length);
   });
@@ -152,7 +152,7 @@ describe('visits', () => {
 
 describe('live view', () => {
   it('lists visitors seen in the last 5 minutes with their pages and countries', async () => {
-    const project = freshProject('pdo');
+    const project = await freshProject('pdo');
     const now = D + 12 * HOUR;
     const seen: [number, string, string | null][] = [
       [now - 10 * MINUTE, '/', 'DE'],
@@ -183,7 +183,7 @@ describe('live view', () => {
 
 describe('eviction', () => {
   it('keeps salts, visits, buckets and the outbox', async () => {
-    const project = freshProject('pdo');
+    const project = await freshProject('pdo');
     const limits: RateLimits = { projectRate: 1, projectBurst: 3, visitorRate: 1000, visitorBurst: 1000 };
     const fingerprint = randomFingerprint();
     const t = D + 15 * HOUR;

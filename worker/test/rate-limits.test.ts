@@ -62,7 +62,7 @@ describe('rate limits', () => {
 
   it('hold a project to rate × seconds + burst, and a second project keeps its own budget', async () => {
     const limits: RateLimits = { projectRate: 10, projectBurst: 20, visitorRate: 1000, visitorBurst: 1000 };
-    const [a, b] = [freshProject('limits'), freshProject('limits')];
+    const [a, b] = [await freshProject('limits'), await freshProject('limits')];
     const senders: [TestProjectDO, string][] = [
       [a, randomFingerprint()],
       [b, randomFingerprint()],
@@ -76,7 +76,7 @@ describe('rate limits', () => {
 
   it('hold each visitor to its own bucket, independently of other visitors', async () => {
     const limits: RateLimits = { projectRate: 1000, projectBurst: 1000, visitorRate: 2, visitorBurst: 5 };
-    const project = freshProject('limits');
+    const project = await freshProject('limits');
     const senders: [TestProjectDO, string][] = [
       [project, randomFingerprint()],
       [project, randomFingerprint()],
@@ -95,7 +95,7 @@ describe('rate limits', () => {
     });
     await fc.assert(
       fc.asyncProperty(limits, fc.array(arrival, { minLength: 1, maxLength: 40 }), async (projectLimits, arrivals) => {
-        const project = freshProject('limits');
+        const project = await freshProject('limits');
         const all: RateLimits = { ...projectLimits, visitorRate: 1000, visitorBurst: 1000 };
         const accepted: { t: number; size: number }[] = [];
         let t = D + 9 * HOUR;
@@ -123,7 +123,7 @@ describe('rate limits', () => {
   });
 
   it('refuse a request whole: nothing stored, drops counted, and it passes after retryAfter', async () => {
-    const project = freshProject('limits');
+    const project = await freshProject('limits');
     const limits: RateLimits = { projectRate: 1, projectBurst: 3, visitorRate: 1000, visitorBurst: 1000 };
     const fingerprint = randomFingerprint();
     const now = D + DAY + 2 * HOUR; // 22:00 of day D in New York, where the project counts its days
@@ -154,7 +154,7 @@ describe('rate limits', () => {
   });
 
   it('charge no bucket when any visitor of a batch is over its limit', async () => {
-    const project = freshProject('limits');
+    const project = await freshProject('limits');
     const limits: RateLimits = { projectRate: 1000, projectBurst: 1000, visitorRate: 0.001, visitorBurst: 2 };
     const [busy, calm] = [randomFingerprint(), randomFingerprint()];
     const now = D + 9 * HOUR;

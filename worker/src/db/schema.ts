@@ -16,6 +16,53 @@ export const users = sqliteTable('users', {
   email: text('email').notNull().unique(),
   passwordHash: text('password_hash').notNull(),
   createdAt: integer('created_at').notNull(),
+  /** Display name; optional. */
+  name: text('name'),
+});
+
+/**
+ * A signed-in device: one refresh-token family. Access JWTs name their session (`sid`), so
+ * revoking the session signs every token of the family out at once.
+ */
+export const sessions = sqliteTable(
+  'sessions',
+  {
+    id: text('id').primaryKey(),
+    userId: text('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    createdAt: integer('created_at').notNull(),
+    lastUsedAt: integer('last_used_at').notNull(),
+    revokedAt: integer('revoked_at'),
+  },
+  (t) => [index('sessions_user_idx').on(t.userId)],
+);
+
+/**
+ * Refresh tokens, stored as SHA-256 hashes. A token is used once: refreshing marks it used and
+ * issues the next of its family; presenting a used one again revokes the whole family.
+ */
+export const refreshTokens = sqliteTable(
+  'refresh_tokens',
+  {
+    tokenHash: text('token_hash').primaryKey(),
+    sessionId: text('session_id')
+      .notNull()
+      .references(() => sessions.id, { onDelete: 'cascade' }),
+    createdAt: integer('created_at').notNull(),
+    expiresAt: integer('expires_at').notNull(),
+    usedAt: integer('used_at'),
+  },
+  (t) => [index('refresh_tokens_session_idx').on(t.sessionId)],
+);
+
+/** Failed sign-ins per account and per IP hash: 5 failures lock the key for 15 minutes. */
+export const signInThrottle = sqliteTable('sign_in_throttle', {
+  /** `email:<normalised email>` or `ip:<HMAC of the IP>` — never the IP itself. */
+  key: text('key').primaryKey(),
+  failures: integer('failures').notNull(),
+  lockedUntil: integer('locked_until'),
+  updatedAt: integer('updated_at').notNull(),
 });
 
 /** A tracked site or app. */
@@ -90,6 +137,26 @@ export const apiKeys = sqliteTable(
     usageCount: integer('usage_count').notNull().default(0),
   },
   (t) => [index('api_keys_project_idx').on(t.projectId)],
+);
+
+/**
+ * Public read-only links to a project's stats. The slug is the capability (shown to admins so they
+ * can copy it again); an optional password is a PBKDF2 hash.
+ */
+export const shareLinks = sqliteTable(
+  'share_links',
+  {
+    id: text('id').primaryKey(),
+    projectId: text('project_id')
+      .notNull()
+      .references(() => projects.id, { onDelete: 'cascade' }),
+    slug: text('slug').notNull().unique(),
+    name: text('name').notNull(),
+    passwordHash: text('password_hash'),
+    createdAt: integer('created_at').notNull(),
+    revokedAt: integer('revoked_at'),
+  },
+  (t) => [index('share_links_project_idx').on(t.projectId)],
 );
 
 /**

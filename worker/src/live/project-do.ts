@@ -148,6 +148,18 @@ export class ProjectDO extends DurableObject<Env> {
     return this.drops.totals();
   }
 
+  /** Forget everything: salts, visits, the outbox, drop totals (the project is being deleted). */
+  async destroy(): Promise<void> {
+    await this.ctx.storage.deleteAlarm();
+    await this.ctx.storage.deleteAll();
+    this.alarmAt = null;
+    this.projectBucket = null;
+    this.projectId = null;
+    this.recent.length = 0;
+    // Storage is empty now; an object used again starts from a fresh schema.
+    migrateProjectStorage(this.ctx.storage);
+  }
+
   /** Answers when the object is reachable (health check). */
   async ping(): Promise<'pong'> {
     return 'pong';

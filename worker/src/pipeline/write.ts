@@ -38,18 +38,21 @@ export function eventProblem(value: unknown): string | null {
  * Insert-or-ignore keyed by (project, event id): a redelivered message inserts nothing twice.
  * Written as `ON CONFLICT … DO NOTHING` rather than `INSERT OR IGNORE`, which would also skip rows
  * that break a NOT NULL constraint — silently losing them instead of failing loudly.
- * Built from the drizzle schema, so a new column is written as soon as it exists.
+ * Events of a project deleted while they were on the queue are not inserted. Built from the
+ * drizzle schema, so a new column is written as soon as it exists.
  */
 const INSERT_EVENTS = `INSERT INTO ${getTableName(events)} (${columns.map((c) => `"${c.name}"`).join(', ')})
-SELECT ${columns.map((c) => `value ->> '$.${c.key}'`).join(', ')} FROM json_each(?1) WHERE true
+SELECT ${columns.map((c) => `value ->> '$.${c.key}'`).join(', ')} FROM json_each(?1)
+WHERE EXISTS (SELECT 1 FROM projects WHERE projects.id = value ->> '$.projectId')
 ON CONFLICT (project_id, id) DO NOTHING`;
 
 /**
  * Running totals keep the larger value, so that a resent total cannot inflate the count.
- * (`WHERE true` tells SQLite's parser that `ON CONFLICT` is the upsert clause, not a join.)
+ * (The WHERE clause also tells SQLite's parser that `ON CONFLICT` is the upsert clause, not a join.)
  */
 const UPSERT_DROPS = `INSERT INTO ${getTableName(dropCounts)} (project_id, day, reason, count)
-SELECT ?1, value ->> '$.day', value ->> '$.reason', value ->> '$.count' FROM json_each(?2) WHERE true
+SELECT ?1, value ->> '$.day', value ->> '$.reason', value ->> '$.count' FROM json_each(?2)
+WHERE EXISTS (SELECT 1 FROM projects WHERE projects.id = ?1)
 ON CONFLICT (project_id, day, reason) DO UPDATE SET count = max(count, excluded.count)`;
 
 /** Statements that write these events, each under D1's statement limits. */

@@ -11,6 +11,8 @@ export type ErrorCode =
   | 'not_found'
   | 'unknown_site'
   | 'method_not_allowed'
+  | 'conflict'
+  | 'password_required'
   | 'rate_limited'
   | 'unavailable'
   | 'internal';

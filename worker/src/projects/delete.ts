@@ -1,0 +1,38 @@
+import { getTableColumns, getTableName, is } from 'drizzle-orm';
+import { SQLiteTable } from 'drizzle-orm/sqlite-core';
+import * as schema from '../db/schema.ts';
+import type { ProjectDO } from '../live/index.ts';
+
+/** Rows deleted per statement, so that a project with millions of events never holds D1 for long. */
+const DELETE_CHUNK = 5_000;
+
+/**
+ * Every table with a `project_id` column, found in the drizzle schema — so a table added later
+ * (rollups, goals) is covered without touching this file.
+ */
+export const PROJECT_TABLES: readonly string[] = (Object.values(schema) as unknown[])
+  .filter((value): value is SQLiteTable => is(value, SQLiteTable))
+  .filter((table) => Object.values(getTableColumns(table)).some((column) => column.name === 'project_id'))
+  .map((table) => getTableName(table));
+
+/**
+ * Delete a project and everything it owns: its ProjectDO storage (salts, visits, outbox), every
+ * row with its id in every table, and the project itself. Data first, project last, so that a
+ * failure part-way leaves a project the owner can delete again. Events still on the queue when the
+ * project row goes are refused by the consumer (it inserts only for existing projects).
+ */
+export async function deleteProject(env: Env, projectId: string): Promise<void> {
+  const stub = env.PROJECT.get(env.PROJECT.idFromName(projectId)) as DurableObjectStub<ProjectDO>;
+  await stub.destroy();
+  for (const table of PROJECT_TABLES) {
+    for (;;) {
+      const result = await env.DB.prepare(
+        `DELETE FROM "${table}" WHERE rowid IN (SELECT rowid FROM "${table}" WHERE project_id = ? LIMIT ${DELETE_CHUNK})`,
+      )
+        .bind(projectId)
+        .run();
+      if (result.meta.changes < DELETE_CHUNK) break;
+    }
+  }
+  await env.DB.prepare('DELETE FROM projects WHERE id = ?').bind(projectId).run();
+}
