@@ -1,15 +1,18 @@
 /**
- * The Hono app: security headers, each feature's routes, and the one error handler that gives
- * every failure the same shape: `{ "error": { "code", "message", "details?" } }`.
+ * The Hono app: security headers, each feature's routes, the OpenAPI document, and the one error
+ * handler that gives every failure the same shape: `{ "error": { "code", "message", "details?" } }`.
  */
-import { Hono } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import { secureHeaders } from 'hono/secure-headers';
+import { authenticate, authRoutes, csrfProtection } from './auth/index.ts';
 import { healthRoutes } from './health/index.ts';
-import { ingestRoutes } from './ingest/index.ts';
+import { ingestRoutes, registerIngestOpenApi } from './ingest/index.ts';
+import { projectRoutes } from './projects/index.ts';
 import { ApiError } from './shared/errors.ts';
+import { createRouter } from './shared/hono.ts';
+import { VERSION } from './shared/version.ts';
 
-export const app = new Hono<{ Bindings: Env }>();
+export const app = createRouter();
 
 app.use(
   secureHeaders({
@@ -20,8 +23,36 @@ app.use(
   }),
 );
 
+// The management API: CSRF checks for browsers, then who is calling. Public ingest and health
+// stay outside (they have their own rules and no cookies).
+for (const path of ['/api/auth/*', '/api/projects', '/api/projects/*', '/api/share/*']) {
+  app.use(path, csrfProtection, authenticate);
+}
+
 app.route('/', ingestRoutes);
 app.route('/', healthRoutes);
+app.route('/', authRoutes);
+app.route('/', projectRoutes);
+
+registerIngestOpenApi(app.openAPIRegistry);
+app.openAPIRegistry.registerComponent('securitySchemes', 'cookie', {
+  type: 'apiKey',
+  in: 'cookie',
+  name: 'tally_access',
+});
+app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', { type: 'http', scheme: 'bearer' });
+app.doc31('/api/openapi.json', {
+  openapi: '3.1.0',
+  info: {
+    title: 'Tally API',
+    version: VERSION,
+    description:
+      'Privacy-first analytics on Cloudflare. Every error is `{ "error": { "code", "message", "details?" } }`. ' +
+      'Authenticate with the session cookie (browsers), `Authorization: Bearer <access token or API key>`, ' +
+      'or `X-Tally-Share: <slug>` for a share link.',
+  },
+  security: [{ cookie: [] }, { bearer: [] }],
+});
 
 app.notFound((c) => c.json(new ApiError(404, 'not_found', 'No such route').toBody(), 404));
 

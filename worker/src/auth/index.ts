@@ -1,4 +1,7 @@
-/** Authentication: passwords, API keys (and, with the accounts issue, users and sessions). */
+/**
+ * Authentication and accounts: passwords, sessions (JWT + rotating refresh tokens), API keys,
+ * CSRF checks, and the account routes.
+ */
 export {
   type ApiKeyScope,
   generateApiKey,
@@ -7,4 +10,8 @@ export {
   type VerifiedApiKey,
   verifyApiKey,
 } from './api-keys.ts';
+export { csrfProtection } from './csrf.ts';
 export { constantTimeEqual, hashPassword, verifyPassword } from './password.ts';
+export { authenticate, type Principal, requireUser, SHARE_HEADER, SHARE_TOKEN_HEADER } from './principal.ts';
+export { authRoutes } from './routes.ts';
+export { issueShareToken } from './share-access.ts';

@@ -9,6 +9,7 @@ export interface IssuedTokens {
   accessToken: string;
   refreshToken: string;
   sessionId: string;
+  userId: string;
   /** Seconds the access token is valid. */
   expiresIn: number;
   refreshExpiresAt: number;
@@ -23,7 +24,7 @@ async function issue(db: Db, secret: string, userId: string, sessionId: string, 
     .insert(refreshTokens)
     .values({ tokenHash: await hashToken(refreshToken), sessionId, createdAt: now, expiresAt: refreshExpiresAt });
   const accessToken = await signAccessToken(secret, { userId, sessionId }, now);
-  return { accessToken, refreshToken, sessionId, expiresIn: ACCESS_TTL_S, refreshExpiresAt };
+  return { accessToken, refreshToken, sessionId, userId, expiresIn: ACCESS_TTL_S, refreshExpiresAt };
 }
 
 /** Start a session (a refresh-token family) for a user who just proved who they are. */

@@ -10,11 +10,14 @@
  * ```
  */
 import { API_KEY_HEADER, EVENT_PATH } from '@tally/sdk/protocol';
+import { type OpenAPIHono, z } from '@hono/zod-openapi';
 import { Hono } from 'hono';
 import { cors } from 'hono/cors';
 import { ApiError } from '../shared/errors.ts';
+import { ErrorSchema, errorResponses } from '../shared/openapi.ts';
 import { readJsonBody } from './body.ts';
 import { ingest } from './ingest.ts';
+import { wireBatchSchema, wireEventSchema } from './schema.ts';
 
 export { clearSiteCache } from './site.ts';
 
@@ -52,3 +55,40 @@ export const ingestRoutes = new Hono<{ Bindings: Env }>()
   .all(EVENT_PATH, () => {
     throw new ApiError(405, 'method_not_allowed', 'Send events with POST');
   });
+
+/**
+ * Describe `POST /api/event` in the OpenAPI document. It is registered by hand because its body
+ * is parsed from `text/plain` as well as JSON (sendBeacon), before the zod schema checks it.
+ */
+export function registerIngestOpenApi(registry: OpenAPIHono['openAPIRegistry']): void {
+  const body = z.union([wireEventSchema, wireBatchSchema]).openapi('EventBody');
+  registry.registerPath({
+    method: 'post',
+    path: EVENT_PATH,
+    tags: ['Ingest'],
+    summary: 'Send one event or a batch of up to 50',
+    description:
+      'Public (CORS). `202` means the events are durable. Bots, referrer spam and foreign hostnames are answered ' +
+      '`202` too but not stored (`accepted` counts what was stored). `ip` and `ua` need an API key with the `ingest` scope.',
+    security: [{}, { bearer: [] }],
+    request: {
+      body: { content: { 'application/json': { schema: body }, 'text/plain': { schema: body } }, required: true },
+    },
+    responses: {
+      202: {
+        description: 'Accepted and durable',
+        content: { 'application/json': { schema: z.object({ accepted: z.number().int(), ids: z.array(z.string()) }) } },
+      },
+      ...errorResponses(400, 401, 403, 404, 429),
+      413: {
+        description: 'Body over 64 KB, or an event over 100 KB once encoded',
+        content: { 'application/json': { schema: ErrorSchema } },
+      },
+      415: { description: 'Not JSON or text/plain', content: { 'application/json': { schema: ErrorSchema } } },
+      503: {
+        description: 'Could not be made durable; retry after `Retry-After`',
+        content: { 'application/json': { schema: ErrorSchema } },
+      },
+    },
+  });
+}

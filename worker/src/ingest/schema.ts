@@ -4,7 +4,7 @@
  * does not follow fails the typecheck.
  */
 import { LIMITS, type PropValue, type WireEvent } from '@tally/sdk/protocol';
-import { z } from 'zod';
+import { z } from '@hono/zod-openapi';
 import { UUID_PATTERN } from '../shared/ids.ts';
 
 /**
@@ -57,6 +57,11 @@ const props = z
     }
     // Object.fromEntries defines own properties: a `__proto__` key stays data, never a prototype.
     return Object.fromEntries(clean);
+  })
+  .openapi({
+    type: 'object',
+    description: `Flat properties: at most ${LIMITS.props}, keys up to ${LIMITS.propKeyChars} characters, string values up to ${LIMITS.propValueChars}`,
+    additionalProperties: { oneOf: [{ type: 'string' }, { type: 'number' }, { type: 'boolean' }] },
   });
 
 function propValueProblem(value: unknown): string | null {

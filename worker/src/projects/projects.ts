@@ -1,0 +1,130 @@
+import { asc, eq } from 'drizzle-orm';
+import { type Db, members, projectHostnames, projects } from '../db/index.ts';
+import { clearSiteCache } from '../ingest/index.ts';
+import { uuidv7 } from '../shared/ids.ts';
+import type { ProjectAccess, Role } from './access.ts';
+import type { ProjectView } from './schemas.ts';
+
+type Settings = {
+  name?: string | undefined;
+  hostnames?: { hostname: string; includeSubdomains: boolean }[] | undefined;
+  timezone?: string | undefined;
+  retentionDays?: number | undefined;
+  publicLive?: boolean | undefined;
+  rateLimits?: Record<string, number | undefined> | null | undefined;
+};
+
+/** A fresh public site key: 16 lower-case letters and digits. */
+export function newSiteKey(): string {
+  const alphabet = 'abcdefghijklmnopqrstuvwxyz0123456789';
+  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  // 256 % 36 leaves a small bias; a site key is public, so uniformity is not a security property.
+  return [...bytes].map((byte) => alphabet[byte % alphabet.length]).join('');
+}
+
+/** A project as the API shows it. */
+export async function projectView(db: Db, access: ProjectAccess): Promise<ProjectView> {
+  const { project, role } = access;
+  const hostnames = await db
+    .select({ hostname: projectHostnames.hostname, includeSubdomains: projectHostnames.includeSubdomains })
+    .from(projectHostnames)
+    .where(eq(projectHostnames.projectId, project.id))
+    .orderBy(asc(projectHostnames.hostname));
+  return {
+    id: project.id,
+    name: project.name,
+    siteKey: project.siteKey,
+    timezone: project.timezone,
+    retentionDays: project.retentionDays,
+    publicLive: project.publicLive,
+    rateLimits: project.rateLimits ? (JSON.parse(project.rateLimits) as ProjectView['rateLimits']) : null,
+    hostnames,
+    role,
+    createdAt: project.createdAt,
+    updatedAt: project.updatedAt,
+  };
+}
+
+/** The projects a user is a member of. */
+export async function listProjects(db: Db, userId: string): Promise<ProjectView[]> {
+  const rows = await db
+    .select({ project: projects, role: members.role })
+    .from(members)
+    .innerJoin(projects, eq(projects.id, members.projectId))
+    .where(eq(members.userId, userId))
+    .orderBy(asc(projects.name), asc(projects.id));
+  return Promise.all(rows.map((row) => projectView(db, row)));
+}
+
+function hostnameRows(projectId: string, hostnames: NonNullable<Settings['hostnames']>) {
+  // The last entry for a hostname wins, so duplicates in one request cannot collide.
+  const unique = new Map(hostnames.map((entry) => [entry.hostname, entry]));
+  return [...unique.values()].map((entry) => ({ projectId, ...entry }));
+}
+
+/** Create a project owned by `userId`. */
+export async function createProject(
+  db: Db,
+  userId: string,
+  input: Required<Settings>,
+  now: number,
+): Promise<ProjectAccess> {
+  const project = {
+    id: uuidv7(now),
+    name: input.name,
+    siteKey: newSiteKey(),
+    timezone: input.timezone,
+    retentionDays: input.retentionDays,
+    publicLive: input.publicLive,
+    rateLimits: input.rateLimits ? JSON.stringify(input.rateLimits) : null,
+    createdAt: now,
+    updatedAt: now,
+  };
+  const hostnames = hostnameRows(project.id, input.hostnames);
+  await db.batch([
+    db.insert(projects).values(project),
+    db.insert(members).values({ projectId: project.id, userId, role: 'owner' as Role, createdAt: now }),
+    ...(hostnames.length ? [db.insert(projectHostnames).values(hostnames)] : []),
+  ]);
+  return { project, role: 'owner' };
+}
+
+/** Change a project's settings; hostnames, when given, replace the list. */
+export async function updateProject(
+  db: Db,
+  access: ProjectAccess,
+  input: Settings,
+  now: number,
+): Promise<ProjectAccess> {
+  const { project } = access;
+  const changes = {
+    ...(input.name === undefined ? {} : { name: input.name }),
+    ...(input.timezone === undefined ? {} : { timezone: input.timezone }),
+    ...(input.retentionDays === undefined ? {} : { retentionDays: input.retentionDays }),
+    ...(input.publicLive === undefined ? {} : { publicLive: input.publicLive }),
+    ...(input.rateLimits === undefined
+      ? {}
+      : { rateLimits: input.rateLimits ? JSON.stringify(input.rateLimits) : null }),
+    updatedAt: now,
+  };
+  const hostnames = input.hostnames === undefined ? null : hostnameRows(project.id, input.hostnames);
+  await db.batch([
+    db.update(projects).set(changes).where(eq(projects.id, project.id)),
+    ...(hostnames === null
+      ? []
+      : [
+          db.delete(projectHostnames).where(eq(projectHostnames.projectId, project.id)),
+          ...(hostnames.length ? [db.insert(projectHostnames).values(hostnames)] : []),
+        ]),
+  ]);
+  clearSiteCache();
+  return { project: { ...project, ...changes }, role: access.role };
+}
+
+/** Give a project a new site key; the old one stops working (within a minute in other isolates). */
+export async function regenerateSiteKey(db: Db, access: ProjectAccess, now: number): Promise<string> {
+  const siteKey = newSiteKey();
+  await db.update(projects).set({ siteKey, updatedAt: now }).where(eq(projects.id, access.project.id));
+  clearSiteCache();
+  return siteKey;
+}

@@ -1,0 +1,86 @@
+/** The request and response shapes of the project routes, shared with the OpenAPI document. */
+import { z } from '@hono/zod-openapi';
+import { DEFAULT_RATE_LIMITS } from '../live/rate-limit.ts';
+import { isTimeZone } from '../shared/time.ts';
+import { ROLES } from './access.ts';
+
+/** A hostname as a site owner types it: lower-cased; scheme, port and path are refused. */
+export const HostnameSchema = z
+  .string()
+  .trim()
+  .toLowerCase()
+  .max(253)
+  .regex(
+    /^(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/,
+    'a hostname such as example.com',
+  )
+  .openapi({ example: 'example.com' });
+
+export const HostnameEntrySchema = z
+  .object({ hostname: HostnameSchema, includeSubdomains: z.boolean().default(false) })
+  .openapi('Hostname');
+
+export const TimezoneSchema = z
+  .string()
+  .refine(isTimeZone, 'an IANA timezone such as Europe/Berlin')
+  .openapi({ example: 'Europe/Berlin' });
+
+const positive = z.number().positive().max(1e6);
+export const RateLimitsSchema = z
+  .object({
+    projectRate: positive.optional(),
+    projectBurst: positive.optional(),
+    visitorRate: positive.optional(),
+    visitorBurst: positive.optional(),
+  })
+  .strict()
+  .openapi('RateLimitOverrides', {
+    description: `Overrides of the default limits (events/s and burst sizes): ${JSON.stringify(DEFAULT_RATE_LIMITS)}`,
+  });
+
+export const ProjectSchema = z
+  .object({
+    id: z.string(),
+    name: z.string(),
+    siteKey: z.string().openapi({ description: 'Public key the script tag carries (not a secret)' }),
+    timezone: z.string(),
+    retentionDays: z.number().int(),
+    publicLive: z.boolean(),
+    rateLimits: RateLimitsSchema.nullable(),
+    hostnames: z.array(HostnameEntrySchema),
+    role: z.enum(ROLES).nullable().openapi({ description: "The caller's role; null for API keys and share links" }),
+    createdAt: z.number().int(),
+    updatedAt: z.number().int(),
+  })
+  .openapi('Project');
+export type ProjectView = z.infer<typeof ProjectSchema>;
+
+const settings = {
+  name: z.string().trim().min(1).max(100),
+  hostnames: z.array(HostnameEntrySchema).max(50),
+  timezone: TimezoneSchema,
+  retentionDays: z.number().int().min(1).max(3650),
+  publicLive: z.boolean(),
+  rateLimits: RateLimitsSchema.nullable(),
+};
+
+export const CreateProjectSchema = z
+  .object({
+    ...settings,
+    hostnames: settings.hostnames.default([]),
+    timezone: settings.timezone.default('UTC'),
+    retentionDays: settings.retentionDays.default(365),
+    publicLive: settings.publicLive.default(false),
+    rateLimits: settings.rateLimits.default(null),
+  })
+  .openapi('CreateProject');
+
+export const UpdateProjectSchema = z.object(settings).partial().openapi('UpdateProject');
+
+export const ProjectIdParams = z.object({
+  id: z
+    .string()
+    .min(1)
+    .max(64)
+    .openapi({ param: { name: 'id', in: 'path' } }),
+});
