@@ -18,13 +18,28 @@ describe('ProjectDO storage schema', () => {
       const version = () =>
         state.storage.sql.exec<{ value: string }>("SELECT value FROM meta WHERE key = 'schema_version'").one().value;
 
-      expect(tables()).toEqual(['drop_totals', 'meta', 'outbox', 'salts', 'visitors']);
-      expect(version()).toBe('1');
+      expect(tables()).toEqual(['api_key_buckets', 'drop_totals', 'meta', 'outbox', 'salts', 'visitors']);
+      expect(version()).toBe('2');
       state.storage.sql.exec("INSERT INTO salts (day, salt) VALUES ('2030-01-01', 'kept')");
 
-      expect(migrateProjectStorage(state.storage)).toBe(1);
-      expect(version()).toBe('1');
+      expect(migrateProjectStorage(state.storage)).toBe(2);
+      expect(version()).toBe('2');
       expect(state.storage.sql.exec<{ salt: string }>('SELECT salt FROM salts').one().salt).toBe('kept');
+    });
+  });
+
+  it('upgrades an object deployed at version 1 in place, keeping its data', async () => {
+    const stub = env.PROJECT.get(env.PROJECT.idFromName('schema-project-v1'));
+    await runInDurableObject(stub, (_instance, state) => {
+      const sql = state.storage.sql;
+      // Put the object back to what version 1 left behind.
+      sql.exec('DROP TABLE api_key_buckets');
+      sql.exec("UPDATE meta SET value = '1' WHERE key = 'schema_version'");
+      sql.exec("INSERT INTO salts (day, salt) VALUES ('2030-01-01', 'kept')");
+
+      expect(migrateProjectStorage(state.storage)).toBe(2);
+      sql.exec("INSERT INTO api_key_buckets (key_id, tokens, at) VALUES ('k', 1, 0)");
+      expect(sql.exec<{ salt: string }>('SELECT salt FROM salts').one().salt).toBe('kept');
     });
   });
 });

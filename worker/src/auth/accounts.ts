@@ -5,7 +5,7 @@ import { deleteProject } from '../projects/delete.ts';
 import { ApiError } from '../shared/errors.ts';
 import { toHex, uuidv7 } from '../shared/ids.ts';
 import { hashPassword, verifyPassword } from './password.ts';
-import { checkThrottle, clearFailures, recordFailure } from './throttle.ts';
+import { beginAttempt, recordFailure, recordSuccess } from './throttle.ts';
 
 /** An email address, normalised: trimmed and lower-cased, so one person has one account. */
 export const EmailSchema = z
@@ -82,7 +82,7 @@ export async function signIn(
 ): Promise<User> {
   const db = getDb(env.DB);
   const keys = await throttleKeys(env.AUTH_SECRET, input.email, ip);
-  await checkThrottle(env.DB, keys, now);
+  await beginAttempt(env.DB, keys, now);
   const user = await db.select().from(users).where(eq(users.email, input.email)).get();
   decoyHash ??= hashPassword('decoy password that matches nothing');
   const valid = await verifyPassword(input.password, user?.passwordHash ?? (await decoyHash));
@@ -90,7 +90,7 @@ export async function signIn(
     await recordFailure(env.DB, keys, now);
     throw invalidCredentials();
   }
-  await clearFailures(env.DB, keys.slice(0, 1));
+  await recordSuccess(env.DB, keys);
   return toUser(user);
 }
 
@@ -138,7 +138,8 @@ export async function deleteAccount(env: Env, userId: string, password: string):
   const owned = await db
     .select({
       projectId: members.projectId,
-      owners: sql<number>`(SELECT COUNT(*) FROM members m WHERE m.project_id = ${members.projectId} AND m.role = 'owner')`,
+      // Written out in full: drizzle would render the outer column as a bare, ambiguous name here.
+      owners: sql<number>`(SELECT COUNT(*) FROM members AS m WHERE m.project_id = members.project_id AND m.role = 'owner')`,
     })
     .from(members)
     .where(and(eq(members.userId, userId), eq(members.role, 'owner')));

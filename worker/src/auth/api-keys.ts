@@ -3,14 +3,17 @@ import { apiKeys, getDb } from '../db/index.ts';
 import { toHex } from '../shared/ids.ts';
 import { constantTimeEqual } from './password.ts';
 
-/** What an API key may do. */
-export type ApiKeyScope = 'ingest' | 'read' | 'admin';
+/** What an API key may do: send events, read stats, manage the project. */
+export const API_KEY_SCOPES = ['ingest', 'read', 'admin'] as const;
+export type ApiKeyScope = (typeof API_KEY_SCOPES)[number];
 
 /** A verified key. */
 export interface VerifiedApiKey {
   id: string;
   projectId: string;
   scopes: ApiKeyScope[];
+  /** Requests per minute the key may make (enforced by its project's DO). */
+  rateLimit: number;
 }
 
 /** `tly_` + 8-character lookup prefix + `_` + 32-character secret. */
@@ -44,8 +47,8 @@ export async function hashApiKey(pepper: string, key: string): Promise<string> {
 }
 
 /**
- * The key's project and scopes, or null when it is malformed, unknown, revoked or expired — the
- * caller answers all of those alike, so nothing can be learnt by probing.
+ * The key's project, scopes and rate limit, or null when it is malformed, unknown, revoked or
+ * expired — the caller answers all of those alike, so nothing can be learnt by probing.
  */
 export async function verifyApiKey(
   d1: D1Database,
@@ -63,7 +66,7 @@ export async function verifyApiKey(
   const stored = encoder.encode(row?.secretHash ?? '0'.repeat(64));
   if (!constantTimeEqual(encoder.encode(hash), stored) || !row) return null;
   if (row.revokedAt !== null || (row.expiresAt !== null && row.expiresAt <= now)) return null;
-  return { id: row.id, projectId: row.projectId, scopes: parseScopes(row.scopes) };
+  return { id: row.id, projectId: row.projectId, scopes: parseScopes(row.scopes), rateLimit: row.rateLimit };
 }
 
 /** Count a use of a key (for the key list's "last used" and "usage count"). */
@@ -74,11 +77,12 @@ export async function recordApiKeyUse(d1: D1Database, keyId: string, now: number
     .run();
 }
 
-function parseScopes(json: string): ApiKeyScope[] {
+/** A key's stored scopes (a JSON array); anything unknown is ignored, never granted. */
+export function parseScopes(json: string): ApiKeyScope[] {
   try {
     const scopes: unknown = JSON.parse(json);
     return Array.isArray(scopes)
-      ? scopes.filter((s): s is ApiKeyScope => s === 'ingest' || s === 'read' || s === 'admin')
+      ? scopes.filter((s): s is ApiKeyScope => (API_KEY_SCOPES as readonly unknown[]).includes(s))
       : [];
   } catch {
     return [];

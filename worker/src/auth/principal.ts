@@ -3,7 +3,8 @@ import { createMiddleware } from 'hono/factory';
 import { getDb } from '../db/index.ts';
 import { ApiError } from '../shared/errors.ts';
 import type { AppEnv } from '../shared/hono.ts';
-import { type ApiKeyScope, recordApiKeyUse, verifyApiKey } from './api-keys.ts';
+import type { ProjectDO } from '../live/index.ts';
+import { type ApiKeyScope, recordApiKeyUse, type VerifiedApiKey, verifyApiKey } from './api-keys.ts';
 import { ACCESS_COOKIE } from './cookies.ts';
 import { isSessionOpen } from './sessions.ts';
 import { verifyShareAccess } from './share-access.ts';
@@ -19,18 +20,25 @@ export type Principal =
 export const SHARE_HEADER = 'x-tally-share';
 export const SHARE_TOKEN_HEADER = 'x-tally-share-token';
 
+/** Routes that start a session: a dead access cookie must not lock a browser out of them. */
+const SESSION_STARTS = /^\/api\/auth\/(signin|signup|refresh)$/;
+
 const unauthorized = (message: string) => new ApiError(401, 'unauthorized', message);
 
 /**
  * Find out who is calling, from (in order) `Authorization: Bearer` (an API key `tly_…` or an access
  * JWT), `X-Tally-Key`, the access cookie, or a share link header. Credentials that are present but
- * invalid are refused outright (401) rather than treated as anonymous.
+ * invalid are refused outright (401) rather than treated as anonymous — except the access cookie on
+ * the routes that start a session, which a browser keeps sending after its session was revoked.
+ * API keys are metered per key (`api_keys.rate_limit` requests a minute): past it, 429 with
+ * `Retry-After`.
  */
 export const authenticate = createMiddleware<AppEnv>(async (c, next) => {
   const now = Date.now();
   const bearer = /^Bearer\s+(\S+)$/i.exec(c.req.header('authorization') ?? '')?.[1];
   const apiKey = bearer?.startsWith('tly_') ? bearer : c.req.header('x-tally-key');
-  const jwt = bearer && !bearer.startsWith('tly_') ? bearer : getCookie(c, ACCESS_COOKIE);
+  const cookie = SESSION_STARTS.test(c.req.path) ? undefined : getCookie(c, ACCESS_COOKIE);
+  const jwt = bearer && !bearer.startsWith('tly_') ? bearer : cookie;
   const share = c.req.header(SHARE_HEADER);
   const db = getDb(c.env.DB);
 
@@ -38,6 +46,7 @@ export const authenticate = createMiddleware<AppEnv>(async (c, next) => {
   if (apiKey) {
     const key = await verifyApiKey(c.env.DB, c.env.API_KEY_PEPPER, apiKey, now);
     if (!key) throw unauthorized('Invalid API key');
+    await takeApiKeyToken(c.env, key, now);
     c.executionCtx.waitUntil(recordApiKeyUse(c.env.DB, key.id, now).catch(() => undefined));
     principal = { kind: 'apiKey', keyId: key.id, projectId: key.projectId, scopes: key.scopes };
   } else if (jwt) {
@@ -53,6 +62,27 @@ export const authenticate = createMiddleware<AppEnv>(async (c, next) => {
   c.set('principal', principal);
   await next();
 });
+
+/**
+ * Spend one of a key's requests; 429 with `Retry-After` when its per-minute budget is gone. The
+ * bucket lives in the key's project DO: one call per request, shared by every isolate.
+ */
+async function takeApiKeyToken(env: Env, key: VerifiedApiKey, now: number): Promise<void> {
+  const stub = env.PROJECT.get(env.PROJECT.idFromName(key.projectId)) as DurableObjectStub<ProjectDO>;
+  let result: Awaited<ReturnType<ProjectDO['takeApiKeyToken']>>;
+  try {
+    result = await stub.takeApiKeyToken(key.id, key.rateLimit, now);
+  } catch (error) {
+    // Fail closed: an unmetered key is what the limit exists to prevent. Never retry an overloaded DO.
+    console.error('ProjectDO takeApiKeyToken failed:', error instanceof Error ? error.message : String(error));
+    throw new ApiError(503, 'unavailable', 'The API is unavailable; retry later', undefined, { 'Retry-After': '5' });
+  }
+  if (!result.ok) {
+    throw new ApiError(429, 'rate_limited', 'This API key is making too many requests', undefined, {
+      'Retry-After': String(result.retryAfter),
+    });
+  }
+}
 
 /** The signed-in user, or 401. Routes about one's own account accept nothing else. */
 export function requireUser(principal: Principal | null): Extract<Principal, { kind: 'user' }> {

@@ -119,7 +119,7 @@ export const authRoutes = createRouter()
           required: false,
         },
       },
-      responses: { 200: jsonResponse(SessionSchema, 'New tokens'), ...errorResponses(401, 403) },
+      responses: { 200: jsonResponse(SessionSchema, 'New tokens'), ...errorResponses(400, 401, 403) },
     }),
     async (c) => {
       const fromBody = (await c.req.json().catch(() => ({}))) as { refreshToken?: unknown };

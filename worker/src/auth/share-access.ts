@@ -3,7 +3,7 @@ import { jwtVerify, SignJWT } from 'jose';
 import { getDb, shareLinks } from '../db/index.ts';
 import { ApiError } from '../shared/errors.ts';
 import { verifyPassword } from './password.ts';
-import { checkThrottle, recordFailure } from './throttle.ts';
+import { beginAttempt, recordFailure, recordSuccess } from './throttle.ts';
 
 /** A password-protected link's access token lives a day. */
 const SHARE_TOKEN_TTL_S = 86_400;
@@ -48,13 +48,14 @@ export async function verifyShareAccess(
 /** Trade a share link's password for an access token (throttled like sign-in). */
 export async function issueShareToken(env: Env, slug: string, password: string, now: number): Promise<string> {
   const link = await findLink(env, slug);
-  const keys = [`share:${link.id}`];
-  await checkThrottle(env.DB, keys, now);
   if (link.passwordHash === null) throw new ApiError(400, 'invalid_input', 'This share link has no password');
+  const keys = [`share:${link.id}`];
+  await beginAttempt(env.DB, keys, now);
   if (!(await verifyPassword(password, link.passwordHash))) {
     await recordFailure(env.DB, keys, now);
     throw new ApiError(401, 'unauthorized', 'Wrong password');
   }
+  await recordSuccess(env.DB, keys);
   return new SignJWT({})
     .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
     .setSubject(link.id)

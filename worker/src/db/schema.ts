@@ -135,6 +135,8 @@ export const apiKeys = sqliteTable(
     revokedAt: integer('revoked_at'),
     lastUsedAt: integer('last_used_at'),
     usageCount: integer('usage_count').notNull().default(0),
+    /** Requests per minute this key may make (a token bucket of this size in the project's DO). */
+    rateLimit: integer('rate_limit').notNull().default(600),
   },
   (t) => [index('api_keys_project_idx').on(t.projectId)],
 );

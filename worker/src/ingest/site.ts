@@ -1,5 +1,5 @@
 import { type ApiKeyScope, recordApiKeyUse, verifyApiKey } from '../auth/index.ts';
-import { loadSiteById, loadSiteBySiteKey, type SiteConfig } from '../projects/index.ts';
+import { loadSiteById, loadSiteBySiteKey, type SiteConfig } from '../projects/site-config.ts';
 import { ApiError } from '../shared/errors.ts';
 
 /** Found sites are cached for a minute per isolate; unknown keys for ten seconds. */

@@ -2,6 +2,7 @@ import { DurableObject } from 'cloudflare:workers';
 import type { DropReason, PendingEvent, QueueBody, StoredEvent } from '../pipeline/messages.ts';
 import { uuidv7 } from '../shared/ids.ts';
 import { dayInTimeZone, previousUtcDay, utcDay } from '../shared/time.ts';
+import { type ApiKeyTokenResult, ApiKeyBuckets } from './api-key-buckets.ts';
 import { DropCounter, Outbox } from './outbox.ts';
 import { migrateProjectStorage } from './schema.ts';
 import { type Bucket, fullBucket, type RateLimits, refill, secondsUntil } from './rate-limit.ts';
@@ -32,6 +33,8 @@ export type AdmitResult =
   | { ok: true; ids: string[] }
   | { ok: false; reason: 'rate_limited'; scope: 'project' | 'visitor'; retryAfter: number };
 
+/** The answer to an API key's request for a token: go ahead, or wait `retryAfter` seconds. */
+
 /** A recent event as the live feed shows it. */
 export interface RecentEvent {
   ts: number;
@@ -50,10 +53,11 @@ export interface RecentEvent {
  * bucket, which then splits its rate across shards.
  */
 export class ProjectDO extends DurableObject<Env> {
-  private readonly salts: SaltStore;
-  private readonly visitors: VisitorStore;
-  private readonly outbox: Outbox;
-  private readonly drops: DropCounter;
+  private salts!: SaltStore;
+  private visitors!: VisitorStore;
+  private outbox!: Outbox;
+  private drops!: DropCounter;
+  private keyBuckets!: ApiKeyBuckets;
   private readonly recent: RecentEvent[] = [];
   private projectBucket: Bucket | null = null;
   private alarmAt: number | null = null;
@@ -62,12 +66,7 @@ export class ProjectDO extends DurableObject<Env> {
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
-    migrateProjectStorage(ctx.storage);
-    const sql = ctx.storage.sql;
-    this.salts = new SaltStore(sql);
-    this.visitors = new VisitorStore(sql);
-    this.outbox = new Outbox(sql);
-    this.drops = new DropCounter(sql);
+    this.open();
     this.projectId = this.recall('project_id');
     ctx.blockConcurrencyWhile(async () => {
       this.alarmAt = await ctx.storage.getAlarm();
@@ -127,6 +126,14 @@ export class ProjectDO extends DurableObject<Env> {
     return { ok: true, ids: stored.map((event) => event.id) };
   }
 
+  /**
+   * Take one token from an API key's bucket: `perMinute` tokens at most, refilled at `perMinute`
+   * per minute. The key's project DO holds it, so one call per request answers for every isolate.
+   */
+  async takeApiKeyToken(keyId: string, perMinute: number, now: number): Promise<ApiKeyTokenResult> {
+    return this.keyBuckets.take(keyId, perMinute, now);
+  }
+
   /** Who is on the site now, and the latest events. */
   async live(now: number = Date.now()): Promise<LiveSnapshot & { recent: RecentEvent[] }> {
     return { ...this.visitors.live(now), recent: [...this.recent].reverse() };
@@ -156,8 +163,8 @@ export class ProjectDO extends DurableObject<Env> {
     this.projectBucket = null;
     this.projectId = null;
     this.recent.length = 0;
-    // Storage is empty now; an object used again starts from a fresh schema.
-    migrateProjectStorage(this.ctx.storage);
+    // Fresh stores over fresh tables: no cached salt or visit may outlive the data.
+    this.open();
   }
 
   /** Answers when the object is reachable (health check). */
@@ -192,6 +199,17 @@ export class ProjectDO extends DurableObject<Env> {
     // Keep waking while visits are open, so that ended ones are forgotten; else wake at midnight.
     else if (remaining > 0) await this.setAlarmAt(now + SESSION_TIMEOUT_MS / 6);
     else await this.setAlarmAt(nextUtcMidnight(now));
+  }
+
+  /** Bring storage to the latest schema and build the stores over it (their caches start empty). */
+  private open(): void {
+    migrateProjectStorage(this.ctx.storage);
+    const sql = this.ctx.storage.sql;
+    this.salts = new SaltStore(sql);
+    this.visitors = new VisitorStore(sql);
+    this.outbox = new Outbox(sql);
+    this.drops = new DropCounter(sql);
+    this.keyBuckets = new ApiKeyBuckets(sql);
   }
 
   private async visitorIds(

@@ -18,6 +18,10 @@ const MIGRATIONS: readonly (readonly string[])[] = [
     `CREATE TABLE drop_totals (
       day TEXT NOT NULL, reason TEXT NOT NULL, count INTEGER NOT NULL, dirty INTEGER NOT NULL, PRIMARY KEY (day, reason))`,
   ],
+  [
+    // Token buckets of the project's API keys (project-do.ts, takeApiKeyToken): a row per key used.
+    'CREATE TABLE api_key_buckets (key_id TEXT PRIMARY KEY, tokens REAL NOT NULL, at INTEGER NOT NULL)',
+  ],
 ];
 
 /** Bring an object's storage up to the latest schema; returns the version it is at. */

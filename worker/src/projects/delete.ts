@@ -1,6 +1,7 @@
 import { getTableColumns, getTableName, is } from 'drizzle-orm';
 import { SQLiteTable } from 'drizzle-orm/sqlite-core';
 import * as schema from '../db/schema.ts';
+import { clearSiteCache } from '../ingest/site.ts';
 import type { ProjectDO } from '../live/index.ts';
 
 /** Rows deleted per statement, so that a project with millions of events never holds D1 for long. */
@@ -35,4 +36,6 @@ export async function deleteProject(env: Env, projectId: string): Promise<void> 
     }
   }
   await env.DB.prepare('DELETE FROM projects WHERE id = ?').bind(projectId).run();
+  // Other isolates forget the site key within a minute; their events stop at the consumer.
+  clearSiteCache();
 }

@@ -1,6 +1,6 @@
 import { asc, eq } from 'drizzle-orm';
 import { type Db, members, projectHostnames, projects } from '../db/index.ts';
-import { clearSiteCache } from '../ingest/index.ts';
+import { clearSiteCache } from '../ingest/site.ts';
 import { uuidv7 } from '../shared/ids.ts';
 import type { ProjectAccess, Role } from './access.ts';
 import type { ProjectView } from './schemas.ts';

@@ -1,8 +1,9 @@
 /**
  * Cron work. Each run is bounded so that it fits one invocation even after a long outage.
  * Today: the daily salt rotation for every project (a backstop to each ProjectDO's own midnight
- * alarm). Rollups and the retention purge arrive with the stats issue.
+ * alarm), and an hourly purge of expired sessions, refresh tokens and sign-in throttles. Rollups and the retention purge arrive with the stats issue.
  */
+import { purgeExpiredAuth } from '../auth/cleanup.ts';
 import type { ProjectDO } from '../live/index.ts';
 
 const DAY_MS = 86_400_000;
@@ -12,9 +13,12 @@ const ROTATION_WINDOW_MS = 5 * 60_000;
 const PAGE_SIZE = 500;
 const CONCURRENCY = 50;
 
+const HOUR_MS = 3_600_000;
+
 /** Run the scheduled work for the cron tick at `scheduledTime`. */
 export async function runScheduled(env: Env, scheduledTime: number): Promise<void> {
   if (scheduledTime % DAY_MS < ROTATION_WINDOW_MS) await rotateAllSalts(env, scheduledTime);
+  if (scheduledTime % HOUR_MS < ROTATION_WINDOW_MS) await purgeExpiredAuth(env.DB, scheduledTime);
 }
 
 /**
