@@ -135,6 +135,25 @@ describe('with tokens (API clients)', () => {
   });
 });
 
+describe('sign-out', () => {
+  it('ends the session with the refresh token alone, when the access token has expired', async () => {
+    const session = await signUp(uniqueEmail('signout'));
+    const out = await api('/api/auth/signout', { method: 'POST', body: { refreshToken: session.refreshToken } });
+    expect(out.status).toBe(204);
+    await expectError(await refresh(session.refreshToken), 401, 'unauthorized');
+    await expectError(await me(session.accessToken), 401, 'unauthorized');
+  });
+
+  it('refuses with neither a session nor a known refresh token', async () => {
+    await expectError(
+      await api('/api/auth/signout', { method: 'POST', body: { refreshToken: 'unknown' } }),
+      401,
+      'unauthorized',
+    );
+    await expectError(await api('/api/auth/signout', { method: 'POST' }), 401, 'unauthorized');
+  });
+});
+
 describe('sign-up', () => {
   it('normalises the email: one person, one account', async () => {
     const local = `ada-${crypto.randomUUID().slice(0, 8)}`;

@@ -23,7 +23,14 @@ import {
 } from './accounts.ts';
 import { clearSessionCookies, refreshCookie, setSessionCookies } from './cookies.ts';
 import { requireUser } from './principal.ts';
-import { type IssuedTokens, refreshSession, revokeSession, revokeUserSessions, startSession } from './sessions.ts';
+import {
+  type IssuedTokens,
+  refreshSession,
+  revokeByRefreshToken,
+  revokeSession,
+  revokeUserSessions,
+  startSession,
+} from './sessions.ts';
 
 const ModeSchema = z
   .enum(['cookie', 'token'])
@@ -140,11 +147,19 @@ export const authRoutes = createRouter()
       path: '/api/auth/signout',
       tags,
       summary: 'Sign out: revoke this session',
+      description:
+        'Revokes the session of the access token, or — when that has expired — of the refresh token ' +
+        '(cookie, or `refreshToken` in the body), so that signing out always ends the session.',
       responses: { ...noContent, ...errorResponses(401, 403) },
     }),
     async (c) => {
-      const user = requireUser(c.get('principal'));
-      await revokeSession(getDb(c.env.DB), user.sessionId, Date.now());
+      const db = getDb(c.env.DB);
+      const now = Date.now();
+      const principal = c.get('principal');
+      const fromBody = (await c.req.json().catch(() => ({}))) as { refreshToken?: unknown };
+      const refreshToken = typeof fromBody.refreshToken === 'string' ? fromBody.refreshToken : refreshCookie(c);
+      if (principal?.kind === 'user') await revokeSession(db, principal.sessionId, now);
+      else if (!refreshToken || !(await revokeByRefreshToken(db, refreshToken, now))) requireUser(principal);
       clearSessionCookies(c);
       return c.body(null, 204);
     },

@@ -80,6 +80,18 @@ export async function revokeSession(db: Db, sessionId: string, now: number): Pro
     .where(and(eq(sessions.id, sessionId), isNull(sessions.revokedAt)));
 }
 
+/** End the session a refresh token belongs to; false if the token is unknown. */
+export async function revokeByRefreshToken(db: Db, refreshToken: string, now: number): Promise<boolean> {
+  const row = await db
+    .select({ sessionId: refreshTokens.sessionId })
+    .from(refreshTokens)
+    .where(eq(refreshTokens.tokenHash, await hashToken(refreshToken)))
+    .get();
+  if (!row) return false;
+  await revokeSession(db, row.sessionId, now);
+  return true;
+}
+
 /** End every session of a user, except one (the caller's, after a password change). */
 export async function revokeUserSessions(db: Db, userId: string, now: number, except?: string): Promise<void> {
   await db
