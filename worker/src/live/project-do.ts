@@ -1,13 +1,16 @@
 import { DurableObject } from 'cloudflare:workers';
-import type { DropReason, PendingEvent, QueueBody, StoredEvent } from '../pipeline/messages.ts';
+import type { DropReason, QueueBody, StoredEvent } from '../pipeline/messages.ts';
 import { uuidv7 } from '../shared/ids.ts';
 import { dayInTimeZone, previousUtcDay, utcDay } from '../shared/time.ts';
 import { type ApiKeyTokenResult, ApiKeyBuckets } from './api-key-buckets.ts';
+import { type AdmitRequest, type AdmitResult, resolveVisitors, takeTokens, visitorIds } from './admission.ts';
 import { DropCounter, Outbox } from './outbox.ts';
 import { migrateProjectStorage } from './schema.ts';
-import { type Bucket, fullBucket, type RateLimits, refill, secondsUntil } from './rate-limit.ts';
-import { SaltStore, visitorId } from './salts.ts';
+import { type Bucket, fullBucket } from './rate-limit.ts';
+import { SaltStore } from './salts.ts';
 import { type LiveSnapshot, nextVisitStep, SESSION_TIMEOUT_MS, VisitorStore, type VisitorState } from './sessions.ts';
+
+export type { AdmitRequest, AdmitResult } from './admission.ts';
 
 /** How long admitted events wait in the outbox so that many leave in one `sendBatch`. */
 export const FLUSH_DELAY_MS = 200;
@@ -16,24 +19,6 @@ const RETRY_MIN_MS = 1_000;
 const RETRY_MAX_MS = 60_000;
 /** Recent events kept for the live feed. */
 const RECENT_EVENTS = 50;
-
-/** One admission request: every event of one HTTP request, in order. */
-export interface AdmitRequest {
-  /** The Worker's clock when the request arrived (ms); sessions and buckets run on it. */
-  now: number;
-  project: { id: string; timezone: string; limits: RateLimits };
-  /** Each event with its visitor's fingerprint: SHA-256 of IP and user agent, made in the Worker. */
-  events: { fingerprint: string; event: PendingEvent }[];
-  /** Events the Worker dropped before admission, to be counted (bots, spam, foreign hostnames). */
-  drops?: Partial<Record<DropReason, number>>;
-}
-
-/** The answer to an admission: the stored events' ids, or a rate limit with its wait. */
-export type AdmitResult =
-  | { ok: true; ids: string[] }
-  | { ok: false; reason: 'rate_limited'; scope: 'project' | 'visitor'; retryAfter: number };
-
-/** The answer to an API key's request for a token: go ahead, or wait `retryAfter` seconds. */
 
 /** A recent event as the live feed shows it. */
 export interface RecentEvent {
@@ -84,7 +69,7 @@ export class ProjectDO extends DurableObject<Env> {
       this.remember('project_id', project.id);
     }
     const salts = this.salts.current(now);
-    const ids = await this.visitorIds(request, salts);
+    const ids = await visitorIds(request, salts);
     // Nothing below awaits: the checks and the writes happen as one step for this object.
 
     for (const [reason, count] of Object.entries(request.drops ?? {})) {
@@ -95,13 +80,16 @@ export class ProjectDO extends DurableObject<Env> {
       return { ok: true, ids: [] };
     }
 
-    const { visitors, movedFrom } = this.resolveVisitors(request, ids);
-    const denied = this.takeTokens(request, visitors);
-    if (denied) {
+    const { visitors, movedFrom } = resolveVisitors(this.visitors, request, ids);
+    const { projectBurst } = project.limits;
+    const taken = takeTokens(request, visitors, this.loadProjectBucket(projectBurst, now));
+    if ('denied' in taken) {
       this.drops.add(dayInTimeZone(now, project.timezone), 'rate_limited', request.events.length);
       this.scheduleFlush();
-      return denied;
+      return taken.denied;
     }
+    this.projectBucket = taken.projectBucket;
+    this.remember('project_bucket', JSON.stringify(taken.projectBucket));
 
     const stored: StoredEvent[] = request.events.map(({ event }, index) => {
       const state = visitors[index] as VisitorState;
@@ -212,85 +200,6 @@ export class ProjectDO extends DurableObject<Env> {
     this.keyBuckets = new ApiKeyBuckets(sql);
   }
 
-  private async visitorIds(
-    request: AdmitRequest,
-    salts: { today: string; yesterday: string | null },
-  ): Promise<Map<string, { today: string; yesterday: string | null }>> {
-    const ids = new Map<string, { today: string; yesterday: string | null }>();
-    for (const { fingerprint } of request.events) {
-      if (ids.has(fingerprint)) continue;
-      const today = await visitorId(salts.today, request.project.id, fingerprint);
-      const yesterday = salts.yesterday ? await visitorId(salts.yesterday, request.project.id, fingerprint) : null;
-      ids.set(fingerprint, { today, yesterday });
-    }
-    return ids;
-  }
-
-  /**
-   * Each event's visitor state, found by today's visitor id. A visit that began before UTC
-   * midnight is found by yesterday's id and moves to today's key, keeping the id its events carry
-   * until it ends — so no number of midnights splits a visit.
-   */
-  private resolveVisitors(
-    request: AdmitRequest,
-    ids: Map<string, { today: string; yesterday: string | null }>,
-  ): { visitors: VisitorState[]; movedFrom: string[] } {
-    const byFingerprint = new Map<string, VisitorState>();
-    const movedFrom: string[] = [];
-    const visitors = request.events.map(({ fingerprint, event }) => {
-      const known = byFingerprint.get(fingerprint);
-      if (known) return known;
-      const id = ids.get(fingerprint) as { today: string; yesterday: string | null };
-      let state = this.visitors.get(id.today);
-      const carried = !state && id.yesterday ? this.visitors.get(id.yesterday) : null;
-      if (carried && event.ts - carried.lastSeen <= SESSION_TIMEOUT_MS) {
-        movedFrom.push(carried.key);
-        state = { ...carried, key: id.today };
-      }
-      state ??= {
-        key: id.today,
-        visitor: id.today,
-        sessionId: '',
-        lastSeen: 0,
-        seq: 0,
-        page: event.path,
-        country: event.country,
-        tokens: request.project.limits.visitorBurst,
-        tokensAt: request.now,
-      };
-      byFingerprint.set(fingerprint, state);
-      return state;
-    });
-    return { visitors, movedFrom };
-  }
-
-  /** Take tokens for every event from the project's and each visitor's bucket, or none at all. */
-  private takeTokens(request: AdmitRequest, visitors: VisitorState[]): AdmitResult | null {
-    const { now, project } = request;
-    const { projectRate, projectBurst, visitorRate, visitorBurst } = project.limits;
-    const projectBucket = refill(this.loadProjectBucket(projectBurst, now), now, projectRate, projectBurst);
-    const projectWait = secondsUntil(projectBucket, request.events.length, projectRate, projectBurst);
-    if (projectWait > 0) return denial('project', projectWait);
-
-    const cost = new Map<VisitorState, number>();
-    for (const state of visitors) cost.set(state, (cost.get(state) ?? 0) + 1);
-    const refilled = new Map<VisitorState, Bucket>();
-    for (const [state, count] of cost) {
-      const bucket = refill({ tokens: state.tokens, at: state.tokensAt }, now, visitorRate, visitorBurst);
-      const wait = secondsUntil(bucket, count, visitorRate, visitorBurst);
-      if (wait > 0) return denial('visitor', wait);
-      refilled.set(state, bucket);
-    }
-
-    this.projectBucket = { tokens: projectBucket.tokens - request.events.length, at: projectBucket.at };
-    this.remember('project_bucket', JSON.stringify(this.projectBucket));
-    for (const [state, bucket] of refilled) {
-      state.tokens = bucket.tokens - (cost.get(state) ?? 0);
-      state.tokensAt = bucket.at;
-    }
-    return null;
-  }
-
   private loadProjectBucket(burst: number, now: number): Bucket {
     if (!this.projectBucket) {
       const saved = this.recall('project_bucket');
@@ -326,10 +235,4 @@ export class ProjectDO extends DurableObject<Env> {
 function nextUtcMidnight(now: number): number {
   const day = 86_400_000;
   return Math.floor(now / day) * day + day + 1_000;
-}
-
-function denial(scope: 'project' | 'visitor', seconds: number): AdmitResult {
-  // A request larger than the burst can never pass; tell the client to wait a full minute.
-  const retryAfter = Number.isFinite(seconds) ? Math.max(1, Math.ceil(seconds)) : 60;
-  return { ok: false, reason: 'rate_limited', scope, retryAfter };
 }

@@ -84,10 +84,11 @@ export function packEventMessages(
     size = EVENTS_HEAD.length + EVENTS_TAIL.length;
   };
   items.forEach((item, index) => {
-    const bytes = utf8Length(item) + 1;
-    if (parts.length && size + bytes > maxBytes) close(index - 1);
+    const bytes = utf8Length(item);
+    // A comma separates items; the first item of a message needs none.
+    if (parts.length && size + 1 + bytes > maxBytes) close(index - 1);
+    size += bytes + (parts.length ? 1 : 0);
     parts.push(item);
-    size += bytes;
   });
   close(items.length - 1);
   return messages;

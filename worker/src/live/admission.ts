@@ -1,0 +1,115 @@
+/**
+ * The decisions of an admission, apart from the object that stores their outcome: visitor ids,
+ * which visit each event continues, and whether the token buckets allow the request.
+ */
+import type { DropReason, PendingEvent } from '../pipeline/messages.ts';
+import { type Bucket, type RateLimits, refill, secondsUntil } from './rate-limit.ts';
+import { visitorId } from './salts.ts';
+import { SESSION_TIMEOUT_MS, type VisitorState, type VisitorStore } from './sessions.ts';
+
+/** One admission request: every event of one HTTP request, in order. */
+export interface AdmitRequest {
+  /** The Worker's clock when the request arrived (ms); sessions and buckets run on it. */
+  now: number;
+  project: { id: string; timezone: string; limits: RateLimits };
+  /** Each event with its visitor's fingerprint: SHA-256 of IP and user agent, made in the Worker. */
+  events: { fingerprint: string; event: PendingEvent }[];
+  /** Events the Worker dropped before admission, to be counted (bots, spam, foreign hostnames). */
+  drops?: Partial<Record<DropReason, number>>;
+}
+
+/** The answer to an admission: the stored events' ids, or a rate limit with its wait. */
+export type AdmitResult =
+  | { ok: true; ids: string[] }
+  | { ok: false; reason: 'rate_limited'; scope: 'project' | 'visitor'; retryAfter: number };
+
+export async function visitorIds(
+  request: AdmitRequest,
+  salts: { today: string; yesterday: string | null },
+): Promise<Map<string, { today: string; yesterday: string | null }>> {
+  const ids = new Map<string, { today: string; yesterday: string | null }>();
+  for (const { fingerprint } of request.events) {
+    if (ids.has(fingerprint)) continue;
+    const today = await visitorId(salts.today, request.project.id, fingerprint);
+    const yesterday = salts.yesterday ? await visitorId(salts.yesterday, request.project.id, fingerprint) : null;
+    ids.set(fingerprint, { today, yesterday });
+  }
+  return ids;
+}
+
+/**
+ * Each event's visitor state, found by today's visitor id. A visit that began before UTC
+ * midnight is found by yesterday's id and moves to today's key, keeping the id its events carry
+ * until it ends — so no number of midnights splits a visit.
+ */
+export function resolveVisitors(
+  store: VisitorStore,
+  request: AdmitRequest,
+  ids: Map<string, { today: string; yesterday: string | null }>,
+): { visitors: VisitorState[]; movedFrom: string[] } {
+  const byFingerprint = new Map<string, VisitorState>();
+  const movedFrom: string[] = [];
+  const visitors = request.events.map(({ fingerprint, event }) => {
+    const known = byFingerprint.get(fingerprint);
+    if (known) return known;
+    const id = ids.get(fingerprint) as { today: string; yesterday: string | null };
+    let state = store.get(id.today);
+    const carried = !state && id.yesterday ? store.get(id.yesterday) : null;
+    if (carried && event.ts - carried.lastSeen <= SESSION_TIMEOUT_MS) {
+      movedFrom.push(carried.key);
+      state = { ...carried, key: id.today };
+    }
+    state ??= {
+      key: id.today,
+      visitor: id.today,
+      sessionId: '',
+      lastSeen: 0,
+      seq: 0,
+      page: event.path,
+      country: event.country,
+      tokens: request.project.limits.visitorBurst,
+      tokensAt: request.now,
+    };
+    byFingerprint.set(fingerprint, state);
+    return state;
+  });
+  return { visitors, movedFrom };
+}
+
+/**
+ * Take tokens for every event from the project's and each visitor's bucket, or none at all.
+ * Visitor states are charged in place; the project's bucket after charging is returned.
+ */
+export function takeTokens(
+  request: AdmitRequest,
+  visitors: VisitorState[],
+  saved: Bucket,
+): { projectBucket: Bucket } | { denied: AdmitResult } {
+  const { now, project } = request;
+  const { projectRate, projectBurst, visitorRate, visitorBurst } = project.limits;
+  const projectBucket = refill(saved, now, projectRate, projectBurst);
+  const projectWait = secondsUntil(projectBucket, request.events.length, projectRate, projectBurst);
+  if (projectWait > 0) return { denied: denial('project', projectWait) };
+
+  const cost = new Map<VisitorState, number>();
+  for (const state of visitors) cost.set(state, (cost.get(state) ?? 0) + 1);
+  const refilled = new Map<VisitorState, Bucket>();
+  for (const [state, count] of cost) {
+    const bucket = refill({ tokens: state.tokens, at: state.tokensAt }, now, visitorRate, visitorBurst);
+    const wait = secondsUntil(bucket, count, visitorRate, visitorBurst);
+    if (wait > 0) return { denied: denial('visitor', wait) };
+    refilled.set(state, bucket);
+  }
+
+  for (const [state, bucket] of refilled) {
+    state.tokens = bucket.tokens - (cost.get(state) ?? 0);
+    state.tokensAt = bucket.at;
+  }
+  return { projectBucket: { tokens: projectBucket.tokens - request.events.length, at: projectBucket.at } };
+}
+
+function denial(scope: 'project' | 'visitor', seconds: number): AdmitResult {
+  // A request larger than the burst can never pass; tell the client to wait a full minute.
+  const retryAfter = Number.isFinite(seconds) ? Math.max(1, Math.ceil(seconds)) : 60;
+  return { ok: false, reason: 'rate_limited', scope, retryAfter };
+}
