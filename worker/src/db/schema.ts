@@ -7,7 +7,7 @@
  * a large project can later move to a D1 database of its own.
  */
 import { sql } from 'drizzle-orm';
-import { index, integer, primaryKey, real, sqliteTable, text } from 'drizzle-orm/sqlite-core';
+import { index, integer, primaryKey, real, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core';
 
 /** Dashboard users. Passwords are PBKDF2-SHA256 hashes (`worker/src/auth/password.ts`). */
 export const users = sqliteTable('users', {
@@ -242,3 +242,61 @@ export const quarantine = sqliteTable('quarantine', {
   error: text('error').notNull(),
   createdAt: integer('created_at').notNull().default(sql`(unixepoch() * 1000)`),
 });
+
+/**
+ * Conversion goals: a page path pattern (`*` within a segment, `**` across segments) or a custom
+ * event name, optionally requiring one property to equal a value. The query engine matches them
+ * with `worker/src/projects/goal-matching.ts`.
+ */
+export const goals = sqliteTable(
+  'goals',
+  {
+    id: text('id').primaryKey(),
+    projectId: text('project_id')
+      .notNull()
+      .references(() => projects.id, { onDelete: 'cascade' }),
+    /** Unique per project: the query API names goals by it. */
+    name: text('name').notNull(),
+    kind: text('kind', { enum: ['pageview', 'event'] }).notNull(),
+    /** Pageview goals: the path pattern. */
+    path: text('path'),
+    /** Event goals: the event name. */
+    eventName: text('event_name'),
+    /** Event goals may require `props[property_key]`, as a string, to equal `property_value`. */
+    propertyKey: text('property_key'),
+    propertyValue: text('property_value'),
+    createdAt: integer('created_at').notNull(),
+  },
+  (t) => [
+    uniqueIndex('goals_project_name_idx').on(t.projectId, t.name),
+    // NULLs are distinct in a SQLite unique index, so the columns a kind leaves empty are compared
+    // through quote(), which maps NULL to the text NULL and any string to a quoted literal: two goals
+    // with the same matching collide. (Comma-free expressions, which drizzle-kit renders intact.)
+    // The index also serves lookups by project_id.
+    uniqueIndex('goals_project_match_idx').on(
+      t.projectId,
+      t.kind,
+      sql`quote(${t.path})`,
+      sql`quote(${t.eventName})`,
+      sql`quote(${t.propertyKey})`,
+      sql`quote(${t.propertyValue})`,
+    ),
+  ],
+);
+
+/** Funnels: 2–8 ordered steps (goal-shaped) that a visit passes through. */
+export const funnels = sqliteTable(
+  'funnels',
+  {
+    id: text('id').primaryKey(),
+    projectId: text('project_id')
+      .notNull()
+      .references(() => projects.id, { onDelete: 'cascade' }),
+    /** Unique per project. */
+    name: text('name').notNull(),
+    /** JSON array of steps: `{ kind: 'pageview', path } | { kind: 'event', eventName, propertyKey?, propertyValue? }`. */
+    steps: text('steps').notNull(),
+    createdAt: integer('created_at').notNull(),
+  },
+  (t) => [uniqueIndex('funnels_project_name_idx').on(t.projectId, t.name)],
+);

@@ -3,6 +3,7 @@ import type { AdmitRequest, ProjectDO } from '../live/index.ts';
 import { type DropReason, MAX_EVENT_BYTES, type PendingEvent, utf8Length } from '../pipeline/messages.ts';
 import type { SiteConfig } from '../projects/index.ts';
 import { ApiError, type FieldIssue } from '../shared/errors.ts';
+import { fieldIssues } from '../shared/hono.ts';
 import { toHex } from '../shared/ids.ts';
 import { enrichEvent } from './enrich.ts';
 import { type ValidEvent, wireBatchSchema, wireEventSchema } from './schema.ts';
@@ -78,11 +79,7 @@ function validate(body: unknown): { events: ValidEvent[]; at: PathOf } {
   const at: PathOf = isBatch ? (index, ...rest) => [index, ...rest] : (_index, ...rest) => rest;
   const parsed = isBatch ? wireBatchSchema.safeParse(body) : singleEventSchema.safeParse(body);
   if (parsed.success) return { events: parsed.data, at };
-  const details: FieldIssue[] = parsed.error.issues.map((issue) => ({
-    path: issue.path.map((part) => (typeof part === 'symbol' ? String(part) : part)),
-    message: issue.message,
-  }));
-  throw new ApiError(400, 'invalid_input', 'The event is invalid', details);
+  throw new ApiError(400, 'invalid_input', 'The event is invalid', fieldIssues(parsed.error.issues));
 }
 
 async function resolveSite(env: Env, request: IngestRequest, events: ValidEvent[], at: PathOf): Promise<SiteConfig> {

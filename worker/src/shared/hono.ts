@@ -15,12 +15,19 @@ export interface AppEnv {
   };
 }
 
-/** Zod issues as the error body's `details`. */
-export function fieldIssues(issues: readonly { path: readonly PropertyKey[]; message: string }[]): FieldIssue[] {
-  return issues.map((issue) => ({
-    path: issue.path.map((part) => (typeof part === 'symbol' ? String(part) : part)),
-    message: issue.message,
-  }));
+/**
+ * Zod issues as the error body's `details`. An unknown key is reported at its own path (zod puts
+ * it at the object's path and names it only in the message), so a client can see which field.
+ */
+export function fieldIssues(
+  issues: readonly { code?: string; path: readonly PropertyKey[]; message: string; keys?: readonly string[] }[],
+): FieldIssue[] {
+  const path = (parts: readonly PropertyKey[]) => parts.map((part) => (typeof part === 'symbol' ? String(part) : part));
+  return issues.flatMap((issue) =>
+    issue.code === 'unrecognized_keys' && issue.keys?.length
+      ? issue.keys.map((key) => ({ path: [...path(issue.path), key], message: 'unknown field' }))
+      : [{ path: path(issue.path), message: issue.message }],
+  );
 }
 
 /**

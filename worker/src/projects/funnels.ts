@@ -1,0 +1,130 @@
+/**
+ * Funnels of a project: 2–8 ordered steps, each shaped like a goal, that a visit passes through.
+ * Admins list, create, change and delete them; the query engine walks visits through the steps.
+ */
+import { z } from '@hono/zod-openapi';
+import { and, asc, eq } from 'drizzle-orm';
+import { type Db, funnels } from '../db/index.ts';
+import { isUniqueViolation } from '../shared/db-errors.ts';
+import { ApiError } from '../shared/errors.ts';
+import { uuidv7 } from '../shared/ids.ts';
+import type { ProjectAccess } from './access.ts';
+import type { GoalStep } from './goal-matching.ts';
+import { GoalNameSchema, GoalStepSchema } from './goals.ts';
+
+/** Steps of a funnel: fewer than two is not a funnel; more than eight is more than a dashboard shows. */
+export const FUNNEL_STEPS = { min: 2, max: 8 } as const;
+
+const StepsSchema = z
+  .array(GoalStepSchema)
+  .min(FUNNEL_STEPS.min)
+  .max(FUNNEL_STEPS.max)
+  .openapi({ description: `${FUNNEL_STEPS.min} to ${FUNNEL_STEPS.max} steps, in the order a visit takes them` });
+
+/** A new funnel. */
+export const CreateFunnelSchema = z.strictObject({ name: GoalNameSchema, steps: StepsSchema }).openapi('CreateFunnel');
+export type CreateFunnelInput = z.infer<typeof CreateFunnelSchema>;
+
+/** A change to a funnel. */
+export const UpdateFunnelSchema = CreateFunnelSchema.partial().openapi('UpdateFunnel', {
+  description: 'Fields to change; `steps` replaces every step',
+});
+export type UpdateFunnelInput = z.infer<typeof UpdateFunnelSchema>;
+
+/** A funnel as the API shows it. */
+export const FunnelSchema = z
+  .object({ id: z.string(), name: z.string(), steps: z.array(GoalStepSchema), createdAt: z.number().int() })
+  .openapi('Funnel');
+export type FunnelView = z.infer<typeof FunnelSchema>;
+
+type FunnelRow = typeof funnels.$inferSelect;
+
+function funnelView(row: FunnelRow): FunnelView {
+  // Written only by this module, from validated steps.
+  const steps = JSON.parse(row.steps) as FunnelView['steps'];
+  return { id: row.id, name: row.name, steps, createdAt: row.createdAt };
+}
+
+/** Steps as stored: a kind's unused fields left out. */
+function stepsJson(steps: readonly GoalStep[]): string {
+  return JSON.stringify(
+    steps.map((step) =>
+      step.kind === 'pageview'
+        ? { kind: step.kind, path: step.path }
+        : {
+            kind: step.kind,
+            eventName: step.eventName,
+            ...(step.propertyKey == null ? {} : { propertyKey: step.propertyKey, propertyValue: step.propertyValue }),
+          },
+    ),
+  );
+}
+
+const noSuchFunnel = () => new ApiError(404, 'not_found', 'No such funnel');
+const nameTaken = () =>
+  new ApiError(409, 'conflict', 'Another funnel has this name', [
+    { path: ['name'], message: 'another funnel has this name' },
+  ]);
+
+/** A project's funnels, oldest first. */
+export async function listFunnels(db: Db, access: ProjectAccess): Promise<FunnelView[]> {
+  const rows = await db
+    .select()
+    .from(funnels)
+    .where(eq(funnels.projectId, access.project.id))
+    .orderBy(asc(funnels.createdAt), asc(funnels.id));
+  return rows.map(funnelView);
+}
+
+/** Add a funnel. Names are unique within a project (409). */
+export async function createFunnel(
+  db: Db,
+  access: ProjectAccess,
+  input: CreateFunnelInput,
+  now: number,
+): Promise<FunnelView> {
+  const row = {
+    id: uuidv7(now),
+    projectId: access.project.id,
+    name: input.name,
+    steps: stepsJson(input.steps),
+    createdAt: now,
+  };
+  const inserted = await db.insert(funnels).values(row).onConflictDoNothing().returning();
+  if (!inserted[0]) throw nameTaken();
+  return funnelView(inserted[0]);
+}
+
+/** Rename a funnel or replace its steps. */
+export async function updateFunnel(
+  db: Db,
+  access: ProjectAccess,
+  funnelId: string,
+  patch: UpdateFunnelInput,
+): Promise<FunnelView> {
+  const changes = {
+    ...(patch.name === undefined ? {} : { name: patch.name }),
+    ...(patch.steps === undefined ? {} : { steps: stepsJson(patch.steps) }),
+  };
+  const where = and(eq(funnels.id, funnelId), eq(funnels.projectId, access.project.id));
+  try {
+    // Drizzle refuses an UPDATE without columns; an empty patch reads the funnel back instead.
+    const rows = Object.keys(changes).length
+      ? await db.update(funnels).set(changes).where(where).returning()
+      : await db.select().from(funnels).where(where);
+    if (!rows[0]) throw noSuchFunnel();
+    return funnelView(rows[0]);
+  } catch (error) {
+    if (isUniqueViolation(error)) throw nameTaken();
+    throw error;
+  }
+}
+
+/** Delete a funnel of this project; a funnel of another project is 404 like a missing one. */
+export async function deleteFunnel(db: Db, access: ProjectAccess, funnelId: string): Promise<void> {
+  const deleted = await db
+    .delete(funnels)
+    .where(and(eq(funnels.id, funnelId), eq(funnels.projectId, access.project.id)))
+    .returning({ id: funnels.id });
+  if (!deleted[0]) throw noSuchFunnel();
+}

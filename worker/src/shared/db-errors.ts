@@ -1,0 +1,17 @@
+/** Recognising the database errors that are the caller's fault rather than ours. */
+
+/**
+ * Whether a failed write broke a UNIQUE index or primary key. Drizzle wraps D1's error (as the
+ * `cause` of a `DrizzleQueryError`), so the whole chain is searched.
+ *
+ * @example
+ * ```ts
+ * try { await db.update(goals).set(row).where(...); } catch (error) { if (isUniqueViolation(error)) ... }
+ * ```
+ */
+export function isUniqueViolation(error: unknown): boolean {
+  for (let cause = error, depth = 0; cause instanceof Error && depth < 5; cause = cause.cause, depth++) {
+    if (/UNIQUE constraint failed/i.test(cause.message)) return true;
+  }
+  return false;
+}
