@@ -5,9 +5,11 @@
 import { HTTPException } from 'hono/http-exception';
 import { secureHeaders } from 'hono/secure-headers';
 import { authenticate, authRoutes, csrfProtection } from './auth/index.ts';
+import { docsRoutes } from './docs/index.ts';
 import { healthRoutes } from './health/index.ts';
 import { ingestRoutes, registerIngestOpenApi } from './ingest/index.ts';
 import { projectRoutes } from './projects/index.ts';
+import { queryRoutes } from './query/index.ts';
 import { ApiError } from './shared/errors.ts';
 import { createRouter } from './shared/hono.ts';
 import { VERSION } from './shared/version.ts';
@@ -25,7 +27,7 @@ app.use(
 
 // The management API: CSRF checks for browsers, then who is calling. Public ingest and health
 // stay outside (they have their own rules and no cookies).
-for (const path of ['/api/auth/*', '/api/projects', '/api/projects/*', '/api/share/*']) {
+for (const path of ['/api/auth/*', '/api/projects', '/api/projects/*', '/api/share/*', '/api/v1/*']) {
   app.use(path, csrfProtection, authenticate);
 }
 
@@ -33,6 +35,8 @@ app.route('/', ingestRoutes);
 app.route('/', healthRoutes);
 app.route('/', authRoutes);
 app.route('/', projectRoutes);
+app.route('/', queryRoutes);
+app.route('/', docsRoutes);
 
 registerIngestOpenApi(app.openAPIRegistry);
 app.openAPIRegistry.registerComponent('securitySchemes', 'cookie', {

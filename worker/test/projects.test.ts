@@ -2,7 +2,7 @@
  * Projects through the management API: CRUD, site-key regeneration, the role matrix (each role ×
  * each project route), and the OpenAPI document that describes it all.
  */
-import { env } from 'cloudflare:workers';
+import { env, exports } from 'cloudflare:workers';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { app } from '../src/app.ts';
 import { api, createProjectAs as create, expectJson, signUp, type TestUser } from './accounts.ts';
@@ -262,5 +262,14 @@ describe('OpenAPI document', () => {
       for (const status of needs) if (!errors.includes(status)) missing.push(`${where}: no ${status}`);
     }
     expect(missing).toEqual([]);
+  });
+});
+
+describe('API documentation', () => {
+  it('serves a docs page that reads the OpenAPI document', async () => {
+    const res = await exports.default.fetch('http://tally.test/api/docs');
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toMatch(/^text\/html/);
+    expect(await res.text()).toContain('data-url="/api/openapi.json"');
   });
 });

@@ -1,6 +1,9 @@
 /**
- * The stats API's building blocks. Today: local-time buckets in the project's timezone and date
- * range resolution (definitions in docs/STATS.md). The query engine and rollups build on these.
+ * The stats API: `POST /api/v1/query` over raw events (docs/STATS.md defines every number), the
+ * DST-correct calendar it buckets by, and date range resolution. Rollups come next.
  */
 export * from './calendar.ts';
 export * from './date-range.ts';
+export { queryRoutes } from './routes.ts';
+export { type QueryResponse, runQuery } from './run.ts';
+export { type Query, QuerySchema } from './schema.ts';

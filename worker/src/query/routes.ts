@@ -1,0 +1,45 @@
+/** `POST /api/v1/query`: the stats API. */
+import { createRoute, z } from '@hono/zod-openapi';
+import { getDb } from '../db/index.ts';
+import { authorizeProject } from '../projects/index.ts';
+import { createRouter } from '../shared/hono.ts';
+import { errorResponses, jsonBody, jsonResponse } from '../shared/openapi.ts';
+import { runQuery } from './run.ts';
+import { QuerySchema } from './schema.ts';
+
+const ResponseSchema = z
+  .object({
+    results: z.array(
+      z.object({
+        dimensions: z.array(z.string().nullable()),
+        metrics: z.array(z.number()),
+        comparison: z.object({ metrics: z.array(z.number()) }).optional(),
+      }),
+    ),
+    meta: z.object({
+      time_labels: z.array(z.string()).optional(),
+      totals: z.array(z.number()).optional(),
+      comparison_totals: z.array(z.number()).optional(),
+    }),
+  })
+  .openapi('QueryResponse');
+
+export const queryRoutes = createRouter().openapi(
+  createRoute({
+    method: 'post',
+    path: '/api/v1/query',
+    tags: ['Stats'],
+    summary: 'Aggregate, time series and breakdowns of a project',
+    description:
+      "Exact numbers over the raw events, as defined in docs/STATS.md: visitors are the sum of each day's distinct " +
+      "visitors (ids are salted daily); buckets are local to the project's timezone. Any member, a `read` API key " +
+      'of the project, or its share link (`X-Tally-Share`) may ask.',
+    request: jsonBody(QuerySchema),
+    responses: { 200: jsonResponse(ResponseSchema, 'The results'), ...errorResponses(400, 401, 403, 404) },
+  }),
+  async (c) => {
+    const query = c.req.valid('json');
+    const { project } = await authorizeProject(getDb(c.env.DB), c.get('principal'), query.project, 'read');
+    return c.json(await runQuery(c.env.DB, project, query, Date.now()), 200);
+  },
+);

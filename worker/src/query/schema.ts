@@ -1,0 +1,132 @@
+/**
+ * The query request of `POST /api/v1/query`, in the style of Plausible's Stats API v2. Dimension,
+ * metric and operator names come from allowlists; filter values are always bound parameters.
+ */
+import { z } from '@hono/zod-openapi';
+import { customRangeProblem, DATE_RANGE_PRESETS } from './date-range.ts';
+
+export const METRICS = [
+  'visitors',
+  'visits',
+  'pageviews',
+  'views_per_visit',
+  'bounce_rate',
+  'visit_duration',
+  'events',
+] as const;
+export type Metric = (typeof METRICS)[number];
+
+/** Dimensions a visit takes from its first event (its entry). */
+export const VISIT_DIMENSIONS = [
+  'entry_page',
+  'exit_page',
+  'source',
+  'referrer',
+  'utm_source',
+  'utm_medium',
+  'utm_campaign',
+  'utm_term',
+  'utm_content',
+  'country',
+  'region',
+  'city',
+  'browser',
+  'browser_version',
+  'os',
+  'os_version',
+  'device',
+  'screen',
+] as const;
+
+/** Dimensions every event has of its own. */
+export const EVENT_DIMENSIONS = ['page', 'hostname', 'event:name'] as const;
+
+export const TIME_DIMENSIONS = ['time:hour', 'time:day', 'time:week', 'time:month'] as const;
+
+/** `event:props:<key>`: a custom property. */
+export const PROP_PREFIX = 'event:props:';
+
+export type Dimension =
+  | (typeof VISIT_DIMENSIONS)[number]
+  | (typeof EVENT_DIMENSIONS)[number]
+  | (typeof TIME_DIMENSIONS)[number]
+  | `event:props:${string}`;
+
+const NAMED: readonly string[] = [...VISIT_DIMENSIONS, ...EVENT_DIMENSIONS, ...TIME_DIMENSIONS];
+
+export const DimensionSchema = z
+  .string()
+  .refine(
+    (value) =>
+      NAMED.includes(value) ||
+      (value.startsWith(PROP_PREFIX) &&
+        value.length > PROP_PREFIX.length &&
+        value.length <= PROP_PREFIX.length + 300 &&
+        !/["\\]/.test(value)),
+    `one of ${NAMED.join(', ')}, or event:props:<key> (a key without quotes or backslashes)`,
+  )
+  .transform((value) => value as Dimension)
+  .openapi({ example: 'source' });
+
+/** What a filter compares a dimension with: `null` stands for "no value" (direct traffic, a missing property). */
+const FilterValue = z.union([z.string().max(2000), z.null()]);
+
+export const FILTER_OPERATORS = ['is', 'is_not', 'contains', 'matches'] as const;
+
+export const FilterSchema = z
+  .tuple([z.enum(FILTER_OPERATORS), DimensionSchema, z.array(FilterValue).min(1).max(50)])
+  .refine(([, dimension]) => !dimension.startsWith('time:'), 'time dimensions cannot be filtered; use date_range')
+  .openapi({ example: ['is', 'country', ['DE', 'AT']] });
+
+const DateRangeSchema = z
+  .union([
+    z.enum(DATE_RANGE_PRESETS),
+    z.tuple([z.string(), z.string()]).superRefine((range, ctx) => {
+      const problem = customRangeProblem(range);
+      if (problem) ctx.addIssue({ code: 'custom', message: problem });
+    }),
+  ])
+  .openapi({ example: '7d' });
+
+export const QuerySchema = z
+  .object({
+    project: z.string().min(1).max(64),
+    metrics: z.array(z.enum(METRICS)).min(1).max(METRICS.length),
+    date_range: DateRangeSchema,
+    dimensions: z.array(DimensionSchema).max(3).default([]),
+    filters: z.array(FilterSchema).max(20).default([]),
+    order_by: z
+      .array(z.tuple([z.string(), z.enum(['asc', 'desc'])]))
+      .max(5)
+      .optional(),
+    limit: z.number().int().min(1).max(10_000).default(100),
+    page: z.number().int().min(1).max(100_000).default(1),
+    include: z
+      .object({
+        compare: z.enum(['previous_period', 'year_over_year']).optional(),
+        time_labels: z.boolean().default(false),
+        totals: z.boolean().default(false),
+      })
+      .strict()
+      .default({ time_labels: false, totals: false }),
+  })
+  .strict()
+  .superRefine((query, ctx) => {
+    const dims = new Set(query.dimensions);
+    if (dims.size !== query.dimensions.length)
+      ctx.addIssue({ code: 'custom', path: ['dimensions'], message: 'dimensions must be distinct' });
+    if (query.dimensions.filter((d) => d.startsWith('time:')).length > 1) {
+      ctx.addIssue({ code: 'custom', path: ['dimensions'], message: 'at most one time dimension' });
+    }
+    query.order_by?.forEach(([key], index) => {
+      if (!(query.metrics as string[]).includes(key) && !dims.has(key as Dimension)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['order_by', index, 0],
+          message: 'order by a requested metric or dimension',
+        });
+      }
+    });
+  })
+  .openapi('Query');
+export type Query = z.output<typeof QuerySchema>;

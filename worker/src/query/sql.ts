@@ -1,0 +1,194 @@
+/**
+ * The SQL of a query over raw events. Dimension and operator names map to fixed SQL fragments
+ * (allowlists); every value a client sends is a bound parameter. Computed numbers (time bounds,
+ * timezone offsets) are checked integers written as literals, which keeps the statement under
+ * D1's 100 bound parameters.
+ */
+import { offsetAt } from './calendar.ts';
+import type { Dimension, Query } from './schema.ts';
+import { PROP_PREFIX, type VISIT_DIMENSIONS } from './schema.ts';
+
+const DAY = 86_400_000;
+
+/** Event columns behind the visit dimensions (exit_page is computed separately). */
+const VISIT_COLUMNS: Record<Exclude<(typeof VISIT_DIMENSIONS)[number], 'exit_page'>, string> = {
+  entry_page: 'path',
+  source: 'source',
+  referrer: 'referrer',
+  utm_source: 'utm_source',
+  utm_medium: 'utm_medium',
+  utm_campaign: 'utm_campaign',
+  utm_term: 'utm_term',
+  utm_content: 'utm_content',
+  country: 'country',
+  region: 'region',
+  city: 'city',
+  browser: 'browser',
+  browser_version: 'browser_version',
+  os: 'os',
+  os_version: 'os_version',
+  device: 'device',
+  screen: 'screen',
+};
+
+function int(value: number): string {
+  if (!Number.isSafeInteger(value)) throw new Error(`not an integer: ${value}`);
+  return String(value);
+}
+
+/**
+ * Local time of `ts` as SQL: `ts` plus the zone's offset, which is constant between transitions.
+ * The transitions inside [start, end) are found by probing every 12 hours and bisecting to the
+ * minute (every offset change falls on a whole minute).
+ */
+export function localTimeSql(start: number, end: number, timeZone: string): string {
+  const segments: { from: number; offset: number }[] = [{ from: start, offset: offsetAt(start, timeZone) }];
+  for (let probe = start; probe < end; probe += DAY / 2) {
+    const next = Math.min(probe + DAY / 2, end);
+    const last = segments[segments.length - 1] as { offset: number };
+    if (offsetAt(next, timeZone) === last.offset) continue;
+    let low = probe;
+    let high = next;
+    while (high - low > 60_000) {
+      const mid = Math.floor((low + high) / 2 / 60_000) * 60_000;
+      if (offsetAt(mid, timeZone) === last.offset) low = mid;
+      else high = mid;
+    }
+    segments.push({ from: high, offset: offsetAt(high, timeZone) });
+  }
+  if (segments.length === 1) return `(ts + ${int(segments[0]?.offset ?? 0)})`;
+  const cases = segments
+    .slice(1)
+    .map((segment, index) => `WHEN ts < ${int(segment.from)} THEN ${int(segments[index]?.offset ?? 0)}`)
+    .join(' ');
+  return `(ts + CASE ${cases} ELSE ${int(segments[segments.length - 1]?.offset ?? 0)} END)`;
+}
+
+/** A JSON path to a property key (the schema refuses keys with quotes or backslashes). */
+export function propPath(key: string): string {
+  return `$."${key}"`;
+}
+
+/** SQL for a dimension's value on a row of `base`, with its bound parameters. */
+export function dimensionSql(dimension: Dimension): { sql: string; params: unknown[] } {
+  switch (dimension) {
+    case 'time:hour':
+      return { sql: `strftime('%Y-%m-%d %H:00', lt / 1000, 'unixepoch')`, params: [] };
+    case 'time:day':
+      return { sql: `strftime('%Y-%m-%d', lt / 1000, 'unixepoch')`, params: [] };
+    case 'time:week':
+      return { sql: `date(lt / 1000, 'unixepoch', '-6 days', 'weekday 1')`, params: [] };
+    case 'time:month':
+      return { sql: `strftime('%Y-%m-01', lt / 1000, 'unixepoch')`, params: [] };
+    case 'page':
+      return { sql: 'path', params: [] };
+    case 'hostname':
+      return { sql: 'hostname', params: [] };
+    case 'event:name':
+      return { sql: 'name', params: [] };
+  }
+  if (dimension.startsWith(PROP_PREFIX)) {
+    // Numbers and booleans as their JSON text, so that `5` and `true` filter and group as text.
+    const path = propPath(dimension.slice(PROP_PREFIX.length));
+    return {
+      sql: `(CASE json_type(props, ?) WHEN 'true' THEN 'true' WHEN 'false' THEN 'false' WHEN 'null' THEN NULL ELSE CAST(json_extract(props, ?) AS TEXT) END)`,
+      params: [path, path],
+    };
+  }
+  return { sql: `v_${dimension}`, params: [] };
+}
+
+/** The columns `base` computes for visit dimensions: each visit's entry (and exit) values. */
+function visitColumns(): string {
+  const entry = Object.entries(VISIT_COLUMNS).map(([name, column]) => `FIRST_VALUE(${column}) OVER entry AS v_${name}`);
+  return [...entry, 'FIRST_VALUE(path) OVER exit AS v_exit_page'].join(',\n    ');
+}
+
+function filterSql([operator, dimension, values]: Query['filters'][number]): { sql: string; params: unknown[] } {
+  const { sql: expr, params } = dimensionSql(dimension);
+  const listed = values.filter((value): value is string => value !== null);
+  const withNull = values.length > listed.length;
+  const list = listed.map(() => '?').join(', ');
+  switch (operator) {
+    case 'is': {
+      const parts = [...(listed.length ? [`${expr} IN (${list})`] : []), ...(withNull ? [`${expr} IS NULL`] : [])];
+      return {
+        sql: `(${parts.join(' OR ')})`,
+        params: [...(listed.length ? params : []), ...listed, ...(withNull ? params : [])],
+      };
+    }
+    case 'is_not': {
+      const present = listed.length ? `(${expr} IS NOT NULL AND ${expr} NOT IN (${list}))` : `${expr} IS NOT NULL`;
+      const sql = withNull ? present : `(${present} OR ${expr} IS NULL)`;
+      const presentParams = listed.length ? [...params, ...params, ...listed] : [...params];
+      return { sql, params: withNull ? presentParams : [...presentParams, ...params] };
+    }
+    case 'contains':
+      if (!listed.length) return { sql: '0', params: [] };
+      return {
+        sql: `(${listed.map(() => `instr(${expr}, ?) > 0`).join(' OR ')})`,
+        params: listed.flatMap((value) => [...params, value]),
+      };
+    case 'matches':
+      if (!listed.length) return { sql: '0', params: [] };
+      // `*` and `?` are GLOB's own wildcards; brackets are made literal.
+      return {
+        sql: `(${listed.map(() => `${expr} GLOB ?`).join(' OR ')})`,
+        params: listed.flatMap((value) => [...params, value.replace(/[[\]]/g, (c) => `[${c}]`)]),
+      };
+  }
+}
+
+/**
+ * One aggregation over [start, end): per group of `dimensions`, the event counts and the visit
+ * aggregates the metrics are made of. Columns: g0…g2, visitors, pageviews, events, visits,
+ * bounces, duration (ms, summed over visits).
+ */
+export function aggregateSql(
+  projectId: string,
+  start: number,
+  end: number,
+  timeZone: string,
+  dimensions: readonly Dimension[],
+  filters: Query['filters'],
+): { sql: string; params: unknown[] } {
+  const groups = dimensions.map(dimensionSql);
+  const where = filters.map(filterSql);
+  const keys = [0, 1, 2].map((i) => (groups[i] ? `${groups[i]?.sql} AS g${i}` : `NULL AS g${i}`));
+  const sql = `WITH base AS (
+  SELECT ts, session_id, visitor_id, name, path, hostname, props, ${localTimeSql(start, end, timeZone)} AS lt,
+    ${visitColumns()},
+    MIN(ts) OVER visit AS s_first, MAX(ts) OVER visit AS s_last,
+    SUM(name = 'pageview') OVER visit AS s_pageviews, COUNT(*) OVER visit AS s_events
+  FROM events
+  WHERE project_id = ? AND ts >= ${int(start)} AND ts < ${int(end)}
+  WINDOW visit AS (PARTITION BY session_id),
+    entry AS (PARTITION BY session_id ORDER BY seq ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING),
+    exit AS (PARTITION BY session_id ORDER BY name = 'pageview' DESC, seq DESC ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING)
+),
+kept AS (
+  SELECT *, ${keys.join(', ')}, strftime('%Y-%m-%d', lt / 1000, 'unixepoch') AS day
+  FROM base
+  WHERE ${where.length ? where.map((w) => w.sql).join(' AND ') : '1'}
+),
+by_event AS (
+  SELECT g0, g1, g2, COUNT(DISTINCT day || ' ' || visitor_id) AS visitors,
+    SUM(name = 'pageview') AS pageviews, COUNT(*) AS events
+  FROM kept GROUP BY g0, g1, g2
+),
+by_visit AS (
+  SELECT g0, g1, g2, COUNT(*) AS visits, SUM(bounce) AS bounces, SUM(duration) AS duration
+  FROM (
+    SELECT g0, g1, g2, session_id, MAX(s_pageviews = 1 AND s_events = 1) AS bounce, MAX(s_last - s_first) AS duration
+    FROM kept GROUP BY g0, g1, g2, session_id
+  )
+  GROUP BY g0, g1, g2
+)
+SELECT e.g0, e.g1, e.g2, e.visitors, e.pageviews, e.events, v.visits, v.bounces, v.duration
+FROM by_event e JOIN by_visit v ON e.g0 IS v.g0 AND e.g1 IS v.g1 AND e.g2 IS v.g2`;
+  return {
+    sql,
+    // In the order the placeholders appear: the project, the group keys, then the filters.
+    params: [projectId, ...groups.flatMap((g) => g.params), ...where.flatMap((w) => w.params)],
+  };
+}
