@@ -1,9 +1,10 @@
+import { hmacSha256Hex } from '../shared/crypto.ts';
 import { z } from '@hono/zod-openapi';
 import { and, eq, sql } from 'drizzle-orm';
 import { type Db, getDb, members, projects, users } from '../db/index.ts';
 import { deleteProject } from '../projects/delete.ts';
 import { ApiError } from '../shared/errors.ts';
-import { toHex, uuidv7 } from '../shared/ids.ts';
+import { uuidv7 } from '../shared/ids.ts';
 import { hashPassword, verifyPassword } from './password.ts';
 import { beginAttempt, recordFailure, recordSuccess } from './throttle.ts';
 
@@ -56,17 +57,7 @@ export async function signUp(
 
 /** The throttle keys of a sign-in: the account, and a keyed hash of the IP (never the IP). */
 async function throttleKeys(secret: string, email: string, ip: string): Promise<string[]> {
-  const key = await crypto.subtle.importKey(
-    'raw',
-    new TextEncoder().encode(secret),
-    { name: 'HMAC', hash: 'SHA-256' },
-    false,
-    ['sign'],
-  );
-  const ipHash = toHex(await crypto.subtle.sign('HMAC', key, new TextEncoder().encode(`sign-in-ip\n${ip}`))).slice(
-    0,
-    32,
-  );
+  const ipHash = (await hmacSha256Hex(secret, `sign-in-ip\n${ip}`)).slice(0, 32);
   return [`email:${email}`, `ip:${ipHash}`];
 }
 

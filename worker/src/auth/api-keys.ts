@@ -1,6 +1,6 @@
+import { hmacSha256Hex } from '../shared/crypto.ts';
 import { eq } from 'drizzle-orm';
 import { apiKeys, getDb } from '../db/index.ts';
-import { toHex } from '../shared/ids.ts';
 import { constantTimeEqual } from './password.ts';
 
 /** What an API key may do: send events, read stats, manage the project. */
@@ -36,14 +36,7 @@ export function generateApiKey(): { key: string; prefix: string } {
 
 /** HMAC-SHA256 of a key with the server pepper, hex. A leaked table alone cannot be used to sign in. */
 export async function hashApiKey(pepper: string, key: string): Promise<string> {
-  const hmacKey = await crypto.subtle.importKey(
-    'raw',
-    new TextEncoder().encode(pepper),
-    { name: 'HMAC', hash: 'SHA-256' },
-    false,
-    ['sign'],
-  );
-  return toHex(await crypto.subtle.sign('HMAC', hmacKey, new TextEncoder().encode(key)));
+  return hmacSha256Hex(pepper, key);
 }
 
 /**

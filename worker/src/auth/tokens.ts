@@ -1,5 +1,5 @@
+import { sha256Hex } from '../shared/crypto.ts';
 import { jwtVerify, SignJWT } from 'jose';
-import { toHex } from '../shared/ids.ts';
 
 /** Access tokens live 15 minutes; refresh tokens 30 days. */
 export const ACCESS_TTL_S = 15 * 60;
@@ -71,5 +71,5 @@ export function randomToken(): string {
 
 /** SHA-256 of a token, hex: what the database keeps instead of the token. */
 export async function hashToken(token: string): Promise<string> {
-  return toHex(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(token)));
+  return sha256Hex(token);
 }

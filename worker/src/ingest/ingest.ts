@@ -1,10 +1,10 @@
+import { sha256Hex } from '../shared/crypto.ts';
 import { LIMITS } from '@tally/sdk/protocol';
 import type { AdmitRequest, ProjectDO } from '../live/index.ts';
 import { type DropReason, MAX_EVENT_BYTES, type PendingEvent, utf8Length } from '../pipeline/messages.ts';
 import type { SiteConfig } from '../projects/index.ts';
 import { ApiError, type FieldIssue } from '../shared/errors.ts';
 import { fieldIssues } from '../shared/hono.ts';
-import { toHex } from '../shared/ids.ts';
 import { enrichEvent } from './enrich.ts';
 import { type ValidEvent, wireBatchSchema, wireEventSchema } from './schema.ts';
 import { siteForApiKey, siteForKey } from './site.ts';
@@ -147,5 +147,5 @@ export function clampTimestamp(clientTs: number | undefined, now: number): numbe
 
 /** SHA-256 of IP and user agent: all the ProjectDO sees of a visitor's identity. */
 async function fingerprint(ip: string, userAgent: string): Promise<string> {
-  return toHex(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(`${ip}\n${userAgent}`)));
+  return sha256Hex(`${ip}\n${userAgent}`);
 }
