@@ -72,11 +72,12 @@ function rangeDates(range: ResolvedRange, timeZone: string): { from: LocalDate; 
   return { from: range.from ?? localDate(range.start, timeZone), to: range.to ?? localDate(range.end - 1, timeZone) };
 }
 
-function compareValues(a: string | null, b: string | null): number {
+/** Dimension values in `direction`; a missing value comes last either way. */
+function compareValues(a: string | null, b: string | null, direction: 'asc' | 'desc' = 'asc'): number {
   if (a === b) return 0;
   if (a === null) return 1;
   if (b === null) return -1;
-  return a < b ? -1 : 1;
+  return (a < b ? -1 : 1) * (direction === 'asc' ? 1 : -1);
 }
 
 /** Order groups: `order_by`, else time ascending or the first metric descending; ties by dimensions. */
@@ -87,16 +88,13 @@ function sortResults(query: Query, results: QueryResult[]): void {
     (timeIndex >= 0 ? [[query.dimensions[timeIndex] as string, 'asc']] : [[query.metrics[0] as string, 'desc']]);
   results.sort((a, b) => {
     for (const [key, direction] of keys) {
-      const sign = direction === 'asc' ? 1 : -1;
       const metric = (query.metrics as string[]).indexOf(key);
+      const dimension = query.dimensions.indexOf(key as Dimension);
       const order =
         metric >= 0
-          ? (a.metrics[metric] ?? 0) - (b.metrics[metric] ?? 0)
-          : compareValues(
-              a.dimensions[query.dimensions.indexOf(key as Dimension)] ?? null,
-              b.dimensions[query.dimensions.indexOf(key as Dimension)] ?? null,
-            );
-      if (order !== 0) return sign * order;
+          ? ((a.metrics[metric] ?? 0) - (b.metrics[metric] ?? 0)) * (direction === 'asc' ? 1 : -1)
+          : compareValues(a.dimensions[dimension] ?? null, b.dimensions[dimension] ?? null, direction);
+      if (order !== 0) return order;
     }
     for (let i = 0; i < query.dimensions.length; i++) {
       const order = compareValues(a.dimensions[i] ?? null, b.dimensions[i] ?? null);
@@ -131,7 +129,12 @@ export async function runQuery(
 
   const metricsOf = (row: Row | undefined) => query.metrics.map((metric) => metricValue(metric, row));
   const dimensionsOf = (row: Row) => [row.g0, row.g1, row.g2].slice(0, query.dimensions.length);
-  const results: QueryResult[] = main.map((row) => ({ dimensions: dimensionsOf(row), metrics: metricsOf(row) }));
+  // Without dimensions the answer is always one row, with zeros when nothing matched.
+  const rows = query.dimensions.length || main.length ? main : [undefined];
+  const results: QueryResult[] = rows.map((row) => ({
+    dimensions: row ? dimensionsOf(row) : [],
+    metrics: metricsOf(row),
+  }));
 
   const timeIndex = query.dimensions.findIndex((d) => d.startsWith('time:'));
   const interval = timeIndex >= 0 ? TIME_INTERVALS[query.dimensions[timeIndex] as string] : undefined;

@@ -1,0 +1,441 @@
+/**
+ * Random but realistic inputs for the query oracle: event sets shaped like the ProjectDO stores
+ * them (session ids, seq from 1, is_entry on the first, visitor ids salted per UTC day), placed
+ * around DST changes and local midnights, and queries over the dimensions those events have. Also
+ * the plumbing to put a project and its events straight into D1.
+ */
+import { env } from 'cloudflare:workers';
+import fc from 'fast-check';
+import { addDays, firstInstantAt, formatDate, type LocalDate, parseDate } from '../src/query/calendar.ts';
+import { METRICS } from '../src/query/schema.ts';
+import type { Filter, OracleQuery, RawEvent } from './query-oracle.ts';
+
+const SECOND = 1_000;
+const MINUTE = 60 * SECOND;
+const HOUR = 60 * MINUTE;
+
+/** Zones under test and, for each, days on which its clocks change (any day for zones without DST). */
+export const ZONE_DAYS: Record<string, string[]> = {
+  UTC: ['2026-03-29'],
+  'Europe/Berlin': ['2026-03-29', '2026-10-25'],
+  'America/New_York': ['2026-03-08', '2026-11-01'],
+  'Asia/Kathmandu': ['2026-03-29'],
+  'Australia/Lord_Howe': ['2026-04-05', '2026-10-04'],
+};
+
+/** Events fall on the local days anchor−3 … anchor+2 (and spill a little over both edges). */
+const WINDOW = { first: -3, last: 2 } as const;
+
+/** The values each dimension takes in generated data; `null` is "no value". */
+export const POOLS = {
+  // `_` and `%` (URL-encoded paths have them) are LIKE's wildcards: contains must take them literally.
+  page: ['/', '/a', '/b/c', '/docs/get_started', '/caf%C3%A9'],
+  hostname: ['example.com', 'www.example.com'],
+  'event:name': ['pageview', 'signup', 'click'],
+  source: [null, 'Google', 'news'],
+  utm_source: [null, 'newsletter'],
+  utm_medium: [null, 'email'],
+  utm_campaign: [null, 'spring', 'Spring_Sale'],
+  utm_term: [null, 'analytics'],
+  utm_content: [null, 'hero'],
+  country: ['DE', 'US', null],
+  region: [null, 'DE-BE', 'US-NY'],
+  city: [null, 'Berlin', 'New York'],
+  browser: ['Chrome', 'Firefox', 'Safari'],
+  browser_version: ['131.0', '133.0', '17.5'],
+  os: ['Windows', 'Mac OS', 'iOS', null],
+  os_version: [null, '10', '17.5'],
+  device: ['desktop', 'mobile', 'tablet'],
+  screen: ['Desktop', 'Mobile', 'Tablet'],
+  'event:props:plan': [null, 'pro', 'free'],
+  'event:props:n': [null, '1', '2', '2.5'],
+  'event:props:flag': [null, 'true'],
+  // A key with a dot (not a JSON path), and a float whose JSON text has 17 digits (0.1 + 0.2).
+  'event:props:ui.theme': [null, 'dark', 'light'],
+  'event:props:price': [null, '19.99', '0.30000000000000004'],
+  // Text past the BMP's surrogates: UTF-16 order (the page's) and UTF-8 byte order disagree here.
+  'event:props:label': [null, '👍 like', 'ｗｏｗ'],
+} as const satisfies Record<string, readonly (string | null)[]>;
+
+const REFERRERS: Record<string, string | null> = {
+  Google: 'https://www.google.com/',
+  news: 'https://news.example.org/story?id=7',
+};
+const POOL_VALUES: Record<string, readonly (string | null)[]> = {
+  ...POOLS,
+  entry_page: POOLS.page,
+  exit_page: POOLS.page,
+  referrer: [null, ...Object.values(REFERRERS)],
+};
+
+const VISIT_COLUMNS = [
+  'source',
+  'utm_source',
+  'utm_medium',
+  'utm_campaign',
+  'utm_term',
+  'utm_content',
+  'country',
+  'region',
+  'city',
+  'browser',
+  'browser_version',
+  'os',
+  'os_version',
+  'device',
+  'screen',
+] as const;
+type VisitColumn = (typeof VISIT_COLUMNS)[number];
+type Attributes = Record<VisitColumn, string | null>;
+
+const pick = <T>(values: readonly T[]) => fc.constantFrom(...values);
+/** `null` or a value, at these odds (shrinking goes towards `null`). */
+const maybe = <T>(arbitrary: fc.Arbitrary<T>, odds: { value: number; none: number }) =>
+  fc.oneof({ weight: odds.none, arbitrary: fc.constant(null) }, { weight: odds.value, arbitrary });
+const attributes: fc.Arbitrary<Attributes> = fc.record(
+  Object.fromEntries(VISIT_COLUMNS.map((column) => [column, pick(POOLS[column])])) as Record<
+    VisitColumn,
+    fc.Arbitrary<string | null>
+  >,
+);
+const props = maybe(
+  fc.record(
+    {
+      plan: pick(['pro', 'free']),
+      n: pick([1, 2, 2.5]),
+      flag: fc.constant(true),
+      'ui.theme': pick(['dark', 'light']),
+      price: pick([19.99, 0.1 + 0.2]),
+      label: pick(['👍 like', 'ｗｏｗ']),
+    },
+    { requiredKeys: [] },
+  ),
+  { value: 2, none: 1 },
+);
+
+const event = fc.record({
+  /** After the previous event of the visit: always under the 30-minute session timeout. */
+  gapMs: fc.oneof(fc.integer({ min: 0, max: 5 * MINUTE }), fc.integer({ min: 0, max: 30 * MINUTE - 1 })),
+  name: fc.oneof(
+    { weight: 3, arbitrary: fc.constant('pageview') },
+    { weight: 1, arbitrary: pick(['signup', 'click']) },
+  ),
+  path: pick(POOLS.page),
+  hostname: pick(POOLS.hostname),
+  props,
+  /** Most later events carry the visit's own browser and place; some carry others (entry values must win). */
+  drift: maybe(attributes, { value: 1, none: 4 }),
+});
+const visit = fc.record({
+  attributes,
+  events: fc.array(event, { minLength: 1, maxLength: 6 }),
+  /** To the next visit of the same person: the timeout or more. */
+  pauseMs: fc.integer({ min: 30 * MINUTE + SECOND, max: 30 * HOUR }),
+});
+const person = fc.record({
+  /** Where the first visit starts: near a local midnight or the clock change, or anywhere. */
+  start: fc.oneof(
+    fc.record({
+      day: fc.integer({ min: WINDOW.first, max: WINDOW.last + 1 }),
+      offsetMs: fc.integer({ min: -3 * HOUR, max: 3 * HOUR }),
+    }),
+    fc.record({ day: fc.constant(0), offsetMs: fc.integer({ min: 0, max: 24 * HOUR }) }),
+    fc.record({ day: fc.constant(WINDOW.first), offsetMs: fc.noBias(fc.integer({ min: 0, max: 6 * 24 * HOUR })) }),
+  ),
+  /** Some people came a week or a year earlier, so that comparisons have data too. */
+  era: fc.oneof(
+    { weight: 6, arbitrary: fc.constant('now' as const) },
+    { weight: 2, arbitrary: fc.constant('week' as const) },
+    { weight: 2, arbitrary: fc.constant('year' as const) },
+  ),
+  visits: fc.array(visit, { minLength: 1, maxLength: 3 }),
+});
+
+type PersonShape = typeof person extends fc.Arbitrary<infer T> ? T : never;
+
+/** A project's timezone, the DST day its data is placed around, and its events. */
+export interface Scenario {
+  timezone: string;
+  anchor: string;
+  events: RawEvent[];
+}
+
+export const scenario: fc.Arbitrary<Scenario> = fc
+  .constantFrom(
+    ...Object.entries(ZONE_DAYS).flatMap(([timezone, days]) => days.map((anchor) => ({ timezone, anchor }))),
+  )
+  .chain(({ timezone, anchor }) =>
+    fc
+      .array(person, { minLength: 2, maxLength: 6 })
+      .map((people) => ({ timezone, anchor, events: build(timezone, anchor, people) })),
+  );
+
+function build(timezone: string, anchor: string, people: PersonShape[]): RawEvent[] {
+  const day0 = parseDate(anchor) as LocalDate;
+  const events: RawEvent[] = [];
+  people.forEach((who, p) => {
+    const day = addDays(day0, who.start.day);
+    const shifted = who.era === 'year' ? { ...day, year: day.year - 1 } : who.era === 'week' ? addDays(day, -6) : day;
+    let t = firstInstantAt(shifted, timezone) + who.start.offsetMs;
+    who.visits.forEach((one, v) => {
+      // Like the ProjectDO: the visitor id is salted by the UTC day the visit starts on, and kept.
+      const visitorId = `v${p}-${new Date(t).toISOString().slice(0, 10)}`;
+      const sessionId = `s${p}-${v}`;
+      one.events.forEach((step, index) => {
+        if (index > 0) t += step.gapMs;
+        const own =
+          index === 0
+            ? one.attributes
+            : (step.drift ?? {
+                ...one.attributes,
+                source: null,
+                utm_source: null,
+                utm_medium: null,
+                utm_campaign: null,
+                utm_term: null,
+                utm_content: null,
+              });
+        events.push({
+          id: `e${p}-${v}-${index}`,
+          ts: t,
+          name: step.name,
+          visitor_id: visitorId,
+          session_id: sessionId,
+          seq: index + 1,
+          is_entry: index === 0,
+          hostname: step.hostname,
+          path: step.path,
+          referrer: own.source === null ? null : (REFERRERS[own.source] ?? null),
+          ...own,
+          // Ingest stores no properties as null, never as `{}`.
+          props: step.props === null || !Object.keys(step.props).length ? null : JSON.stringify(step.props),
+        });
+      });
+      t += one.pauseMs;
+    });
+  });
+  return events;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Queries
+
+const TIME_DIMENSIONS = ['time:hour', 'time:day', 'time:week', 'time:month'];
+/** Every dimension generated data has a value (or a missing value) for. */
+export const FILTER_DIMENSIONS = Object.keys(POOL_VALUES);
+const DIMENSIONS = [...FILTER_DIMENSIONS, ...TIME_DIMENSIONS];
+
+const someText = (dimension: string) => pick(POOL_VALUES[dimension]?.filter((value) => value !== null) as string[]);
+
+/** A piece of a real value, in its own case or flipped (contains is case-sensitive), or a LIKE wildcard. */
+const fragment = (dimension: string) =>
+  fc.oneof(
+    {
+      weight: 3,
+      arbitrary: fc.tuple(someText(dimension), fc.nat(), fc.nat()).map(([text, a, b]) => {
+        const chars = [...text];
+        const from = a % chars.length;
+        return chars.slice(from, from + 1 + (b % (chars.length - from))).join('');
+      }),
+    },
+    {
+      weight: 1,
+      arbitrary: someText(dimension).map((text) =>
+        text === text.toLowerCase() ? text.toUpperCase() : text.toLowerCase(),
+      ),
+    },
+    { weight: 1, arbitrary: pick(['_', '%', 'e', '/']) },
+  );
+
+/** A real value with a run replaced by `*` or a character by `?`, or a fixed pattern. */
+const pattern = (dimension: string) =>
+  fc.oneof(
+    {
+      weight: 3,
+      arbitrary: fc.tuple(someText(dimension), fc.nat(), fc.nat(), fc.boolean()).map(([text, a, b, star]) => {
+        // By code point: `?` stands for one character, and a pattern never holds half a surrogate pair.
+        const chars = [...text];
+        const from = a % (chars.length + 1);
+        const [head, rest] = [chars.slice(0, from).join(''), chars.slice(from)];
+        if (!star) return rest.length ? `${head}?${rest.slice(1).join('')}` : `${text}?`;
+        return `${head}*${rest.slice(b % (rest.length + 1)).join('')}`;
+      }),
+    },
+    { weight: 1, arbitrary: someText(dimension) },
+    { weight: 1, arbitrary: pick(['*', '?', '/*', '*/*', '%', '_*', '*e*', '[a-z]*']) },
+  );
+
+const filter: fc.Arbitrary<Filter> = pick(FILTER_DIMENSIONS).chain((dimension) =>
+  fc
+    .oneof(
+      {
+        weight: 3,
+        arbitrary: fc.tuple(
+          pick(['is', 'is_not'] as const),
+          fc.uniqueArray(pick(POOL_VALUES[dimension] as (string | null)[]), { minLength: 1, maxLength: 2 }),
+        ),
+      },
+      {
+        weight: 1,
+        arbitrary: fc.tuple(
+          fc.constant('contains' as const),
+          fc.array(fragment(dimension), { minLength: 1, maxLength: 2 }),
+        ),
+      },
+      {
+        weight: 1,
+        arbitrary: fc.tuple(
+          fc.constant('matches' as const),
+          fc.array(pattern(dimension), { minLength: 1, maxLength: 2 }),
+        ),
+      },
+    )
+    .map(([operator, values]): Filter => [operator, dimension, values]),
+);
+
+/** A query in day offsets from the scenario's anchor; {@link materialize} makes it a request. */
+export interface QueryShape {
+  metrics: OracleQuery['metrics'];
+  dimensions: string[];
+  filters: Filter[];
+  range: { from: number; days: number };
+  orderBy: [number, 'asc' | 'desc'][] | null;
+  limit: number | null;
+  page: number | null;
+  totals: boolean;
+  timeLabels: boolean;
+  compare: 'previous_period' | 'year_over_year' | null;
+}
+
+export const queryShape: fc.Arbitrary<QueryShape> = fc.record({
+  metrics: fc.shuffledSubarray([...METRICS], { minLength: 1, maxLength: 4 }),
+  dimensions: fc
+    .uniqueArray(pick(DIMENSIONS), { maxLength: 2 })
+    .filter((list) => list.filter((dimension) => dimension.startsWith('time:')).length <= 1),
+  filters: fc.oneof(
+    { weight: 2, arbitrary: fc.constant<Filter[]>([]) },
+    { weight: 2, arbitrary: fc.array(filter, { minLength: 1, maxLength: 1 }) },
+    { weight: 1, arbitrary: fc.array(filter, { minLength: 2, maxLength: 2 }) },
+  ),
+  range: fc.oneof(
+    { weight: 1, arbitrary: fc.constant({ from: WINDOW.first, days: WINDOW.last - WINDOW.first + 1 }) },
+    {
+      weight: 2,
+      arbitrary: fc.record({
+        from: fc.noBias(fc.integer({ min: WINDOW.first, max: WINDOW.last })),
+        days: fc.integer({ min: 1, max: 4 }),
+      }),
+    },
+  ),
+  /** Indexes into metrics ++ dimensions, taken modulo their number. */
+  orderBy: maybe(fc.array(fc.tuple(fc.nat(), pick(['asc', 'desc'] as const)), { minLength: 1, maxLength: 2 }), {
+    value: 1,
+    none: 2,
+  }),
+  limit: maybe(fc.integer({ min: 1, max: 6 }), { value: 1, none: 2 }),
+  page: maybe(fc.integer({ min: 1, max: 3 }), { value: 1, none: 3 }),
+  totals: fc.boolean(),
+  timeLabels: fc.boolean(),
+  compare: maybe(pick(['previous_period', 'year_over_year'] as const), { value: 1, none: 2 }),
+});
+
+/** The request body (without `project`) a shape stands for, around a scenario's anchor day. */
+export function materialize(shape: QueryShape, anchor: string): OracleQuery {
+  const day0 = parseDate(anchor) as LocalDate;
+  const from = addDays(day0, shape.range.from);
+  const query: OracleQuery = {
+    metrics: shape.metrics,
+    date_range: [formatDate(from), formatDate(addDays(from, shape.range.days - 1))],
+  };
+  if (shape.dimensions.length) query.dimensions = shape.dimensions;
+  if (shape.filters.length) query.filters = shape.filters;
+  if (shape.orderBy) {
+    const keys = [...shape.metrics, ...shape.dimensions];
+    const seen = new Set<string>();
+    query.order_by = shape.orderBy
+      .map(([index, direction]): [string, 'asc' | 'desc'] => [keys[index % keys.length] as string, direction])
+      .filter(([key]) => !seen.has(key) && Boolean(seen.add(key)));
+  }
+  if (shape.limit !== null) query.limit = shape.limit;
+  if (shape.page !== null) query.page = shape.page;
+  const hasTime = shape.dimensions.some((dimension) => dimension.startsWith('time:'));
+  const include: NonNullable<OracleQuery['include']> = {};
+  if (shape.totals) include.totals = true;
+  // time_labels names the buckets of the requested time dimension; without one it is not asked.
+  if (shape.timeLabels && hasTime) include.time_labels = true;
+  if (shape.compare) include.compare = shape.compare;
+  if (Object.keys(include).length) query.include = include;
+  return query;
+}
+
+// ---------------------------------------------------------------------------------------------
+// D1
+
+/** Insert a project (owned by `userId`) straight into D1. */
+export async function insertProject(projectId: string, timezone: string, userId: string): Promise<void> {
+  const now = Date.now();
+  await env.DB.batch([
+    env.DB.prepare(
+      'INSERT INTO projects (id, name, site_key, timezone, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)',
+    ).bind(projectId, `Oracle ${projectId}`, `site_${projectId}`, timezone, now, now),
+    env.DB.prepare("INSERT INTO members (project_id, user_id, role, created_at) VALUES (?, ?, 'owner', ?)").bind(
+      projectId,
+      userId,
+      now,
+    ),
+  ]);
+}
+
+const COLUMNS = [
+  'project_id',
+  'id',
+  'ts',
+  'received_at',
+  'name',
+  'visitor_id',
+  'session_id',
+  'seq',
+  'is_entry',
+  'hostname',
+  'path',
+  'referrer',
+  'referrer_host',
+  'source',
+  'utm_source',
+  'utm_medium',
+  'utm_campaign',
+  'utm_term',
+  'utm_content',
+  'country',
+  'region',
+  'city',
+  'timezone',
+  'browser',
+  'browser_version',
+  'os',
+  'os_version',
+  'device',
+  'screen',
+  'props',
+  'revenue_amount',
+  'revenue_currency',
+] as const;
+
+/** Insert events as the consumer would have stored them (one statement each: 32 of D1's 100 parameters). */
+export async function insertEvents(projectId: string, events: readonly RawEvent[]): Promise<void> {
+  if (!events.length) return;
+  const statement = env.DB.prepare(
+    `INSERT INTO events (${COLUMNS.join(', ')}) VALUES (${COLUMNS.map(() => '?').join(', ')})`,
+  );
+  const row = (event: RawEvent): Record<(typeof COLUMNS)[number], unknown> => ({
+    ...event,
+    project_id: projectId,
+    received_at: event.ts,
+    is_entry: event.is_entry ? 1 : 0,
+    referrer_host: event.referrer === null ? null : new URL(event.referrer).hostname,
+    timezone: null,
+    revenue_amount: null,
+    revenue_currency: null,
+  });
+  await env.DB.batch(events.map((event) => statement.bind(...COLUMNS.map((column) => row(event)[column]))));
+}
