@@ -3,7 +3,8 @@ import { createRoute, z } from '@hono/zod-openapi';
 import { getDb } from '../db/index.ts';
 import { authorizeProject } from '../projects/index.ts';
 import { createRouter } from '../shared/hono.ts';
-import { errorResponses, jsonBody, jsonResponse } from '../shared/openapi.ts';
+import { errorResponses, jsonBody } from '../shared/openapi.ts';
+import { toCsv } from './csv.ts';
 import { runQuery } from './run.ts';
 import { QuerySchema } from './schema.ts';
 
@@ -35,11 +36,23 @@ export const queryRoutes = createRouter().openapi(
       "visitors (ids are salted daily); buckets are local to the project's timezone. Any member, a `read` API key " +
       'of the project, or its share link (`X-Tally-Share`) may ask.',
     request: jsonBody(QuerySchema),
-    responses: { 200: jsonResponse(ResponseSchema, 'The results'), ...errorResponses(400, 401, 403, 404) },
+    responses: {
+      200: {
+        description: 'The results (JSON, or CSV with `format: "csv"`)',
+        content: { 'application/json': { schema: ResponseSchema }, 'text/csv': { schema: z.string() } },
+      },
+      ...errorResponses(400, 401, 403, 404),
+    },
   }),
   async (c) => {
     const query = c.req.valid('json');
     const { project } = await authorizeProject(getDb(c.env.DB), c.get('principal'), query.project, 'read');
-    return c.json(await runQuery(c.env.DB, project, query, Date.now()), 200);
+    const response = await runQuery(c.env.DB, project, query, Date.now());
+    if (query.format === 'csv') {
+      c.header('Content-Type', 'text/csv; charset=utf-8');
+      c.header('Content-Disposition', `attachment; filename="tally-${project.id}.csv"`);
+      return c.body(toCsv(query, response), 200);
+    }
+    return c.json(response, 200);
   },
 );

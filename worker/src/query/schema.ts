@@ -78,7 +78,7 @@ export const FilterSchema = z
   .refine(([, dimension]) => !dimension.startsWith('time:'), 'time dimensions cannot be filtered; use date_range')
   .openapi({ example: ['is', 'country', ['DE', 'AT']] });
 
-const DateRangeSchema = z
+export const DateRangeSchema = z
   .union([
     z.enum(DATE_RANGE_PRESETS),
     z.tuple([z.string(), z.string()]).superRefine((range, ctx) => {
@@ -101,6 +101,7 @@ export const QuerySchema = z
       .optional(),
     limit: z.number().int().min(1).max(10_000).default(100),
     page: z.number().int().min(1).max(100_000).default(1),
+    format: z.enum(['json', 'csv']).default('json').openapi({ description: '`csv`: the results as a CSV download' }),
     include: z
       .object({
         compare: z.enum(['previous_period', 'year_over_year']).optional(),
