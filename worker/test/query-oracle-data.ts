@@ -8,7 +8,8 @@ import { env } from 'cloudflare:workers';
 import fc from 'fast-check';
 import { addDays, firstInstantAt, formatDate, type LocalDate, parseDate } from '../src/query/calendar.ts';
 import { METRICS } from '../src/query/schema.ts';
-import type { Filter, OracleQuery, RawEvent } from './query-oracle.ts';
+import type { Filter, OracleMetric, OracleQuery, RawEvent } from './query-oracle.ts';
+import { type GoalShape, goalSet, goalShape, type OracleGoal, withGoals } from './query-oracle-goals.ts';
 
 const SECOND = 1_000;
 const MINUTE = 60 * SECOND;
@@ -24,12 +25,12 @@ export const ZONE_DAYS: Record<string, string[]> = {
 };
 
 /** Events fall on the local days anchor−3 … anchor+2 (and spill a little over both edges). */
-const WINDOW = { first: -3, last: 2 } as const;
+export const WINDOW = { first: -3, last: 2 } as const;
 
 /** The values each dimension takes in generated data; `null` is "no value". */
 export const POOLS = {
   // `_` and `%` (URL-encoded paths have them) are LIKE's wildcards: contains must take them literally.
-  page: ['/', '/a', '/b/c', '/docs/get_started', '/caf%C3%A9'],
+  page: ['/', '/a', '/b/c', '/b/c/d', '/docs/get_started', '/caf%C3%A9'],
   hostname: ['example.com', 'www.example.com'],
   'event:name': ['pageview', 'signup', 'click'],
   source: [null, 'Google', 'news'],
@@ -153,11 +154,12 @@ const person = fc.record({
 
 type PersonShape = typeof person extends fc.Arbitrary<infer T> ? T : never;
 
-/** A project's timezone, the DST day its data is placed around, and its events. */
+/** A project's timezone, the DST day its data is placed around, its events and its goals. */
 export interface Scenario {
   timezone: string;
   anchor: string;
   events: RawEvent[];
+  goals: OracleGoal[];
 }
 
 export const scenario: fc.Arbitrary<Scenario> = fc
@@ -166,8 +168,8 @@ export const scenario: fc.Arbitrary<Scenario> = fc
   )
   .chain(({ timezone, anchor }) =>
     fc
-      .array(person, { minLength: 2, maxLength: 6 })
-      .map((people) => ({ timezone, anchor, events: build(timezone, anchor, people) })),
+      .tuple(fc.array(person, { minLength: 2, maxLength: 6 }), goalSet)
+      .map(([people, goals]) => ({ timezone, anchor, events: build(timezone, anchor, people), goals })),
   );
 
 function build(timezone: string, anchor: string, people: PersonShape[]): RawEvent[] {
@@ -296,6 +298,7 @@ const filter: fc.Arbitrary<Filter> = pick(FILTER_DIMENSIONS).chain((dimension) =
 /** A query in day offsets from the scenario's anchor; {@link materialize} makes it a request. */
 export interface QueryShape {
   metrics: OracleQuery['metrics'];
+  goal: GoalShape;
   dimensions: string[];
   filters: Filter[];
   range: { from: number; days: number };
@@ -308,7 +311,11 @@ export interface QueryShape {
 }
 
 export const queryShape: fc.Arbitrary<QueryShape> = fc.record({
-  metrics: fc.shuffledSubarray([...METRICS], { minLength: 1, maxLength: 4 }),
+  metrics: fc.shuffledSubarray(
+    METRICS.filter((metric): metric is Exclude<OracleMetric, 'conversion_rate'> => metric !== 'conversion_rate'),
+    { minLength: 1, maxLength: 4 },
+  ),
+  goal: goalShape,
   dimensions: fc
     .uniqueArray(pick(DIMENSIONS), { maxLength: 2 })
     .filter((list) => list.filter((dimension) => dimension.startsWith('time:')).length <= 1),
@@ -339,18 +346,22 @@ export const queryShape: fc.Arbitrary<QueryShape> = fc.record({
   compare: maybe(pick(['previous_period', 'year_over_year'] as const), { value: 1, none: 2 }),
 });
 
-/** The request body (without `project`) a shape stands for, around a scenario's anchor day. */
-export function materialize(shape: QueryShape, anchor: string): OracleQuery {
+/**
+ * The request body (without `project`) a shape stands for, around a scenario's anchor day, with
+ * the scenario's goal names for `event:goal` (a goal dimension takes one of the two dimensions).
+ */
+export function materialize(shape: QueryShape, anchor: string, goalNames: readonly string[] = []): OracleQuery {
   const day0 = parseDate(anchor) as LocalDate;
   const from = addDays(day0, shape.range.from);
+  const { metrics, dimensions, filters } = withGoals(shape, goalNames);
   const query: OracleQuery = {
-    metrics: shape.metrics,
+    metrics,
     date_range: [formatDate(from), formatDate(addDays(from, shape.range.days - 1))],
   };
-  if (shape.dimensions.length) query.dimensions = shape.dimensions;
-  if (shape.filters.length) query.filters = shape.filters;
+  if (dimensions.length) query.dimensions = dimensions;
+  if (filters.length) query.filters = filters;
   if (shape.orderBy) {
-    const keys = [...shape.metrics, ...shape.dimensions];
+    const keys = [...metrics, ...dimensions];
     const seen = new Set<string>();
     query.order_by = shape.orderBy
       .map(([index, direction]): [string, 'asc' | 'desc'] => [keys[index % keys.length] as string, direction])
@@ -358,7 +369,7 @@ export function materialize(shape: QueryShape, anchor: string): OracleQuery {
   }
   if (shape.limit !== null) query.limit = shape.limit;
   if (shape.page !== null) query.page = shape.page;
-  const hasTime = shape.dimensions.some((dimension) => dimension.startsWith('time:'));
+  const hasTime = dimensions.some((dimension) => dimension.startsWith('time:'));
   const include: NonNullable<OracleQuery['include']> = {};
   if (shape.totals) include.totals = true;
   // time_labels names the buckets of the requested time dimension; without one it is not asked.

@@ -45,6 +45,13 @@
  *    in E (filtered), the visits those with an event in E.
  * 12. A filter on `exit_page` keeps whole visits by their exit page, like the other visit
  *    dimensions by their entry's value.
+ * 13. Goals (query-oracle-goals.ts): an `event:goal` group holds the events of E that complete
+ *    the goal, also goals no goal filter names; session metrics take those events' whole visits.
+ *    Two goal filters both apply, like any two filters.
+ * 14. `conversion_rate`'s denominator drops every goal condition — goal filters and the goal
+ *    dimension — and keeps the group's other values (time by label, or position in a comparison)
+ *    and other filters. `meta.totals`: visitors of E (a goal dimension does not narrow E) ÷ those
+ *    without goal filters, so 100 with a goal dimension and no goal filter.
  */
 import {
   type Bucket,
@@ -63,6 +70,7 @@ import {
   resolveDateRange,
 } from '../src/query/date-range.ts';
 import type { Metric } from '../src/query/schema.ts';
+import { goalsOf, type OracleGoal } from './query-oracle-goals.ts';
 
 /** An `events` row as the oracle needs it (the columns a query can look at). */
 export interface RawEvent {
@@ -98,9 +106,11 @@ export interface RawEvent {
 export type Operator = 'is' | 'is_not' | 'contains' | 'matches';
 export type Filter = [Operator, string, (string | null)[]];
 
+export type OracleMetric = Metric | 'conversion_rate';
+
 /** The request body without `project`; missing fields take the schema's defaults. */
 export interface OracleQuery {
-  metrics: Metric[];
+  metrics: OracleMetric[];
   date_range: DateRangeSpec;
   dimensions?: string[];
   filters?: Filter[];
@@ -126,6 +136,8 @@ export interface OracleContext {
   timezone: string;
   now?: number;
   firstDay?: LocalDate;
+  /** The project's goals (found by name by `event:goal`). */
+  goals?: readonly OracleGoal[];
 }
 
 const TIME: Record<string, Interval> = {
@@ -154,6 +166,7 @@ const ENTRY_COLUMNS = [
 ] as const;
 const VISIT_DIMENSIONS = new Set<string>(['entry_page', 'exit_page', ...ENTRY_COLUMNS]);
 const PROP_PREFIX = 'event:props:';
+const GOAL = 'event:goal';
 
 /** One visit as seen within the range: its events there, by seq. */
 interface Visit {
@@ -171,6 +184,7 @@ interface Selection {
   visits: Map<string, Visit>;
   day: Map<RawEvent, string>;
   buckets: Bucket[];
+  goals: readonly OracleGoal[];
 }
 
 /** The value of a non-time dimension for an event: its own, or its visit's. */
@@ -218,7 +232,8 @@ export function keeps(operator: Operator, values: readonly Value[], v: Value): b
   }
 }
 
-function select(all: readonly RawEvent[], query: OracleQuery, range: ResolvedRange, timezone: string): Selection {
+function select(all: readonly RawEvent[], query: OracleQuery, range: ResolvedRange, where: OracleContext): Selection {
+  const { timezone, goals = [] } = where;
   const inRange = all.filter((event) => event.ts >= range.start && event.ts < range.end);
   const bySession = new Map<string, RawEvent[]>();
   for (const event of inRange) bySession.set(event.session_id, [...(bySession.get(event.session_id) ?? []), event]);
@@ -237,29 +252,41 @@ function select(all: readonly RawEvent[], query: OracleQuery, range: ResolvedRan
   }
   const filters = query.filters ?? [];
   const visitFilters = filters.filter(([, dimension]) => VISIT_DIMENSIONS.has(dimension));
-  const eventFilters = filters.filter(([, dimension]) => !VISIT_DIMENSIONS.has(dimension));
+  const eventFilters = filters.filter(([, dimension]) => !VISIT_DIMENSIONS.has(dimension) && dimension !== GOAL);
+  const goalFilters = filters.filter(([, dimension]) => dimension === GOAL);
   const events = inRange.filter((event) => {
     const visit = visits.get(event.session_id) as Visit;
+    const completed = goalFilters.length ? goalsOf(goals, event) : [];
     return (
       visitFilters.every(([op, dim, values]) => keeps(op, values, dimensionValue(visit.entry, visit, dim))) &&
-      eventFilters.every(([op, dim, values]) => keeps(op, values, dimensionValue(event, visit, dim)))
+      eventFilters.every(([op, dim, values]) => keeps(op, values, dimensionValue(event, visit, dim))) &&
+      // `is` only (anything else is a 400): the event completes one of the named goals.
+      goalFilters.every(([, , names]) => completed.some((name) => names.includes(name)))
     );
   });
   const day = new Map(events.map((event) => [event, formatDate(localDate(event.ts, timezone))]));
   const time = query.dimensions?.find((dimension) => dimension in TIME);
   const list = time && range.from && range.to ? buckets(range.from, range.to, TIME[time] as Interval, timezone) : [];
-  return { range, events, visits, day, buckets: list };
+  return { range, events, visits, day, buckets: list, goals };
 }
 
-/** The metrics of a set of events of E, in the requested order. */
-function metricsOf(events: readonly RawEvent[], selection: Selection, metrics: readonly Metric[]): number[] {
+/**
+ * The metrics of a set of events of E, in the requested order; `baseline` is the visitors of the
+ * same group without the goal condition, for `conversion_rate` (reading 14).
+ */
+function metricsOf(
+  events: readonly RawEvent[],
+  selection: Selection,
+  metrics: readonly OracleMetric[],
+  baseline = 0,
+): number[] {
   const sessions = [...new Set(events.map((event) => event.session_id))].map((id) => selection.visits.get(id) as Visit);
   const visitors = new Set(events.map((event) => `${selection.day.get(event)} ${event.visitor_id}`)).size;
   const pageviews = events.filter((event) => event.name === 'pageview').length;
   const visits = sessions.length;
   const bounces = sessions.filter((visit) => visit.bounced).length;
   const durationMs = sessions.reduce((sum, visit) => sum + visit.durationMs, 0);
-  const value: Record<Metric, number> = {
+  const value: Record<OracleMetric, number> = {
     visitors,
     visits,
     pageviews,
@@ -267,11 +294,15 @@ function metricsOf(events: readonly RawEvent[], selection: Selection, metrics: r
     views_per_visit: visits ? Math.round((100 * pageviews) / visits) / 100 : 0,
     bounce_rate: visits ? Math.round((100 * bounces) / visits) : 0,
     visit_duration: visits ? Math.round(durationMs / 1000 / visits) : 0,
+    conversion_rate: baseline ? Math.round((visitors / baseline) * 100 * 100) / 100 : 0,
   };
   return metrics.map((metric) => value[metric]);
 }
 
-/** Group E by the requested dimensions; the time dimension by bucket label, or by bucket position. */
+/**
+ * Group E by the requested dimensions; the time dimension by bucket label, or by bucket position.
+ * An event falls in one group per goal it completes (none if it completes none).
+ */
 function groupsOf(
   selection: Selection,
   dimensions: readonly string[],
@@ -280,18 +311,51 @@ function groupsOf(
   const groups = new Map<string, { key: Value[]; events: RawEvent[] }>();
   for (const event of selection.events) {
     const visit = selection.visits.get(event.session_id) as Visit;
-    const key = dimensions.map((dimension) => {
-      if (!(dimension in TIME)) return dimensionValue(event, visit, dimension);
+    const choices = dimensions.map((dimension): Value[] => {
+      if (dimension === GOAL) return goalsOf(selection.goals, event);
+      if (!(dimension in TIME)) return [dimensionValue(event, visit, dimension)];
       const index = bucketIndex(selection.buckets, event.ts);
       if (index < 0) throw new Error(`oracle: event ${event.id} outside the buckets of its range`);
-      return timeAs === 'label' ? (selection.buckets[index] as Bucket).label : String(index);
+      return [timeAs === 'label' ? (selection.buckets[index] as Bucket).label : String(index)];
     });
-    const id = JSON.stringify(key);
-    const group = groups.get(id) ?? { key, events: [] };
-    group.events.push(event);
-    groups.set(id, group);
+    const keys = choices.reduce<Value[][]>(
+      (partial, values) => partial.flatMap((key) => values.map((v) => [...key, v])),
+      [[]],
+    );
+    for (const key of keys) {
+      const id = JSON.stringify(key);
+      const group = groups.get(id) ?? { key, events: [] };
+      group.events.push(event);
+      groups.set(id, group);
+    }
   }
   return groups;
+}
+
+/**
+ * Visitors without the goal condition (reading 14), by the group key (time as `timeAs`): the
+ * `event:goal` filters dropped, and the `event:goal` dimension's value left out of the key.
+ */
+function baselineOf(
+  all: readonly RawEvent[],
+  query: OracleQuery,
+  range: ResolvedRange,
+  where: OracleContext,
+  dimensions: readonly string[],
+  timeAs: 'label' | 'position',
+): { total: number; of: (key: readonly Value[]) => number } {
+  const filters = (query.filters ?? []).filter(([, dimension]) => dimension !== GOAL);
+  const selection = select(all, { ...query, filters }, range, where);
+  const others = dimensions.filter((dimension) => dimension !== GOAL);
+  const groups = groupsOf(selection, others, timeAs);
+  const visitorsOf = (events: readonly RawEvent[]) => metricsOf(events, selection, ['visitors'])[0] as number;
+  return {
+    total: visitorsOf(selection.events),
+    of: (key) => {
+      const id = JSON.stringify(key.filter((_, index) => dimensions[index] !== GOAL));
+      return visitorsOf(groups.get(id)?.events ?? []);
+    },
+  };
 }
 
 /** Ascending, `null` last whatever the direction (reading 6). */
@@ -346,36 +410,42 @@ export function runOracle(all: readonly RawEvent[], query: OracleQuery, context:
   );
   if (!range.from || !range.to) throw new Error('oracle: realtime is not modelled');
 
-  const main = select(all, query, range, timezone);
+  const rate = query.metrics.includes('conversion_rate');
+  const main = select(all, query, range, context);
+  const base = rate ? baselineOf(all, query, range, context, dimensions, 'label') : null;
   // Without dimensions the one group is all of E, empty or not (reading 5).
   const groups = dimensions.length
     ? [...groupsOf(main, dimensions, 'label').values()]
     : [{ key: [], events: main.events }];
   const rows: ResultRow[] = groups.map((group) => ({
     dimensions: group.key,
-    metrics: metricsOf(group.events, main, query.metrics),
+    metrics: metricsOf(group.events, main, query.metrics, base?.of(group.key)),
   }));
   order(rows, query, dimensions);
   const results = rows.slice((page - 1) * limit, page * limit);
 
   const meta: QueryResponse['meta'] = {};
-  if (include.totals) meta.totals = metricsOf(main.events, main, query.metrics);
+  if (include.totals) meta.totals = metricsOf(main.events, main, query.metrics, base?.total);
   const time = dimensions.find((dimension) => dimension in TIME);
   if (include.time_labels && time) {
     meta.time_labels = buckets(range.from, range.to, TIME[time] as Interval, timezone).map((bucket) => bucket.label);
   }
   if (include.compare) {
-    const previous = select(all, query, comparisonRange(range, include.compare, timezone), timezone);
+    const previousRange = comparisonRange(range, include.compare, timezone);
+    const previous = select(all, query, previousRange, context);
     const compared = groupsOf(previous, dimensions, 'position');
+    const previousBase = rate ? baselineOf(all, query, previousRange, context, dimensions, 'position') : null;
     const labels = main.buckets.map((bucket) => bucket.label);
     for (const row of results) {
       const key = row.dimensions.map((value, index) =>
         (dimensions[index] as string) in TIME ? String(labels.indexOf(value as string)) : value,
       );
       const events = dimensions.length ? (compared.get(JSON.stringify(key))?.events ?? []) : previous.events;
-      row.comparison = { metrics: metricsOf(events, previous, query.metrics) };
+      row.comparison = { metrics: metricsOf(events, previous, query.metrics, previousBase?.of(key)) };
     }
-    if (include.totals) meta.comparison_totals = metricsOf(previous.events, previous, query.metrics);
+    if (include.totals) {
+      meta.comparison_totals = metricsOf(previous.events, previous, query.metrics, previousBase?.total);
+    }
   }
   return { results, meta };
 }

@@ -5,7 +5,8 @@
 import { buckets, type Interval, localDate, type LocalDate } from './calendar.ts';
 import { comparisonRange, type ResolvedRange, resolveDateRange } from './date-range.ts';
 import type { Dimension, Metric, Query } from './schema.ts';
-import { aggregateSql } from './sql.ts';
+import { anyGoalCondition, goalCondition, loadGoals, pageviewPaths } from './goals.ts';
+import { aggregateSql, type Condition } from './sql.ts';
 
 /** What D1 returns per group. */
 interface Row {
@@ -18,6 +19,8 @@ interface Row {
   visits: number;
   bounces: number;
   duration: number;
+  /** For conversion rates: the visitors of the same group without the goal condition. */
+  baseVisitors?: number;
 }
 
 /** One group of the answer. */
@@ -58,6 +61,8 @@ function metricValue(metric: Metric, row: Row | undefined): number {
       return Math.round(perVisit(row.bounces) * 100);
     case 'visit_duration':
       return Math.round(perVisit(row.duration) / 1000);
+    case 'conversion_rate':
+      return row.baseVisitors ? Math.round((row.visitors / row.baseVisitors) * 100 * 100) / 100 : 0;
   }
 }
 
@@ -114,18 +119,16 @@ export async function runQuery(
   const tz = project.timezone;
   const range = resolveDateRange(query.date_range, tz, now, localDate(project.createdAt, tz));
   const compare = query.include.compare ? comparisonRange(range, query.include.compare, tz) : null;
-  const statement = (r: ResolvedRange, dimensions: readonly Dimension[]) => {
-    const { sql, params } = aggregateSql(project.id, r.start, r.end, tz, dimensions, query.filters);
-    return d1.prepare(sql).bind(...params);
-  };
-  const statements = [statement(range, query.dimensions)];
-  if (query.include.totals) statements.push(statement(range, []));
-  if (compare) statements.push(statement(compare, query.dimensions));
-  if (compare && query.include.totals) statements.push(statement(compare, []));
-  const answers = (await d1.batch<Row>(statements)).map((answer) => answer.results);
-  const [main = [], totals = null] = query.include.totals ? [answers[0], answers[1]] : [answers[0], null];
-  const compared = compare ? (answers[query.include.totals ? 2 : 1] ?? []) : null;
-  const comparedTotals = compare && query.include.totals ? (answers[3] ?? []) : null;
+  const aggregate = await planAggregations(d1, project, query, [range, ...(compare ? [compare] : [])]);
+  const mainRows = aggregate(range, query.dimensions);
+  const totalRows = query.include.totals ? aggregate(range, []) : null;
+  const comparedRows = compare ? aggregate(compare, query.dimensions) : null;
+  const comparedTotalRows = compare && query.include.totals ? aggregate(compare, []) : null;
+  const answers = await aggregate.run();
+  const main = mainRows(answers);
+  const totals = totalRows?.(answers) ?? null;
+  const compared = comparedRows?.(answers) ?? null;
+  const comparedTotals = comparedTotalRows?.(answers) ?? null;
 
   const metricsOf = (row: Row | undefined) => query.metrics.map((metric) => metricValue(metric, row));
   const dimensionsOf = (row: Row) => [row.g0, row.g1, row.g2].slice(0, query.dimensions.length);
@@ -161,4 +164,69 @@ export async function runQuery(
   if (comparedTotals) meta.comparison_totals = metricsOf(comparedTotals[0]);
   const offset = (query.page - 1) * query.limit;
   return { results: results.slice(offset, offset + query.limit), meta };
+}
+
+/**
+ * Plan the aggregations of a query into one D1 batch. With `event:goal` a group is made per goal
+ * (its condition added to the filters); with `conversion_rate` each group is paired with the same
+ * group without the goal condition. Call the planner per aggregation, then `run()` once.
+ */
+async function planAggregations(d1: D1Database, project: QueryProject, query: Query, ranges: ResolvedRange[]) {
+  const goalFilters = query.filters.filter(([, dimension]) => dimension === 'event:goal');
+  const usesGoals = goalFilters.length > 0 || query.dimensions.includes('event:goal');
+  const goals = usesGoals ? await loadGoals(d1, project.id) : [];
+  const paths = usesGoals
+    ? await pageviewPaths(
+        d1,
+        project.id,
+        Math.min(...ranges.map((r) => r.start)),
+        Math.max(...ranges.map((r) => r.end)),
+      )
+    : [];
+  const filters = query.filters.filter(([, dimension]) => dimension !== 'event:goal');
+  // Every goal filter holds (AND); each keeps the events that complete any of its goals.
+  const goalWhere: Condition[] = goalFilters.map(([, , names]) =>
+    anyGoalCondition(
+      goals.filter((goal) => names.includes(goal.name)),
+      paths,
+    ),
+  );
+  const conversion = query.metrics.includes('conversion_rate');
+  const statements: D1PreparedStatement[] = [];
+  const add = (r: ResolvedRange, dimensions: readonly Dimension[], extra: { where?: Condition[]; goal?: string }) => {
+    const { sql, params } = aggregateSql(project.id, r.start, r.end, project.timezone, dimensions, filters, extra);
+    statements.push(d1.prepare(sql).bind(...params));
+    return statements.length - 1;
+  };
+  let answers: Row[][] = [];
+
+  const plan = (r: ResolvedRange, dimensions: readonly Dimension[]) => {
+    const goalIndex = dimensions.indexOf('event:goal');
+    const parts =
+      goalIndex >= 0
+        ? goals.map((goal) =>
+            add(r, dimensions, { where: [...goalWhere, goalCondition(goal, paths)], goal: goal.name }),
+          )
+        : [add(r, dimensions, { where: goalWhere })];
+    const others = dimensions.filter((dimension) => dimension !== 'event:goal');
+    const base = conversion ? add(r, others, {}) : null;
+    return (all: Row[][]): Row[] => {
+      const rows = parts.flatMap((index) => all[index] ?? []);
+      if (base === null) return rows;
+      const keyOf = (values: (string | null)[]) => JSON.stringify(values);
+      const baseByKey = new Map(
+        (all[base] ?? []).map((row) => [keyOf([row.g0, row.g1, row.g2].slice(0, others.length)), row.visitors]),
+      );
+      return rows.map((row) => {
+        const values = [row.g0, row.g1, row.g2].slice(0, dimensions.length).filter((_, i) => i !== goalIndex);
+        return { ...row, baseVisitors: baseByKey.get(keyOf(values)) ?? 0 };
+      });
+    };
+  };
+  return Object.assign(plan, {
+    run: async (): Promise<Row[][]> => {
+      answers = (await d1.batch<Row>(statements)).map((answer) => answer.results);
+      return answers;
+    },
+  });
 }

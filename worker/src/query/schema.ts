@@ -13,6 +13,7 @@ export const METRICS = [
   'bounce_rate',
   'visit_duration',
   'events',
+  'conversion_rate',
 ] as const;
 export type Metric = (typeof METRICS)[number];
 
@@ -39,7 +40,7 @@ export const VISIT_DIMENSIONS = [
 ] as const;
 
 /** Dimensions every event has of its own. */
-export const EVENT_DIMENSIONS = ['page', 'hostname', 'event:name'] as const;
+export const EVENT_DIMENSIONS = ['page', 'hostname', 'event:name', 'event:goal'] as const;
 
 export const TIME_DIMENSIONS = ['time:hour', 'time:day', 'time:week', 'time:month'] as const;
 
@@ -76,6 +77,11 @@ export const FILTER_OPERATORS = ['is', 'is_not', 'contains', 'matches'] as const
 export const FilterSchema = z
   .tuple([z.enum(FILTER_OPERATORS), DimensionSchema, z.array(FilterValue).min(1).max(50)])
   .refine(([, dimension]) => !dimension.startsWith('time:'), 'time dimensions cannot be filtered; use date_range')
+  .refine(
+    ([operator, dimension, values]) =>
+      dimension !== 'event:goal' || (operator === 'is' && values.every((v) => v !== null)),
+    'event:goal takes only the operator is, with goal names',
+  )
   .openapi({ example: ['is', 'country', ['DE', 'AT']] });
 
 export const DateRangeSchema = z
@@ -118,6 +124,14 @@ export const QuerySchema = z
       ctx.addIssue({ code: 'custom', path: ['dimensions'], message: 'dimensions must be distinct' });
     if (query.dimensions.filter((d) => d.startsWith('time:')).length > 1) {
       ctx.addIssue({ code: 'custom', path: ['dimensions'], message: 'at most one time dimension' });
+    }
+    const goals = dims.has('event:goal') || query.filters.some(([, dimension]) => dimension === 'event:goal');
+    if ((query.metrics as string[]).includes('conversion_rate') && !goals) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['metrics'],
+        message: 'conversion_rate needs an event:goal dimension or filter',
+      });
     }
     query.order_by?.forEach(([key], index) => {
       if (!(query.metrics as string[]).includes(key) && !dims.has(key as Dimension)) {

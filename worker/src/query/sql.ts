@@ -70,7 +70,7 @@ export function propPath(key: string): string {
 }
 
 /** SQL for a dimension's value on a row of `base`, with its bound parameters. */
-export function dimensionSql(dimension: Dimension): { sql: string; params: unknown[] } {
+export function dimensionSql(dimension: Dimension): Condition {
   switch (dimension) {
     case 'time:hour':
       return { sql: `strftime('%Y-%m-%d %H:00', lt / 1000, 'unixepoch')`, params: [] };
@@ -86,6 +86,9 @@ export function dimensionSql(dimension: Dimension): { sql: string; params: unkno
       return { sql: 'hostname', params: [] };
     case 'event:name':
       return { sql: 'name', params: [] };
+    case 'event:goal':
+      // Goals are applied as conditions, one aggregation per goal (see goals.ts).
+      throw new Error('event:goal is not a column');
   }
   if (dimension.startsWith(PROP_PREFIX)) {
     // Numbers and booleans as their JSON text, so that `5` and `true` filter and group as text.
@@ -98,13 +101,19 @@ export function dimensionSql(dimension: Dimension): { sql: string; params: unkno
   return { sql: `v_${dimension}`, params: [] };
 }
 
+/** A piece of SQL with its bound parameters. */
+export interface Condition {
+  sql: string;
+  params: unknown[];
+}
+
 /** The columns `base` computes for visit dimensions: each visit's entry (and exit) values. */
 function visitColumns(): string {
   const entry = Object.entries(VISIT_COLUMNS).map(([name, column]) => `FIRST_VALUE(${column}) OVER entry AS v_${name}`);
   return [...entry, 'FIRST_VALUE(path) OVER exit AS v_exit_page'].join(',\n    ');
 }
 
-function filterSql([operator, dimension, values]: Query['filters'][number]): { sql: string; params: unknown[] } {
+function filterSql([operator, dimension, values]: Query['filters'][number]): Condition {
   const { sql: expr, params } = dimensionSql(dimension);
   const listed = values.filter((value): value is string => value !== null);
   const withNull = values.length > listed.length;
@@ -151,9 +160,13 @@ export function aggregateSql(
   timeZone: string,
   dimensions: readonly Dimension[],
   filters: Query['filters'],
+  /** Conditions beyond the filters (goals), and the label `event:goal` groups take. */
+  extra: { where?: Condition[]; goal?: string } = {},
 ): { sql: string; params: unknown[] } {
-  const groups = dimensions.map(dimensionSql);
-  const where = filters.map(filterSql);
+  const groups = dimensions.map((dimension) =>
+    dimension === 'event:goal' ? { sql: '?', params: [extra.goal ?? null] } : dimensionSql(dimension),
+  );
+  const where = [...filters.map(filterSql), ...(extra.where ?? [])];
   const keys = [0, 1, 2].map((i) => (groups[i] ? `${groups[i]?.sql} AS g${i}` : `NULL AS g${i}`));
   const sql = `WITH base AS (
   SELECT ts, session_id, visitor_id, name, path, hostname, props, ${localTimeSql(start, end, timeZone)} AS lt,

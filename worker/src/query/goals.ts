@@ -1,0 +1,52 @@
+/**
+ * Goals in queries: each goal of the project as a SQL condition on events. Pageview goals are
+ * matched in the Worker against the distinct pageview paths of the range (wildcards that stop at
+ * `/` have no SQL equivalent) and become a list; event goals are plain SQL.
+ */
+import { asc, eq } from 'drizzle-orm';
+import { getDb, goals } from '../db/index.ts';
+import { pathMatches } from '../projects/goal-matching.ts';
+import type { Condition } from './sql.ts';
+
+type Goal = typeof goals.$inferSelect;
+
+/** A property's value as text: numbers and booleans as their JSON text. */
+const PROPERTY_TEXT = `(CASE type WHEN 'true' THEN 'true' WHEN 'false' THEN 'false' WHEN 'null' THEN NULL ELSE CAST(value AS TEXT) END)`;
+
+/** The project's goals, by name. */
+export async function loadGoals(d1: D1Database, projectId: string): Promise<Goal[]> {
+  return getDb(d1).select().from(goals).where(eq(goals.projectId, projectId)).orderBy(asc(goals.name));
+}
+
+/** The distinct pageview paths of a project in [start, end). */
+export async function pageviewPaths(d1: D1Database, projectId: string, start: number, end: number): Promise<string[]> {
+  const { results } = await d1
+    .prepare("SELECT DISTINCT path FROM events WHERE project_id = ? AND ts >= ? AND ts < ? AND name = 'pageview'")
+    .bind(projectId, start, end)
+    .all<{ path: string }>();
+  return results.map((row) => row.path);
+}
+
+/** The condition an event meets when it completes `goal`. */
+export function goalCondition(goal: Goal, paths: readonly string[]): Condition {
+  if (goal.kind === 'pageview') {
+    const matching = paths.filter((path) => pathMatches(goal.path ?? '', path));
+    return {
+      sql: `(name = 'pageview' AND path IN (SELECT value FROM json_each(?)))`,
+      params: [JSON.stringify(matching)],
+    };
+  }
+  if (goal.propertyKey === null) return { sql: '(name = ?)', params: [goal.eventName] };
+  // json_each reads the key as data, so no key needs quoting inside a JSON path.
+  return {
+    sql: `(name = ? AND EXISTS (SELECT 1 FROM json_each(props) WHERE key = ? AND ${PROPERTY_TEXT} = ?))`,
+    params: [goal.eventName, goal.propertyKey, goal.propertyValue],
+  };
+}
+
+/** Events that complete any of these goals (nothing, for none). */
+export function anyGoalCondition(list: readonly Goal[], paths: readonly string[]): Condition {
+  if (!list.length) return { sql: '0', params: [] };
+  const conditions = list.map((goal) => goalCondition(goal, paths));
+  return { sql: `(${conditions.map((c) => c.sql).join(' OR ')})`, params: conditions.flatMap((c) => c.params) };
+}
