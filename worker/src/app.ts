@@ -9,7 +9,7 @@ import { docsRoutes } from './docs/index.ts';
 import { healthRoutes } from './health/index.ts';
 import { ingestRoutes, registerIngestOpenApi } from './ingest/index.ts';
 import { projectRoutes } from './projects/index.ts';
-import { dropRoutes, queryRoutes } from './query/index.ts';
+import { dropRoutes, funnelRoutes, queryRoutes } from './query/index.ts';
 import { ApiError } from './shared/errors.ts';
 import { createRouter } from './shared/hono.ts';
 import { VERSION } from './shared/version.ts';
@@ -37,6 +37,7 @@ app.route('/', authRoutes);
 app.route('/', projectRoutes);
 app.route('/', queryRoutes);
 app.route('/', dropRoutes);
+app.route('/', funnelRoutes);
 app.route('/', docsRoutes);
 
 registerIngestOpenApi(app.openAPIRegistry);

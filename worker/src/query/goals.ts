@@ -28,7 +28,10 @@ export async function pageviewPaths(d1: D1Database, projectId: string, start: nu
 }
 
 /** The condition an event meets when it completes `goal`. */
-export function goalCondition(goal: Goal, paths: readonly string[]): Condition {
+export function goalCondition(
+  goal: Pick<Goal, 'kind' | 'path' | 'eventName' | 'propertyKey' | 'propertyValue'>,
+  paths: readonly string[],
+): Condition {
   if (goal.kind === 'pageview') {
     const matching = paths.filter((path) => pathMatches(goal.path ?? '', path));
     return {

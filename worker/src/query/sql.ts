@@ -101,6 +101,24 @@ export function dimensionSql(dimension: Dimension): Condition {
   return { sql: `v_${dimension}`, params: [] };
 }
 
+/**
+ * The CTE `base`: a project's events in [start, end) with their local time, their visit's entry
+ * (and exit) values and their visit's aggregates. It binds one parameter, the project id.
+ */
+export function baseCte(start: number, end: number, timeZone: string): string {
+  return `base AS (
+  SELECT ts, seq, session_id, visitor_id, name, path, hostname, props, ${localTimeSql(start, end, timeZone)} AS lt,
+    ${visitColumns()},
+    MIN(ts) OVER visit AS s_first, MAX(ts) OVER visit AS s_last,
+    SUM(name = 'pageview') OVER visit AS s_pageviews, COUNT(*) OVER visit AS s_events
+  FROM events
+  WHERE project_id = ? AND ts >= ${int(start)} AND ts < ${int(end)}
+  WINDOW visit AS (PARTITION BY session_id),
+    entry AS (PARTITION BY session_id ORDER BY seq ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING),
+    exit AS (PARTITION BY session_id ORDER BY name = 'pageview' DESC, seq DESC ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING)
+)`;
+}
+
 /** A piece of SQL with its bound parameters. */
 export interface Condition {
   sql: string;
@@ -113,7 +131,7 @@ function visitColumns(): string {
   return [...entry, 'FIRST_VALUE(path) OVER exit AS v_exit_page'].join(',\n    ');
 }
 
-function filterSql([operator, dimension, values]: Query['filters'][number]): Condition {
+export function filterSql([operator, dimension, values]: Query['filters'][number]): Condition {
   const { sql: expr, params } = dimensionSql(dimension);
   const listed = values.filter((value): value is string => value !== null);
   const withNull = values.length > listed.length;
@@ -168,17 +186,7 @@ export function aggregateSql(
   );
   const where = [...filters.map(filterSql), ...(extra.where ?? [])];
   const keys = [0, 1, 2].map((i) => (groups[i] ? `${groups[i]?.sql} AS g${i}` : `NULL AS g${i}`));
-  const sql = `WITH base AS (
-  SELECT ts, session_id, visitor_id, name, path, hostname, props, ${localTimeSql(start, end, timeZone)} AS lt,
-    ${visitColumns()},
-    MIN(ts) OVER visit AS s_first, MAX(ts) OVER visit AS s_last,
-    SUM(name = 'pageview') OVER visit AS s_pageviews, COUNT(*) OVER visit AS s_events
-  FROM events
-  WHERE project_id = ? AND ts >= ${int(start)} AND ts < ${int(end)}
-  WINDOW visit AS (PARTITION BY session_id),
-    entry AS (PARTITION BY session_id ORDER BY seq ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING),
-    exit AS (PARTITION BY session_id ORDER BY name = 'pageview' DESC, seq DESC ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING)
-),
+  const sql = `WITH ${baseCte(start, end, timeZone)},
 kept AS (
   SELECT *, ${keys.join(', ')}, strftime('%Y-%m-%d', lt / 1000, 'unixepoch') AS day
   FROM base

@@ -1,0 +1,116 @@
+/**
+ * `POST /api/v1/funnel`: how many visits pass each step of a funnel, in order (docs/STATS.md).
+ * Each step takes, per visit, the earliest matching event after the previous step's — the greedy
+ * choice, which reaches the furthest step any choice could.
+ */
+import { createRoute, z } from '@hono/zod-openapi';
+import { and, eq } from 'drizzle-orm';
+import { funnels, getDb } from '../db/index.ts';
+import { authorizeProject } from '../projects/index.ts';
+import type { GoalStep } from '../projects/goal-matching.ts';
+import { defaultGoalName, stepColumns } from '../projects/goals.ts';
+import { ApiError } from '../shared/errors.ts';
+import { createRouter } from '../shared/hono.ts';
+import { errorResponses, jsonBody, jsonResponse } from '../shared/openapi.ts';
+import { localDate } from './calendar.ts';
+import { type DateRangeSpec, resolveDateRange } from './date-range.ts';
+import { goalCondition, pageviewPaths } from './goals.ts';
+import { DateRangeSchema, FilterSchema, type Query, VISIT_DIMENSIONS } from './schema.ts';
+import { baseCte, filterSql } from './sql.ts';
+
+const FunnelQuerySchema = z
+  .object({
+    project: z.string().min(1).max(64),
+    funnel: z.string().min(1).max(64),
+    date_range: DateRangeSchema,
+    filters: z
+      .array(
+        FilterSchema.refine(
+          ([, dimension]) => (VISIT_DIMENSIONS as readonly string[]).includes(dimension),
+          'funnels filter by visit dimensions only',
+        ),
+      )
+      .max(20)
+      .default([]),
+  })
+  .strict()
+  .openapi('FunnelQuery');
+
+const StepResultSchema = z.object({
+  name: z.string(),
+  visits: z.number().int(),
+  conversion_rate: z.number(),
+  drop_off: z.number().int(),
+});
+
+/** One step of the answer. */
+export type FunnelStepResult = z.infer<typeof StepResultSchema>;
+
+/** Walk a project's visits in a range through a funnel's steps. */
+export async function runFunnel(
+  d1: D1Database,
+  project: { id: string; timezone: string; createdAt: number },
+  steps: readonly GoalStep[],
+  spec: DateRangeSpec,
+  filters: Query['filters'],
+  now: number,
+): Promise<FunnelStepResult[]> {
+  const range = resolveDateRange(spec, project.timezone, now, localDate(project.createdAt, project.timezone));
+  const paths = steps.some((step) => step.kind === 'pageview')
+    ? await pageviewPaths(d1, project.id, range.start, range.end)
+    : [];
+  const where = filters.map(filterSql);
+  const conditions = steps.map((step) => goalCondition(stepColumns(step), paths));
+  const stepCtes = conditions.map((condition, index) =>
+    index === 0
+      ? `s0 AS (SELECT session_id, MIN(seq) AS seq FROM kept WHERE ${condition.sql} GROUP BY session_id)`
+      : `s${index} AS (SELECT kept.session_id, MIN(kept.seq) AS seq FROM kept
+          JOIN s${index - 1} AS previous ON kept.session_id = previous.session_id AND kept.seq > previous.seq
+          WHERE ${condition.sql} GROUP BY kept.session_id)`,
+  );
+  const sql = `WITH ${baseCte(range.start, range.end, project.timezone)},
+kept AS (SELECT * FROM base WHERE ${where.length ? where.map((w) => w.sql).join(' AND ') : '1'}),
+${stepCtes.join(',\n')}
+SELECT ${conditions.map((_, index) => `(SELECT COUNT(*) FROM s${index}) AS n${index}`).join(', ')}`;
+  const params = [project.id, ...where.flatMap((w) => w.params), ...conditions.flatMap((c) => c.params)];
+  const row =
+    (await d1
+      .prepare(sql)
+      .bind(...params)
+      .first<Record<string, number>>()) ?? {};
+  const reached = steps.map((_, index) => row[`n${index}`] ?? 0);
+  const first = reached[0] ?? 0;
+  return steps.map((step, index) => ({
+    name: defaultGoalName(step),
+    visits: reached[index] ?? 0,
+    conversion_rate: first ? Math.round(((reached[index] ?? 0) / first) * 100 * 100) / 100 : 0,
+    drop_off: index === 0 ? 0 : (reached[index - 1] ?? 0) - (reached[index] ?? 0),
+  }));
+}
+
+export const funnelRoutes = createRouter().openapi(
+  createRoute({
+    method: 'post',
+    path: '/api/v1/funnel',
+    tags: ['Stats'],
+    summary: 'Visits through each step of a funnel',
+    request: jsonBody(FunnelQuerySchema),
+    responses: {
+      200: jsonResponse(z.object({ steps: z.array(StepResultSchema) }).openapi('FunnelResult'), 'The steps'),
+      ...errorResponses(400, 401, 403, 404),
+    },
+  }),
+  async (c) => {
+    const body = c.req.valid('json');
+    const db = getDb(c.env.DB);
+    const { project } = await authorizeProject(db, c.get('principal'), body.project, 'read');
+    const funnel = await db
+      .select()
+      .from(funnels)
+      .where(and(eq(funnels.id, body.funnel), eq(funnels.projectId, project.id)))
+      .get();
+    if (!funnel) throw new ApiError(404, 'not_found', 'No such funnel');
+    const steps = JSON.parse(funnel.steps) as GoalStep[];
+    return c.json({ steps: await runFunnel(c.env.DB, project, steps, body.date_range, body.filters, Date.now()) }, 200);
+  },
+);
