@@ -95,3 +95,32 @@ describe('goals in queries', () => {
     );
   });
 });
+
+describe('numeric properties', () => {
+  it('group and filter by their JSON text, as stored', async () => {
+    const owner = await signUp();
+    const project = await createProjectAs(owner.token, { timezone: 'UTC' });
+    // What ingest stores: JSON.stringify of the validated props.
+    const props = JSON.stringify({ big: 1e21, small: 2.5e-5, flag: true });
+    await env.DB.prepare(
+      `INSERT INTO events (project_id, id, ts, received_at, name, visitor_id, session_id, seq, is_entry, hostname, path, props)
+       VALUES (?, 'n1', ?, ?, 'buy', 'v', 's', 1, 1, 'example.com', '/', ?)`,
+    )
+      .bind(project.id, TS, TS, props)
+      .run();
+    const query = (body: Record<string, unknown>) =>
+      api('/api/v1/query', {
+        method: 'POST',
+        token: owner.token,
+        body: { project: project.id, date_range: DAY, metrics: ['events'], ...body },
+      });
+    expect(
+      await expectJson(await query({ dimensions: ['event:props:big', 'event:props:small', 'event:props:flag'] }), 200),
+    ).toEqual({
+      results: [{ dimensions: ['1e+21', '0.000025', 'true'], metrics: [1] }],
+      meta: {},
+    });
+    const filtered = await query({ filters: [['is', 'event:props:big', ['1e+21']]] });
+    expect(await expectJson(filtered, 200)).toEqual({ results: [{ dimensions: [], metrics: [1] }], meta: {} });
+  });
+});

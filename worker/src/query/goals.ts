@@ -10,8 +10,11 @@ import type { Condition } from './sql.ts';
 
 type Goal = typeof goals.$inferSelect;
 
-/** A property's value as text: numbers and booleans as their JSON text. */
-const PROPERTY_TEXT = `(CASE type WHEN 'true' THEN 'true' WHEN 'false' THEN 'false' WHEN 'null' THEN NULL ELSE CAST(value AS TEXT) END)`;
+/**
+ * A property's value as text: numbers and booleans as their JSON text exactly as stored (`->` with
+ * json_each's own quoted path keeps the token; a CAST would write 1e+21 as 1.0e+21).
+ */
+const PROPERTY_TEXT = `(CASE type WHEN 'text' THEN value WHEN 'null' THEN NULL ELSE props -> fullkey END)`;
 
 /** The project's goals, by name. */
 export async function loadGoals(d1: D1Database, projectId: string): Promise<Goal[]> {

@@ -91,11 +91,12 @@ export function dimensionSql(dimension: Dimension): Condition {
       throw new Error('event:goal is not a column');
   }
   if (dimension.startsWith(PROP_PREFIX)) {
-    // Numbers and booleans as their JSON text, so that `5` and `true` filter and group as text.
+    // Numbers and booleans as their JSON text, exactly as stored (`->` keeps the token: a CAST
+    // would write 1e+21 as 1.0e+21), so that `5` and `true` filter and group as text.
     const path = propPath(dimension.slice(PROP_PREFIX.length));
     return {
-      sql: `(CASE json_type(props, ?) WHEN 'true' THEN 'true' WHEN 'false' THEN 'false' WHEN 'null' THEN NULL ELSE CAST(json_extract(props, ?) AS TEXT) END)`,
-      params: [path, path],
+      sql: `(CASE json_type(props, ?) WHEN 'text' THEN json_extract(props, ?) WHEN 'null' THEN NULL ELSE props -> ? END)`,
+      params: [path, path, path],
     };
   }
   return { sql: `v_${dimension}`, params: [] };
