@@ -7,7 +7,7 @@
 import { env } from 'cloudflare:workers';
 import fc from 'fast-check';
 import { addDays, firstInstantAt, formatDate, type LocalDate, parseDate } from '../src/query/calendar.ts';
-import { METRICS } from '../src/query/schema.ts';
+import { METRICS, VISIT_DIMENSIONS } from '../src/query/schema.ts';
 import type { Filter, OracleMetric, OracleQuery, RawEvent } from './query-oracle.ts';
 import { type GoalShape, goalSet, goalShape, type OracleGoal, withGoals } from './query-oracle-goals.ts';
 
@@ -69,23 +69,11 @@ const POOL_VALUES: Record<string, readonly (string | null)[]> = {
   referrer: [null, ...Object.values(REFERRERS)],
 };
 
-const VISIT_COLUMNS = [
-  'source',
-  'utm_source',
-  'utm_medium',
-  'utm_campaign',
-  'utm_term',
-  'utm_content',
-  'country',
-  'region',
-  'city',
-  'browser',
-  'browser_version',
-  'os',
-  'os_version',
-  'device',
-  'screen',
-] as const;
+/** The visit attributes the generator varies (referrer follows from source). */
+const VISIT_COLUMNS = VISIT_DIMENSIONS.filter(
+  (dimension): dimension is Exclude<(typeof VISIT_DIMENSIONS)[number], 'entry_page' | 'exit_page' | 'referrer'> =>
+    dimension !== 'entry_page' && dimension !== 'exit_page' && dimension !== 'referrer',
+);
 type VisitColumn = (typeof VISIT_COLUMNS)[number];
 type Attributes = Record<VisitColumn, string | null>;
 

@@ -19,6 +19,7 @@
  *    anything else is refused (400), which the oracle models by throwing.
  */
 import { env } from 'cloudflare:workers';
+import { VISIT_DIMENSIONS } from '../src/query/schema.ts';
 import fc from 'fast-check';
 import { type GoalStep, goalMatches } from '../src/projects/goal-matching.ts';
 import { defaultGoalName } from '../src/projects/goals.ts';
@@ -28,26 +29,7 @@ import { dimensionValue, type Filter, keeps, type RawEvent } from './query-oracl
 import { GOAL_PATHS, GOAL_PROPERTIES, TRAP_PATHS } from './query-oracle-goals.ts';
 
 /** The dimensions a funnel filter may use: those whose value is the visit's. */
-export const FUNNEL_FILTER_DIMENSIONS = [
-  'entry_page',
-  'exit_page',
-  'source',
-  'referrer',
-  'utm_source',
-  'utm_medium',
-  'utm_campaign',
-  'utm_term',
-  'utm_content',
-  'country',
-  'region',
-  'city',
-  'browser',
-  'browser_version',
-  'os',
-  'os_version',
-  'device',
-  'screen',
-] as const;
+export const FUNNEL_FILTER_DIMENSIONS = VISIT_DIMENSIONS;
 
 export interface FunnelRequest {
   date_range: DateRangeSpec;

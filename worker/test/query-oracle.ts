@@ -53,6 +53,7 @@
  *    and other filters. `meta.totals`: visitors of E (a goal dimension does not narrow E) ÷ those
  *    without goal filters, so 100 with a goal dimension and no goal filter.
  */
+import { VISIT_DIMENSIONS as VISIT_DIMENSIONS_LIST } from '../src/query/schema.ts';
 import {
   type Bucket,
   bucketIndex,
@@ -146,24 +147,10 @@ const TIME: Record<string, Interval> = {
   'time:week': 'week',
   'time:month': 'month',
 };
-const ENTRY_COLUMNS = [
-  'source',
-  'referrer',
-  'utm_source',
-  'utm_medium',
-  'utm_campaign',
-  'utm_term',
-  'utm_content',
-  'country',
-  'region',
-  'city',
-  'browser',
-  'browser_version',
-  'os',
-  'os_version',
-  'device',
-  'screen',
-] as const;
+const ENTRY_COLUMNS = VISIT_DIMENSIONS_LIST.filter(
+  (dimension): dimension is Exclude<(typeof VISIT_DIMENSIONS_LIST)[number], 'entry_page' | 'exit_page'> =>
+    dimension !== 'entry_page' && dimension !== 'exit_page',
+);
 const VISIT_DIMENSIONS = new Set<string>(['entry_page', 'exit_page', ...ENTRY_COLUMNS]);
 const PROP_PREFIX = 'event:props:';
 const GOAL = 'event:goal';
