@@ -9,7 +9,7 @@ import { docsRoutes } from './docs/index.ts';
 import { healthRoutes } from './health/index.ts';
 import { ingestRoutes, registerIngestOpenApi } from './ingest/index.ts';
 import { projectRoutes } from './projects/index.ts';
-import { dropRoutes, funnelRoutes, queryRoutes } from './query/index.ts';
+import { dropRoutes, exportRoutes, funnelRoutes, queryRoutes } from './query/index.ts';
 import { ApiError } from './shared/errors.ts';
 import { createRouter } from './shared/hono.ts';
 import { VERSION } from './shared/version.ts';
@@ -38,6 +38,7 @@ app.route('/', projectRoutes);
 app.route('/', queryRoutes);
 app.route('/', dropRoutes);
 app.route('/', funnelRoutes);
+app.route('/', exportRoutes);
 app.route('/', docsRoutes);
 
 registerIngestOpenApi(app.openAPIRegistry);

@@ -1,6 +1,8 @@
 import { env } from 'cloudflare:workers';
 import { describe, expect, it } from 'vitest';
+import { strFromU8, unzipSync } from 'fflate';
 import { csvField } from '../src/query/csv.ts';
+import { EXPORT_FILES } from '../src/query/export.ts';
 import { api, createProjectAs, expectJson, signUp } from './accounts.ts';
 import { expectError } from './helpers.ts';
 
@@ -78,6 +80,44 @@ describe('exports and drop counts', () => {
         { day: '2026-05-02', counts: { bot: 3, spam: 2, invalid_host: 0, rate_limited: 0 } },
       ],
     });
+    await expectError(await ask(stranger.token), 404, 'not_found');
+  });
+});
+
+describe('the zip export', () => {
+  it('holds every standard breakdown as CSV, for members only', async () => {
+    const owner = await signUp();
+    const stranger = await signUp();
+    const project = await createProjectAs(owner.token, { timezone: 'UTC' });
+    const ts = Date.UTC(2026, 4, 2, 10);
+    const insert = (id: string, name: string, path: string, session: string, seq: number) =>
+      env.DB.prepare(
+        `INSERT INTO events (project_id, id, ts, received_at, name, visitor_id, session_id, seq, is_entry, hostname, path, source, country)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'example.com', ?, 'Google', 'DE')`,
+      ).bind(project.id, id, ts + seq, ts, name, `v-${session}`, session, seq, seq === 1 ? 1 : 0, path);
+    await env.DB.batch([
+      insert('x1', 'pageview', '/', 's1', 1),
+      insert('x2', 'pageview', '/docs', 's1', 2),
+      insert('x3', 'signup', '/docs', 's1', 3),
+    ]);
+    const ask = (token: string) =>
+      api('/api/v1/export', {
+        method: 'POST',
+        token,
+        body: { project: project.id, date_range: ['2026-05-02', '2026-05-02'] },
+      });
+    const res = await ask(owner.token);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toBe('application/zip');
+    const files = unzipSync(new Uint8Array(await res.arrayBuffer()));
+    expect(Object.keys(files).sort()).toEqual(EXPORT_FILES.map(([file]) => file).sort());
+    const text = (file: string) => strFromU8(files[file] as Uint8Array);
+    expect(text('pages.csv')).toBe('page,visitors,pageviews\r\n/,1,1\r\n/docs,1,1\r\n');
+    expect(text('sources.csv')).toBe(
+      'source,visitors,visits,pageviews,bounce_rate,visit_duration\r\nGoogle,1,1,2,0,0\r\n',
+    );
+    expect(text('custom_events.csv')).toBe('event:name,visitors,events\r\npageview,1,2\r\nsignup,1,1\r\n');
+    expect(text('visitors.csv').split('\r\n')[1]).toBe('2026-05-02,1,1,2,2,0,0');
     await expectError(await ask(stranger.token), 404, 'not_found');
   });
 });

@@ -5,6 +5,7 @@
 export * from './calendar.ts';
 export * from './date-range.ts';
 export { dropCounts, dropRoutes } from './drops.ts';
+export { EXPORT_FILES, exportRoutes, exportZip } from './export.ts';
 export { funnelRoutes, runFunnel } from './funnel.ts';
 export { queryRoutes } from './routes.ts';
 export { type QueryResponse, runQuery } from './run.ts';

@@ -1,0 +1,96 @@
+/**
+ * `POST /api/v1/export`: a zip of CSV files, one per standard breakdown of a range (what
+ * Plausible's export holds), built from the same queries the dashboard asks.
+ */
+import { createRoute, z } from '@hono/zod-openapi';
+import { strToU8, zipSync } from 'fflate';
+import { getDb } from '../db/index.ts';
+import { authorizeProject } from '../projects/index.ts';
+import { createRouter } from '../shared/hono.ts';
+import { errorResponses, jsonBody } from '../shared/openapi.ts';
+import { toCsv } from './csv.ts';
+import { type QueryProject, runQuery } from './run.ts';
+import { DateRangeSchema, type Dimension, FilterSchema, type Metric, type Query, QuerySchema } from './schema.ts';
+
+const VISIT_METRICS: Metric[] = ['visitors', 'visits', 'pageviews', 'bounce_rate', 'visit_duration'];
+
+/** The files of an export: name, dimensions, metrics. */
+export const EXPORT_FILES: readonly [file: string, dimensions: Dimension[], metrics: Metric[]][] = [
+  [
+    'visitors.csv',
+    ['time:day'],
+    ['visitors', 'visits', 'pageviews', 'views_per_visit', 'bounce_rate', 'visit_duration'],
+  ],
+  ['pages.csv', ['page'], ['visitors', 'pageviews']],
+  ['entry_pages.csv', ['entry_page'], VISIT_METRICS],
+  ['exit_pages.csv', ['exit_page'], ['visitors', 'visits']],
+  ['sources.csv', ['source'], VISIT_METRICS],
+  ['utm_sources.csv', ['utm_source'], VISIT_METRICS],
+  ['utm_mediums.csv', ['utm_medium'], VISIT_METRICS],
+  ['utm_campaigns.csv', ['utm_campaign'], VISIT_METRICS],
+  ['countries.csv', ['country'], ['visitors']],
+  ['regions.csv', ['region'], ['visitors']],
+  ['cities.csv', ['city'], ['visitors']],
+  ['browsers.csv', ['browser'], ['visitors']],
+  ['operating_systems.csv', ['os'], ['visitors']],
+  ['devices.csv', ['device'], ['visitors']],
+  ['screens.csv', ['screen'], ['visitors']],
+  ['custom_events.csv', ['event:name'], ['visitors', 'events']],
+];
+
+/** Every breakdown of a range as CSV files in a zip. */
+export async function exportZip(
+  d1: D1Database,
+  project: QueryProject,
+  range: Query['date_range'],
+  filters: Query['filters'],
+  now: number,
+): Promise<Uint8Array> {
+  const files: Record<string, Uint8Array> = {};
+  for (const [file, dimensions, metrics] of EXPORT_FILES) {
+    const query = QuerySchema.parse({
+      project: project.id,
+      metrics,
+      dimensions,
+      date_range: range,
+      filters,
+      limit: 10_000,
+    });
+    files[file] = strToU8(toCsv(query, await runQuery(d1, project, query, now)));
+  }
+  return zipSync(files);
+}
+
+export const exportRoutes = createRouter().openapi(
+  createRoute({
+    method: 'post',
+    path: '/api/v1/export',
+    tags: ['Stats'],
+    summary: 'A zip of CSV files: every standard breakdown of a range',
+    description: `Files: ${EXPORT_FILES.map(([file]) => file).join(', ')}.`,
+    request: jsonBody(
+      z
+        .object({
+          project: z.string().min(1).max(64),
+          date_range: DateRangeSchema,
+          filters: z.array(FilterSchema).max(20).default([]),
+        })
+        .strict(),
+    ),
+    responses: {
+      200: {
+        description: 'The zip',
+        content: { 'application/zip': { schema: z.string().openapi({ format: 'binary' }) } },
+      },
+      ...errorResponses(400, 401, 403, 404),
+    },
+  }),
+  async (c) => {
+    const body = c.req.valid('json');
+    const { project } = await authorizeProject(getDb(c.env.DB), c.get('principal'), body.project, 'read');
+    const zip = await exportZip(c.env.DB, project, body.date_range, body.filters, Date.now());
+    c.header('Content-Type', 'application/zip');
+    c.header('Content-Disposition', `attachment; filename="tally-${project.id}.zip"`);
+    return c.body(zip.buffer as ArrayBuffer, 200);
+  },
+);
