@@ -5,6 +5,8 @@
  * the plumbing to put a project and its events straight into D1.
  */
 import { env } from 'cloudflare:workers';
+import { getTableColumns } from 'drizzle-orm';
+import { events as eventsTable } from '../src/db/schema.ts';
 import fc from 'fast-check';
 import { addDays, firstInstantAt, formatDate, type LocalDate, parseDate } from '../src/query/calendar.ts';
 import { METRICS, VISIT_DIMENSIONS } from '../src/query/schema.ts';
@@ -385,40 +387,8 @@ export async function insertProject(projectId: string, timezone: string, userId:
   ]);
 }
 
-const COLUMNS = [
-  'project_id',
-  'id',
-  'ts',
-  'received_at',
-  'name',
-  'visitor_id',
-  'session_id',
-  'seq',
-  'is_entry',
-  'hostname',
-  'path',
-  'referrer',
-  'referrer_host',
-  'source',
-  'utm_source',
-  'utm_medium',
-  'utm_campaign',
-  'utm_term',
-  'utm_content',
-  'country',
-  'region',
-  'city',
-  'timezone',
-  'browser',
-  'browser_version',
-  'os',
-  'os_version',
-  'device',
-  'screen',
-  'props',
-  'revenue_amount',
-  'revenue_currency',
-] as const;
+/** The events table's columns, from the drizzle schema: a column added there is inserted here as NULL. */
+const COLUMNS = Object.values(getTableColumns(eventsTable)).map((column) => column.name);
 
 /** Insert events as the consumer would have stored them (one statement each: 32 of D1's 100 parameters). */
 export async function insertEvents(projectId: string, events: readonly RawEvent[]): Promise<void> {
@@ -426,7 +396,7 @@ export async function insertEvents(projectId: string, events: readonly RawEvent[
   const statement = env.DB.prepare(
     `INSERT INTO events (${COLUMNS.join(', ')}) VALUES (${COLUMNS.map(() => '?').join(', ')})`,
   );
-  const row = (event: RawEvent): Record<(typeof COLUMNS)[number], unknown> => ({
+  const row = (event: RawEvent): Record<string, unknown> => ({
     ...event,
     project_id: projectId,
     received_at: event.ts,
@@ -436,5 +406,5 @@ export async function insertEvents(projectId: string, events: readonly RawEvent[
     revenue_amount: null,
     revenue_currency: null,
   });
-  await env.DB.batch(events.map((event) => statement.bind(...COLUMNS.map((column) => row(event)[column]))));
+  await env.DB.batch(events.map((event) => statement.bind(...COLUMNS.map((column) => row(event)[column] ?? null))));
 }
