@@ -138,8 +138,11 @@ export function admitOne(
   ts: number,
   overrides: Partial<PendingEvent> = {},
   limits: RateLimits = NO_LIMITS,
+  timezone = 'UTC',
 ) {
-  return stub.admit(admitRequest(projectId, ts, [[fingerprint, pendingEvent({ ts, ...overrides })]], { limits }));
+  return stub.admit(
+    admitRequest(projectId, ts, [[fingerprint, pendingEvent({ ts, ...overrides })]], { limits, timezone }),
+  );
 }
 
 /** The events waiting in a ProjectDO's outbox, oldest first, as the consumer will receive them. */

@@ -190,3 +190,16 @@ export async function expectError(
   expect(rest).toEqual({ code, message: expect.stringMatching(/\S/) });
   return body.error;
 }
+
+/**
+ * The statement that marks the hours of a project's events as not rolled up, as the consumer does
+ * for what it writes: tests that insert events straight into D1 must run it, or the stats API
+ * would read those days from (empty) rollups.
+ */
+export function markEventHoursStatement(projectId: string): D1PreparedStatement {
+  return env.DB.prepare(
+    `INSERT INTO rollup_dirty (project_id, hour, mark)
+     SELECT project_id, ts / 3600000, 1 FROM events WHERE project_id = ? GROUP BY 1, 2
+     ON CONFLICT (project_id, hour) DO UPDATE SET mark = mark + 1`,
+  ).bind(projectId);
+}

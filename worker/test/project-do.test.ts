@@ -24,11 +24,15 @@ import {
   utcDayOf as dayOf,
 } from './fixtures.ts';
 
-/** Admit single events of one fingerprint at each time; returns the stored events in order. */
-async function visit(project: TestProjectDO, fingerprint: string, times: number[]) {
+/**
+ * Admit single events of one fingerprint at each time; returns the stored events in order. The
+ * project's timezone defaults to Asia/Tokyo, whose midnight is 15:00 UTC, so that UTC midnight
+ * (when visitor ids change) and local midnight (when visits end) are hours apart.
+ */
+async function visit(project: TestProjectDO, fingerprint: string, times: number[], timezone = 'Asia/Tokyo') {
   const ids: string[] = [];
   for (const ts of times) {
-    const result = await admitOne(project.stub, project.id, fingerprint, ts);
+    const result = await admitOne(project.stub, project.id, fingerprint, ts, {}, undefined, timezone);
     if (!result.ok) expect.fail(`admission at ${new Date(ts).toISOString()} was refused`);
     ids.push(...result.ids);
   }
@@ -141,12 +145,33 @@ describe('visits', () => {
     expect(nextDay?.visitorId).not.toBe(noon?.visitorId);
   });
 
-  it('continue across a second UTC midnight while events keep coming', async () => {
-    const start = D + 23 * HOUR;
-    const times = Array.from({ length: 26 * 3 + 1 }, (_, i) => start + i * 20 * MINUTE); // D 23:00 → D+2 01:00
-    const events = await visit(await freshProject('pdo'), randomFingerprint(), times);
-    expect(new Set(events.map((event) => event.sessionId)).size).toBe(1);
-    expect(events.at(-1)?.seq).toBe(times.length);
+  it('end at midnight in the project’s timezone, however close the events', async () => {
+    // 23:55 and 00:05 local: in UTC, and in Europe/Berlin (UTC+2 in May) at 21:55 and 22:05 UTC.
+    for (const [timezone, midnight] of [
+      ['UTC', D + DAY],
+      ['Europe/Berlin', D + DAY - 2 * HOUR],
+    ] as const) {
+      const project = await freshProject('pdo');
+      const times = [midnight - 10 * MINUTE, midnight - 5 * MINUTE, midnight + 5 * MINUTE, midnight + 6 * MINUTE];
+      const [a, b, c, d] = await visit(project, randomFingerprint(), times, timezone);
+      expect(b).toMatchObject({ sessionId: a?.sessionId, seq: 2 });
+      expect(c).toMatchObject({ seq: 1, isEntry: true });
+      expect(c?.sessionId).not.toBe(a?.sessionId);
+      expect(d).toMatchObject({ sessionId: c?.sessionId, seq: 2 });
+      // An event that arrives late for the day before does not join the new day's visit.
+      const [late] = await visit(project, randomFingerprint(), [midnight - MINUTE], timezone);
+      expect(late?.sessionId).not.toBe(c?.sessionId);
+    }
+  });
+
+  it('continue across UTC midnight for the whole local day while events keep coming', async () => {
+    // Asia/Tokyo's day D+1 runs from D 15:00 to D+1 15:00 UTC: 72 events 20 minutes apart fill it.
+    const start = D + 15 * HOUR;
+    const times = Array.from({ length: 72 }, (_, i) => start + i * 20 * MINUTE);
+    const events = await visit(await freshProject('pdo'), randomFingerprint(), [...times, start + DAY]);
+    expect(new Set(events.slice(0, -1).map((event) => event.sessionId)).size).toBe(1);
+    expect(events.at(-2)?.seq).toBe(times.length);
+    expect(events.at(-1)).toMatchObject({ seq: 1, isEntry: true });
   });
 });
 
@@ -169,12 +194,13 @@ describe('live view', () => {
     expect(live).toMatchObject({
       visitors: 3,
       pages: [
-        { page: '/pricing', visitors: 2 },
-        { page: '/blog', visitors: 1 },
+        { path: '/pricing', visitors: 2 },
+        { path: '/blog', visitors: 1 },
       ],
       countries: [
         { country: 'DE', visitors: 1 },
         { country: 'FR', visitors: 1 },
+        { country: null, visitors: 1 },
       ],
     });
     expect(live.recent.map((event) => event.path)).toEqual(seen.map(([, path]) => path).reverse());

@@ -4,7 +4,7 @@ import { strFromU8, unzipSync } from 'fflate';
 import { csvField } from '../src/query/csv.ts';
 import { EXPORT_FILES } from '../src/query/export.ts';
 import { api, createProjectAs, expectJson, signUp } from './accounts.ts';
-import { expectError } from './helpers.ts';
+import { expectError, markEventHoursStatement } from './helpers.ts';
 
 describe('CSV fields', () => {
   it('quote what needs quoting and disarm formulas', () => {
@@ -31,6 +31,7 @@ describe('exports and drop counts', () => {
          VALUES (?, ?, ?, ?, 'pageview', ?, ?, 1, 1, 'example.com', ?)`,
       ).bind(project.id, id, ts, ts, `v-${session}`, session, path);
     await env.DB.batch([insert('e1', '/a,b', 's1'), insert('e2', '=cmd()', 's2'), insert('e3', '=cmd()', 's3')]);
+    await markEventHoursStatement(project.id).run();
     const res = await api('/api/v1/query', {
       method: 'POST',
       token: owner.token,
@@ -100,6 +101,7 @@ describe('the zip export', () => {
       insert('x2', 'pageview', '/docs', 's1', 2),
       insert('x3', 'signup', '/docs', 's1', 3),
     ]);
+    await markEventHoursStatement(project.id).run();
     const ask = (token: string) =>
       api('/api/v1/export', {
         method: 'POST',

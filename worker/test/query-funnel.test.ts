@@ -1,7 +1,7 @@
 import { env } from 'cloudflare:workers';
 import { describe, expect, it } from 'vitest';
 import { api, createProjectAs, expectJson, signUp } from './accounts.ts';
-import { expectError } from './helpers.ts';
+import { expectError, markEventHoursStatement } from './helpers.ts';
 
 const TS = Date.UTC(2026, 4, 2, 10);
 
@@ -44,6 +44,7 @@ describe('funnels in queries', () => {
         );
       }),
     );
+    await markEventHoursStatement(project.id).run();
     const funnel = await expectJson<{ id: string }>(
       await api(`/api/projects/${project.id}/funnels`, {
         method: 'POST',

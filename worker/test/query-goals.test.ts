@@ -1,7 +1,7 @@
 import { env } from 'cloudflare:workers';
 import { describe, expect, it } from 'vitest';
 import { api, createProjectAs, expectJson, signUp } from './accounts.ts';
-import { expectError } from './helpers.ts';
+import { expectError, markEventHoursStatement } from './helpers.ts';
 
 const DAY = ['2026-05-02', '2026-05-02'];
 const TS = Date.UTC(2026, 4, 2, 10);
@@ -34,6 +34,7 @@ async function setup() {
     event('e3', 'v2', 1, 'pageview', '/'),
     event('e4', 'v2', 2, 'pageview', '/b/c/d'),
   ]);
+  await markEventHoursStatement(project.id).run();
   for (const goal of [
     { name: 'Blog post', kind: 'pageview', path: '/b/*' },
     { name: 'Anything', kind: 'pageview', path: '/**' },
@@ -108,6 +109,7 @@ describe('numeric properties', () => {
     )
       .bind(project.id, TS, TS, props)
       .run();
+    await markEventHoursStatement(project.id).run();
     const query = (body: Record<string, unknown>) =>
       api('/api/v1/query', {
         method: 'POST',

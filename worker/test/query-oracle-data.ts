@@ -8,8 +8,9 @@ import { env } from 'cloudflare:workers';
 import { getTableColumns } from 'drizzle-orm';
 import { events as eventsTable } from '../src/db/schema.ts';
 import fc from 'fast-check';
-import { addDays, firstInstantAt, formatDate, type LocalDate, parseDate } from '../src/query/calendar.ts';
+import { addDays, firstInstantAt, formatDate, type LocalDate, localDate, parseDate } from '../src/query/calendar.ts';
 import { METRICS, VISIT_DIMENSIONS } from '../src/query/schema.ts';
+import { markEventHoursStatement } from './helpers.ts';
 import type { Filter, OracleMetric, OracleQuery, RawEvent } from './query-oracle.ts';
 import { type GoalShape, goalSet, goalShape, type OracleGoal, withGoals } from './query-oracle-goals.ts';
 
@@ -114,6 +115,11 @@ const event = fc.record({
   path: pick(POOLS.page),
   hostname: pick(POOLS.hostname),
   props,
+  /** Custom events may carry revenue; amounts are sums of quarters, exact in binary floating point. */
+  revenue: maybe(fc.record({ amount: pick([1, 9.5, 19.25, 100, 0.75]), currency: pick(['USD', 'USD', 'EUR']) }), {
+    value: 1,
+    none: 1,
+  }),
   /** Most later events carry the visit's own browser and place; some carry others (entry values must win). */
   drift: maybe(attributes, { value: 1, none: 4 }),
 });
@@ -170,11 +176,22 @@ function build(timezone: string, anchor: string, people: PersonShape[]): RawEven
     const shifted = who.era === 'year' ? { ...day, year: day.year - 1 } : who.era === 'week' ? addDays(day, -6) : day;
     let t = firstInstantAt(shifted, timezone) + who.start.offsetMs;
     who.visits.forEach((one, v) => {
-      // Like the ProjectDO: the visitor id is salted by the UTC day the visit starts on, and kept.
-      const visitorId = `v${p}-${new Date(t).toISOString().slice(0, 10)}`;
-      const sessionId = `s${p}-${v}`;
+      // Like the ProjectDO: the visitor id is salted by the UTC day the visit starts on, and kept;
+      // a local midnight ends the visit, and the next one starts with the new day's id.
+      const utcDay = () => new Date(t).toISOString().slice(0, 10);
+      let visitorId = `v${p}-${utcDay()}`;
+      let sessionId = `s${p}-${v}`;
+      let seq = 0;
+      let day = formatDate(localDate(t, timezone));
       one.events.forEach((step, index) => {
         if (index > 0) t += step.gapMs;
+        if (formatDate(localDate(t, timezone)) !== day) {
+          day = formatDate(localDate(t, timezone));
+          visitorId = `v${p}-${utcDay()}`;
+          sessionId = `s${p}-${v}-${day}`;
+          seq = 0;
+        }
+        seq += 1;
         const own =
           index === 0
             ? one.attributes
@@ -193,14 +210,16 @@ function build(timezone: string, anchor: string, people: PersonShape[]): RawEven
           name: step.name,
           visitor_id: visitorId,
           session_id: sessionId,
-          seq: index + 1,
-          is_entry: index === 0,
+          seq,
+          is_entry: seq === 1,
           hostname: step.hostname,
           path: step.path,
           referrer: own.source === null ? null : (REFERRERS[own.source] ?? null),
           ...own,
           // Ingest stores no properties as null, never as `{}`.
           props: step.props === null || !Object.keys(step.props).length ? null : JSON.stringify(step.props),
+          revenue_amount: step.name !== 'pageview' && step.revenue ? step.revenue.amount : null,
+          revenue_currency: step.name !== 'pageview' && step.revenue ? step.revenue.currency : null,
         });
       });
       t += one.pauseMs;
@@ -403,8 +422,11 @@ export async function insertEvents(projectId: string, events: readonly RawEvent[
     is_entry: event.is_entry ? 1 : 0,
     referrer_host: event.referrer === null ? null : new URL(event.referrer).hostname,
     timezone: null,
-    revenue_amount: null,
-    revenue_currency: null,
+    revenue_amount: event.revenue_amount ?? null,
+    revenue_currency: event.revenue_currency ?? null,
   });
-  await env.DB.batch(events.map((event) => statement.bind(...COLUMNS.map((column) => row(event)[column] ?? null))));
+  await env.DB.batch([
+    ...events.map((event) => statement.bind(...COLUMNS.map((column) => row(event)[column] ?? null))),
+    markEventHoursStatement(projectId),
+  ]);
 }

@@ -37,19 +37,24 @@ describe('query results, checked by hand', () => {
     expect(hours).toHaveLength(23);
   });
 
-  it('count a visit crossing local midnight as one visitor on each day', async () => {
-    // New York is UTC−5 on 7 March: 23:50 and 00:10 local, the same visit and visitor id.
-    const events = [event('2026-03-08T04:50:00Z'), event('2026-03-08T05:10:00Z', { seq: 2 })];
+  it('count someone browsing across local midnight as one visit and one visitor on each day', async () => {
+    // New York is UTC−5 on 7 March: 23:50 and 00:10 local. The ProjectDO ends visits at local
+    // midnight, so the two events are two visits (the visitor id is kept across UTC midnight only).
+    const events = [
+      event('2026-03-08T04:50:00Z'),
+      event('2026-03-08T05:10:00Z', { session_id: 'sa2', seq: 1 }),
+      event('2026-03-08T05:15:00Z', { session_id: 'sa2', seq: 2 }),
+    ];
     const metrics: OracleQuery['metrics'] = ['visitors', 'visits', 'pageviews', 'visit_duration'];
     const date_range = ['2026-03-07', '2026-03-08'] as const;
     await expectAnswers('America/New_York', events, [
       [
         { metrics, date_range },
-        { results: [row([], [2, 1, 2, 1200])], meta: {} },
+        { results: [row([], [2, 2, 3, 150])], meta: {} },
       ],
       [
         { metrics, date_range, dimensions: ['time:day'] },
-        { results: [row(['2026-03-07'], [1, 1, 1, 1200]), row(['2026-03-08'], [1, 1, 1, 1200])], meta: {} },
+        { results: [row(['2026-03-07'], [1, 1, 1, 0]), row(['2026-03-08'], [1, 1, 2, 300])], meta: {} },
       ],
     ]);
   });

@@ -102,7 +102,13 @@ export interface RawEvent {
   screen: string | null;
   /** As stored: JSON text of a flat object, or null. */
   props: string | null;
+  /** Revenue: an amount in a currency (the project's is USD; others are not counted). */
+  revenue_amount?: number | null;
+  revenue_currency?: string | null;
 }
+
+/** The currency of the oracle's projects (the default of a new project). */
+export const ORACLE_CURRENCY = 'USD';
 
 export type Operator = 'is' | 'is_not' | 'contains' | 'matches';
 export type Filter = [Operator, string, (string | null)[]];
@@ -129,7 +135,7 @@ export interface ResultRow {
 }
 export interface QueryResponse {
   results: ResultRow[];
-  meta: { totals?: number[]; time_labels?: string[]; comparison_totals?: number[] };
+  meta: { totals?: number[]; time_labels?: string[]; comparison_totals?: number[]; currency?: string };
 }
 
 /** Where and when the query runs: `now` and `firstDay` only matter for presets. */
@@ -282,6 +288,13 @@ function metricsOf(
     bounce_rate: visits ? Math.round((100 * bounces) / visits) : 0,
     visit_duration: visits ? Math.round(durationMs / 1000 / visits) : 0,
     conversion_rate: baseline ? Math.round((visitors / baseline) * 100 * 100) / 100 : 0,
+    revenue:
+      Math.round(
+        events.reduce(
+          (sum, event) => sum + (event.revenue_currency === ORACLE_CURRENCY ? (event.revenue_amount ?? 0) : 0),
+          0,
+        ) * 100,
+      ) / 100,
   };
   return metrics.map((metric) => value[metric]);
 }
@@ -434,5 +447,6 @@ export function runOracle(all: readonly RawEvent[], query: OracleQuery, context:
       meta.comparison_totals = metricsOf(previous.events, previous, query.metrics, previousBase?.total);
     }
   }
+  if (query.metrics.includes('revenue')) meta.currency = ORACLE_CURRENCY;
   return { results, meta };
 }

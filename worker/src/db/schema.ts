@@ -77,6 +77,8 @@ export const projects = sqliteTable('projects', {
   retentionDays: integer('retention_days').notNull().default(365),
   /** Whether the public live-visitor widget may show this project's count. */
   publicLive: integer('public_live', { mode: 'boolean' }).notNull().default(false),
+  /** ISO 4217 code the `revenue` metric reports in; amounts in other currencies are listed apart. */
+  currency: text('currency').notNull().default('USD'),
   /** JSON overrides of the default rate limits (`RateLimits` in `worker/src/live/rate-limit.ts`). */
   rateLimits: text('rate_limits'),
   createdAt: integer('created_at').notNull(),
@@ -300,3 +302,52 @@ export const funnels = sqliteTable(
   },
   (t) => [uniqueIndex('funnels_project_name_idx').on(t.projectId, t.name)],
 );
+
+/**
+ * Rollups: for each closed local day of a project, the numbers of the stats API per dimension
+ * value, exactly as a query over that day's raw events gives them. `dimension` is `''` for the
+ * day's totals, `time:hour` for its hours, or a breakdown dimension; `value` is the group's value
+ * as JSON text (`null` for no value). Written by the cron (`worker/src/rollup/rollups.ts`).
+ */
+export const rollups = sqliteTable(
+  'rollups',
+  {
+    projectId: text('project_id').notNull(),
+    /** Local day (YYYY-MM-DD) in the project's timezone. */
+    day: text('day').notNull(),
+    dimension: text('dimension').notNull(),
+    value: text('value').notNull(),
+    visitors: integer('visitors').notNull(),
+    visits: integer('visits').notNull(),
+    pageviews: integer('pageviews').notNull(),
+    events: integer('events').notNull(),
+    bounces: integer('bounces').notNull(),
+    /** Visit durations summed (ms). */
+    duration: integer('duration').notNull(),
+    /** Revenue in the project's currency, summed. */
+    revenue: real('revenue').notNull().default(0),
+  },
+  (t) => [primaryKey({ columns: [t.projectId, t.dimension, t.day, t.value] })],
+);
+
+/**
+ * UTC hours (ms / 3,600,000) that received events since their local days were last rolled up.
+ * The consumer marks them in the batch that writes the events (`mark` counts those writes), so
+ * every stored event is in the rollups or in a marked hour: a day with a marked hour is read raw.
+ */
+export const rollupDirty = sqliteTable(
+  'rollup_dirty',
+  {
+    projectId: text('project_id').notNull(),
+    hour: integer('hour').notNull(),
+    mark: integer('mark').notNull().default(1),
+  },
+  (t) => [primaryKey({ columns: [t.projectId, t.hour] })],
+);
+
+/** Per project: how many times its rollups changed, part of every cached answer's key. */
+export const rollupState = sqliteTable('rollup_state', {
+  projectId: text('project_id').primaryKey(),
+  version: integer('version').notNull().default(0),
+  updatedAt: integer('updated_at').notNull(),
+});

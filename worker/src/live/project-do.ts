@@ -93,7 +93,7 @@ export class ProjectDO extends DurableObject<Env> {
 
     const stored: StoredEvent[] = request.events.map(({ event }, index) => {
       const state = visitors[index] as VisitorState;
-      const step = nextVisitStep(state.seq ? state : null, event.ts, () => uuidv7(event.ts));
+      const step = nextVisitStep(state.seq ? state : null, event.ts, project.timezone, () => uuidv7(event.ts));
       // A new visit carries today's id, even if the last one carried yesterday's.
       if (step.isEntry) state.visitor = state.key;
       state.sessionId = step.sessionId;

@@ -4,6 +4,8 @@
  * its last event in that visit, the page it is on, and its rate-limit bucket.
  */
 
+import { dayInTimeZone } from '../shared/time.ts';
+
 /** A visit ends after 30 minutes without events (Plausible's and Google Analytics' rule). */
 export const SESSION_TIMEOUT_MS = 30 * 60_000;
 
@@ -49,10 +51,25 @@ export interface VisitStep {
 
 /**
  * The visit an event at `ts` belongs to: the visitor's current one, unless 30 minutes of silence
- * lie between its last event and this one. Events that arrive out of order stay in the visit.
+ * lie between its last event and this one, or a midnight of the project's timezone does. Events
+ * that arrive out of order stay in the visit when they fall on its day.
+ *
+ * NOTE: ending visits at local midnight (as Google Analytics did) keeps every visit inside one
+ * local day, which is what makes daily rollups add up exactly across any range of days.
  */
-export function nextVisitStep(state: VisitorState | null, ts: number, newSessionId: () => string): VisitStep {
-  if (!state || ts - state.lastSeen > SESSION_TIMEOUT_MS) return { sessionId: newSessionId(), seq: 1, isEntry: true };
+export function nextVisitStep(
+  state: VisitorState | null,
+  ts: number,
+  timeZone: string,
+  newSessionId: () => string,
+): VisitStep {
+  if (
+    !state ||
+    ts - state.lastSeen > SESSION_TIMEOUT_MS ||
+    dayInTimeZone(ts, timeZone) !== dayInTimeZone(state.lastSeen, timeZone)
+  ) {
+    return { sessionId: newSessionId(), seq: 1, isEntry: true };
+  }
   return { sessionId: state.sessionId, seq: state.seq + 1, isEntry: false };
 }
 
@@ -116,32 +133,53 @@ export class VisitorStore {
     return this.sql.exec<{ n: number }>('SELECT COUNT(*) AS n FROM visitors').one().n;
   }
 
-  /** Visitors seen in the last 5 minutes, with their pages and countries, most visited first. */
+  /**
+   * Visitors seen in the last 5 minutes, with their current pages and countries, most visited
+   * first (visitors without a known country last, as `null`).
+   */
   live(now: number): LiveSnapshot {
     const since = now - LIVE_WINDOW_MS;
-    const visitors = this.sql
-      .exec<{ n: number }>('SELECT COUNT(*) AS n FROM visitors WHERE last_seen >= ?', since)
-      .one().n;
     const pages = this.sql
-      .exec<{ page: string; visitors: number }>(
-        'SELECT page, COUNT(*) AS visitors FROM visitors WHERE last_seen >= ? GROUP BY page ORDER BY visitors DESC, page LIMIT 20',
+      .exec<{ path: string; visitors: number }>(
+        `SELECT page AS path, COUNT(*) AS visitors FROM visitors WHERE last_seen >= ?
+         GROUP BY page ORDER BY visitors DESC, page LIMIT ?`,
         since,
+        LIVE_LIST_LIMIT,
       )
       .toArray();
     const countries = this.sql
-      .exec<{ country: string; visitors: number }>(
-        `SELECT country, COUNT(*) AS visitors FROM visitors WHERE last_seen >= ? AND country IS NOT NULL
-         GROUP BY country ORDER BY visitors DESC, country LIMIT 20`,
+      .exec<{ country: string | null; visitors: number }>(
+        `SELECT country, COUNT(*) AS visitors FROM visitors WHERE last_seen >= ?
+         GROUP BY country ORDER BY visitors DESC, country IS NULL, country LIMIT ?`,
         since,
+        LIVE_LIST_LIMIT,
       )
       .toArray();
-    return { visitors, pages, countries };
+    return { visitors: this.liveCount(now), pages, countries };
+  }
+
+  /** How many visitors were seen in the last 5 minutes. */
+  liveCount(now: number): number {
+    return this.sql
+      .exec<{ n: number }>('SELECT COUNT(*) AS n FROM visitors WHERE last_seen >= ?', now - LIVE_WINDOW_MS)
+      .one().n;
+  }
+
+  /** When the next live visitor leaves the 5-minute window (the count drops then), or null if none is live. */
+  nextLiveExpiry(now: number): number | null {
+    const oldest = this.sql
+      .exec<{ t: number | null }>('SELECT MIN(last_seen) AS t FROM visitors WHERE last_seen >= ?', now - LIVE_WINDOW_MS)
+      .one().t;
+    return oldest === null ? null : oldest + LIVE_WINDOW_MS + 1;
   }
 }
+
+/** Pages and countries listed in the live view, at most. */
+export const LIVE_LIST_LIMIT = 20;
 
 /** Who is on the site now. */
 export interface LiveSnapshot {
   visitors: number;
-  pages: { page: string; visitors: number }[];
-  countries: { country: string; visitors: number }[];
+  pages: { path: string; visitors: number }[];
+  countries: { country: string | null; visitors: number }[];
 }

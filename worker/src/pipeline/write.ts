@@ -1,5 +1,5 @@
 import { getTableColumns, getTableName } from 'drizzle-orm';
-import { dropCounts, events } from '../db/schema.ts';
+import { dropCounts, events, rollupDirty } from '../db/schema.ts';
 import type { DropsMessage, StoredEvent } from './messages.ts';
 
 /**
@@ -47,6 +47,18 @@ WHERE EXISTS (SELECT 1 FROM projects WHERE projects.id = value ->> '$.projectId'
 ON CONFLICT (project_id, id) DO NOTHING`;
 
 /**
+ * Mark the UTC hours these events fall in as not rolled up, in the same batch (one transaction) as
+ * the insert: every stored event is then either in the rollups or in a marked hour, and the stats
+ * API reads a day with a marked hour from raw events. `mark` counts the writes, so the rollup job
+ * clears a mark only if no write came after it read the hour (`worker/src/rollup/rollups.ts`).
+ */
+const MARK_DIRTY = `INSERT INTO ${getTableName(rollupDirty)} (project_id, hour, mark)
+SELECT value ->> '$.projectId', (value ->> '$.ts') / 3600000, 1 FROM json_each(?1)
+WHERE EXISTS (SELECT 1 FROM projects WHERE projects.id = value ->> '$.projectId')
+GROUP BY 1, 2
+ON CONFLICT (project_id, hour) DO UPDATE SET mark = mark + 1`;
+
+/**
  * Running totals keep the larger value, so that a resent total cannot inflate the count.
  * (The WHERE clause also tells SQLite's parser that `ON CONFLICT` is the upsert clause, not a join.)
  */
@@ -55,13 +67,14 @@ SELECT ?1, value ->> '$.day', value ->> '$.reason', value ->> '$.count' FROM jso
 WHERE EXISTS (SELECT 1 FROM projects WHERE projects.id = ?1)
 ON CONFLICT (project_id, day, reason) DO UPDATE SET count = max(count, excluded.count)`;
 
-/** Statements that write these events, each under D1's statement limits. */
+/** Statements that write these events (and mark their hours), each under D1's statement limits. */
 export function insertEventStatements(d1: D1Database, rows: readonly StoredEvent[]): D1PreparedStatement[] {
   const statements: D1PreparedStatement[] = [];
   let chunk: string[] = [];
   let bytes = 0;
   const close = () => {
-    if (chunk.length) statements.push(d1.prepare(INSERT_EVENTS).bind(`[${chunk.join(',')}]`));
+    const body = `[${chunk.join(',')}]`;
+    if (chunk.length) statements.push(d1.prepare(INSERT_EVENTS).bind(body), d1.prepare(MARK_DIRTY).bind(body));
     chunk = [];
     bytes = 0;
   };

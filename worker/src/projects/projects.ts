@@ -1,5 +1,14 @@
-import { asc, eq } from 'drizzle-orm';
-import { type Db, members, projectHostnames, projects } from '../db/index.ts';
+import { asc, eq, sql } from 'drizzle-orm';
+import {
+  type Db,
+  events,
+  members,
+  projectHostnames,
+  projects,
+  rollupDirty,
+  rollups,
+  rollupState,
+} from '../db/index.ts';
 import { clearSiteCache } from '../ingest/site.ts';
 import { uuidv7 } from '../shared/ids.ts';
 import type { ProjectAccess, Role } from './access.ts';
@@ -11,6 +20,7 @@ type Settings = {
   timezone?: string | undefined;
   retentionDays?: number | undefined;
   publicLive?: boolean | undefined;
+  currency?: string | undefined;
   rateLimits?: Record<string, number | undefined> | null | undefined;
 };
 
@@ -37,6 +47,7 @@ export async function projectView(db: Db, access: ProjectAccess): Promise<Projec
     timezone: project.timezone,
     retentionDays: project.retentionDays,
     publicLive: project.publicLive,
+    currency: project.currency,
     rateLimits: project.rateLimits ? (JSON.parse(project.rateLimits) as ProjectView['rateLimits']) : null,
     hostnames,
     role,
@@ -76,6 +87,7 @@ export async function createProject(
     timezone: input.timezone,
     retentionDays: input.retentionDays,
     publicLive: input.publicLive,
+    currency: input.currency,
     rateLimits: input.rateLimits ? JSON.stringify(input.rateLimits) : null,
     createdAt: now,
     updatedAt: now,
@@ -102,14 +114,21 @@ export async function updateProject(
     ...(input.timezone === undefined ? {} : { timezone: input.timezone }),
     ...(input.retentionDays === undefined ? {} : { retentionDays: input.retentionDays }),
     ...(input.publicLive === undefined ? {} : { publicLive: input.publicLive }),
+    ...(input.currency === undefined ? {} : { currency: input.currency }),
     ...(input.rateLimits === undefined
       ? {}
       : { rateLimits: input.rateLimits ? JSON.stringify(input.rateLimits) : null }),
     updatedAt: now,
   };
   const hostnames = input.hostnames === undefined ? null : hostnameRows(project.id, input.hostnames);
+  // Rollups are days of the timezone, in the currency, they were made with: a change of either
+  // sends every stored hour back to raw reading until the cron has rolled it up again.
+  const rebuild =
+    (input.timezone !== undefined && input.timezone !== project.timezone) ||
+    (input.currency !== undefined && input.currency !== project.currency);
   await db.batch([
     db.update(projects).set(changes).where(eq(projects.id, project.id)),
+    ...(rebuild ? rebuildRollupsStatements(db, project.id, now) : []),
     ...(hostnames === null
       ? []
       : [
@@ -127,4 +146,34 @@ export async function regenerateSiteKey(db: Db, access: ProjectAccess, now: numb
   await db.update(projects).set({ siteKey, updatedAt: now }).where(eq(projects.id, access.project.id));
   clearSiteCache();
   return siteKey;
+}
+
+/** Statements that drop a project's rollups and mark every hour that holds its events. */
+function rebuildRollupsStatements(db: Db, projectId: string, now: number) {
+  const hours = db
+    .select({
+      projectId: events.projectId,
+      hour: sql<number>`${events.ts} / 3600000`.as('hour'),
+      mark: sql<number>`1`.as('mark'),
+    })
+    .from(events)
+    .where(eq(events.projectId, projectId))
+    .groupBy(sql`1`, sql`2`);
+  return [
+    db.delete(rollups).where(eq(rollups.projectId, projectId)),
+    db
+      .insert(rollupDirty)
+      .select(hours)
+      .onConflictDoUpdate({
+        target: [rollupDirty.projectId, rollupDirty.hour],
+        set: { mark: sql`${rollupDirty.mark} + 1` },
+      }),
+    db
+      .insert(rollupState)
+      .values({ projectId, version: 1, updatedAt: now })
+      .onConflictDoUpdate({
+        target: rollupState.projectId,
+        set: { version: sql`${rollupState.version} + 1`, updatedAt: now },
+      }),
+  ] as const;
 }

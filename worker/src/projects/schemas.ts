@@ -46,6 +46,7 @@ export const ProjectSchema = z
     timezone: z.string(),
     retentionDays: z.number().int(),
     publicLive: z.boolean(),
+    currency: z.string().openapi({ description: 'ISO 4217 code the revenue metric reports in' }),
     rateLimits: RateLimitsSchema.nullable(),
     hostnames: z.array(HostnameEntrySchema),
     role: z.enum(ROLES).nullable().openapi({ description: "The caller's role; null for API keys and share links" }),
@@ -61,6 +62,12 @@ const settings = {
   timezone: TimezoneSchema,
   retentionDays: z.number().int().min(1).max(3650),
   publicLive: z.boolean(),
+  currency: z
+    .string()
+    .trim()
+    .toUpperCase()
+    .regex(/^[A-Z]{3}$/, 'an ISO 4217 currency code such as EUR')
+    .openapi({ example: 'EUR' }),
   rateLimits: RateLimitsSchema.nullable(),
 };
 
@@ -71,6 +78,7 @@ export const CreateProjectSchema = z
     timezone: settings.timezone.default('UTC'),
     retentionDays: settings.retentionDays.default(365),
     publicLive: settings.publicLive.default(false),
+    currency: settings.currency.default('USD'),
     rateLimits: settings.rateLimits.default(null),
   })
   .openapi('CreateProject');

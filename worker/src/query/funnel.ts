@@ -49,7 +49,7 @@ export type FunnelStepResult = z.infer<typeof StepResultSchema>;
 /** Walk a project's visits in a range through a funnel's steps. */
 export async function runFunnel(
   d1: D1Database,
-  project: { id: string; timezone: string; createdAt: number },
+  project: { id: string; timezone: string; createdAt: number; currency: string },
   steps: readonly GoalStep[],
   spec: DateRangeSpec,
   filters: Query['filters'],
@@ -72,7 +72,12 @@ export async function runFunnel(
 kept AS (SELECT * FROM base WHERE ${where.length ? where.map((w) => w.sql).join(' AND ') : '1'}),
 ${stepCtes.join(',\n')}
 SELECT ${conditions.map((_, index) => `(SELECT COUNT(*) FROM s${index}) AS n${index}`).join(', ')}`;
-  const params = [project.id, ...where.flatMap((w) => w.params), ...conditions.flatMap((c) => c.params)];
+  const params = [
+    project.currency,
+    project.id,
+    ...where.flatMap((w) => w.params),
+    ...conditions.flatMap((c) => c.params),
+  ];
   const row =
     (await d1
       .prepare(sql)

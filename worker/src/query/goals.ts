@@ -3,12 +3,15 @@
  * matched in the Worker against the distinct pageview paths of the range (wildcards that stop at
  * `/` have no SQL equivalent) and become a list; event goals are plain SQL.
  */
-import { asc, eq } from 'drizzle-orm';
-import { getDb, goals } from '../db/index.ts';
+import type { goals } from '../db/index.ts';
 import { pathMatches } from '../projects/goal-matching.ts';
 import type { Condition } from './sql.ts';
 
-type Goal = typeof goals.$inferSelect;
+/** A goal as queries use it. */
+export type Goal = Pick<
+  typeof goals.$inferSelect,
+  'name' | 'kind' | 'path' | 'eventName' | 'propertyKey' | 'propertyValue'
+>;
 
 /**
  * A property's value as text: numbers and booleans as their JSON text exactly as stored (`->` with
@@ -16,9 +19,14 @@ type Goal = typeof goals.$inferSelect;
  */
 const PROPERTY_TEXT = `(CASE type WHEN 'text' THEN value WHEN 'null' THEN NULL ELSE props -> fullkey END)`;
 
-/** The project's goals, by name. */
-export async function loadGoals(d1: D1Database, projectId: string): Promise<Goal[]> {
-  return getDb(d1).select().from(goals).where(eq(goals.projectId, projectId)).orderBy(asc(goals.name));
+/** The statement that reads a project's goals, by name (so that it can join a batch). */
+export function goalsStatement(d1: D1Database, projectId: string): D1PreparedStatement {
+  return d1
+    .prepare(
+      `SELECT name, kind, path, event_name AS eventName, property_key AS propertyKey, property_value AS propertyValue
+       FROM goals WHERE project_id = ? ORDER BY name`,
+    )
+    .bind(projectId);
 }
 
 /** The distinct pageview paths of a project in [start, end). */

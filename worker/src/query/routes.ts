@@ -21,6 +21,7 @@ const ResponseSchema = z
       time_labels: z.array(z.string()).optional(),
       totals: z.array(z.number()).optional(),
       comparison_totals: z.array(z.number()).optional(),
+      currency: z.string().optional().openapi({ description: 'With `revenue`: the ISO 4217 code it is in' }),
     }),
   })
   .openapi('QueryResponse');
@@ -32,9 +33,14 @@ export const queryRoutes = createRouter().openapi(
     tags: ['Stats'],
     summary: 'Aggregate, time series and breakdowns of a project',
     description:
-      "Exact numbers over the raw events, as defined in docs/STATS.md: visitors are the sum of each day's distinct " +
-      "visitors (ids are salted daily); buckets are local to the project's timezone. Any member, a `read` API key " +
-      'of the project, or its share link (`X-Tally-Share`) may ask.',
+      'Exact numbers, equal to a count over the raw events, as defined in docs/STATS.md. **visitors**: the sum of ' +
+      "each local day's distinct visitor ids (ids are salted daily, so a person seen on two days counts twice — " +
+      "Plausible's definition). **visits**: sessions as the ProjectDO assigns them (30 minutes of silence or a local " +
+      'midnight ends one). **bounce_rate**: visits with one pageview and no other event. **visit_duration**: last − ' +
+      "first event of a visit, averaged. **revenue**: the amounts in the project's currency (`meta.currency`). All " +
+      "buckets are local to the project's timezone, correct across DST. Closed days are read from rollups, the open " +
+      'day (and any day a late event reached) from raw events; answers are cached under a key that changes with ' +
+      'every write. Any member, a `read` API key of the project, or its share link (`X-Tally-Share`) may ask.',
     request: jsonBody(QuerySchema),
     responses: {
       200: {

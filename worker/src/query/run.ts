@@ -1,27 +1,15 @@
 /**
- * Run a query: resolve its ranges, aggregate in D1 (one batch for the range, its totals and its
- * comparison), and shape `{ results, meta }` as docs/STATS.md defines them.
+ * Run a query: resolve its ranges, read how fresh the project's numbers are (one small batch),
+ * answer from the cache or aggregate in D1 (one batch for the range, its totals and its
+ * comparison, from rollups where they hold the days), and shape `{ results, meta }` as
+ * docs/STATS.md defines them.
  */
 import { buckets, type Interval, localDate, type LocalDate } from './calendar.ts';
+import { CLOSED_TTL_S, cached, cacheKey, freshnessStatements, OPEN_TTL_S, readFreshness } from './cache.ts';
 import { comparisonRange, type ResolvedRange, resolveDateRange } from './date-range.ts';
+import { type Goal, goalsStatement } from './goals.ts';
+import { planAggregations, type Row, usesGoals } from './plan.ts';
 import type { Dimension, Metric, Query } from './schema.ts';
-import { anyGoalCondition, goalCondition, loadGoals, pageviewPaths } from './goals.ts';
-import { aggregateSql, type Condition } from './sql.ts';
-
-/** What D1 returns per group. */
-interface Row {
-  g0: string | null;
-  g1: string | null;
-  g2: string | null;
-  visitors: number;
-  pageviews: number;
-  events: number;
-  visits: number;
-  bounces: number;
-  duration: number;
-  /** For conversion rates: the visitors of the same group without the goal condition. */
-  baseVisitors?: number;
-}
 
 /** One group of the answer. */
 export interface QueryResult {
@@ -33,7 +21,7 @@ export interface QueryResult {
 /** The answer. */
 export interface QueryResponse {
   results: QueryResult[];
-  meta: { time_labels?: string[]; totals?: number[]; comparison_totals?: number[] };
+  meta: { time_labels?: string[]; totals?: number[]; comparison_totals?: number[]; currency?: string };
 }
 
 /** The project facts a query needs. */
@@ -41,6 +29,8 @@ export interface QueryProject {
   id: string;
   timezone: string;
   createdAt: number;
+  /** ISO 4217 code of the `revenue` metric. */
+  currency: string;
 }
 
 function metricValue(metric: Metric, row: Row | undefined): number {
@@ -63,6 +53,8 @@ function metricValue(metric: Metric, row: Row | undefined): number {
       return Math.round(perVisit(row.duration) / 1000);
     case 'conversion_rate':
       return row.baseVisitors ? Math.round((row.visitors / row.baseVisitors) * 100 * 100) / 100 : 0;
+    case 'revenue':
+      return Math.round((row.revenue ?? 0) * 100) / 100;
   }
 }
 
@@ -109,7 +101,10 @@ function sortResults(query: Query, results: QueryResult[]): void {
   });
 }
 
-/** Answer a validated query for a project at `now`. */
+/**
+ * Answer a validated query for a project at `now`, from the cache when the same question was
+ * answered over the same stored numbers (see cache.ts).
+ */
 export async function runQuery(
   d1: D1Database,
   project: QueryProject,
@@ -119,7 +114,42 @@ export async function runQuery(
   const tz = project.timezone;
   const range = resolveDateRange(query.date_range, tz, now, localDate(project.createdAt, tz));
   const compare = query.include.compare ? comparisonRange(range, query.include.compare, tz) : null;
-  const aggregate = await planAggregations(d1, project, query, [range, ...(compare ? [compare] : [])]);
+  const ranges = [range, ...(compare ? [compare] : [])];
+  const start = Math.min(...ranges.map((r) => r.start));
+  const end = Math.max(...ranges.map((r) => r.end));
+  const goalsUsed = usesGoals(query);
+  const first = await d1.batch([
+    ...freshnessStatements(d1, project.id, start, end),
+    ...(goalsUsed ? [goalsStatement(d1, project.id)] : []),
+  ]);
+  const freshness = readFreshness(first);
+  const goals = (first[2]?.results ?? []) as Goal[];
+  const answer = () => computeAnswer(d1, project, query, { range, compare, freshness, goals });
+  // `realtime` moves with every request: nothing to share.
+  if (!range.from) return answer();
+  const { format: _format, ...question } = query;
+  const key = await cacheKey(project.id, freshness, [question, ranges, tz, project.currency, goals]);
+  return cached(key, range.end > now ? OPEN_TTL_S : CLOSED_TTL_S, answer);
+}
+
+/** Compute an answer in D1. */
+async function computeAnswer(
+  d1: D1Database,
+  project: QueryProject,
+  query: Query,
+  context: {
+    range: ResolvedRange;
+    compare: ResolvedRange | null;
+    freshness: Parameters<typeof planAggregations>[4]['freshness'];
+    goals: Goal[];
+  },
+): Promise<QueryResponse> {
+  const tz = project.timezone;
+  const { range, compare, freshness, goals } = context;
+  const aggregate = await planAggregations(d1, project, query, [range, ...(compare ? [compare] : [])], {
+    freshness,
+    goals,
+  });
   const mainRows = aggregate(range, query.dimensions);
   const totalRows = query.include.totals ? aggregate(range, []) : null;
   const comparedRows = compare ? aggregate(compare, query.dimensions) : null;
@@ -162,71 +192,7 @@ export async function runQuery(
   if (query.include.time_labels && interval) meta.time_labels = labels(range);
   if (totals) meta.totals = metricsOf(totals[0]);
   if (comparedTotals) meta.comparison_totals = metricsOf(comparedTotals[0]);
+  if (query.metrics.includes('revenue')) meta.currency = project.currency;
   const offset = (query.page - 1) * query.limit;
   return { results: results.slice(offset, offset + query.limit), meta };
-}
-
-/**
- * Plan the aggregations of a query into one D1 batch. With `event:goal` a group is made per goal
- * (its condition added to the filters); with `conversion_rate` each group is paired with the same
- * group without the goal condition. Call the planner per aggregation, then `run()` once.
- */
-async function planAggregations(d1: D1Database, project: QueryProject, query: Query, ranges: ResolvedRange[]) {
-  const goalFilters = query.filters.filter(([, dimension]) => dimension === 'event:goal');
-  const usesGoals = goalFilters.length > 0 || query.dimensions.includes('event:goal');
-  const goals = usesGoals ? await loadGoals(d1, project.id) : [];
-  const paths = usesGoals
-    ? await pageviewPaths(
-        d1,
-        project.id,
-        Math.min(...ranges.map((r) => r.start)),
-        Math.max(...ranges.map((r) => r.end)),
-      )
-    : [];
-  const filters = query.filters.filter(([, dimension]) => dimension !== 'event:goal');
-  // Every goal filter holds (AND); each keeps the events that complete any of its goals.
-  const goalWhere: Condition[] = goalFilters.map(([, , names]) =>
-    anyGoalCondition(
-      goals.filter((goal) => names.includes(goal.name)),
-      paths,
-    ),
-  );
-  const conversion = query.metrics.includes('conversion_rate');
-  const statements: D1PreparedStatement[] = [];
-  const add = (r: ResolvedRange, dimensions: readonly Dimension[], extra: { where?: Condition[]; goal?: string }) => {
-    const { sql, params } = aggregateSql(project.id, r.start, r.end, project.timezone, dimensions, filters, extra);
-    statements.push(d1.prepare(sql).bind(...params));
-    return statements.length - 1;
-  };
-  let answers: Row[][] = [];
-
-  const plan = (r: ResolvedRange, dimensions: readonly Dimension[]) => {
-    const goalIndex = dimensions.indexOf('event:goal');
-    const parts =
-      goalIndex >= 0
-        ? goals.map((goal) =>
-            add(r, dimensions, { where: [...goalWhere, goalCondition(goal, paths)], goal: goal.name }),
-          )
-        : [add(r, dimensions, { where: goalWhere })];
-    const others = dimensions.filter((dimension) => dimension !== 'event:goal');
-    const base = conversion ? add(r, others, {}) : null;
-    return (all: Row[][]): Row[] => {
-      const rows = parts.flatMap((index) => all[index] ?? []);
-      if (base === null) return rows;
-      const keyOf = (values: (string | null)[]) => JSON.stringify(values);
-      const baseByKey = new Map(
-        (all[base] ?? []).map((row) => [keyOf([row.g0, row.g1, row.g2].slice(0, others.length)), row.visitors]),
-      );
-      return rows.map((row) => {
-        const values = [row.g0, row.g1, row.g2].slice(0, dimensions.length).filter((_, i) => i !== goalIndex);
-        return { ...row, baseVisitors: baseByKey.get(keyOf(values)) ?? 0 };
-      });
-    };
-  };
-  return Object.assign(plan, {
-    run: async (): Promise<Row[][]> => {
-      answers = (await d1.batch<Row>(statements)).map((answer) => answer.results);
-      return answers;
-    },
-  });
 }

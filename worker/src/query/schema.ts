@@ -14,6 +14,7 @@ export const METRICS = [
   'visit_duration',
   'events',
   'conversion_rate',
+  'revenue',
 ] as const;
 export type Metric = (typeof METRICS)[number];
 

@@ -104,11 +104,13 @@ export function dimensionSql(dimension: Dimension): Condition {
 
 /**
  * The CTE `base`: a project's events in [start, end) with their local time, their visit's entry
- * (and exit) values and their visit's aggregates. It binds one parameter, the project id.
+ * (and exit) values and their visit's aggregates. It binds two parameters: the currency whose
+ * amounts count as revenue, then the project id.
  */
-export function baseCte(start: number, end: number, timeZone: string): string {
-  return `base AS (
+export function baseCte(start: number, end: number, timeZone: string, materialized = false): string {
+  return `base AS ${materialized ? 'MATERIALIZED ' : ''}(
   SELECT ts, seq, session_id, visitor_id, name, path, hostname, props, ${localTimeSql(start, end, timeZone)} AS lt,
+    CASE WHEN revenue_currency = ? THEN revenue_amount END AS revenue,
     ${visitColumns()},
     MIN(ts) OVER visit AS s_first, MAX(ts) OVER visit AS s_last,
     SUM(name = 'pageview') OVER visit AS s_pageviews, COUNT(*) OVER visit AS s_events
@@ -167,35 +169,36 @@ export function filterSql([operator, dimension, values]: Query['filters'][number
   }
 }
 
+/** What a query over raw events is asked: the project, its currency and timezone, and a range. */
+export interface RawScope {
+  projectId: string;
+  currency: string;
+  timeZone: string;
+  start: number;
+  end: number;
+}
+
 /**
- * One aggregation over [start, end): per group of `dimensions`, the event counts and the visit
- * aggregates the metrics are made of. Columns: g0…g2, visitors, pageviews, events, visits,
- * bounces, duration (ms, summed over visits).
+ * The grouped part of an aggregation, reading the CTE `base`: per group of the `groups`
+ * expressions, over the rows that pass `where`, the event counts and the visit aggregates the
+ * metrics are made of. Columns: g0…g2, visitors, pageviews, events, visits, bounces, duration
+ * (ms, summed over visits), revenue. Parameters: the groups', `from`'s, then the conditions'.
  */
-export function aggregateSql(
-  projectId: string,
-  start: number,
-  end: number,
-  timeZone: string,
-  dimensions: readonly Dimension[],
-  filters: Query['filters'],
-  /** Conditions beyond the filters (goals), and the label `event:goal` groups take. */
-  extra: { where?: Condition[]; goal?: string } = {},
-): { sql: string; params: unknown[] } {
-  const groups = dimensions.map((dimension) =>
-    dimension === 'event:goal' ? { sql: '?', params: [extra.goal ?? null] } : dimensionSql(dimension),
-  );
-  const where = [...filters.map(filterSql), ...(extra.where ?? [])];
+export function groupedSelect(
+  groups: readonly Condition[],
+  where: readonly Condition[],
+  /** The rows to read instead of `base` (a subquery over it). */
+  from: Condition = { sql: 'base', params: [] },
+): Condition {
   const keys = [0, 1, 2].map((i) => (groups[i] ? `${groups[i]?.sql} AS g${i}` : `NULL AS g${i}`));
-  const sql = `WITH ${baseCte(start, end, timeZone)},
-kept AS (
+  const sql = `SELECT * FROM (WITH kept AS (
   SELECT *, ${keys.join(', ')}, strftime('%Y-%m-%d', lt / 1000, 'unixepoch') AS day
-  FROM base
+  FROM ${from.sql}
   WHERE ${where.length ? where.map((w) => w.sql).join(' AND ') : '1'}
 ),
 by_event AS (
   SELECT g0, g1, g2, COUNT(DISTINCT day || ' ' || visitor_id) AS visitors,
-    SUM(name = 'pageview') AS pageviews, COUNT(*) AS events
+    SUM(name = 'pageview') AS pageviews, COUNT(*) AS events, COALESCE(SUM(revenue), 0) AS revenue
   FROM kept GROUP BY g0, g1, g2
 ),
 by_visit AS (
@@ -206,11 +209,29 @@ by_visit AS (
   )
   GROUP BY g0, g1, g2
 )
-SELECT e.g0, e.g1, e.g2, e.visitors, e.pageviews, e.events, v.visits, v.bounces, v.duration
-FROM by_event e JOIN by_visit v ON e.g0 IS v.g0 AND e.g1 IS v.g1 AND e.g2 IS v.g2`;
+SELECT e.g0, e.g1, e.g2, e.visitors, e.pageviews, e.events, v.visits, v.bounces, v.duration, e.revenue
+FROM by_event e JOIN by_visit v ON e.g0 IS v.g0 AND e.g1 IS v.g1 AND e.g2 IS v.g2)`;
+  return { sql, params: [...groups.flatMap((g) => g.params), ...from.params, ...where.flatMap((w) => w.params)] };
+}
+
+/**
+ * One aggregation over [start, end): per group of `dimensions`, the columns of
+ * {@link groupedSelect}, with the query's filters and any extra conditions applied.
+ */
+export function aggregateSql(
+  scope: RawScope,
+  dimensions: readonly Dimension[],
+  filters: Query['filters'],
+  /** Conditions beyond the filters (goals), and the label `event:goal` groups take. */
+  extra: { where?: Condition[]; goal?: string } = {},
+): { sql: string; params: unknown[] } {
+  const groups = dimensions.map((dimension) =>
+    dimension === 'event:goal' ? { sql: '?', params: [extra.goal ?? null] } : dimensionSql(dimension),
+  );
+  const grouped = groupedSelect(groups, [...filters.map(filterSql), ...(extra.where ?? [])]);
   return {
-    sql,
-    // In the order the placeholders appear: the project, the group keys, then the filters.
-    params: [projectId, ...groups.flatMap((g) => g.params), ...where.flatMap((w) => w.params)],
+    sql: `WITH ${baseCte(scope.start, scope.end, scope.timeZone)}\n${grouped.sql}`,
+    // In the order the placeholders appear: base's currency and project, then the groups and conditions.
+    params: [scope.currency, scope.projectId, ...grouped.params],
   };
 }

@@ -2,13 +2,16 @@
  * Cron work. Each run is bounded so that it fits one invocation even after a long outage.
  * Today: a salt-rotation backstop in the first hour of each UTC day (each ProjectDO rotates its
  * own at midnight), an hourly purge of expired sessions, refresh tokens and sign-in throttles, and
- * an hourly retention purge of raw events (`retention.ts`). Rollups arrive with the stats issue.
+ * an hourly retention purge of raw events (`retention.ts`), and rollups of the closed days that
+ * received events (`rollups.ts`) on every tick.
  */
 import { purgeExpiredAuth } from '../auth/cleanup.ts';
 import type { ProjectDO } from '../live/index.ts';
 import { purgeExpiredEvents } from './retention.ts';
+import { rollUp } from './rollups.ts';
 
 export { type PurgeResult, purgeExpiredEvents } from './retention.ts';
+export { ROLLUP_DIMENSIONS, type RollupResult, rollUp, rollUpAll } from './rollups.ts';
 
 const DAY_MS = 86_400_000;
 const HOUR_MS = 3_600_000;
@@ -31,6 +34,9 @@ export async function runScheduled(env: Env, scheduledTime: number): Promise<voi
   const steps: [string, () => Promise<unknown>][] = [
     ['salt rotation', () => rotateSaltsSlice(env, scheduledTime)],
     ['auth cleanup', async () => firstTickOfHour && purgeExpiredAuth(env.DB, scheduledTime)],
+    // Bounded by days and wall time; a backlog after an outage is worked off over several ticks,
+    // and until then the stats API reads those days raw (exact, only slower).
+    ['rollups', () => rollUp(env.DB, scheduledTime)],
     // The retention purge probes every project, so it runs once an hour: retention is counted in
     // days, an hour late costs nothing. Each run deletes at most 50,000 rows (`exhausted` says more
     // remain) and the next carries on. NOTE: that caps the purge at 1.2M rows a day; a deployment

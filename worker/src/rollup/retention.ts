@@ -7,6 +7,8 @@
  * After a long outage the backlog is cleared over several runs.
  */
 
+import { bumpVersionsStatement } from './rollups.ts';
+
 const DAY_MS = 86_400_000;
 /** Projects read per page (keyset paging, so each query stays bounded however many there are). */
 const PAGE_SIZE = 500;
@@ -89,6 +91,12 @@ export async function purgeExpiredEvents(d1: D1Database, now: number, budget = 5
     const first = expired[0];
     const last = expired[expired.length - 1];
     if (first && last) {
+      // Raw answers over the purged days change (rollups do not): cached answers must not survive.
+      await bumpVersionsStatement(
+        d1,
+        expired.map((project) => project.id),
+        now,
+      ).run();
       const done = await deleteInChunks(result, budget, (limit) =>
         d1.prepare(DELETE_EXPIRED_SQL).bind(now, first.id, last.id, limit),
       );

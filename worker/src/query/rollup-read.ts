@@ -1,0 +1,144 @@
+/**
+ * Reading a query from rollups: closed days come from the `rollups` table, the days with marked
+ * hours (today, and any day a late event reached since its rollup) from raw events, and the two
+ * are summed per group. Every number the stats API reports is a sum over days once visits end at
+ * local midnight (visitors are counted per day by definition), so the sum is exact.
+ *
+ * Rollups answer the dashboard's unfiltered views: totals, a time series, or one breakdown
+ * dimension (optionally by day, week or month). Filters, goals, properties and `realtime` read
+ * raw events over the range.
+ */
+import { daysOfHour, ROLLUP_DIMENSIONS } from '../rollup/rollups.ts';
+import { addDays, dayBounds, formatDate, type LocalDate } from './calendar.ts';
+import type { Dimension, Metric, Query } from './schema.ts';
+import { aggregateSql, type RawScope } from './sql.ts';
+
+/** What D1 returns per group, raw or from rollups. */
+export interface AggregateRow {
+  g0: string | null;
+  g1: string | null;
+  g2: string | null;
+  visitors: number;
+  pageviews: number;
+  events: number;
+  visits: number;
+  bounces: number;
+  duration: number;
+  revenue: number;
+}
+
+const SUMMED = ['visitors', 'pageviews', 'events', 'visits', 'bounces', 'duration', 'revenue'] as const;
+
+/** Where rollups may answer: the rollup dimension to read (`''` for totals), or null. */
+export function rollupGrouping(
+  dimensions: readonly Dimension[],
+  filters: Query['filters'],
+  metrics: readonly Metric[],
+): string | null {
+  if (filters.length || metrics.includes('conversion_rate')) return null;
+  const others = dimensions.filter((dimension) => !dimension.startsWith('time:'));
+  if (dimensions.includes('time:hour')) return others.length ? null : 'time:hour';
+  if (others.length === 0) return '';
+  const [only] = others;
+  return others.length === 1 && (ROLLUP_DIMENSIONS as readonly string[]).includes(only as string)
+    ? (only as string)
+    : null;
+}
+
+/** SQL for a query dimension's group value on a rollup row. */
+function rollupDimensionSql(dimension: Dimension): string {
+  switch (dimension) {
+    case 'time:day':
+      return 'day';
+    case 'time:week':
+      return `date(day, '-6 days', 'weekday 1')`;
+    case 'time:month':
+      return `strftime('%Y-%m-01', day)`;
+    default:
+      // `time:hour` rows and breakdown rows keep their group's value as JSON text.
+      return `value ->> '$'`;
+  }
+}
+
+/** The project's marked hours near a span: the freshness of its stored numbers. */
+export interface Marks {
+  /** Hour → write count, for the marked hours between the span's first and last hour. */
+  hours: Map<number, number>;
+}
+
+/** The local days in `from`…`to` that a marked hour touches: those are read raw. */
+export function markedDays(marks: Marks, from: LocalDate, to: LocalDate, timeZone: string): Set<string> {
+  const [first, last] = [formatDate(from), formatDate(to)];
+  const days = new Set<string>();
+  for (const hour of marks.hours.keys()) {
+    for (const day of daysOfHour(hour, timeZone)) if (day >= first && day <= last) days.add(day);
+  }
+  return days;
+}
+
+/** Runs of consecutive marked days, each [first, last]. */
+function runsOf(from: LocalDate, to: LocalDate, marked: Set<string>): [LocalDate, LocalDate][] {
+  const runs: [LocalDate, LocalDate][] = [];
+  const last = formatDate(to);
+  for (let day = from; formatDate(day) <= last; day = addDays(day, 1)) {
+    if (!marked.has(formatDate(day))) continue;
+    const run = runs[runs.length - 1];
+    if (run && formatDate(addDays(run[1], 1)) === formatDate(day)) run[1] = day;
+    else runs.push([day, day]);
+  }
+  return runs;
+}
+
+/** More raw runs than this and one raw scan of the whole range is cheaper than the pieces. */
+const MAX_RAW_RUNS = 4;
+
+/**
+ * The statements of one aggregation from rollups plus raw runs, and how to merge their answers;
+ * null when too many days are marked for that to pay off.
+ */
+export function planFromRollups(
+  d1: D1Database,
+  scope: Omit<RawScope, 'start' | 'end'>,
+  range: { from: LocalDate; to: LocalDate },
+  dimensions: readonly Dimension[],
+  grouping: string,
+  marked: Set<string>,
+): { statements: D1PreparedStatement[]; merge: (answers: AggregateRow[][]) => AggregateRow[] } | null {
+  const runs = runsOf(range.from, range.to, marked);
+  if (runs.length > MAX_RAW_RUNS) return null;
+  const statements = runs.map(([first, last]) => {
+    const { sql, params } = aggregateSql(
+      { ...scope, start: dayBounds(first, scope.timeZone).start, end: dayBounds(last, scope.timeZone).end },
+      dimensions,
+      [],
+    );
+    return d1.prepare(sql).bind(...params);
+  });
+  const groups = [0, 1, 2].map((i) => {
+    const dimension = dimensions[i];
+    return dimension ? `${rollupDimensionSql(dimension)} AS g${i}` : `NULL AS g${i}`;
+  });
+  statements.push(
+    d1
+      .prepare(
+        `SELECT ${groups.join(', ')}, ${SUMMED.map((column) => `SUM(${column}) AS ${column}`).join(', ')}
+         FROM rollups
+         WHERE project_id = ? AND dimension = ? AND day >= ? AND day <= ? AND day NOT IN (SELECT value FROM json_each(?))
+         GROUP BY g0, g1, g2`,
+      )
+      .bind(scope.projectId, grouping, formatDate(range.from), formatDate(range.to), JSON.stringify([...marked])),
+  );
+  return { statements, merge: mergeRows };
+}
+
+/** Sum the rows of several answers per group. */
+function mergeRows(answers: AggregateRow[][]): AggregateRow[] {
+  const byGroup = new Map<string, AggregateRow>();
+  for (const row of answers.flat()) {
+    const key = JSON.stringify([row.g0, row.g1, row.g2]);
+    const sum = byGroup.get(key);
+    if (!sum) byGroup.set(key, { ...row });
+    else for (const column of SUMMED) sum[column] += row[column] ?? 0;
+  }
+  return [...byGroup.values()];
+}
