@@ -5,7 +5,16 @@
 import { EVENT_PATH, LIMITS } from '@tally/sdk/protocol';
 import { exports } from 'cloudflare:workers';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { createProject, expectError, ORIGIN, pageview, postEvent, type TestProject, waitForEvents } from './helpers.ts';
+import {
+  createProject,
+  expectError,
+  ORIGIN,
+  pageview,
+  postEvent,
+  type TestProject,
+  USER_AGENTS,
+  waitForEvents,
+} from './helpers.ts';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
@@ -87,7 +96,7 @@ describe('404, 405, 415', () => {
     await expectError(await postEvent(pageview('no_such_site')), 404, 'unknown_site');
   });
 
-  it.each(['GET', 'PUT', 'DELETE', 'PATCH'])('405 method_not_allowed for %s %s', async (method) => {
+  it.each(['PUT', 'DELETE', 'PATCH'])('405 method_not_allowed for %s %s', async (method) => {
     const res = await exports.default.fetch(`${ORIGIN}${EVENT_PATH}`, { method });
     await expectError(res, 405, 'method_not_allowed');
   });
@@ -115,6 +124,33 @@ describe('404, 405, 415', () => {
     ] as const) {
       await expectError(await exports.default.fetch(`${ORIGIN}${path}`, { method }), 404, 'not_found');
     }
+  });
+});
+
+describe('the GET pixel', () => {
+  const pixel = (query: string, headers: Record<string, string> = {}) =>
+    exports.default.fetch(`${ORIGIN}${EVENT_PATH}?${query}`, {
+      headers: { 'user-agent': USER_AGENTS.chromeWindows, 'cf-connecting-ip': '203.0.113.9', ...headers },
+    });
+
+  it('stores a pageview of `u`, or of the Referer, and answers a 1×1 GIF', async () => {
+    const res = await pixel(`s=${project.siteKey}&u=${encodeURIComponent('https://example.com/pricing?x=1')}`);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toBe('image/gif');
+    expect(res.headers.get('cache-control')).toContain('no-store');
+    expect(new Uint8Array(await res.arrayBuffer()).slice(0, 6)).toEqual(new TextEncoder().encode('GIF89a'));
+    await pixel(`s=${project.siteKey}&n=open`, { referer: 'https://example.com/newsletter/42' });
+    const rows = await waitForEvents(project.id, 2);
+    expect(rows.map((row) => [row.name, row.path]).sort()).toEqual([
+      ['open', '/newsletter/42'],
+      ['pageview', '/pricing'],
+    ]);
+  });
+
+  it('refuses what POST refuses, in the error shape', async () => {
+    await expectError(await pixel(''), 400, 'invalid_input');
+    await expectError(await pixel('s=no_such_site&u=https%3A%2F%2Fexample.com%2F'), 404, 'unknown_site');
+    await expectError(await pixel(`s=${project.siteKey}&u=javascript%3Aalert(1)`), 400, 'invalid_input');
   });
 });
 

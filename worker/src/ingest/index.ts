@@ -52,15 +52,65 @@ export const ingestRoutes = new Hono<{ Bindings: Env }>()
     });
     return c.json(result, 202);
   })
+  // The pixel: `<img src="https://HOST/api/event?s=SITE_KEY">` for pages and emails without
+  // JavaScript. One pageview (or `n`) of `u`, else of the page the Referer header names.
+  .get(EVENT_PATH, async (c) => {
+    const query = c.req.query();
+    const referer = c.req.header('referer');
+    const event: Record<string, unknown> = { n: query.n ?? 'pageview', u: query.u ?? referer ?? '' };
+    if (query.s !== undefined) event.s = query.s;
+    if (query.r !== undefined) event.r = query.r;
+    if (query.w !== undefined) event.w = Number(query.w);
+    await ingest(c.env, {
+      body: event,
+      apiKey: null,
+      ip: c.req.header('cf-connecting-ip') ?? '',
+      userAgent: c.req.header('user-agent') ?? '',
+      cf: c.req.raw.cf as Partial<IncomingRequestCfProperties> | undefined,
+      now: Date.now(),
+      waitUntil: (promise) => c.executionCtx.waitUntil(promise),
+    });
+    return c.body(PIXEL.slice().buffer, 200, {
+      'Content-Type': 'image/gif',
+      'Cache-Control': 'no-store, max-age=0',
+    });
+  })
   .all(EVENT_PATH, () => {
-    throw new ApiError(405, 'method_not_allowed', 'Send events with POST');
+    throw new ApiError(405, 'method_not_allowed', 'Send events with POST, or GET for the pixel');
   });
+
+/** A transparent 1×1 GIF. */
+const PIXEL = Uint8Array.from(atob('R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7'), (c) => c.charCodeAt(0));
 
 /**
  * Describe `POST /api/event` in the OpenAPI document. It is registered by hand because its body
  * is parsed from `text/plain` as well as JSON (sendBeacon), before the zod schema checks it.
  */
 export function registerIngestOpenApi(registry: OpenAPIHono['openAPIRegistry']): void {
+  registry.registerPath({
+    method: 'get',
+    path: EVENT_PATH,
+    tags: ['Ingest'],
+    summary: 'The tracking pixel: one event from query parameters',
+    description:
+      'For pages and emails without JavaScript: `<img src="https://HOST/api/event?s=SITE_KEY" alt="">`. `u` defaults ' +
+      "to the Referer header (often only the origin, under browsers' default referrer policy). Answers a 1×1 GIF.",
+    security: [{}],
+    request: {
+      query: z.object({
+        s: z.string().openapi({ description: 'Site key' }),
+        n: z.string().optional().openapi({ description: 'Event name (default `pageview`)' }),
+        u: z.string().optional().openapi({ description: 'Page URL (default: the Referer header)' }),
+        r: z.string().optional().openapi({ description: 'Referrer' }),
+        w: z.string().optional().openapi({ description: 'Screen width' }),
+      }),
+    },
+    responses: {
+      200: { description: 'Stored (or dropped as a bot)', content: { 'image/gif': { schema: z.string() } } },
+      ...errorResponses(400, 404, 429),
+    },
+  });
+
   const body = z.union([wireEventSchema, wireBatchSchema]).openapi('EventBody');
   registry.registerPath({
     method: 'post',
