@@ -67,7 +67,7 @@ describe('answers from rollups', () => {
         }
         expect(await ask(projectId, query), `mixed ${JSON.stringify(query)}`).toEqual(expected);
       }),
-      { numRuns: 40 },
+      { numRuns: 50 },
     );
   }, 180_000);
 

@@ -10,8 +10,8 @@ import { PROP_PREFIX, type VISIT_DIMENSIONS } from './schema.ts';
 
 const DAY = 86_400_000;
 
-/** Event columns behind the visit dimensions (exit_page is computed separately). */
-const VISIT_COLUMNS: Record<Exclude<(typeof VISIT_DIMENSIONS)[number], 'exit_page'>, string> = {
+/** Event columns behind the visit dimensions (exit_page is computed separately); the rollups use them too. */
+export const VISIT_COLUMNS: Record<Exclude<(typeof VISIT_DIMENSIONS)[number], 'exit_page'>, string> = {
   entry_page: 'path',
   source: 'source',
   referrer: 'referrer',
@@ -182,18 +182,13 @@ export interface RawScope {
  * The grouped part of an aggregation, reading the CTE `base`: per group of the `groups`
  * expressions, over the rows that pass `where`, the event counts and the visit aggregates the
  * metrics are made of. Columns: g0…g2, visitors, pageviews, events, visits, bounces, duration
- * (ms, summed over visits), revenue. Parameters: the groups', `from`'s, then the conditions'.
+ * (ms, summed over visits), revenue. Parameters: the groups', then the conditions'.
  */
-export function groupedSelect(
-  groups: readonly Condition[],
-  where: readonly Condition[],
-  /** The rows to read instead of `base` (a subquery over it). */
-  from: Condition = { sql: 'base', params: [] },
-): Condition {
+export function groupedSelect(groups: readonly Condition[], where: readonly Condition[]): Condition {
   const keys = [0, 1, 2].map((i) => (groups[i] ? `${groups[i]?.sql} AS g${i}` : `NULL AS g${i}`));
   const sql = `SELECT * FROM (WITH kept AS (
   SELECT *, ${keys.join(', ')}, strftime('%Y-%m-%d', lt / 1000, 'unixepoch') AS day
-  FROM ${from.sql}
+  FROM base
   WHERE ${where.length ? where.map((w) => w.sql).join(' AND ') : '1'}
 ),
 by_event AS (
@@ -211,7 +206,7 @@ by_visit AS (
 )
 SELECT e.g0, e.g1, e.g2, e.visitors, e.pageviews, e.events, v.visits, v.bounces, v.duration, e.revenue
 FROM by_event e JOIN by_visit v ON e.g0 IS v.g0 AND e.g1 IS v.g1 AND e.g2 IS v.g2)`;
-  return { sql, params: [...groups.flatMap((g) => g.params), ...from.params, ...where.flatMap((w) => w.params)] };
+  return { sql, params: [...groups.flatMap((g) => g.params), ...where.flatMap((w) => w.params)] };
 }
 
 /**

@@ -11,7 +11,7 @@
  */
 import { dayBounds, formatDate, type LocalDate, localDate, parseDate } from '../query/calendar.ts';
 import { type Dimension, VISIT_DIMENSIONS } from '../query/schema.ts';
-import { baseCte, dimensionSql, groupedSelect } from '../query/sql.ts';
+import { dimensionSql, localTimeSql, VISIT_COLUMNS } from '../query/sql.ts';
 
 /** The breakdown dimensions rolled up per day: every dimension the dashboard's panels show. */
 export const ROLLUP_DIMENSIONS = [
@@ -21,13 +21,6 @@ export const ROLLUP_DIMENSIONS = [
   'event:name',
 ] as const satisfies readonly Dimension[];
 export type RollupDimension = (typeof ROLLUP_DIMENSIONS)[number];
-
-/** What is written per day: the day's totals (`''`), its hours, and each breakdown dimension. */
-const GROUPINGS: readonly { name: string; dimension: Dimension | null }[] = [
-  { name: '', dimension: null },
-  { name: 'time:hour', dimension: 'time:hour' },
-  ...ROLLUP_DIMENSIONS.map((dimension) => ({ name: dimension, dimension })),
-];
 
 const HOUR_MS = 3_600_000;
 /** Marked hours read per run, oldest first (so that the open day's hours never starve old ones). */
@@ -50,44 +43,85 @@ export interface RollupResult {
   exhausted: boolean;
 }
 
+const caseOf = (names: readonly string[]) =>
+  `CASE grouping ${names.map((name) => `WHEN '${name}' THEN ${dimensionSql(name as Dimension).sql}`).join(' ')} END`;
+
+const VISIT_GROUPINGS: readonly string[] = VISIT_DIMENSIONS;
+const EVENT_GROUPINGS = ['', 'time:hour', 'page', 'hostname', 'event:name'] as const;
+const INSERT = `INSERT INTO rollups (project_id, day, dimension, value, visitors, visits, pageviews, events, bounces, duration, revenue)`;
+
 /**
- * The statement that writes one local day's rollups (after its old rows are deleted). One
- * statement and one pass: each of the day's events is read once and stands in every grouping
- * (a cross join with the list of groupings), and one GROUP BY makes every grouping's rows.
- * NOTE: D1 refuses compound SELECTs of many terms, so the groupings are rows, not UNION ALL.
+ * The statements that write one local day's rollups (after its old rows are deleted): one for
+ * the visit dimensions, one for the event dimensions, each reading the day's events once.
+ *
+ * They give what a raw query over the day gives (`query/sql.ts`, held to it by the oracle
+ * tests), computed the cheap way that a visit inside one local day allows: a visit's entry
+ * values, visitor, bounce and duration are the same on all its events, so visit dimensions group
+ * one row per visit; event dimensions group per (value, visit) and then per value.
+ * NOTE: D1 refuses compound SELECTs of many terms, so the groupings are rows of a cross join
+ * with a JSON list, not a UNION ALL; and each statement must finish within D1's query time limit.
  */
-export function rollupDaySql(project: RollupProject, day: LocalDate): { sql: string; params: unknown[] } {
+export function rollupDaySql(project: RollupProject, day: LocalDate): { sql: string; params: unknown[] }[] {
   const { start, end } = dayBounds(day, project.timezone);
-  const cases = GROUPINGS.filter((grouping) => grouping.dimension).map(({ name, dimension }) => {
-    const value = dimensionSql(dimension as Dimension);
-    if (value.params.length) throw new Error(`rollups cannot group by ${name}`);
-    return `WHEN '${name}' THEN ${value.sql}`;
-  });
-  const grouped = groupedSelect(
-    [
-      { sql: `CASE grouping ${cases.join(' ')} END`, params: [] },
-      { sql: 'grouping', params: [] },
-    ],
-    [],
-    {
-      sql: '(SELECT base.*, g.value AS grouping FROM base CROSS JOIN json_each(?) AS g)',
-      params: [JSON.stringify(GROUPINGS.map((grouping) => grouping.name))],
-    },
-  );
-  return {
-    sql: `WITH ${baseCte(start, end, project.timezone)}
-INSERT INTO rollups (project_id, day, dimension, value, visitors, visits, pageviews, events, bounces, duration, revenue)
-SELECT ?, ?, g1, json_quote(g0), visitors, visits, pageviews, events, bounces, duration, revenue FROM (${grouped.sql})`,
-    params: [project.currency, project.id, project.id, formatDate(day), ...grouped.params],
-  };
+  if (!Number.isSafeInteger(start) || !Number.isSafeInteger(end)) throw new Error('day bounds must be integers');
+  const entries = Object.entries(VISIT_COLUMNS);
+  // NOTE: with a single MIN() or MAX() aggregate, SQLite takes a query's other columns from the
+  // row that holds the minimum (maximum): the entry's values, and the path of the last pageview
+  // (or of the last event, in a visit without pageviews) — the raw query's FIRST_VALUE windows.
+  const head = `WITH day_events AS MATERIALIZED (
+  SELECT session_id, visitor_id, seq, ts, name, path, hostname, ${localTimeSql(start, end, project.timezone)} AS lt,
+    CASE WHEN revenue_currency = ? THEN revenue_amount END AS revenue,
+    ${[...new Set(entries.map(([, column]) => column))].filter((column) => column !== 'path').join(', ')}
+  FROM events WHERE project_id = ? AND ts >= ${start} AND ts < ${end}
+),
+entries AS (
+  SELECT session_id, MIN(seq), ${entries.map(([name, column]) => `${column} AS v_${name}`).join(', ')}
+  FROM day_events GROUP BY session_id
+),
+exits AS (
+  SELECT session_id, MAX((name = 'pageview') * 4294967296 + seq), path AS v_exit_page FROM day_events GROUP BY session_id
+),
+visits AS MATERIALIZED (
+  SELECT s.*, ${VISIT_GROUPINGS.map((name) => `v_${name}`).join(', ')}
+  FROM (
+    SELECT session_id, MIN(visitor_id) AS visitor_id, SUM(name = 'pageview') = 1 AND COUNT(*) = 1 AS bounce,
+      MAX(ts) - MIN(ts) AS duration, SUM(name = 'pageview') AS pageviews, COUNT(*) AS events,
+      COALESCE(SUM(revenue), 0) AS revenue
+    FROM day_events GROUP BY session_id
+  ) AS s JOIN entries USING (session_id) JOIN exits USING (session_id)
+)`;
+  const label = formatDate(day);
+  const byVisit = `${head}
+${INSERT}
+SELECT ?, ?, grouping, json_quote(value), COUNT(DISTINCT visitor_id), COUNT(*), SUM(pageviews), SUM(events),
+  SUM(bounce), SUM(duration), SUM(revenue)
+FROM (SELECT *, ${caseOf(VISIT_GROUPINGS)} AS value
+  FROM (SELECT visits.*, g.value AS grouping FROM visits CROSS JOIN json_each(?) AS g))
+GROUP BY grouping, value`;
+  const byEvent = `${head},
+per_visit AS (
+  SELECT grouping, ${caseOf(EVENT_GROUPINGS.slice(1))} AS value, session_id, COUNT(*) AS events,
+    SUM(name = 'pageview') AS pageviews, COALESCE(SUM(revenue), 0) AS revenue
+  FROM (SELECT day_events.*, g.value AS grouping FROM day_events CROSS JOIN json_each(?) AS g)
+  GROUP BY grouping, value, session_id
+)
+${INSERT}
+SELECT ?, ?, p.grouping, json_quote(p.value), COUNT(DISTINCT v.visitor_id), COUNT(*), SUM(p.pageviews), SUM(p.events),
+  SUM(v.bounce), SUM(v.duration), SUM(p.revenue)
+FROM per_visit p JOIN visits v ON v.session_id = p.session_id
+GROUP BY p.grouping, p.value`;
+  const base = [project.currency, project.id];
+  return [
+    { sql: byVisit, params: [...base, project.id, label, JSON.stringify(VISIT_GROUPINGS)] },
+    { sql: byEvent, params: [...base, JSON.stringify(EVENT_GROUPINGS), project.id, label] },
+  ];
 }
 
 /** Statements that replace one day's rollups, in one batch (one transaction). */
 export function replaceDayStatements(d1: D1Database, project: RollupProject, day: LocalDate): D1PreparedStatement[] {
-  const { sql, params } = rollupDaySql(project, day);
   return [
     d1.prepare('DELETE FROM rollups WHERE project_id = ? AND day = ?').bind(project.id, formatDate(day)),
-    d1.prepare(sql).bind(...params),
+    ...rollupDaySql(project, day).map(({ sql, params }) => d1.prepare(sql).bind(...params)),
   ];
 }
 
@@ -174,7 +208,7 @@ export async function rollUp(
         bumpVersionsStatement(d1, [project.id], now),
       ]);
       result.days += 1;
-      result.cleared += answers.slice(2, 2 + done.length).reduce((sum, answer) => sum + answer.meta.changes, 0);
+      result.cleared += answers.slice(3, 3 + done.length).reduce((sum, answer) => sum + answer.meta.changes, 0);
     }
   }
   return result;
