@@ -5,19 +5,13 @@
  */
 import type { goals } from '../db/index.ts';
 import { pathMatches } from '../projects/goal-matching.ts';
-import type { Condition } from './sql.ts';
+import { type Condition, PROPERTY_TEXT } from './sql.ts';
 
 /** A goal as queries use it. */
 export type Goal = Pick<
   typeof goals.$inferSelect,
   'name' | 'kind' | 'path' | 'eventName' | 'propertyKey' | 'propertyValue'
 >;
-
-/**
- * A property's value as text: numbers and booleans as their JSON text exactly as stored (`->` with
- * json_each's own quoted path keeps the token; a CAST would write 1e+21 as 1.0e+21).
- */
-const PROPERTY_TEXT = `(CASE type WHEN 'text' THEN value WHEN 'null' THEN NULL ELSE props -> fullkey END)`;
 
 /** The statement that reads a project's goals, by name (so that it can join a batch). */
 export function goalsStatement(d1: D1Database, projectId: string): D1PreparedStatement {

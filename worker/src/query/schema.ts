@@ -64,8 +64,9 @@ export const DimensionSchema = z
       (value.startsWith(PROP_PREFIX) &&
         value.length > PROP_PREFIX.length &&
         value.length <= PROP_PREFIX.length + 300 &&
-        !/["\\]/.test(value)),
-    `one of ${NAMED.join(', ')}, or event:props:<key> (a key without quotes or backslashes)`,
+        // biome-ignore lint/suspicious/noControlCharactersInRegex: ingest never stores a NUL, so no key holds one
+        !/["\\\u0000]/.test(value)),
+    `one of ${NAMED.join(', ')}, or event:props:<key> (a key without quotes, backslashes or NUL)`,
   )
   .transform((value) => value as Dimension)
   .openapi({ example: 'source' });

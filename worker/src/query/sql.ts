@@ -64,10 +64,11 @@ export function localTimeSql(start: number, end: number, timeZone: string): stri
   return `(ts + CASE ${cases} ELSE ${int(segments[segments.length - 1]?.offset ?? 0)} END)`;
 }
 
-/** A JSON path to a property key (the schema refuses keys with quotes or backslashes). */
-export function propPath(key: string): string {
-  return `$."${key}"`;
-}
+/**
+ * A property's value as text: numbers and booleans as their JSON text exactly as stored (`->` with
+ * json_each's own quoted path keeps the token; a CAST would write 1e+21 as 1.0e+21).
+ */
+export const PROPERTY_TEXT = `(CASE type WHEN 'text' THEN value WHEN 'null' THEN NULL ELSE props -> fullkey END)`;
 
 /** SQL for a dimension's value on a row of `base`, with its bound parameters. */
 export function dimensionSql(dimension: Dimension): Condition {
@@ -81,7 +82,8 @@ export function dimensionSql(dimension: Dimension): Condition {
     case 'time:month':
       return { sql: `strftime('%Y-%m-01', lt / 1000, 'unixepoch')`, params: [] };
     case 'page':
-      return { sql: 'path', params: [] };
+      // `page`, not `path`: json_each has a column `path`, which would shadow it in the filters' subqueries.
+      return { sql: 'page', params: [] };
     case 'hostname':
       return { sql: 'hostname', params: [] };
     case 'event:name':
@@ -91,12 +93,10 @@ export function dimensionSql(dimension: Dimension): Condition {
       throw new Error('event:goal is not a column');
   }
   if (dimension.startsWith(PROP_PREFIX)) {
-    // Numbers and booleans as their JSON text, exactly as stored (`->` keeps the token: a CAST
-    // would write 1e+21 as 1.0e+21), so that `5` and `true` filter and group as text.
-    const path = propPath(dimension.slice(PROP_PREFIX.length));
+    // The key is compared as data (json_each's `key`), so no key needs quoting inside a JSON path.
     return {
-      sql: `(CASE json_type(props, ?) WHEN 'text' THEN json_extract(props, ?) WHEN 'null' THEN NULL ELSE props -> ? END)`,
-      params: [path, path, path],
+      sql: `(SELECT ${PROPERTY_TEXT} FROM json_each(props) WHERE key = ?)`,
+      params: [dimension.slice(PROP_PREFIX.length)],
     };
   }
   return { sql: `v_${dimension}`, params: [] };
@@ -109,7 +109,7 @@ export function dimensionSql(dimension: Dimension): Condition {
  */
 export function baseCte(start: number, end: number, timeZone: string, materialized = false): string {
   return `base AS ${materialized ? 'MATERIALIZED ' : ''}(
-  SELECT ts, seq, session_id, visitor_id, name, path, hostname, props, ${localTimeSql(start, end, timeZone)} AS lt,
+  SELECT ts, seq, session_id, visitor_id, name, path, path AS page, hostname, props, ${localTimeSql(start, end, timeZone)} AS lt,
     CASE WHEN revenue_currency = ? THEN revenue_amount END AS revenue,
     ${visitColumns()},
     MIN(ts) OVER visit AS s_first, MAX(ts) OVER visit AS s_last,
@@ -134,37 +134,38 @@ function visitColumns(): string {
   return [...entry, 'FIRST_VALUE(path) OVER exit AS v_exit_page'].join(',\n    ');
 }
 
+/**
+ * SQL for a filter. The values travel as ONE bound parameter, a JSON array read with json_each, so
+ * that no number of filters and values can pass D1's 100 bound parameters (and a NUL inside a
+ * value survives, as `\u0000`). Dimension expressions never name a column json_each also has.
+ */
 export function filterSql([operator, dimension, values]: Query['filters'][number]): Condition {
   const { sql: expr, params } = dimensionSql(dimension);
-  const listed = values.filter((value): value is string => value !== null);
-  const withNull = values.length > listed.length;
-  const list = listed.map(() => '?').join(', ');
+  // GLOB and instr() read text up to a NUL; stored text never holds one (ingest removes them), so
+  // a value with a NUL can match nothing and is left out rather than cut short.
+  const listed = values.filter((value): value is string => value !== null && !value.includes('\u0000'));
   switch (operator) {
-    case 'is': {
-      const parts = [...(listed.length ? [`${expr} IN (${list})`] : []), ...(withNull ? [`${expr} IS NULL`] : [])];
+    // `IS` compares NULL with NULL: a `null` among the values stands for "no value".
+    case 'is':
       return {
-        sql: `(${parts.join(' OR ')})`,
-        params: [...(listed.length ? params : []), ...listed, ...(withNull ? params : [])],
+        sql: `EXISTS (SELECT 1 FROM json_each(?) WHERE value IS ${expr})`,
+        params: [JSON.stringify(values), ...params],
       };
-    }
-    case 'is_not': {
-      const present = listed.length ? `(${expr} IS NOT NULL AND ${expr} NOT IN (${list}))` : `${expr} IS NOT NULL`;
-      const sql = withNull ? present : `(${present} OR ${expr} IS NULL)`;
-      const presentParams = listed.length ? [...params, ...params, ...listed] : [...params];
-      return { sql, params: withNull ? presentParams : [...presentParams, ...params] };
-    }
-    case 'contains':
-      if (!listed.length) return { sql: '0', params: [] };
+    case 'is_not':
       return {
-        sql: `(${listed.map(() => `instr(${expr}, ?) > 0`).join(' OR ')})`,
-        params: listed.flatMap((value) => [...params, value]),
+        sql: `NOT EXISTS (SELECT 1 FROM json_each(?) WHERE value IS ${expr})`,
+        params: [JSON.stringify(values), ...params],
+      };
+    case 'contains':
+      return {
+        sql: `EXISTS (SELECT 1 FROM json_each(?) WHERE instr(${expr}, value) > 0)`,
+        params: [JSON.stringify(listed), ...params],
       };
     case 'matches':
-      if (!listed.length) return { sql: '0', params: [] };
       // `*` and `?` are GLOB's own wildcards; brackets are made literal.
       return {
-        sql: `(${listed.map(() => `${expr} GLOB ?`).join(' OR ')})`,
-        params: listed.flatMap((value) => [...params, value.replace(/[[\]]/g, (c) => `[${c}]`)]),
+        sql: `EXISTS (SELECT 1 FROM json_each(?) WHERE ${expr} GLOB value)`,
+        params: [JSON.stringify(listed.map((value) => value.replace(/[[\]]/g, (c) => `[${c}]`))), ...params],
       };
   }
 }

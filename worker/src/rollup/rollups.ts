@@ -69,7 +69,7 @@ export function rollupDaySql(project: RollupProject, day: LocalDate): { sql: str
   // row that holds the minimum (maximum): the entry's values, and the path of the last pageview
   // (or of the last event, in a visit without pageviews) — the raw query's FIRST_VALUE windows.
   const head = `WITH day_events AS MATERIALIZED (
-  SELECT session_id, visitor_id, seq, ts, name, path, hostname, ${localTimeSql(start, end, project.timezone)} AS lt,
+  SELECT session_id, visitor_id, seq, ts, name, path, path AS page, hostname, ${localTimeSql(start, end, project.timezone)} AS lt,
     CASE WHEN revenue_currency = ? THEN revenue_amount END AS revenue,
     ${[...new Set(entries.map(([, column]) => column))].filter((column) => column !== 'path').join(', ')}
   FROM events WHERE project_id = ? AND ts >= ${start} AND ts < ${end}
