@@ -7,7 +7,9 @@
  * 3. the queues `tally-events` and `tally-events-dlq`, created if missing;
  * 4. the secrets API_KEY_PEPPER and AUTH_SECRET, generated if the Worker does not have them yet;
  * 5. remote D1 migrations;
- * 6. `wrangler deploy`.
+ * 6. `wrangler deploy`;
+ * 7. the dashboard: `vite build`, the Pages project `tally-dashboard` created if missing, then
+ *    `wrangler pages deploy` (dashboard/wrangler.toml binds it to the Worker as `API`).
  *
  * Never seeds: the demo user exists only in local development.
  */
@@ -18,6 +20,9 @@ import path from 'node:path';
 import { capture, commandLine, fail, mustStream, parseJsonOutput, ROOT, step, stream } from './run.ts';
 
 const CONFIG_FILE = path.join(ROOT, 'wrangler.toml');
+const DASHBOARD_DIR = path.join(ROOT, 'dashboard');
+/** The Pages project of the dashboard: `name` in dashboard/wrangler.toml. */
+const PAGES_PROJECT = 'tally-dashboard';
 const DATABASE_NAME = 'tally';
 const PLACEHOLDER_ID = '00000000-0000-0000-0000-000000000000';
 const QUEUES = ['tally-events', 'tally-events-dlq'] as const;
@@ -174,7 +179,34 @@ async function main(): Promise<void> {
     rmSync(dir, { recursive: true, force: true });
   }
   if (code !== 0) fail(`\`${commandLine('wrangler', args)}\` exited with code ${code}.`, code);
-  console.log('\n✔ Deployed. `npx wrangler tail` streams the live logs.');
+
+  await deployDashboard();
+  console.log("\n✔ Deployed the API and the dashboard. `npx wrangler tail` streams the API's live logs.");
+}
+
+/**
+ * Build the dashboard and deploy it to Cloudflare Pages, after the Worker: its service binding
+ * names the Worker, which must exist first.
+ */
+async function deployDashboard(): Promise<void> {
+  step('Building the dashboard');
+  await mustStream('vite', ['build'], { cwd: DASHBOARD_DIR });
+
+  step(`Pages project "${PAGES_PROJECT}"`);
+  const list = parseJsonOutput(await wrangler(['pages', 'project', 'list', '--json'])) as { 'Project Name': string }[];
+  if (list.some((project) => project['Project Name'] === PAGES_PROJECT)) {
+    console.log(`Found ${PAGES_PROJECT}.`);
+  } else {
+    console.log(`Creating ${PAGES_PROJECT}.`);
+    await mustStream('wrangler', ['pages', 'project', 'create', PAGES_PROJECT, '--production-branch', 'main']);
+  }
+
+  step('Deploying the dashboard to Pages');
+  // Run from dashboard/ so wrangler reads its wrangler.toml (build output dir and the API binding).
+  await mustStream('wrangler', ['pages', 'deploy', '--project-name', PAGES_PROJECT, '--branch', 'main'], {
+    cwd: DASHBOARD_DIR,
+    stdin: 'inherit',
+  });
 }
 
 await main();

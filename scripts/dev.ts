@@ -1,23 +1,41 @@
 /**
- * `npm run dev`: everything a first run needs, then the worker.
+ * `npm run dev`: everything a first run needs, then the worker, the dashboard and a demo site.
  *
  * 1. `.dev.vars` with random API_KEY_PEPPER and AUTH_SECRET, if missing (gitignored; wrangler dev reads it);
  * 2. local D1 migrations;
- * 3. the demo seed (idempotent);
- * 4. `wrangler dev` on 127.0.0.1:$PORT (default 8787), then a banner once /api/health answers.
+ * 3. the demo seed (idempotent), and 30 days of demo history for the days that have no events yet;
+ * 4. `wrangler dev` on 127.0.0.1:$PORT (default 8787), once /api/health answers:
+ * 5. the dashboard (`vite dev`, proxying /api to the worker) on $DASHBOARD_PORT (default PORT + 1)
+ *    and the demo site, whose pages load the tracker, on $DEMO_PORT (default PORT + 2); then a banner.
  *
- * Ctrl+C stops wrangler and exits with its code.
+ * Ctrl+C stops every child and exits with the worker's code.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import { appendFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { hashPassword } from '../worker/src/auth/password.ts';
-import { type Captured, capture, commandLine, fail, mustStream, ROOT, startChild, step } from './run.ts';
+import { buildHistorySql, historyDays } from './demo-history.ts';
+import { startDemoSite } from './demo-site.ts';
+import {
+  type Captured,
+  capture,
+  commandLine,
+  fail,
+  mustStream,
+  parseJsonOutput,
+  ROOT,
+  startChild,
+  step,
+} from './run.ts';
 import { buildSeedSql, DEMO } from './seed.ts';
 
 const HOST = '127.0.0.1';
 const PORT = parsePort(process.env.PORT ?? '8787');
+const DASHBOARD_PORT = parsePort(process.env.DASHBOARD_PORT ?? String(PORT + 1));
+const DEMO_PORT = parsePort(process.env.DEMO_PORT ?? String(PORT + 2));
+/** Days of made-up history the demo project gets before today. */
+const HISTORY_DAYS = 30;
 /** The demo curl sends a browser's User-Agent: ingest drops bots, and `curl/x.y` is one. */
 const BROWSER_UA =
   'User-Agent: Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Safari/537.36';
@@ -55,12 +73,8 @@ function ensureDevVars(): void {
   }
 }
 
-async function seedDemo(): Promise<void> {
-  const sql = buildSeedSql({
-    passwordHash: await hashPassword(DEMO.password),
-    userId: randomUUID(),
-    now: Date.now(),
-  });
+/** Run a SQL file against the local database; on failure show wrangler's output and stop. */
+async function executeSql(sql: string): Promise<void> {
   const dir = mkdtempSync(path.join(tmpdir(), 'tally-seed-'));
   const file = path.join(dir, 'seed.sql');
   const args = ['d1', 'execute', 'DB', '--local', '--file', file];
@@ -76,7 +90,51 @@ async function seedDemo(): Promise<void> {
     process.stderr.write(result.stdout + result.stderr);
     fail(`\`${commandLine('wrangler', args)}\` exited with code ${result.code}.`, result.code);
   }
+}
+
+async function seedDemo(): Promise<void> {
+  await executeSql(
+    buildSeedSql({ passwordHash: await hashPassword(DEMO.password), userId: randomUUID(), now: Date.now() }),
+  );
   console.log(`Demo user, project, hostnames (${DEMO.hostnames.join(', ')}) and membership are in place.`);
+}
+
+/**
+ * Thirty days of demo traffic, for the days before today that hold no demo events yet (so a re-run
+ * adds only the days that passed since, and never mixes made-up rows into a day with real ones).
+ */
+async function seedHistory(): Promise<void> {
+  const args = ['d1', 'execute', 'DB', '--local', '--json', '--command'];
+  // The demo project's timezone is UTC (seed.ts), so a local day is ts / 86,400,000.
+  const query = `SELECT DISTINCT ts / 86400000 AS day FROM events WHERE project_id = '${DEMO.projectId}'`;
+  const result = await capture('wrangler', [...args, query]);
+  if (result.code !== 0) {
+    process.stderr.write(result.stdout + result.stderr);
+    fail(`\`${commandLine('wrangler', [...args, query])}\` exited with code ${result.code}.`, result.code);
+  }
+  const answer = parseJsonOutput(result.stdout) as { results?: { day: number }[] }[];
+  const present = new Set((answer[0]?.results ?? []).map((row) => row.day));
+  const days = historyDays(Date.now(), HISTORY_DAYS).filter((day) => !present.has(Date.parse(day) / 86_400_000));
+  if (days.length === 0) {
+    console.log('Demo history is in place.');
+    return;
+  }
+  await executeSql(buildHistorySql(DEMO.projectId, DEMO.hostnames[0], days));
+  console.log(`Added demo traffic for ${days.length} day(s): ${days[0]} to ${days.at(-1)}.`);
+}
+
+/** Poll until a page answers (any HTTP status); false on timeout. */
+async function waitForPage(url: string, timeoutMs: number, isAlive: () => boolean): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline && isAlive()) {
+    try {
+      await fetch(url, { signal: AbortSignal.timeout(5_000) });
+      return true;
+    } catch {
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
+  }
+  return false;
 }
 
 /** Poll until the health endpoint answers with JSON; false on timeout. */
@@ -95,7 +153,7 @@ async function waitForHealth(url: string, timeoutMs: number, isAlive: () => bool
   return false;
 }
 
-function printBanner(origin: string): void {
+function printBanner(origin: string, dashboard: string, demoSite: string): void {
   const event = JSON.stringify({
     s: DEMO.siteKey,
     n: 'pageview',
@@ -110,9 +168,13 @@ function printBanner(origin: string): void {
       line,
       '  Tally is running',
       '',
+      `  Dashboard   ${dashboard}`,
+      `  Demo login  ${DEMO.email} / ${DEMO.password}`,
+      `  Demo site   ${demoSite}   (its pages load the tracker: browse them and watch Realtime)`,
+      '',
       `  API         ${origin}/api`,
       `  Health      ${origin}/api/health`,
-      `  Demo login  ${DEMO.email} / ${DEMO.password}   (project "${DEMO.projectId}", site key "${DEMO.siteKey}")`,
+      `  Project     "${DEMO.projectId}", site key "${DEMO.siteKey}"`,
       '',
       '  Send an event:',
       // curl's own User-Agent is dropped as a bot, so the example poses as a browser.
@@ -139,6 +201,7 @@ async function main(): Promise<void> {
 
   step(`Seeding the demo (${DEMO.email}, project "${DEMO.projectId}")`);
   await seedDemo();
+  await seedHistory();
 
   step(`Starting wrangler dev on http://${HOST}:${PORT}`);
   const origin = `http://${HOST}:${PORT}`;
@@ -171,7 +234,29 @@ async function main(): Promise<void> {
     setTimeout(() => process.exit(1), 10_000).unref();
     return;
   }
-  printBanner(origin);
+
+  step(`Starting the dashboard on http://${HOST}:${DASHBOARD_PORT} and the demo site on http://${HOST}:${DEMO_PORT}`);
+  const dashboard = `http://${HOST}:${DASHBOARD_PORT}`;
+  const demoSite = `http://${HOST}:${DEMO_PORT}`;
+  // vite itself, not `npm run`: a signal then reaches the server rather than an npm wrapper.
+  const vite = startChild('vite', ['dev', '--host', HOST, '--port', String(DASHBOARD_PORT), '--strictPort'], {
+    cwd: path.join(ROOT, 'dashboard'),
+    env: { TALLY_API: origin },
+  });
+  // The dashboard is half of what `npm start` promises: without it, stop everything.
+  vite.on('close', (code) => {
+    if (exited) return;
+    console.error(`\n✖ The dashboard (vite dev) exited with code ${code}; stopping.`);
+    exitCode = 1;
+    child.kill('SIGTERM');
+  });
+  await startDemoSite({ host: HOST, port: DEMO_PORT, trackerOrigin: origin, siteKey: DEMO.siteKey }).catch(
+    (error: Error) => {
+      console.error(`\n✖ The demo site could not listen on port ${DEMO_PORT}: ${error.message} (set DEMO_PORT=...).`);
+    },
+  );
+  if (!(await waitForPage(dashboard, READY_TIMEOUT_MS, () => !exited && vite.exitCode === null))) return;
+  printBanner(origin, dashboard, demoSite);
 }
 
 await main();

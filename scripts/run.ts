@@ -34,6 +34,8 @@ export interface Captured {
 export interface RunOptions {
   /** Extra environment variables. */
   env?: Record<string, string>;
+  /** Working directory; the repository root by default. */
+  cwd?: string;
   /**
    * Standard input. Defaults to `ignore`: wrangler then sees a non-interactive session and takes
    * the default answer instead of waiting on a prompt (e.g. "apply N migrations?").
@@ -42,7 +44,7 @@ export interface RunOptions {
 }
 
 function spawnIn(command: string, args: readonly string[], stdio: StdioOptions, options: RunOptions): ChildProcess {
-  return spawn(command, args, { cwd: ROOT, env: childEnv(options.env), stdio });
+  return spawn(command, args, { cwd: options.cwd ?? ROOT, env: childEnv(options.env), stdio });
 }
 
 /** The command line as a user would type it, for logs and error messages. */

@@ -3,27 +3,24 @@
  * handler that gives every failure the same shape: `{ "error": { "code", "message", "details?" } }`.
  */
 import { HTTPException } from 'hono/http-exception';
-import { secureHeaders } from 'hono/secure-headers';
 import { authenticate, authRoutes, csrfProtection } from './auth/index.ts';
 import { docsRoutes } from './docs/index.ts';
 import { healthRoutes } from './health/index.ts';
 import { ingestRoutes, registerIngestOpenApi } from './ingest/index.ts';
+import { liveRoutes } from './live/index.ts';
 import { projectRoutes } from './projects/index.ts';
 import { dropRoutes, exportRoutes, funnelRoutes, queryRoutes } from './query/index.ts';
+import { isTransientStorageError } from './shared/db-errors.ts';
 import { ApiError } from './shared/errors.ts';
 import { createRouter } from './shared/hono.ts';
+import { securityHeaders } from './shared/security-headers.ts';
 import { VERSION } from './shared/version.ts';
+import { trackerRoutes } from './tracker/index.ts';
 
 export const app = createRouter();
 
-app.use(
-  secureHeaders({
-    // Public endpoints (the tracker script, ingest) are loaded by other sites.
-    crossOriginResourcePolicy: false,
-    crossOriginOpenerPolicy: false,
-    strictTransportSecurity: 'max-age=63072000; includeSubDomains',
-  }),
-);
+// Per kind of response: API answers, the docs page, and the scripts other sites load.
+app.use(securityHeaders);
 
 // The management API: CSRF checks for browsers, then who is calling. Public ingest and health
 // stay outside (they have their own rules and no cookies).
@@ -35,11 +32,13 @@ app.route('/', ingestRoutes);
 app.route('/', healthRoutes);
 app.route('/', authRoutes);
 app.route('/', projectRoutes);
+app.route('/', liveRoutes);
 app.route('/', queryRoutes);
 app.route('/', dropRoutes);
 app.route('/', funnelRoutes);
 app.route('/', exportRoutes);
 app.route('/', docsRoutes);
+app.route('/', trackerRoutes);
 
 registerIngestOpenApi(app.openAPIRegistry);
 app.openAPIRegistry.registerComponent('securitySchemes', 'cookie', {
@@ -70,6 +69,11 @@ app.onError((error, c) => {
   }
   if (error instanceof HTTPException && error.status < 500) {
     return c.json(new ApiError(error.status, 'invalid_input', error.message || 'Bad request').toBody(), error.status);
+  }
+  if (isTransientStorageError(error)) {
+    console.error('storage unavailable:', error instanceof Error ? error.message : String(error));
+    const unavailable = new ApiError(503, 'unavailable', 'Temporarily unavailable; retry later');
+    return c.json(unavailable.toBody(), 503, { 'Retry-After': '5' });
   }
   // Unexpected: log it, but never send internals (D1 error text included) to the client.
   console.error('unhandled error:', error instanceof Error ? (error.stack ?? error.message) : String(error));

@@ -18,12 +18,21 @@ describe('ProjectDO storage schema', () => {
       const version = () =>
         state.storage.sql.exec<{ value: string }>("SELECT value FROM meta WHERE key = 'schema_version'").one().value;
 
-      expect(tables()).toEqual(['api_key_buckets', 'drop_totals', 'meta', 'outbox', 'salts', 'visitors']);
-      expect(version()).toBe('2');
+      expect(tables()).toEqual([
+        'api_key_buckets',
+        'drop_totals',
+        'live_tickets',
+        'meta',
+        'outbox',
+        'recent_events',
+        'salts',
+        'visitors',
+      ]);
+      expect(version()).toBe('3');
       state.storage.sql.exec("INSERT INTO salts (day, salt) VALUES ('2030-01-01', 'kept')");
 
-      expect(migrateProjectStorage(state.storage)).toBe(2);
-      expect(version()).toBe('2');
+      expect(migrateProjectStorage(state.storage)).toBe(3);
+      expect(version()).toBe('3');
       expect(state.storage.sql.exec<{ salt: string }>('SELECT salt FROM salts').one().salt).toBe('kept');
     });
   });
@@ -33,12 +42,13 @@ describe('ProjectDO storage schema', () => {
     await runInDurableObject(stub, (_instance, state) => {
       const sql = state.storage.sql;
       // Put the object back to what version 1 left behind.
-      sql.exec('DROP TABLE api_key_buckets');
+      for (const table of ['api_key_buckets', 'recent_events', 'live_tickets']) sql.exec(`DROP TABLE ${table}`);
       sql.exec("UPDATE meta SET value = '1' WHERE key = 'schema_version'");
       sql.exec("INSERT INTO salts (day, salt) VALUES ('2030-01-01', 'kept')");
 
-      expect(migrateProjectStorage(state.storage)).toBe(2);
+      expect(migrateProjectStorage(state.storage)).toBe(3);
       sql.exec("INSERT INTO api_key_buckets (key_id, tokens, at) VALUES ('k', 1, 0)");
+      sql.exec("INSERT INTO recent_events (ts, name, path) VALUES (0, 'pageview', '/')");
       expect(sql.exec<{ salt: string }>('SELECT salt FROM salts').one().salt).toBe('kept');
     });
   });

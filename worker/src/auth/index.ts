@@ -10,6 +10,7 @@ export {
   type VerifiedApiKey,
   verifyApiKey,
 } from './api-keys.ts';
+export { verifyApiKeyFrom } from './api-key-throttle.ts';
 export { csrfProtection } from './csrf.ts';
 export { constantTimeEqual, hashPassword, verifyPassword } from './password.ts';
 export { authenticate, type Principal, requireUser, SHARE_HEADER, SHARE_TOKEN_HEADER } from './principal.ts';

@@ -4,7 +4,8 @@ import { getDb } from '../db/index.ts';
 import { ApiError } from '../shared/errors.ts';
 import type { AppEnv } from '../shared/hono.ts';
 import type { ProjectDO } from '../live/index.ts';
-import { type ApiKeyScope, recordApiKeyUse, type VerifiedApiKey, verifyApiKey } from './api-keys.ts';
+import { verifyApiKeyFrom } from './api-key-throttle.ts';
+import { type ApiKeyScope, recordApiKeyUse, type VerifiedApiKey } from './api-keys.ts';
 import { ACCESS_COOKIE } from './cookies.ts';
 import { isSessionOpen } from './sessions.ts';
 import { verifyShareAccess } from './share-access.ts';
@@ -44,7 +45,7 @@ export const authenticate = createMiddleware<AppEnv>(async (c, next) => {
 
   let principal: Principal | null = null;
   if (apiKey) {
-    const key = await verifyApiKey(c.env.DB, c.env.API_KEY_PEPPER, apiKey, now);
+    const key = await verifyApiKeyFrom(c.env, apiKey, c.req.header('cf-connecting-ip') ?? '', now);
     if (!key) throw unauthorized('Invalid API key');
     await takeApiKeyToken(c.env, key, now);
     c.executionCtx.waitUntil(recordApiKeyUse(c.env.DB, key.id, now).catch(() => undefined));

@@ -129,7 +129,7 @@ export const authRoutes = createRouter()
       responses: { 200: jsonResponse(SessionSchema, 'New tokens'), ...errorResponses(400, 401, 403) },
     }),
     async (c) => {
-      const fromBody = (await c.req.json().catch(() => ({}))) as { refreshToken?: unknown };
+      const fromBody = ((await c.req.json().catch(() => null)) ?? {}) as { refreshToken?: unknown };
       const token = typeof fromBody.refreshToken === 'string' ? fromBody.refreshToken : refreshCookie(c);
       if (!token) throw new ApiError(401, 'unauthorized', 'No refresh token');
       const db = getDb(c.env.DB);
@@ -156,7 +156,7 @@ export const authRoutes = createRouter()
       const db = getDb(c.env.DB);
       const now = Date.now();
       const principal = c.get('principal');
-      const fromBody = (await c.req.json().catch(() => ({}))) as { refreshToken?: unknown };
+      const fromBody = ((await c.req.json().catch(() => null)) ?? {}) as { refreshToken?: unknown };
       const refreshToken = typeof fromBody.refreshToken === 'string' ? fromBody.refreshToken : refreshCookie(c);
       if (principal?.kind === 'user') await revokeSession(db, principal.sessionId, now);
       else if (!refreshToken || !(await revokeByRefreshToken(db, refreshToken, now))) requireUser(principal);

@@ -84,7 +84,7 @@ function validate(body: unknown): { events: ValidEvent[]; at: PathOf } {
 
 async function resolveSite(env: Env, request: IngestRequest, events: ValidEvent[], at: PathOf): Promise<SiteConfig> {
   if (request.apiKey) {
-    const site = await siteForApiKey(env, request.apiKey, 'ingest', request.now, request.waitUntil);
+    const site = await siteForApiKey(env, request.apiKey, request.ip, 'ingest', request.now, request.waitUntil);
     const foreign = events.findIndex((event) => event.s !== undefined && event.s !== site.siteKey);
     if (foreign !== -1) {
       throw new ApiError(403, 'forbidden', 'This API key belongs to another site', [

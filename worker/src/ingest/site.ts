@@ -1,4 +1,4 @@
-import { type ApiKeyScope, recordApiKeyUse, verifyApiKey } from '../auth/index.ts';
+import { type ApiKeyScope, recordApiKeyUse, verifyApiKeyFrom } from '../auth/index.ts';
 import { loadSiteById, loadSiteBySiteKey, type SiteConfig } from '../projects/site-config.ts';
 import { ApiError } from '../shared/errors.ts';
 
@@ -31,16 +31,17 @@ export async function siteForKey(d1: D1Database, siteKey: string, now: number): 
 
 /**
  * The project a secret API key belongs to, if the key holds `scope`. Unknown, revoked, expired and
- * malformed keys all get the same 401.
+ * malformed keys all get the same 401; an address that sent too many gets 429 (`api-key-throttle.ts`).
  */
 export async function siteForApiKey(
-  env: Pick<Env, 'DB' | 'API_KEY_PEPPER'>,
+  env: Pick<Env, 'DB' | 'API_KEY_PEPPER' | 'AUTH_SECRET'>,
   key: string,
+  ip: string,
   scope: ApiKeyScope,
   now: number,
   waitUntil: (promise: Promise<unknown>) => void,
 ): Promise<SiteConfig> {
-  const verified = await verifyApiKey(env.DB, env.API_KEY_PEPPER, key, now);
+  const verified = await verifyApiKeyFrom(env, key, ip, now);
   if (!verified) throw new ApiError(401, 'unauthorized', 'Invalid API key');
   if (!verified.scopes.includes(scope)) throw new ApiError(403, 'forbidden', `This API key lacks the ${scope} scope`);
   waitUntil(recordApiKeyUse(env.DB, verified.id, now).catch(() => undefined));

@@ -8,9 +8,15 @@ import {
   type StoredEvent,
   utf8Length,
 } from '../pipeline/messages.ts';
+import { previousUtcDay, utcDay } from '../shared/time.ts';
 
 /** Rows read per flush round; an alarm runs rounds until the outbox is empty. */
 const FLUSH_ROWS = 2_000;
+/** How long admitted events wait in the outbox so that many leave in one `sendBatch`. */
+export const FLUSH_DELAY_MS = 200;
+/** Backoff bounds when the queue refuses a flush. */
+const RETRY_MIN_MS = 1_000;
+const RETRY_MAX_MS = 60_000;
 
 /**
  * Admitted events waiting for the queue, in the ProjectDO's SQLite storage. An event is durable
@@ -132,5 +138,45 @@ export class DropCounter {
       }
     }
     this.sql.exec('DELETE FROM drop_totals WHERE day < ? AND dirty = 0', keepFrom);
+  }
+}
+
+/**
+ * Hands the outbox and the drop totals to the queue when the ProjectDO's alarm runs, backing off
+ * from 1 s to 60 s while the queue refuses. The backoff lives in memory: after an eviction the
+ * next alarm simply tries again.
+ */
+export class OutboxFlusher {
+  private failures = 0;
+  /** No flush is tried before this. */
+  private retryAt = 0;
+
+  constructor(
+    private readonly outbox: Outbox,
+    private readonly drops: DropCounter,
+  ) {}
+
+  /**
+   * Send everything waiting, unless a refused send's backoff has not passed. Returns when the
+   * next flush is due, or null when nothing waits.
+   */
+  async flushIfDue(queue: Queue<QueueBody>, projectId: string | null, now: number): Promise<number | null> {
+    if (now < this.retryAt) return this.retryAt;
+    try {
+      for (;;) {
+        const { more } = await this.outbox.flushRound(queue);
+        if (!more) break;
+      }
+      if (projectId) await this.drops.flush(queue, projectId, previousUtcDay(previousUtcDay(utcDay(Date.now()))));
+      this.failures = 0;
+      this.retryAt = 0;
+    } catch (error) {
+      this.failures++;
+      const delay = Math.min(RETRY_MAX_MS, RETRY_MIN_MS * 2 ** (this.failures - 1));
+      console.warn(`ProjectDO flush failed (attempt ${this.failures}), retrying in ${delay} ms:`, String(error));
+      this.retryAt = Date.now() + delay;
+      return this.retryAt;
+    }
+    return this.outbox.pendingEvents() > 0 || this.drops.hasUnsent() ? Date.now() + FLUSH_DELAY_MS : null;
   }
 }

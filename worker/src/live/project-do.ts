@@ -1,37 +1,32 @@
 import { DurableObject } from 'cloudflare:workers';
 import type { DropReason, QueueBody, StoredEvent } from '../pipeline/messages.ts';
 import { uuidv7 } from '../shared/ids.ts';
-import { dayInTimeZone, previousUtcDay, utcDay } from '../shared/time.ts';
+import { dayInTimeZone } from '../shared/time.ts';
 import { type ApiKeyTokenResult, ApiKeyBuckets } from './api-key-buckets.ts';
 import { type AdmitRequest, type AdmitResult, resolveVisitors, takeTokens, visitorIds } from './admission.ts';
-import { DropCounter, Outbox } from './outbox.ts';
-import { migrateProjectStorage } from './schema.ts';
+import { LiveFeed } from './feed.ts';
+import { CLOSE_CODES, type LiveView, PING, PONG } from './messages.ts';
+import { DropCounter, FLUSH_DELAY_MS, Outbox, OutboxFlusher } from './outbox.ts';
+import { publicLiveEnabled } from './public.ts';
 import { type Bucket, fullBucket } from './rate-limit.ts';
+import { RecentEvents } from './recent.ts';
 import { SaltStore } from './salts.ts';
-import { type LiveSnapshot, nextVisitStep, SESSION_TIMEOUT_MS, VisitorStore, type VisitorState } from './sessions.ts';
+import { migrateProjectStorage } from './schema.ts';
+import { nextVisitStep, SESSION_TIMEOUT_MS, VisitorStore, type VisitorState } from './sessions.ts';
+import { type LiveTicket, LiveTickets } from './tickets.ts';
 
 export type { AdmitRequest, AdmitResult } from './admission.ts';
-
-/** How long admitted events wait in the outbox so that many leave in one `sendBatch`. */
-export const FLUSH_DELAY_MS = 200;
-/** Backoff bounds when the queue refuses a flush. */
-const RETRY_MIN_MS = 1_000;
-const RETRY_MAX_MS = 60_000;
-/** Recent events kept for the live feed. */
-const RECENT_EVENTS = 50;
-
-/** A recent event as the live feed shows it. */
-export interface RecentEvent {
-  ts: number;
-  name: string;
-  path: string;
-  country: string | null;
-}
 
 /**
  * One per project (SQLite-backed). Admits events — token buckets per project and per visitor,
  * visit assignment, live visitors — and keeps admitted events durable in its outbox until its
  * alarm has handed them to the queue. The Worker makes one call per request, never one per event.
+ * It also serves the project's live sockets (dashboards and the public counter, `feed.ts`).
+ *
+ * One alarm serves three clocks: the outbox flush (with backoff), live updates (throttled, and
+ * when visitors leave the live window), and housekeeping (visit pruning, the midnight salt
+ * rotation). Whoever needs the alarm asks for a time; the earliest wins, and each run computes
+ * the next from what is still due, so no clock overwrites another.
  *
  * NOTE: production serves ~1,000 requests/s per object. A project hotter than that shards its DO
  * by visitor-hash prefix (see ARCHITECTURE.md); every state here is per visitor except the project
@@ -42,17 +37,28 @@ export class ProjectDO extends DurableObject<Env> {
   private visitors!: VisitorStore;
   private outbox!: Outbox;
   private drops!: DropCounter;
+  private flusher!: OutboxFlusher;
   private keyBuckets!: ApiKeyBuckets;
-  private readonly recent: RecentEvent[] = [];
+  private recent!: RecentEvents;
+  private tickets!: LiveTickets;
+  private readonly feed: LiveFeed;
   private projectBucket: Bucket | null = null;
   private alarmAt: number | null = null;
-  private flushFailures = 0;
+  /** When live sockets are next due a look (an update, or a visitor leaving the window). */
+  private liveDueAt: number | null = null;
   private projectId: string | null = null;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.open();
     this.projectId = this.recall('project_id');
+    this.feed = new LiveFeed(ctx, {
+      view: (now) => this.live(now),
+      count: (now) => this.visitors.liveCount(now),
+      nextExpiry: (now) => this.visitors.nextLiveExpiry(now),
+    });
+    // Answered by the runtime itself: a keep-alive does not wake a hibernated object.
+    ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair(PING, PONG));
     ctx.blockConcurrencyWhile(async () => {
       this.alarmAt = await ctx.storage.getAlarm();
     });
@@ -64,10 +70,7 @@ export class ProjectDO extends DurableObject<Env> {
    */
   async admit(request: AdmitRequest): Promise<AdmitResult> {
     const { now, project } = request;
-    if (this.projectId !== project.id) {
-      this.projectId = project.id;
-      this.remember('project_id', project.id);
-    }
+    this.rememberProject(project.id);
     const salts = this.salts.current(now);
     const ids = await visitorIds(request, salts);
     // Nothing below awaits: the checks and the writes happen as one step for this object.
@@ -106,11 +109,11 @@ export class ProjectDO extends DurableObject<Env> {
     for (const key of movedFrom) this.visitors.delete(key);
     for (const state of new Set(visitors)) this.visitors.put(state);
     this.outbox.append(stored);
-    for (const event of stored) {
-      this.recent.push({ ts: event.ts, name: event.name, path: event.path, country: event.country });
-    }
-    this.recent.splice(0, Math.max(0, this.recent.length - RECENT_EVENTS));
+    this.recent.append(
+      stored.map(({ ts, name, path, country, source }) => ({ ts, name, path, country, source: source ?? null })),
+    );
     this.scheduleFlush();
+    if (this.feed.listening()) this.scheduleLive(this.feed.dueAfterChange(Date.now()));
     return { ok: true, ids: stored.map((event) => event.id) };
   }
 
@@ -122,9 +125,46 @@ export class ProjectDO extends DurableObject<Env> {
     return this.keyBuckets.take(keyId, perMinute, now);
   }
 
-  /** Who is on the site now, and the latest events. */
-  async live(now: number = Date.now()): Promise<LiveSnapshot & { recent: RecentEvent[] }> {
-    return { ...this.visitors.live(now), recent: [...this.recent].reverse() };
+  /** Who is on the site now, and the latest events (what a dashboard's live socket is sent). */
+  live(now: number = Date.now()): LiveView {
+    return { ...this.visitors.live(now), recent: this.recent.list() };
+  }
+
+  /** A single-use ticket, valid 30 s, that opens a live socket for this member (`tickets.ts`). */
+  async issueLiveTicket(projectId: string, userId: string, now: number = Date.now()): Promise<LiveTicket> {
+    return this.tickets.issue(projectId, userId, now);
+  }
+
+  /** Use a ticket: the member it was issued to, or null if it is unknown, used, expired or another project's. */
+  async consumeLiveTicket(ticket: string, projectId: string, now: number = Date.now()): Promise<string | null> {
+    return this.tickets.consume(ticket, projectId, now);
+  }
+
+  /**
+   * Open a live socket. Only the Worker calls this, after it checked the ticket or that the
+   * project's public counter is on (`routes.ts`); the request says for whom (`upgrade.ts`).
+   */
+  override async fetch(request: Request): Promise<Response> {
+    const now = Date.now();
+    const { response, projectId } = this.feed.open(request, now);
+    if (projectId === null) return response;
+    this.rememberProject(projectId);
+    // Visitors will leave the window while nothing else happens: the count must drop then.
+    const expiry = this.visitors.nextLiveExpiry(now);
+    if (expiry !== null) this.scheduleLive(expiry);
+    return response;
+  }
+
+  override async webSocketMessage(socket: WebSocket): Promise<void> {
+    this.feed.refuse(socket);
+  }
+
+  override async webSocketClose(socket: WebSocket, code: number, reason: string): Promise<void> {
+    this.feed.closed(socket, code, reason);
+  }
+
+  override async webSocketError(): Promise<void> {
+    this.feed.forget();
   }
 
   /** Draw today's salt and delete those older than yesterday (the cron calls this for idle projects). */
@@ -143,14 +183,16 @@ export class ProjectDO extends DurableObject<Env> {
     return this.drops.totals();
   }
 
-  /** Forget everything: salts, visits, the outbox, drop totals (the project is being deleted). */
+  /** Forget everything: salts, visits, the outbox, drop totals, live sockets (the project is being deleted). */
   async destroy(): Promise<void> {
+    this.feed.close('dashboard', CLOSE_CODES.projectDeleted, 'The project was deleted');
+    this.feed.close('public', CLOSE_CODES.projectDeleted, 'The project was deleted');
     await this.ctx.storage.deleteAlarm();
     await this.ctx.storage.deleteAll();
     this.alarmAt = null;
+    this.liveDueAt = null;
     this.projectBucket = null;
     this.projectId = null;
-    this.recent.length = 0;
     // Fresh stores over fresh tables: no cached salt or visit may outlive the data.
     this.open();
   }
@@ -160,33 +202,29 @@ export class ProjectDO extends DurableObject<Env> {
     return 'pong';
   }
 
-  /** Send the outbox and drop totals to the queue; retry with backoff when the queue refuses. */
+  /**
+   * Whatever is due: live updates, the outbox flush, salt rotation and visit pruning. Then the
+   * alarm is set for the earliest of what is still pending.
+   */
   override async alarm(): Promise<void> {
     this.alarmAt = null;
-    const queue = this.env.EVENTS as Queue<QueueBody>;
-    try {
-      for (;;) {
-        const { more } = await this.outbox.flushRound(queue);
-        if (!more) break;
-      }
-      if (this.projectId)
-        await this.drops.flush(queue, this.projectId, previousUtcDay(previousUtcDay(utcDay(Date.now()))));
-      this.flushFailures = 0;
-    } catch (error) {
-      this.flushFailures++;
-      const delay = Math.min(RETRY_MAX_MS, RETRY_MIN_MS * 2 ** (this.flushFailures - 1));
-      console.warn(`ProjectDO flush failed (attempt ${this.flushFailures}), retrying in ${delay} ms:`, String(error));
-      await this.setAlarmAt(Date.now() + delay);
-      return;
+    const started = Date.now();
+    // Live first: it is cheap, and must not wait behind a slow queue.
+    if (this.liveDueAt === null || this.liveDueAt <= started) {
+      this.liveDueAt = null;
+      const projectId = this.projectId;
+      if (projectId) await this.feed.recheckPublic(started, () => publicLiveEnabled(this.env.DB, projectId));
+      const due = this.feed.tick(started);
+      if (due !== null) this.liveDueAt = Math.min(due, this.liveDueAt ?? due);
     }
+    const flushAt = await this.flusher.flushIfDue(this.env.EVENTS as Queue<QueueBody>, this.projectId, started);
     const now = Date.now();
     // Privacy: a new day's alarm deletes the salt of the day before yesterday even when idle.
     this.salts.current(now);
     const remaining = this.visitors.prune(now);
-    if (this.outbox.pendingEvents() > 0 || this.drops.hasUnsent()) await this.setAlarmAt(now + FLUSH_DELAY_MS);
     // Keep waking while visits are open, so that ended ones are forgotten; else wake at midnight.
-    else if (remaining > 0) await this.setAlarmAt(now + SESSION_TIMEOUT_MS / 6);
-    else await this.setAlarmAt(nextUtcMidnight(now));
+    const housekeeping = flushAt ?? (remaining > 0 ? now + SESSION_TIMEOUT_MS / 6 : nextUtcMidnight(now));
+    await this.setAlarmAt(Math.min(housekeeping, this.liveDueAt ?? housekeeping));
   }
 
   /** Bring storage to the latest schema and build the stores over it (their caches start empty). */
@@ -197,7 +235,16 @@ export class ProjectDO extends DurableObject<Env> {
     this.visitors = new VisitorStore(sql);
     this.outbox = new Outbox(sql);
     this.drops = new DropCounter(sql);
+    this.flusher = new OutboxFlusher(this.outbox, this.drops);
     this.keyBuckets = new ApiKeyBuckets(sql);
+    this.recent = new RecentEvents(sql);
+    this.tickets = new LiveTickets(sql);
+  }
+
+  private rememberProject(projectId: string): void {
+    if (this.projectId === projectId) return;
+    this.projectId = projectId;
+    this.remember('project_id', projectId);
   }
 
   private loadProjectBucket(burst: number, now: number): Bucket {
@@ -209,7 +256,16 @@ export class ProjectDO extends DurableObject<Env> {
   }
 
   private scheduleFlush(): void {
-    const at = Date.now() + FLUSH_DELAY_MS;
+    this.scheduleAlarm(Date.now() + FLUSH_DELAY_MS);
+  }
+
+  private scheduleLive(at: number): void {
+    if (this.liveDueAt === null || at < this.liveDueAt) this.liveDueAt = at;
+    this.scheduleAlarm(at);
+  }
+
+  /** Make the alarm fire by `at`: an earlier one already set stays (it will set the next). */
+  private scheduleAlarm(at: number): void {
     if (this.alarmAt !== null && this.alarmAt <= at) return;
     this.alarmAt = at;
     void this.ctx.storage.setAlarm(at);

@@ -22,6 +22,15 @@ const MIGRATIONS: readonly (readonly string[])[] = [
     // Token buckets of the project's API keys (project-do.ts, takeApiKeyToken): a row per key used.
     'CREATE TABLE api_key_buckets (key_id TEXT PRIMARY KEY, tokens REAL NOT NULL, at INTEGER NOT NULL)',
   ],
+  [
+    // The live feed's latest events, so that it survives hibernation (recent.ts). No visitor ids.
+    `CREATE TABLE recent_events (
+      id INTEGER PRIMARY KEY AUTOINCREMENT, ts INTEGER NOT NULL, name TEXT NOT NULL, path TEXT NOT NULL,
+      country TEXT, source TEXT)`,
+    // Single-use tickets that open a dashboard's live socket, by SHA-256 of the ticket (tickets.ts).
+    `CREATE TABLE live_tickets (
+      hash TEXT PRIMARY KEY, project_id TEXT NOT NULL, user_id TEXT NOT NULL, expires_at INTEGER NOT NULL)`,
+  ],
 ];
 
 /** Bring an object's storage up to the latest schema; returns the version it is at. */

@@ -18,9 +18,10 @@ export const PROJECT_TABLES: readonly string[] = (Object.values(schema) as unkno
 
 /**
  * Delete a project and everything it owns: its ProjectDO storage (salts, visits, outbox), every
- * row with its id in every table, and the project itself. Data first, project last, so that a
- * failure part-way leaves a project the owner can delete again. Events still on the queue when the
- * project row goes are refused by the consumer (it inserts only for existing projects).
+ * row with its id in every table, its quarantined messages, and the project itself. Data first,
+ * project last, so that a failure part-way leaves a project the owner can delete again. Events
+ * still on the queue when the project row goes are refused by the consumer (it inserts only for
+ * existing projects).
  */
 export async function deleteProject(env: Env, projectId: string): Promise<void> {
   const stub = env.PROJECT.get(env.PROJECT.idFromName(projectId)) as DurableObjectStub<ProjectDO>;
@@ -35,6 +36,10 @@ export async function deleteProject(env: Env, projectId: string): Promise<void> 
       if (result.meta.changes < DELETE_CHUNK) break;
     }
   }
+  // Quarantined messages hold events as JSON text, without a project_id column: match the field.
+  await env.DB.prepare('DELETE FROM quarantine WHERE instr(body, ?) > 0')
+    .bind(`"projectId":${JSON.stringify(projectId)}`)
+    .run();
   await env.DB.prepare('DELETE FROM projects WHERE id = ?').bind(projectId).run();
   // Other isolates forget the site key within a minute; their events stop at the consumer.
   clearSiteCache();

@@ -15,3 +15,17 @@ export function isUniqueViolation(error: unknown): boolean {
   }
   return false;
 }
+
+/**
+ * Whether an error is a storage hiccup that a retry will likely get past: D1 or a Durable Object
+ * overloaded, reset or unreachable. Such a failure is answered 503 with `Retry-After`, not 500:
+ * the client did nothing wrong, and nothing it sent was taken.
+ */
+export function isTransientStorageError(error: unknown): boolean {
+  const transient =
+    /Network connection lost|overloaded|reset because|caused object to be reset|exceeded timeout|D1_ERROR: .*(timed out|busy)/i;
+  for (let cause = error, depth = 0; cause instanceof Error && depth < 5; cause = cause.cause, depth++) {
+    if (transient.test(cause.message)) return true;
+  }
+  return false;
+}

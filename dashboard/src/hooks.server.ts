@@ -1,0 +1,30 @@
+/**
+ * The dashboard's server: `/api/*`, the tracker and the live widget go to the API worker (service
+ * binding `API`, WebSocket upgrades included); pages get the security headers. In `vite dev` the
+ * same paths never reach this hook — Vite's proxy sends them to the local worker (vite.config.ts).
+ */
+import type { Handle } from '@sveltejs/kit';
+import { forward, isWorkerPath } from '$lib/server/forward.ts';
+
+const PAGE_HEADERS: Record<string, string> = {
+  'X-Content-Type-Options': 'nosniff',
+  'Referrer-Policy': 'strict-origin-when-cross-origin',
+  'Permissions-Policy': 'camera=(), microphone=(), geolocation=(), interest-cohort=()',
+  'Cross-Origin-Opener-Policy': 'same-origin',
+};
+
+export const handle: Handle = async ({ event, resolve }) => {
+  if (isWorkerPath(event.url.pathname)) {
+    const api = event.platform?.env?.API;
+    if (!api) {
+      return Response.json(
+        { error: { code: 'unavailable', message: 'The dashboard has no API binding (see dashboard/wrangler.toml)' } },
+        { status: 502 },
+      );
+    }
+    return forward(event.request, api, event.platform?.caches?.default, event.platform?.ctx);
+  }
+  const response = await resolve(event);
+  for (const [name, value] of Object.entries(PAGE_HEADERS)) response.headers.set(name, value);
+  return response;
+};

@@ -1,0 +1,86 @@
+/**
+ * The stats requests of the dashboard page, built from the URL state.
+ *
+ * Round trips to the first screen of numbers: the page sends, at once and in parallel,
+ * `GET /api/projects/:id` (name, timezone) and ONE `POST /api/v1/query` that carries the metric
+ * cards and the main chart together — the time dimension for the chart, `include.totals` (and
+ * `comparison_totals`) for the cards, `include.time_labels` for empty buckets. The panels'
+ * queries go out in the same moment. So cards and chart arrive after one API round trip.
+ * A second round trip happens only (a) for the dashed comparison line, whose dates need the
+ * project's timezone (the cards' comparison numbers are already in the first answer), and (b) for
+ * the range `all`, whose length — and so its interval — the first answer reveals. An expired
+ * access token adds a refresh and a retry; that is the cost of 15-minute tokens, not of the page.
+ */
+import type { Interval, MetricName } from '../format.ts';
+import type { QueryRequest } from '../api/types.ts';
+import { type DateSpan, daysBetween, defaultInterval, intervalsFor } from '../state/dates.ts';
+import { CHART_METRICS, type DashboardState, dateRangeOf, type Filter } from '../state/url-state.ts';
+
+/** The cards, in order; also the chart's metrics, so switching the chart's metric never refetches. */
+export const CARD_METRICS: MetricName[] = [...CHART_METRICS];
+
+/** Buckets of a time series are never cut by the default limit of 100 rows. */
+const SERIES_LIMIT = 10_000;
+
+/** The chart's interval: the one chosen in the URL when it suits the span, else the API's default. */
+export function chartInterval(state: DashboardState, span: DateSpan | null): Interval {
+  if (!span) return state.interval ?? 'month';
+  const days = daysBetween(span.from, span.to) + 1;
+  if (state.interval && intervalsFor(days).includes(state.interval)) return state.interval;
+  return defaultInterval(state.period, days);
+}
+
+/** For `all`: the interval that suits a range of `months` calendar months. */
+export function intervalForMonths(months: number): Interval {
+  return months <= 3 ? 'day' : months <= 24 ? 'week' : 'month';
+}
+
+/** Cards and chart in one request (see the top of this file). */
+export function mainQuery(project: string, state: DashboardState, interval: Interval): QueryRequest {
+  return {
+    project,
+    metrics: CARD_METRICS,
+    date_range: dateRangeOf(state),
+    dimensions: [`time:${interval}`],
+    filters: state.filters,
+    include: { totals: true, time_labels: true, ...(state.compare ? { compare: state.compare } : {}) },
+    limit: SERIES_LIMIT,
+  };
+}
+
+/** The comparison period's buckets, for the dashed line (buckets where the current range is empty included). */
+export function comparisonSeriesQuery(
+  project: string,
+  state: DashboardState,
+  span: DateSpan,
+  interval: Interval,
+): QueryRequest {
+  return {
+    project,
+    metrics: CARD_METRICS,
+    date_range: [span.from, span.to],
+    dimensions: [`time:${interval}`],
+    filters: state.filters,
+    include: { time_labels: true },
+    limit: SERIES_LIMIT,
+  };
+}
+
+/** A panel's breakdown: the top `limit` values of one dimension. */
+export function breakdownQuery(
+  project: string,
+  state: DashboardState,
+  dimension: string,
+  metrics: MetricName[],
+  limit: number,
+  extraFilters: Filter[] = [],
+): QueryRequest {
+  return {
+    project,
+    metrics,
+    date_range: dateRangeOf(state),
+    dimensions: [dimension],
+    filters: [...state.filters, ...extraFilters],
+    limit,
+  };
+}

@@ -1,0 +1,292 @@
+/**
+ * The end-to-end harness: the worker as `wrangler dev` runs it, with its own fresh state, and
+ * Debian's Chromium driven by playwright-core. Shared by every browser test.
+ *
+ * Each `startWorker()` gets a new temporary `--persist-to` directory (never the repository's
+ * `.wrangler/state`), applies the D1 migrations, seeds the demo data (`scripts/seed.ts`: user
+ * demo@tally.local, project and site key `demo`, hostnames localhost and 127.0.0.1), and passes
+ * random secrets through an env file, so it needs no `.dev.vars`.
+ *
+ * @example
+ * ```ts
+ * const worker = await startWorker();
+ * const browser = await launchBrowser();
+ * // … drive pages at worker.url …
+ * const rows = await worker.d1("SELECT name, path FROM events WHERE project_id = 'demo'");
+ * await browser.close();
+ * await worker.stop();
+ * ```
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { type Browser, chromium } from 'playwright-core';
+import { buildSeedSql, DEMO } from '../scripts/seed.ts';
+import { hashPassword } from '../worker/src/auth/password.ts';
+
+export { DEMO } from '../scripts/seed.ts';
+
+/** The repository root: wrangler runs from here, with the repository's wrangler.toml. */
+export const ROOT = fileURLToPath(new URL('..', import.meta.url));
+
+/** A user agent of an ordinary desktop Chrome: ingest drops headless ones (and `HeadlessChrome` is one) as bots. */
+export const CHROME_UA =
+  'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36';
+
+/** How long a cold `wrangler dev` (bundling, workerd start) may take on a busy machine. */
+const READY_TIMEOUT_MS = 120_000;
+/** How long `stop()` waits after SIGTERM before SIGKILL. */
+const STOP_GRACE_MS = 5_000;
+
+/** A running worker. */
+export interface RunningWorker {
+  /** Its origin, e.g. `http://127.0.0.1:8801`. */
+  url: string;
+  /** Kill wrangler and workerd (the whole process group) and delete the state directory. */
+  stop(): Promise<void>;
+  /** Run one SQL statement against the worker's local D1 and return its rows. */
+  d1(sql: string): Promise<Record<string, unknown>[]>;
+}
+
+/** What `startWorker` may be told. */
+export interface WorkerOptions {
+  /** TCP port; a free one when absent. */
+  port?: number;
+  /** Extra `[vars]`, e.g. `{ ALLOWED_ORIGINS: 'http://127.0.0.1:8802' }`. */
+  vars?: Record<string, string>;
+}
+
+/** A free TCP port on 127.0.0.1, as the kernel hands one out. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.unref();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() =>
+        typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port')),
+      );
+    });
+  });
+}
+
+/**
+ * Fail early when a port is taken: wrangler would fail to bind, and the health check could
+ * meanwhile be answered by whatever holds the port.
+ */
+function assertPortFree(port: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', () => reject(new Error(`port ${port} on 127.0.0.1 is in use`)));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve()));
+  });
+}
+
+/** The environment wrangler gets: the repository's Node 24 first on PATH, and no network lookups. */
+function wranglerEnv(): NodeJS.ProcessEnv {
+  const bin = path.join(ROOT, 'node_modules', '.bin');
+  return {
+    ...process.env,
+    PATH: [bin, process.env.PATH ?? ''].join(path.delimiter),
+    // request.cf comes from a file wrangler would otherwise download; the fallback values do here.
+    CLOUDFLARE_CF_FETCH_ENABLED: 'false',
+    WRANGLER_SEND_METRICS: 'false',
+    CI: 'true',
+  };
+}
+
+/** Run wrangler to completion; rejects with its output when it fails. */
+function wrangler(args: string[]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('wrangler', args, { cwd: ROOT, env: wranglerEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+      stdout += chunk;
+    });
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+      stderr += chunk;
+    });
+    child.on('error', reject);
+    child.on('close', (code) => {
+      if (code === 0) resolve(stdout);
+      else reject(new Error(`wrangler ${args.join(' ')} exited with ${code}:\n${stdout}${stderr}`));
+    });
+  });
+}
+
+/** The rows of the first statement in `wrangler d1 execute --json` output. */
+function rowsOf(output: string): Record<string, unknown>[] {
+  const start = output.indexOf('[');
+  const parsed = JSON.parse(output.slice(start)) as { results?: Record<string, unknown>[] }[];
+  return parsed[0]?.results ?? [];
+}
+
+/** Poll `/api/health` until the worker answers with JSON, the process dies, or time runs out. */
+async function waitForHealth(url: string, child: ChildProcess, logs: () => string): Promise<void> {
+  const deadline = Date.now() + READY_TIMEOUT_MS;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null || child.signalCode !== null) {
+      throw new Error(`wrangler dev exited (${child.exitCode ?? child.signalCode}) before answering:\n${logs()}`);
+    }
+    try {
+      const response = await fetch(`${url}/api/health`, { signal: AbortSignal.timeout(2_000) });
+      await response.json();
+      return;
+    } catch {
+      await new Promise((resolve) => setTimeout(resolve, 300));
+    }
+  }
+  throw new Error(`wrangler dev did not answer ${url}/api/health within ${READY_TIMEOUT_MS / 1000} s:\n${logs()}`);
+}
+
+/** Signal a detached child's whole process group (wrangler and its workerd). */
+function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
+  if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
+  try {
+    process.kill(-child.pid, signal);
+  } catch {
+    // Already gone.
+  }
+}
+
+/**
+ * Start the worker with fresh persisted state, migrations applied and the demo seeded.
+ *
+ * @example
+ * ```ts
+ * const worker = await startWorker({ port: 8801 });
+ * await fetch(`${worker.url}/api/health`);
+ * ```
+ */
+export async function startWorker(options: WorkerOptions = {}): Promise<RunningWorker> {
+  const port = options.port ?? (await freePort());
+  await assertPortFree(port);
+  const inspectorPort = await freePort();
+  const state = mkdtempSync(path.join(tmpdir(), 'tally-e2e-'));
+  const persist = ['--local', '--persist-to', state];
+  try {
+    await wrangler(['d1', 'migrations', 'apply', 'DB', ...persist]);
+    const seed = path.join(state, 'seed.sql');
+    writeFileSync(
+      seed,
+      buildSeedSql({ passwordHash: await hashPassword(DEMO.password), userId: randomUUID(), now: Date.now() }),
+    );
+    await wrangler(['d1', 'execute', 'DB', ...persist, '--file', seed]);
+  } catch (error) {
+    rmSync(state, { recursive: true, force: true });
+    throw error;
+  }
+
+  // An env file replaces .dev.vars (wrangler reads only one of them), so the repository's is never used.
+  const envFile = path.join(state, 'secrets.env');
+  writeFileSync(
+    envFile,
+    ['API_KEY_PEPPER', 'AUTH_SECRET'].map((name) => `${name}=${randomBytes(32).toString('hex')}\n`).join(''),
+    { mode: 0o600 },
+  );
+  const vars = Object.entries(options.vars ?? {}).flatMap(([name, value]) => ['--var', `${name}:${value}`]);
+  const child = spawn(
+    'wrangler',
+    [
+      'dev',
+      '--ip',
+      '127.0.0.1',
+      '--port',
+      String(port),
+      '--inspector-port',
+      String(inspectorPort),
+      '--persist-to',
+      state,
+      '--env-file',
+      envFile,
+      '--show-interactive-dev-session=false',
+      ...vars,
+    ],
+    // Its own process group, so that stop() reaches workerd too.
+    { cwd: ROOT, env: wranglerEnv(), stdio: ['ignore', 'pipe', 'pipe'], detached: true },
+  );
+  let output = '';
+  const keep = (chunk: string) => {
+    output = (output + chunk).slice(-20_000);
+  };
+  child.stdout?.setEncoding('utf8').on('data', keep);
+  child.stderr?.setEncoding('utf8').on('data', keep);
+  const closed = new Promise<void>((resolve) => child.on('close', () => resolve()));
+  // Never leave a worker holding its port when the test process ends abruptly.
+  const killOnExit = () => killGroup(child, 'SIGKILL');
+  process.on('exit', killOnExit);
+
+  const url = `http://127.0.0.1:${port}`;
+  let stopped = false;
+  const stop = async () => {
+    if (stopped) return;
+    stopped = true;
+    killGroup(child, 'SIGTERM');
+    const timer = setTimeout(() => killGroup(child, 'SIGKILL'), STOP_GRACE_MS);
+    await closed;
+    clearTimeout(timer);
+    // Children of wrangler may outlive it for a moment; the group is gone after this.
+    killGroup(child, 'SIGKILL');
+    process.off('exit', killOnExit);
+    rmSync(state, { recursive: true, force: true });
+  };
+
+  try {
+    await waitForHealth(url, child, () => output);
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+  return {
+    url,
+    stop,
+    d1: async (sql) => rowsOf(await wrangler(['d1', 'execute', 'DB', ...persist, '--json', '--command', sql])),
+  };
+}
+
+/**
+ * Debian's Chromium, headless, as CI installs it. Its user agent is an ordinary Chrome's
+ * (`CHROME_UA`) for the whole browser: a per-context override does not reach beacons sent while
+ * a page unloads, and ingest drops `HeadlessChrome` as a bot.
+ */
+export function launchBrowser(): Promise<Browser> {
+  return chromium.launch({
+    executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+    headless: true,
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--no-first-run',
+      `--user-agent=${CHROME_UA}`,
+    ],
+  });
+}
+
+/**
+ * Poll until `check` returns a value without throwing; the last error when time runs out.
+ *
+ * @example
+ * ```ts
+ * const rows = await eventually(async () => { const r = await worker.d1(sql); expect(r).toHaveLength(2); return r; });
+ * ```
+ */
+export async function eventually<T>(check: () => T | Promise<T>, timeoutMs = 30_000, intervalMs = 250): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      return await check();
+    } catch (error) {
+      if (Date.now() > deadline) throw error;
+      await new Promise((resolve) => setTimeout(resolve, intervalMs));
+    }
+  }
+}
