@@ -11,6 +11,9 @@ const PAGE_HEADERS: Record<string, string> = {
   'Referrer-Policy': 'strict-origin-when-cross-origin',
   'Permissions-Policy': 'camera=(), microphone=(), geolocation=(), interest-cohort=()',
   'Cross-Origin-Opener-Policy': 'same-origin',
+  // The CSP (svelte.config.js) says `frame-ancestors 'none'`; this is for browsers that predate it.
+  'X-Frame-Options': 'DENY',
+  'Strict-Transport-Security': 'max-age=31536000; includeSubDomains',
 };
 
 export const handle: Handle = async ({ event, resolve }) => {

@@ -3,6 +3,7 @@ import { SQLiteTable } from 'drizzle-orm/sqlite-core';
 import * as schema from '../db/schema.ts';
 import { clearSiteCache } from '../ingest/site.ts';
 import type { ProjectDO } from '../live/index.ts';
+import { bumpVersionsStatement } from '../rollup/rollups.ts';
 
 /** Rows deleted per statement, so that a project with millions of events never holds D1 for long. */
 const DELETE_CHUNK = 5_000;
@@ -43,4 +44,31 @@ export async function deleteProject(env: Env, projectId: string): Promise<void> 
   await env.DB.prepare('DELETE FROM projects WHERE id = ?').bind(projectId).run();
   // Other isolates forget the site key within a minute; their events stop at the consumer.
   clearSiteCache();
+}
+
+/** The tables that hold a project's numbers (not its settings): what a reset empties. */
+export const DATA_TABLES: readonly string[] = [
+  schema.events,
+  schema.rollups,
+  schema.rollupDirty,
+  schema.dropCounts,
+].map((table) => getTableName(table));
+
+/**
+ * Reset a project's data: its events, rollups, marks and drop counts go; its settings, goals,
+ * funnels, members, keys and share links stay. The rollup version moves, so no cached answer
+ * outlives the reset. Events on the queue at that moment are still written afterwards.
+ */
+export async function resetProjectData(env: Env, projectId: string, now: number): Promise<void> {
+  for (const table of DATA_TABLES) {
+    for (;;) {
+      const result = await env.DB.prepare(
+        `DELETE FROM "${table}" WHERE rowid IN (SELECT rowid FROM "${table}" WHERE project_id = ? LIMIT ${DELETE_CHUNK})`,
+      )
+        .bind(projectId)
+        .run();
+      if (result.meta.changes < DELETE_CHUNK) break;
+    }
+  }
+  await bumpVersionsStatement(env.DB, [projectId], now).run();
 }

@@ -1,11 +1,12 @@
-/** Project routes: list, create, read, update, delete, regenerate the site key. */
+/** Project routes: list, create, read, update, delete, reset data, property keys, regenerate the site key. */
 import { createRoute, z } from '@hono/zod-openapi';
 import { requireUser } from '../auth/principal.ts';
 import { getDb } from '../db/index.ts';
 import { createRouter } from '../shared/hono.ts';
 import { errorResponses, jsonBody, jsonResponse } from '../shared/openapi.ts';
 import { authorizeProject } from './access.ts';
-import { deleteProject } from './delete.ts';
+import { deleteProject, resetProjectData } from './delete.ts';
+import { propertyKeys } from './property-keys.ts';
 import { createProject, listProjects, projectView, regenerateSiteKey, updateProject } from './projects.ts';
 import { CreateProjectSchema, ProjectIdParams, ProjectSchema, UpdateProjectSchema } from './schemas.ts';
 
@@ -89,6 +90,49 @@ export const projectCrudRoutes = createRouter()
       const { project } = await authorizeProject(db, c.get('principal'), c.req.valid('param').id, 'owner');
       await deleteProject(c.env, project.id);
       return c.body(null, 204);
+    },
+  )
+  .openapi(
+    createRoute({
+      method: 'post',
+      path: '/api/projects/{id}/reset',
+      tags,
+      summary: "Delete a project's data, keep its settings (owner)",
+      description:
+        'Events, rollups and drop counts are deleted; settings, goals, funnels, members, API keys and share links stay.',
+      request: { params: ProjectIdParams },
+      responses: { 204: { description: 'Reset' }, ...errorResponses(401, 403, 404) },
+    }),
+    async (c) => {
+      const db = getDb(c.env.DB);
+      const { project } = await authorizeProject(db, c.get('principal'), c.req.valid('param').id, 'owner');
+      await resetProjectData(c.env, project.id, Date.now());
+      return c.body(null, 204);
+    },
+  )
+  .openapi(
+    createRoute({
+      method: 'get',
+      path: '/api/projects/{id}/property-keys',
+      tags,
+      summary: 'The custom property keys of recent events',
+      description:
+        'Distinct keys of `props` in the last 30 days (at most 100, by name), optionally of one event name: what ' +
+        'the dashboard offers for an `event:props:<key>` breakdown.',
+      request: {
+        params: ProjectIdParams,
+        query: z.object({ event: z.string().min(1).max(120).optional().openapi({ example: 'signup' }) }),
+      },
+      responses: {
+        200: jsonResponse(z.object({ keys: z.array(z.string()) }), 'Keys'),
+        ...errorResponses(401, 403, 404),
+      },
+    }),
+    async (c) => {
+      const db = getDb(c.env.DB);
+      const { project } = await authorizeProject(db, c.get('principal'), c.req.valid('param').id, 'read');
+      const { event } = c.req.valid('query');
+      return c.json({ keys: await propertyKeys(c.env.DB, project.id, event ?? null, Date.now()) }, 200);
     },
   )
   .openapi(

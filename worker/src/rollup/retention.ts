@@ -112,8 +112,21 @@ export async function purgeExpiredEvents(d1: D1Database, now: number, budget = 5
     const done = await deleteInChunks(result, budget, (limit) => d1.prepare(DELETE_ORPHANS_SQL).bind(id, limit));
     if (!done) return result;
   }
+  // Quarantined messages hold events (visitor ids included) too: they expire with their project's
+  // retention, counted from when they were quarantined. Not counted in `deleted` (not events).
+  await d1.prepare(DELETE_EXPIRED_QUARANTINE_SQL).bind(now).run();
   return result;
 }
+
+/**
+ * Quarantined messages past their project's retention. A message names its project in its JSON
+ * text (`"projectId":"…"`); the quarantine is small, so matching each row against the projects
+ * is cheap. Bounded per run like everything else here.
+ */
+const DELETE_EXPIRED_QUARANTINE_SQL = `DELETE FROM quarantine WHERE id IN (
+  SELECT q.id FROM quarantine q JOIN projects p ON instr(q.body, '"projectId":' || json_quote(p.id)) > 0
+  WHERE p.retention_days > 0 AND q.created_at < ?1 - p.retention_days * ${DAY_MS}
+  LIMIT ${DELETE_CHUNK})`;
 
 /**
  * Run a chunked DELETE until it removes less than it was allowed to (nothing left) or the budget
