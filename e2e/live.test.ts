@@ -133,8 +133,9 @@ describe('a live ticket, from the browser', () => {
   it('opens one dashboard socket from the API origin, and cannot be used again', async () => {
     const context = await personContext();
     const page = await context.newPage();
-    // The dashboard's origin is the API's own here; any page of it will do.
-    await page.goto(`${worker.url}/api/health`);
+    // The dashboard's origin is the API's own here. API answers carry `default-src 'none'` (no
+    // fetch, no socket from them), so the page is /live.js, which carries no CSP.
+    await page.goto(`${worker.url}/live.js`);
     const result = await page.evaluate(
       async ({ projectId, bearer }) => {
         const response = await fetch(`/api/projects/${projectId}/live-ticket`, {
@@ -201,7 +202,7 @@ describe('a live ticket, from the browser', () => {
     expect(outcome).toEqual({ opened: false, closeCode: 1006 });
 
     // The refusal came before the ticket was looked at: it still opens a socket from the API's origin.
-    await page.goto(`${worker.url}/api/health`);
+    await page.goto(`${worker.url}/live.js`);
     const reopened = await page.evaluate(
       (target) =>
         new Promise<boolean>((resolve) => {
