@@ -9,7 +9,7 @@
  * await dashboard.stop();
  * ```
  */
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import path from 'node:path';
 import { ROOT } from './harness.ts';
 
@@ -22,6 +22,11 @@ export interface RunningDashboard {
 }
 
 export async function startDashboard(apiUrl: string, port: number): Promise<RunningDashboard> {
+  // SvelteKit's generated tsconfig must exist before Vite compiles anything (a fresh clone has none).
+  execFileSync(path.join(ROOT, 'node_modules', '.bin', 'svelte-kit'), ['sync'], {
+    cwd: path.join(ROOT, 'dashboard'),
+    stdio: 'ignore',
+  });
   const child = spawn(
     path.join(ROOT, 'node_modules', '.bin', 'vite'),
     ['dev', '--host', '127.0.0.1', '--port', String(port), '--strictPort'],

@@ -238,6 +238,8 @@ async function main(): Promise<void> {
   step(`Starting the dashboard on http://${HOST}:${DASHBOARD_PORT} and the demo site on http://${HOST}:${DEMO_PORT}`);
   const dashboard = `http://${HOST}:${DASHBOARD_PORT}`;
   const demoSite = `http://${HOST}:${DEMO_PORT}`;
+  // SvelteKit's generated tsconfig must exist before Vite compiles anything (a fresh clone has none).
+  await mustStream('svelte-kit', ['sync'], { cwd: path.join(ROOT, 'dashboard') });
   // vite itself, not `npm run`: a signal then reaches the server rather than an npm wrapper.
   const vite = startChild('vite', ['dev', '--host', HOST, '--port', String(DASHBOARD_PORT), '--strictPort'], {
     cwd: path.join(ROOT, 'dashboard'),
