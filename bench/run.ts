@@ -25,7 +25,7 @@ import { benchIngest, type IngestPlan } from './ingest.ts';
 import { Budget, elapsedSeconds, log } from './progress.ts';
 import { benchQueries, type QueryPlan } from './queries.ts';
 import { type Figure, markdownTable, shortfalls, textTable } from './report.ts';
-import { benchSizes } from './sizes.ts';
+import { benchSizes, buildMissing } from './sizes.ts';
 import { bundleWorker, ROOT, startStack } from './stack.ts';
 
 const PHASES = ['ingest', 'drain', 'freshness', 'queries', 'sizes'] as const;
@@ -109,7 +109,11 @@ async function main(): Promise<number> {
   const details: Record<string, unknown> = {};
   const problems: string[] = [];
 
-  if (phases.has('sizes')) figures.push(...benchSizes());
+  if (phases.has('sizes')) {
+    // Sizes are of what ships: build the tracker and the dashboard first when they are not built.
+    await buildMissing();
+    figures.push(...benchSizes());
+  }
 
   if (phases.has('ingest') || phases.has('freshness') || phases.has('drain')) {
     log('setup', 'starting workerd (tally, hello-world, meter, driver)');

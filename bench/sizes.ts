@@ -2,8 +2,10 @@
  * Phase 5, sizes: what a visitor's browser downloads. The tracker as built (`sdk/dist/t.js`,
  * `npm run build -w sdk`) and the dashboard route's initial JavaScript as SvelteKit built it (the
  * client entry plus the layout and page nodes of `/projects/[id]` with every chunk they import),
- * each gzipped at level 9. Files that are not built are reported as n/a, not guessed.
+ * each gzipped at level 9. They are built first when missing (`buildMissing`); a build that
+ * fails leaves its figure n/a, never guessed.
  */
+import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
@@ -106,4 +108,17 @@ export function benchSizes(): Figure[] {
     });
   }
   return figures;
+}
+
+/** Build the tracker and the dashboard if their outputs are missing (a fresh clone has neither). */
+export async function buildMissing(): Promise<void> {
+  const npm = (workspace: string) => {
+    try {
+      execFileSync('npm', ['run', 'build', '--workspace', workspace], { cwd: ROOT, stdio: 'ignore' });
+    } catch (error) {
+      console.error(`bench: npm run build -w ${workspace} failed: ${error instanceof Error ? error.message : error}`);
+    }
+  };
+  if (!existsSync(TRACKER)) npm('sdk');
+  if (!existsSync(path.join(KIT, 'server', 'manifest.js'))) npm('dashboard');
 }
