@@ -133,6 +133,8 @@ export interface StackOptions {
   migrate: boolean;
   /** Disable the Cache API, so that repeated queries are computed, not served from a cache. */
   cacheApi?: boolean;
+  /** Open workerd's DevTools inspector on this port (`bench/profile.ts` records CPU profiles). */
+  inspectorPort?: number;
 }
 
 /** Start workerd with the four Workers; registered for cleanup. */
@@ -153,6 +155,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       host: '127.0.0.1',
       port: PORTS.entry,
       resourcePersistencePath: options.persistDir,
+      ...(options.inspectorPort ? { inspectorPort: options.inspectorPort } : {}),
       handleStructuredLogs: ({ level, message }: { level: string; message: string }) => {
         if ((level === 'error' || level === 'warn') && problems.length < 200) problems.push(`${level}: ${message}`);
       },
