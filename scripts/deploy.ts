@@ -190,7 +190,8 @@ async function main(): Promise<void> {
  */
 async function deployDashboard(): Promise<void> {
   step('Building the dashboard');
-  await mustStream('vite', ['build'], { cwd: DASHBOARD_DIR });
+  // The workspace's own build script: it runs `svelte-kit sync` first, which a fresh clone needs.
+  await mustStream('npm', ['run', 'build', '--workspace', 'dashboard']);
 
   step(`Pages project "${PAGES_PROJECT}"`);
   const list = parseJsonOutput(await wrangler(['pages', 'project', 'list', '--json'])) as { 'Project Name': string }[];
