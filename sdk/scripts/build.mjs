@@ -3,21 +3,26 @@
  *
  * 1. the script-tag tracker, one file per variant: `dist/t.js` (the default) and `dist/t.lite.js`;
  * 2. `worker/src/tracker/bundle.generated.ts`, the same bundles for the worker to serve (committed);
- * 3. the npm package: `dist/index.js` and `dist/server.js` (ESM) with their `.d.ts`; `./protocol` is
- *    exported as its TypeScript source, which the worker imports directly.
+ * 3. the npm package: `dist/index.js`, `dist/server.js` and `dist/protocol.js` (ESM) with their
+ *    `.d.ts`. The repository's own code (worker, bench) imports `@tally/sdk/protocol` as its
+ *    TypeScript source through the `@tally/source` export condition, so it never needs a build.
  *
  * `--check` builds in memory and writes nothing: it fails when the committed generated file differs
  * from what the sources give (run `npm run build` and commit) or when `t.js` is over its budget.
+ * `--outdir DIR` writes what `dist/` would hold to DIR and leaves the generated file alone (the
+ * package test builds into a temporary directory that way).
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { parseArgs } from 'node:util';
 import * as esbuild from 'esbuild';
 import { BUDGET_GZIP_BYTES, bundleAll, GENERATED, overBudget, ROOT, SDK } from './tracker.mjs';
 
-const DIST = path.join(SDK, 'dist');
 const BIN = path.join(ROOT, 'node_modules/.bin');
-const check = process.argv.includes('--check');
+const { values: args } = parseArgs({ options: { check: { type: 'boolean' }, outdir: { type: 'string' } } });
+const check = args.check;
+const DIST = args.outdir ? path.resolve(args.outdir) : path.join(SDK, 'dist');
 
 /** The generated module's text, formatted as Biome would (so `npm run check` accepts it as it is). */
 function generatedModule(bundles) {
@@ -57,7 +62,7 @@ function generatedModule(bundles) {
 /** The npm package: one self-contained ESM file per entry, and declarations from tsc. */
 async function buildPackage() {
   await esbuild.build({
-    entryPoints: ['index', 'server'].map((name) => path.join(SDK, 'src', `${name}.ts`)),
+    entryPoints: ['index', 'server', 'protocol'].map((name) => path.join(SDK, 'src', `${name}.ts`)),
     outdir: DIST,
     bundle: true,
     format: 'esm',
@@ -65,7 +70,9 @@ async function buildPackage() {
     target: 'es2020',
     legalComments: 'none',
   });
-  execFileSync(path.join(BIN, 'tsc'), ['-p', path.join(SDK, 'tsconfig.build.json')], { stdio: 'inherit' });
+  execFileSync(path.join(BIN, 'tsc'), ['-p', path.join(SDK, 'tsconfig.build.json'), '--outDir', DIST], {
+    stdio: 'inherit',
+  });
   // Sources import `./x.ts` (run as they are by Node, vitest and wrangler); published declarations
   // must name the emitted `./x.js`.
   for (const file of walk(DIST).filter((name) => name.endsWith('.d.ts'))) {
@@ -103,11 +110,14 @@ if (check) {
   rmSync(DIST, { recursive: true, force: true });
   mkdirSync(DIST, { recursive: true });
   for (const bundle of bundles) writeFileSync(path.join(DIST, `${bundle.name}.js`), bundle.source);
-  mkdirSync(path.dirname(GENERATED), { recursive: true });
-  writeFileSync(GENERATED, generated);
+  if (!args.outdir) {
+    mkdirSync(path.dirname(GENERATED), { recursive: true });
+    writeFileSync(GENERATED, generated);
+  }
   await buildPackage();
-  for (const bundle of bundles) console.log(`dist/${bundle.name}.js  ${bundle.min} B, ${bundle.gzip} B gzipped`);
-  console.log(`${path.relative(ROOT, GENERATED)} written; npm package in ${path.relative(ROOT, DIST)}/`);
+  for (const bundle of bundles) console.log(`${bundle.name}.js  ${bundle.min} B, ${bundle.gzip} B gzipped`);
+  if (!args.outdir) console.log(`${path.relative(ROOT, GENERATED)} written`);
+  console.log(`npm package in ${path.relative(ROOT, DIST)}/`);
   if (problems.length) {
     for (const problem of problems) console.error(`✖ ${problem}`);
     process.exit(1);
