@@ -1,9 +1,33 @@
 import { fileURLToPath } from 'node:url';
+import { svelte, vitePreprocess } from '@sveltejs/vite-plugin-svelte';
+import { svelteTesting } from '@testing-library/svelte/vite';
 import { defineConfig } from 'vitest/config';
 
-// Unit tests of the plain TypeScript in src/lib (formatters, URL state, API client): no SvelteKit
-// plugin needed, so they start in a fraction of a second.
+const alias = { $lib: fileURLToPath(new URL('./src/lib', import.meta.url)) };
+
+// Two projects. `unit`: the plain TypeScript in src/lib (formatters, URL state, API client) under
+// node, no plugin, so it starts in a fraction of a second. `components`: `*.svelte.test.ts` files
+// render components into happy-dom with the Svelte plugin alone (not SvelteKit's: the components
+// under test import nothing from `$app`).
 export default defineConfig({
-  resolve: { alias: { $lib: fileURLToPath(new URL('./src/lib', import.meta.url)) } },
-  test: { include: ['src/**/*.test.ts'], environment: 'node' },
+  test: {
+    projects: [
+      {
+        resolve: { alias },
+        test: {
+          name: 'unit',
+          include: ['src/**/*.test.ts'],
+          exclude: ['src/**/*.svelte.test.ts'],
+          environment: 'node',
+        },
+      },
+      {
+        // svelte.config.js is not read: it loads the Cloudflare adapter, which components never need.
+        plugins: [svelte({ configFile: false, preprocess: vitePreprocess() }), svelteTesting()],
+        // Svelte's browser build (the default conditions pick its server one under node).
+        resolve: { alias, conditions: ['browser'] },
+        test: { name: 'components', include: ['src/**/*.svelte.test.ts'], environment: 'happy-dom' },
+      },
+    ],
+  },
 });

@@ -1,0 +1,33 @@
+import { render, screen } from '@testing-library/svelte';
+import { describe, expect, it, vi } from 'vitest';
+import type { Api } from '../api/client.ts';
+import { DEFAULT_STATE } from '../state/url-state.ts';
+import type { DashboardContext } from './context.ts';
+import GoalsPanel from './GoalsPanel.svelte';
+
+describe('GoalsPanel', () => {
+  it('asks for the goal list once per project, not again with each view change or refresh', async () => {
+    const query = vi.fn(async () => ({ results: [], meta: {} }));
+    const get = vi.fn(async () => ({ goals: [] }));
+    const ctx: DashboardContext = {
+      api: { query, get } as unknown as Api,
+      projectId: 'demo',
+      view: DEFAULT_STATE,
+      navigate: () => {},
+      settingsHref: '/projects/demo/settings',
+      tick: 0,
+    };
+    const { rerender } = render(GoalsPanel, { ctx });
+    await screen.findByText('No goals yet.', { exact: false });
+
+    // Dashboard.svelte makes a new context object for each of these.
+    await rerender({ ctx: { ...ctx, view: { ...DEFAULT_STATE, period: '7d' } } });
+    await rerender({ ctx: { ...ctx, view: { ...DEFAULT_STATE, period: '7d' }, tick: 1 } });
+    await vi.waitFor(() => expect(query).toHaveBeenCalledTimes(3));
+    expect(get).toHaveBeenCalledTimes(1);
+    expect(get).toHaveBeenCalledWith('/api/projects/demo/goals', expect.anything());
+
+    await rerender({ ctx: { ...ctx, projectId: 'other' } });
+    await vi.waitFor(() => expect(get).toHaveBeenCalledTimes(2));
+  });
+});
