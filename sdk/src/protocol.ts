@@ -98,10 +98,21 @@ export interface WireEvent {
 /** A request body: one event, or a batch of up to `LIMITS.batchEvents`. */
 export type WireBody = WireEvent | WireEvent[];
 
-/** The body of a `202 Accepted` answer: the ids of the events that were stored. */
+/**
+ * The body of a `202 Accepted` answer: the ids of the events that were stored. Events of a batch
+ * that failed validation are listed in `rejected` (absent when there are none) while the rest are
+ * stored; a body whose every event is invalid is answered with an error instead.
+ */
 export interface AcceptedResponse {
   accepted: number;
   ids: string[];
+  rejected?: RejectedEvent[];
+}
+
+/** An event of a batch that was refused: its index in the batch and why, in the error shape. */
+export interface RejectedEvent {
+  index: number;
+  error: ErrorResponse['error'];
 }
 
 /** The body of every error answer. */

@@ -3,6 +3,7 @@
  * strings, headers, bodies) and the hand-picked hazards of issue 8. The figure: no answer ≥ 500, no
  * uncaught exception, every rejection a documented 4xx in the one error shape.
  */
+import type { AcceptedResponse } from '@tally/sdk/protocol';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createProject, expectError, pageview, postEvent, type TestProject, waitForEvents } from './helpers.ts';
@@ -220,7 +221,7 @@ describe('hand-picked hazards', () => {
     expect(JSON.stringify(row)).not.toContain('AAAAAAAA');
   });
 
-  it('stores the rest of a batch around a dropped event, and refuses a batch with an invalid one whole', async () => {
+  it('stores the rest of a batch around a dropped event and around a poison one', async () => {
     const own = await createProject();
     const batch = [
       pageview(own.siteKey, { u: 'https://example.com/1' }),
@@ -232,9 +233,31 @@ describe('hand-picked hazards', () => {
     expect(await res.json()).toMatchObject({ accepted: 2 });
     expect((await waitForEvents(own.id, 2)).map((row) => row.path)).toEqual(['/1', '/4']);
 
-    const poisoned = [...batch.slice(0, 1), { ...batch[3], n: 42 }] as unknown[];
-    const error = await expectError(await postEvent(poisoned), 400, 'invalid_input');
-    expect(error.details?.map((issue) => issue.path)).toEqual([[1, 'n']]);
+    const poisoned = [
+      pageview(own.siteKey, { u: 'https://example.com/5' }),
+      { ...batch[3], n: 42 },
+      pageview(own.siteKey, { u: 'https://example.com/6' }),
+    ] as unknown[];
+    const answer = await postEvent(poisoned);
+    expect(answer.status).toBe(202);
+    const body = (await answer.json()) as AcceptedResponse;
+    expect(body).toMatchObject({ accepted: 2, rejected: [{ index: 1, error: { code: 'invalid_input' } }] });
+    expect(body.rejected?.[0]?.error.details).toEqual([{ path: [1, 'n'], message: expect.any(String) }]);
+    expect((await waitForEvents(own.id, 4)).map((row) => row.path)).toEqual(['/1', '/4', '/5', '/6']);
+
+    // With nothing valid left, the batch is refused whole, naming every event's field.
+    const error = await expectError(
+      await postEvent([
+        { ...batch[0], n: 42 },
+        { ...batch[0], u: 'x' },
+      ]),
+      400,
+      'invalid_input',
+    );
+    expect(error.details?.map((issue) => issue.path)).toEqual([
+      [0, 'n'],
+      [1, 'u'],
+    ]);
   });
 });
 

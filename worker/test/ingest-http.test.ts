@@ -2,7 +2,7 @@
  * POST /api/event as HTTP: every status with its error code and the one error shape, content
  * types, the body-size cap, CORS and security headers.
  */
-import { EVENT_PATH, LIMITS } from '@tally/sdk/protocol';
+import { type AcceptedResponse, EVENT_PATH, LIMITS } from '@tally/sdk/protocol';
 import { exports } from 'cloudflare:workers';
 import { beforeEach, describe, expect, it } from 'vitest';
 import {
@@ -54,6 +54,50 @@ describe('202 Accepted', () => {
     expect(rows.map((row) => row.id).sort()).toEqual([...body.ids].sort());
   });
 
+  it('stores exactly the valid events of a batch with poison ones, and names each poison event by index', async () => {
+    const body: unknown[] = [
+      pageview(project.siteKey, { u: 'https://example.com/a' }),
+      pageview(project.siteKey, { u: 'javascript:alert(1)' }),
+      pageview(project.siteKey, { u: 'https://example.com/b' }),
+      { ...pageview(project.siteKey), p: { nested: { no: 1 } }, extra: true },
+    ];
+    const res = await postEvent(body);
+    expect(res.status).toBe(202);
+    const answer = (await res.json()) as AcceptedResponse;
+    expect(answer).toEqual({
+      accepted: 2,
+      ids: [expect.stringMatching(UUID), expect.stringMatching(UUID)],
+      rejected: [
+        {
+          index: 1,
+          error: {
+            code: 'invalid_input',
+            message: expect.any(String),
+            details: [{ path: [1, 'u'], message: expect.any(String) }],
+          },
+        },
+        {
+          index: 3,
+          error: {
+            code: 'invalid_input',
+            message: expect.any(String),
+            details: expect.arrayContaining([
+              { path: [3, 'extra'], message: 'unknown field' },
+              { path: [3, 'p', 'nested'], message: expect.any(String) },
+            ]),
+          },
+        },
+      ],
+    });
+    const rows = await waitForEvents(project.id, 2);
+    expect(rows.map((row) => [row.id, row.path]).sort()).toEqual(
+      [
+        [answer.ids[0], '/a'],
+        [answer.ids[1], '/b'],
+      ].sort(),
+    );
+  });
+
   it.each(['text/plain', 'text/plain;charset=UTF-8', 'application/json', 'Application/JSON; charset=utf-8'])(
     'accepts Content-Type %s (sendBeacon sends text/plain)',
     async (type) => {
@@ -73,6 +117,7 @@ describe('400', () => {
     ['a number', 42],
     ['null', null],
     ['an empty batch', []],
+    ['a batch whose every event is invalid', [{ n: 'pageview' }, 42, null]],
     ['an event without a name', { s: 'x', u: 'https://example.com/' }],
   ])('invalid_input for %s', async (_case, body) => {
     await expectError(await postEvent(body), 400, 'invalid_input');

@@ -6,7 +6,7 @@
  * ```sh
  * curl -X POST https://HOST/api/event -H 'Content-Type: text/plain' \
  *   -d '{"s":"demo","n":"pageview","u":"https://example.com/","r":"https://www.google.com/"}'
- * # 202 {"accepted":1,"ids":["0193…"]}
+ * # 202 {"accepted":1,"ids":["0193…"]}; in a batch, invalid events come back as "rejected": [{"index",…}]
  * ```
  */
 import { API_KEY_HEADER, EVENT_PATH } from '@tally/sdk/protocol';
@@ -79,6 +79,18 @@ export const ingestRoutes = new Hono<{ Bindings: Env }>()
     throw new ApiError(405, 'method_not_allowed', 'Send events with POST, or GET for the pixel');
   });
 
+/** The `202` body (`AcceptedResponse` in the SDK's protocol module). */
+const AcceptedSchema = z
+  .object({
+    accepted: z.number().int(),
+    ids: z.array(z.string()),
+    rejected: z
+      .array(z.object({ index: z.number().int(), error: ErrorSchema.shape.error }))
+      .optional()
+      .openapi({ description: 'Events of the batch that were refused, by index; absent when none was' }),
+  })
+  .openapi('Accepted');
+
 /** A transparent 1×1 GIF. */
 const PIXEL = Uint8Array.from(atob('R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7'), (c) => c.charCodeAt(0));
 
@@ -119,7 +131,9 @@ export function registerIngestOpenApi(registry: OpenAPIHono['openAPIRegistry']):
     summary: 'Send one event or a batch of up to 50',
     description:
       'Public (CORS). `202` means the events are durable. Bots, referrer spam and foreign hostnames are answered ' +
-      '`202` too but not stored (`accepted` counts what was stored). `ip` and `ua` need an API key with the `ingest` scope.',
+      '`202` too but not stored (`accepted` counts what was stored). An invalid event inside a batch is refused on its ' +
+      'own: the others are stored and `rejected` lists it by index with its error (field paths relative to the body); ' +
+      'a body whose every event is invalid is a `400`. `ip` and `ua` need an API key with the `ingest` scope.',
     security: [{}, { bearer: [] }],
     request: {
       body: { content: { 'application/json': { schema: body }, 'text/plain': { schema: body } }, required: true },
@@ -127,7 +141,7 @@ export function registerIngestOpenApi(registry: OpenAPIHono['openAPIRegistry']):
     responses: {
       202: {
         description: 'Accepted and durable',
-        content: { 'application/json': { schema: z.object({ accepted: z.number().int(), ids: z.array(z.string()) }) } },
+        content: { 'application/json': { schema: AcceptedSchema } },
       },
       ...errorResponses(400, 401, 403, 404, 429),
       413: {

@@ -107,11 +107,20 @@ export const wireEventSchema = z.strictObject({
   ua: text(LIMITS.userAgentChars).optional(),
 }) satisfies z.ZodType<WireEvent, unknown>;
 
-/** A batch: 1 to `LIMITS.batchEvents` events. */
-export const wireBatchSchema = z
-  .array(wireEventSchema)
-  .min(1, 'at least one event')
-  .max(LIMITS.batchEvents, `at most ${LIMITS.batchEvents} events per request`);
+const batchOf = <T extends z.ZodType>(event: T) =>
+  z
+    .array(event)
+    .min(1, 'at least one event')
+    .max(LIMITS.batchEvents, `at most ${LIMITS.batchEvents} events per request`);
+
+/** A batch: 1 to `LIMITS.batchEvents` events (what the OpenAPI document describes). */
+export const wireBatchSchema = batchOf(wireEventSchema);
+
+/**
+ * The shape of a batch without its events: the count is checked for the whole request, each
+ * event on its own with `wireEventSchema`, so that one poison event does not sink the others.
+ */
+export const batchEnvelopeSchema = batchOf(z.unknown());
 
 /** A validated event. */
 export type ValidEvent = z.output<typeof wireEventSchema>;
