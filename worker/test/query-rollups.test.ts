@@ -98,6 +98,30 @@ describe('answers from rollups', () => {
     expect(await ask(projectId, query)).toEqual(expected);
     expect(await ask(projectId, byDay)).toEqual(runOracle(events, byDay, { timezone: 'UTC' }));
   });
+
+  it('sum amounts that binary floating point cannot hold exactly to the same cents', async () => {
+    // 0.1, 0.2 and 19.99 are not exact in binary: summed per day and then across days (rollups)
+    // or all at once (raw), the sums differ in their last bits; answers are rounded to cents.
+    const amounts = [0.1, 0.2, 19.99, 0.07, 4.35, 1.15, 0.3, 99.99, 2.675];
+    const list = amounts.map((amount, i) =>
+      event(`2026-05-0${1 + (i % 3)}T1${i}:00:00Z`, {
+        visitor_id: `v${i}`,
+        session_id: `s${i}`,
+        name: 'buy',
+        revenue_amount: amount,
+        revenue_currency: 'USD',
+      }),
+    );
+    const query: OracleQuery = { metrics: ['revenue'], date_range: ['2026-05-01', '2026-05-03'] };
+    const expected = runOracle(list, query, { timezone: 'UTC' });
+    expect(expected).toMatchObject({
+      results: [{ metrics: [Math.round(amounts.reduce((a, b) => a + b) * 100) / 100] }],
+    });
+    const projectId = await seed('UTC', list);
+    expect(await ask(projectId, query)).toEqual(expected);
+    await rollUpAll(env.DB, Date.now());
+    expect(await ask(projectId, query)).toEqual(expected);
+  });
 });
 
 describe('the rollup job', () => {
@@ -195,6 +219,14 @@ describe('late events and the cache', () => {
     expect((await getQueueResult(batch, createExecutionContext())).explicitAcks).toEqual(['late-1']);
     expect(await pageviews()).toEqual([{ dimensions: [], metrics: [2, 2] }]);
     await rollUpAll(env.DB, Date.now());
+    // The day was rolled again from its raw events (the tampered row is gone), and its mark cleared.
+    expect(await rows('rollup_dirty', projectId)).toEqual([]);
+    const total = await env.DB.prepare(
+      `SELECT visitors, pageviews FROM rollups WHERE project_id = ? AND dimension = '' AND day = '2026-09-01'`,
+    )
+      .bind(projectId)
+      .first();
+    expect(total).toEqual({ visitors: 2, pageviews: 2 });
     expect(await pageviews()).toEqual([{ dimensions: [], metrics: [2, 2] }]);
   });
 

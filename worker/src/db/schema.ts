@@ -341,6 +341,11 @@ export const rollupDirty = sqliteTable(
     projectId: text('project_id').notNull(),
     hour: integer('hour').notNull(),
     mark: integer('mark').notNull().default(1),
+    /**
+     * For an hour that a local midnight cuts (zones such as Asia/Kolkata): the `mark` at which its
+     * closed day was rolled up. While `rolled = mark` the hour makes only its later, open day raw.
+     */
+    rolled: integer('rolled'),
   },
   (t) => [primaryKey({ columns: [t.projectId, t.hour] })],
 );

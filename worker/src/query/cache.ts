@@ -25,7 +25,7 @@ export function freshnessStatements(d1: D1Database, projectId: string, start: nu
     // A local day reaches at most 14 hours beyond its UTC day; an hour either side covers the
     // hours that straddle the span's first and last local midnight.
     d1
-      .prepare('SELECT hour, mark FROM rollup_dirty WHERE project_id = ? AND hour >= ? AND hour <= ?')
+      .prepare('SELECT hour, mark, rolled FROM rollup_dirty WHERE project_id = ? AND hour >= ? AND hour <= ?')
       .bind(projectId, Math.floor(start / HOUR_MS) - 1, Math.floor(end / HOUR_MS) + 1),
   ];
 }
@@ -33,13 +33,15 @@ export function freshnessStatements(d1: D1Database, projectId: string, start: nu
 /** Read the answers of {@link freshnessStatements}. */
 export function readFreshness(answers: D1Result[]): Freshness {
   const version = (answers[0]?.results[0] as { version?: number } | undefined)?.version ?? 0;
-  const rows = (answers[1]?.results ?? []) as { hour: number; mark: number }[];
-  return { version, marks: { hours: new Map(rows.map((row) => [row.hour, row.mark])) } };
+  const rows = (answers[1]?.results ?? []) as { hour: number; mark: number; rolled: number | null }[];
+  const hours = new Map(rows.map((row) => [row.hour, row.mark]));
+  const settled = new Set(rows.filter((row) => row.rolled === row.mark).map((row) => row.hour));
+  return { version, marks: { hours, settled } };
 }
 
 /** The cache key of an answer: a URL that no client can ask for. */
 export async function cacheKey(projectId: string, freshness: Freshness, parts: unknown): Promise<Request> {
-  const text = JSON.stringify([parts, freshness.version, [...freshness.marks.hours]]);
+  const text = JSON.stringify([parts, freshness.version, [...freshness.marks.hours], [...freshness.marks.settled]]);
   const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(text)));
   const hash = [...digest].map((byte) => byte.toString(16).padStart(2, '0')).join('');
   return new Request(`https://cache.tally.internal/query/${encodeURIComponent(projectId)}/${hash}`);

@@ -9,7 +9,8 @@ import { authorizeProject } from '../projects/index.ts';
 import { createRouter } from '../shared/hono.ts';
 import { errorResponses, jsonBody, jsonResponse } from '../shared/openapi.ts';
 import { formatDate, localDate } from './calendar.ts';
-import { type DateRangeSpec, resolveDateRange } from './date-range.ts';
+import type { DateRangeSpec } from './date-range.ts';
+import { resolveProjectRange } from './first-day.ts';
 import { DateRangeSchema } from './schema.ts';
 
 type Counts = Record<DropReason, number>;
@@ -30,7 +31,7 @@ export async function dropCounts(
   spec: DateRangeSpec,
   now: number,
 ): Promise<{ totals: Counts; days: { day: string; counts: Counts }[] }> {
-  const range = resolveDateRange(spec, project.timezone, now, localDate(project.createdAt, project.timezone));
+  const range = await resolveProjectRange(d1, project, spec, now);
   const from = formatDate(range.from ?? localDate(range.start, project.timezone));
   const to = formatDate(range.to ?? localDate(range.end - 1, project.timezone));
   const { results } = await d1

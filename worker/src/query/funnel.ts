@@ -12,8 +12,8 @@ import { defaultGoalName, stepColumns } from '../projects/goals.ts';
 import { ApiError } from '../shared/errors.ts';
 import { createRouter } from '../shared/hono.ts';
 import { errorResponses, jsonBody, jsonResponse } from '../shared/openapi.ts';
-import { localDate } from './calendar.ts';
-import { type DateRangeSpec, resolveDateRange } from './date-range.ts';
+import type { DateRangeSpec } from './date-range.ts';
+import { resolveProjectRange } from './first-day.ts';
 import { goalCondition, pageviewPaths } from './goals.ts';
 import { DateRangeSchema, FilterSchema, type Query, VISIT_DIMENSIONS } from './schema.ts';
 import { baseCte, filterSql } from './sql.ts';
@@ -55,7 +55,7 @@ export async function runFunnel(
   filters: Query['filters'],
   now: number,
 ): Promise<FunnelStepResult[]> {
-  const range = resolveDateRange(spec, project.timezone, now, localDate(project.createdAt, project.timezone));
+  const range = await resolveProjectRange(d1, project, spec, now);
   const paths = steps.some((step) => step.kind === 'pageview')
     ? await pageviewPaths(d1, project.id, range.start, range.end)
     : [];

@@ -8,7 +8,7 @@
  * dimension (optionally by day, week or month). Filters, goals, properties and `realtime` read
  * raw events over the range.
  */
-import { daysOfHour, ROLLUP_DIMENSIONS } from '../rollup/rollups.ts';
+import { dirtyDaysOfMark, ROLLUP_DIMENSIONS } from '../rollup/rollups.ts';
 import { addDays, dayBounds, formatDate, type LocalDate } from './calendar.ts';
 import type { Dimension, Metric, Query } from './schema.ts';
 import { aggregateSql, type RawScope } from './sql.ts';
@@ -64,14 +64,17 @@ function rollupDimensionSql(dimension: Dimension): string {
 export interface Marks {
   /** Hour → write count, for the marked hours between the span's first and last hour. */
   hours: Map<number, number>;
+  /** Hours cut by a local midnight whose earlier, closed day is rolled up at their current count. */
+  settled: Set<number>;
 }
 
 /** The local days in `from`…`to` that a marked hour touches: those are read raw. */
 export function markedDays(marks: Marks, from: LocalDate, to: LocalDate, timeZone: string): Set<string> {
   const [first, last] = [formatDate(from), formatDate(to)];
   const days = new Set<string>();
-  for (const hour of marks.hours.keys()) {
-    for (const day of daysOfHour(hour, timeZone)) if (day >= first && day <= last) days.add(day);
+  for (const [hour, mark] of marks.hours) {
+    const rolled = marks.settled.has(hour) ? mark : null;
+    for (const day of dirtyDaysOfMark({ hour, mark, rolled }, timeZone)) if (day >= first && day <= last) days.add(day);
   }
   return days;
 }

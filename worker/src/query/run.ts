@@ -6,7 +6,8 @@
  */
 import { buckets, type Interval, localDate, type LocalDate } from './calendar.ts';
 import { CLOSED_TTL_S, cached, cacheKey, freshnessStatements, OPEN_TTL_S, readFreshness } from './cache.ts';
-import { comparisonRange, type ResolvedRange, resolveDateRange } from './date-range.ts';
+import { comparisonRange, type ResolvedRange } from './date-range.ts';
+import { resolveProjectRange } from './first-day.ts';
 import { type Goal, goalsStatement } from './goals.ts';
 import { planAggregations, type Row, usesGoals } from './plan.ts';
 import type { Dimension, Metric, Query } from './schema.ts';
@@ -112,7 +113,7 @@ export async function runQuery(
   now: number,
 ): Promise<QueryResponse> {
   const tz = project.timezone;
-  const range = resolveDateRange(query.date_range, tz, now, localDate(project.createdAt, tz));
+  const range = await resolveProjectRange(d1, project, query.date_range, now);
   const compare = query.include.compare ? comparisonRange(range, query.include.compare, tz) : null;
   const ranges = [range, ...(compare ? [compare] : [])];
   const start = Math.min(...ranges.map((r) => r.start));

@@ -48,6 +48,8 @@ const caseOf = (names: readonly string[]) =>
 
 const VISIT_GROUPINGS: readonly string[] = VISIT_DIMENSIONS;
 const EVENT_GROUPINGS = ['', 'time:hour', 'page', 'hostname', 'event:name'] as const;
+/** Every `dimension` a day's rollup writes, as the JSON list its DELETE binds. */
+const ROLLED_GROUPINGS = JSON.stringify([...new Set([...VISIT_GROUPINGS, ...EVENT_GROUPINGS])]);
 const INSERT = `INSERT INTO rollups (project_id, day, dimension, value, visitors, visits, pageviews, events, bounces, duration, revenue)`;
 
 /**
@@ -120,7 +122,13 @@ GROUP BY p.grouping, p.value`;
 /** Statements that replace one day's rollups, in one batch (one transaction). */
 export function replaceDayStatements(d1: D1Database, project: RollupProject, day: LocalDate): D1PreparedStatement[] {
   return [
-    d1.prepare('DELETE FROM rollups WHERE project_id = ? AND day = ?').bind(project.id, formatDate(day)),
+    // Naming the dimensions lets SQLite seek (project_id, dimension, day) in the primary key
+    // instead of reading every rollup row the project has ever had.
+    d1
+      .prepare(
+        'DELETE FROM rollups WHERE project_id = ?1 AND dimension IN (SELECT value FROM json_each(?3)) AND day = ?2',
+      )
+      .bind(project.id, formatDate(day), ROLLED_GROUPINGS),
     ...rollupDaySql(project, day).map(({ sql, params }) => d1.prepare(sql).bind(...params)),
   ];
 }
@@ -146,8 +154,19 @@ interface Mark {
   projectId: string;
   hour: number;
   mark: number;
+  /** The mark at which the hour's closed day was rolled up, for an hour cut by a local midnight. */
+  rolled: number | null;
   timezone: string;
   currency: string;
+}
+
+/**
+ * The local days a mark still makes raw: every day its hour touches, or only the later one once
+ * the earlier, closed day was rolled up at the current mark (`rolled`).
+ */
+export function dirtyDaysOfMark(mark: { hour: number; mark: number; rolled: number | null }, timeZone: string) {
+  const days = daysOfHour(mark.hour, timeZone);
+  return mark.rolled === mark.mark ? days.slice(-1) : days;
 }
 
 /**
@@ -167,7 +186,7 @@ export async function rollUp(
   const started = Date.now();
   const { results: marks } = await d1
     .prepare(
-      `SELECT d.project_id AS projectId, d.hour, d.mark, p.timezone, p.currency
+      `SELECT d.project_id AS projectId, d.hour, d.mark, d.rolled, p.timezone, p.currency
        FROM rollup_dirty d JOIN projects p ON p.id = d.project_id ORDER BY d.hour LIMIT ?`,
     )
     .bind(MARKS_PER_RUN)
@@ -182,7 +201,7 @@ export async function rollUp(
       days: new Map<string, Mark[]>(),
     };
     byProject.set(mark.projectId, entry);
-    for (const day of daysOfHour(mark.hour, mark.timezone)) entry.days.set(day, [...(entry.days.get(day) ?? []), mark]);
+    for (const day of dirtyDaysOfMark(mark, mark.timezone)) entry.days.set(day, [...(entry.days.get(day) ?? []), mark]);
   }
 
   for (const { project, days } of byProject.values()) {
@@ -197,12 +216,23 @@ export async function rollUp(
       const day = parseDate(label) as LocalDate;
       rolled.add(label);
       // A mark is cleared once every day its hour touches is rolled up, and only if unchanged.
-      const done = dayMarks.filter((mark) => daysOfHour(mark.hour, project.timezone).every((d) => rolled.has(d)));
+      // An hour that today also touches (a midnight at :30 or :45) stays marked for today, but
+      // records that its closed day is done, so that day is neither read raw nor rolled again.
+      const dirty = (mark: Mark) => dirtyDaysOfMark(mark, project.timezone);
+      const done = dayMarks.filter((mark) => dirty(mark).every((d) => rolled.has(d)));
+      const settled = dayMarks.filter(
+        (mark) => !done.includes(mark) && dirty(mark).every((d) => rolled.has(d) || d >= today),
+      );
       const answers = await d1.batch([
         ...replaceDayStatements(d1, project, day),
         ...done.map((mark) =>
           d1
             .prepare('DELETE FROM rollup_dirty WHERE project_id = ? AND hour = ? AND mark = ?')
+            .bind(project.id, mark.hour, mark.mark),
+        ),
+        ...settled.map((mark) =>
+          d1
+            .prepare('UPDATE rollup_dirty SET rolled = mark WHERE project_id = ? AND hour = ? AND mark = ?')
             .bind(project.id, mark.hour, mark.mark),
         ),
         bumpVersionsStatement(d1, [project.id], now),
