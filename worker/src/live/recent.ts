@@ -16,24 +16,30 @@ export interface RecentEvent {
   source: string | null;
 }
 
-/** The newest events admitted, at most {@link RECENT_EVENTS}. */
+/** The newest events admitted, at most {@link RECENT_EVENTS} listed. */
 export class RecentEvents {
+  /** Rows added since the table was last trimmed (the object's memory; a restart trims at once). */
+  private sinceTrim = RECENT_EVENTS;
+
   /** Tables come from `migrateProjectStorage` (`schema.ts`). */
   constructor(private readonly sql: SqlStorage) {}
 
-  /** Add events in the order they were admitted, and forget all but the newest. */
+  /**
+   * Add events in the order they were admitted. One statement per request, whatever its size:
+   * admission runs on every ingest request, and each storage statement costs the object CPU.
+   * Old rows are trimmed once per {@link RECENT_EVENTS} added, so the table keeps at most twice that.
+   */
   append(events: readonly RecentEvent[]): void {
     if (!events.length) return;
-    for (const event of events) {
-      this.sql.exec(
-        'INSERT INTO recent_events (ts, name, path, country, source) VALUES (?, ?, ?, ?, ?)',
-        event.ts,
-        event.name,
-        event.path,
-        event.country,
-        event.source,
-      );
-    }
+    this.sql.exec(
+      `INSERT INTO recent_events (ts, name, path, country, source)
+       SELECT value ->> '$.ts', value ->> '$.name', value ->> '$.path', value ->> '$.country', value ->> '$.source'
+       FROM json_each(?) ORDER BY key`,
+      JSON.stringify(events.map(({ ts, name, path, country, source }) => ({ ts, name, path, country, source }))),
+    );
+    this.sinceTrim += events.length;
+    if (this.sinceTrim < RECENT_EVENTS) return;
+    this.sinceTrim = 0;
     this.sql.exec('DELETE FROM recent_events WHERE id <= (SELECT MAX(id) FROM recent_events) - ?', RECENT_EVENTS);
   }
 
