@@ -64,6 +64,7 @@ export function resolveVisitors(
       visitor: id.today,
       sessionId: '',
       lastSeen: 0,
+      liveAt: 0,
       seq: 0,
       page: event.path,
       country: event.country,

@@ -102,6 +102,8 @@ export class ProjectDO extends DurableObject<Env> {
       state.sessionId = step.sessionId;
       state.seq = step.seq;
       state.lastSeen = Math.max(step.isEntry ? event.ts : state.lastSeen, event.ts);
+      // Presence is the server's clock: a client's may be minutes ahead or an hour behind.
+      state.liveAt = now;
       state.page = event.path;
       state.country = event.country;
       return { ...event, visitorId: state.visitor, sessionId: step.sessionId, seq: step.seq, isEntry: step.isEntry };

@@ -31,6 +31,13 @@ const MIGRATIONS: readonly (readonly string[])[] = [
     `CREATE TABLE live_tickets (
       hash TEXT PRIMARY KEY, project_id TEXT NOT NULL, user_id TEXT NOT NULL, expires_at INTEGER NOT NULL)`,
   ],
+  [
+    // Server time of each visitor's latest event: live presence counts from it, while visits keep
+    // the client's clamped event time in last_seen (sessions.ts). Rows from before take last_seen.
+    'ALTER TABLE visitors ADD COLUMN seen_at INTEGER NOT NULL DEFAULT 0',
+    'UPDATE visitors SET seen_at = last_seen',
+    'CREATE INDEX visitors_seen_at ON visitors (seen_at)',
+  ],
 ];
 
 /** Bring an object's storage up to the latest schema; returns the version it is at. */

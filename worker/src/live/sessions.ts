@@ -9,7 +9,7 @@ import { dayInTimeZone } from '../shared/time.ts';
 /** A visit ends after 30 minutes without events (Plausible's and Google Analytics' rule). */
 export const SESSION_TIMEOUT_MS = 30 * 60_000;
 
-/** A visitor counts as live for 5 minutes after its last event. */
+/** A visitor counts as live for 5 minutes after its last event reached the server. */
 export const LIVE_WINDOW_MS = 5 * 60_000;
 
 /** A visitor's state. */
@@ -19,8 +19,13 @@ export interface VisitorState {
   /** The id the visit's events carry: today's, or the day's before for a visit that crossed midnight. */
   visitor: string;
   sessionId: string;
-  /** Timestamp of the visit's latest event (ms). */
+  /** Timestamp of the visit's latest event (ms): event time, which visits are cut by. */
   lastSeen: number;
+  /**
+   * Server time when the visitor's latest event was admitted (ms). Live presence counts from it:
+   * event time comes from the client's clock, up to 5 minutes ahead or an hour behind.
+   */
+  liveAt: number;
   /** Events in the visit so far. */
   seq: number;
   page: string;
@@ -35,6 +40,7 @@ interface Row extends Record<string, SqlStorageValue> {
   visitor: string;
   session_id: string;
   last_seen: number;
+  seen_at: number;
   seq: number;
   page: string;
   country: string | null;
@@ -91,6 +97,7 @@ export class VisitorStore {
       visitor: row.visitor,
       sessionId: row.session_id,
       lastSeen: row.last_seen,
+      liveAt: row.seen_at,
       seq: row.seq,
       page: row.page,
       country: row.country,
@@ -105,12 +112,14 @@ export class VisitorStore {
   put(state: VisitorState): void {
     this.cache.set(state.key, state);
     this.sql.exec(
-      `INSERT OR REPLACE INTO visitors (key, visitor, session_id, last_seen, seq, page, country, tokens, tokens_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT OR REPLACE INTO visitors
+       (key, visitor, session_id, last_seen, seen_at, seq, page, country, tokens, tokens_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       state.key,
       state.visitor,
       state.sessionId,
       state.lastSeen,
+      state.liveAt,
       state.seq,
       state.page,
       state.country,
@@ -125,23 +134,30 @@ export class VisitorStore {
     this.sql.exec('DELETE FROM visitors WHERE key = ?', key);
   }
 
-  /** Forget visitors whose visit has ended; returns how many remain. */
+  /**
+   * Forget visitors whose visit has ended (by event time) and who have left the live window (by
+   * server time: a client clock an hour behind must not take a visitor off the live count);
+   * returns how many remain.
+   */
   prune(now: number): number {
     const cutoff = now - SESSION_TIMEOUT_MS;
-    this.sql.exec('DELETE FROM visitors WHERE last_seen < ?', cutoff);
-    for (const [key, state] of this.cache) if (state.lastSeen < cutoff) this.cache.delete(key);
+    const liveSince = now - LIVE_WINDOW_MS;
+    this.sql.exec('DELETE FROM visitors WHERE last_seen < ? AND seen_at < ?', cutoff, liveSince);
+    for (const [key, state] of this.cache) {
+      if (state.lastSeen < cutoff && state.liveAt < liveSince) this.cache.delete(key);
+    }
     return this.sql.exec<{ n: number }>('SELECT COUNT(*) AS n FROM visitors').one().n;
   }
 
   /**
-   * Visitors seen in the last 5 minutes, with their current pages and countries, most visited
+   * Visitors whose latest event reached the server in the last 5 minutes, with their current pages and countries, most visited
    * first (visitors without a known country last, as `null`).
    */
   live(now: number): LiveSnapshot {
     const since = now - LIVE_WINDOW_MS;
     const pages = this.sql
       .exec<{ path: string; visitors: number }>(
-        `SELECT page AS path, COUNT(*) AS visitors FROM visitors WHERE last_seen >= ?
+        `SELECT page AS path, COUNT(*) AS visitors FROM visitors WHERE seen_at >= ?
          GROUP BY page ORDER BY visitors DESC, page LIMIT ?`,
         since,
         LIVE_LIST_LIMIT,
@@ -149,7 +165,7 @@ export class VisitorStore {
       .toArray();
     const countries = this.sql
       .exec<{ country: string | null; visitors: number }>(
-        `SELECT country, COUNT(*) AS visitors FROM visitors WHERE last_seen >= ?
+        `SELECT country, COUNT(*) AS visitors FROM visitors WHERE seen_at >= ?
          GROUP BY country ORDER BY visitors DESC, country IS NULL, country LIMIT ?`,
         since,
         LIVE_LIST_LIMIT,
@@ -158,17 +174,17 @@ export class VisitorStore {
     return { visitors: this.liveCount(now), pages, countries };
   }
 
-  /** How many visitors were seen in the last 5 minutes. */
+  /** How many visitors sent an event in the last 5 minutes (server time). */
   liveCount(now: number): number {
     return this.sql
-      .exec<{ n: number }>('SELECT COUNT(*) AS n FROM visitors WHERE last_seen >= ?', now - LIVE_WINDOW_MS)
+      .exec<{ n: number }>('SELECT COUNT(*) AS n FROM visitors WHERE seen_at >= ?', now - LIVE_WINDOW_MS)
       .one().n;
   }
 
   /** When the next live visitor leaves the 5-minute window (the count drops then), or null if none is live. */
   nextLiveExpiry(now: number): number | null {
     const oldest = this.sql
-      .exec<{ t: number | null }>('SELECT MIN(last_seen) AS t FROM visitors WHERE last_seen >= ?', now - LIVE_WINDOW_MS)
+      .exec<{ t: number | null }>('SELECT MIN(seen_at) AS t FROM visitors WHERE seen_at >= ?', now - LIVE_WINDOW_MS)
       .one().t;
     return oldest === null ? null : oldest + LIVE_WINDOW_MS + 1;
   }
