@@ -1,7 +1,7 @@
 /**
  * Live visitors in a real browser: the `/live.js` widget on a site's page (fixtures/live-counter.html)
  * shows the public count and moves when another page with the tracker opens; it comes back after
- * its socket is closed under it; and a dashboard's live ticket opens one socket, once, from the
+ * its socket is closed under it, and empties itself and stops when there is no counter to show; and a dashboard's live ticket opens one socket, once, from the
  * API's own origin only. The one-second target is measured by the bench, not asserted here.
  */
 import type { Browser, BrowserContext, Page, WebSocketRoute } from 'playwright-core';
@@ -42,6 +42,23 @@ function countOf(page: Page, selector: string): Promise<number | null> {
     const value = el.getAttribute('data-visitors');
     return value === null ? null : Number(value);
   });
+}
+
+/**
+ * The counter page, once it shows a count, with every widget socket passed through to the worker
+ * so that a test can close it from the server side.
+ */
+async function openRoutedCounter(): Promise<{ viewer: BrowserContext; page: Page; connections: WebSocketRoute[] }> {
+  const viewer = await personContext();
+  const page = await viewer.newPage();
+  const connections: WebSocketRoute[] = [];
+  await page.routeWebSocket(/\/api\/live\/public\//, (route) => {
+    route.connectToServer();
+    connections.push(route);
+  });
+  await page.goto(`${site.url}/live-counter.html`);
+  await page.waitForFunction(() => document.querySelector('#inline .tally-live')?.hasAttribute('data-visitors'));
+  return { viewer, page, connections };
 }
 
 beforeAll(async () => {
@@ -101,16 +118,7 @@ describe('the live.js widget', () => {
   });
 
   it('reconnects after its socket is closed under it (a restarted ProjectDO)', async () => {
-    const viewer = await personContext();
-    const page = await viewer.newPage();
-    const connections: WebSocketRoute[] = [];
-    // Every socket of the inline widget goes through to the worker; the test can close it from the server side.
-    await page.routeWebSocket(/\/api\/live\/public\//, (route) => {
-      route.connectToServer();
-      connections.push(route);
-    });
-    await page.goto(`${site.url}/live-counter.html`);
-    await page.waitForFunction(() => document.querySelector('#inline .tally-live')?.hasAttribute('data-visitors'));
+    const { viewer, page, connections } = await openRoutedCounter();
     const opened = connections.length; // one per widget on the page
 
     for (const connection of connections) await connection.close({ code: 1012, reason: 'Service Restart' });
@@ -125,6 +133,42 @@ describe('the live.js widget', () => {
       { timeout: 15_000 },
     );
     expect(await countOf(page, '#inline .tally-live')).toBeGreaterThanOrEqual(0);
+    await viewer.close();
+  });
+
+  it('empties itself and stops when the public counter is turned off (close code 4403)', async () => {
+    // The ProjectDO notices the switch within a minute (worker/test/live-public.test.ts); here the
+    // close it then sends is played from the server side of each socket.
+    const { viewer, page, connections } = await openRoutedCounter();
+    const opened = connections.length;
+
+    for (const connection of connections) {
+      await connection.close({ code: 4403, reason: 'The public live counter is off' });
+    }
+    // No stale, greyed count: both elements are emptied.
+    await page.waitForFunction(() =>
+      ['#inline .tally-live', '#corner'].every((selector) => {
+        const el = document.querySelector(selector);
+        return el && !el.hasAttribute('data-visitors') && el.textContent === '' && !el.matches('.tally-live--offline');
+      }),
+    );
+    // And no reconnection: the first retry would come within 1 s, the second within 3 s.
+    await page.waitForTimeout(3_500);
+    expect(connections.length).toBe(opened);
+    await viewer.close();
+  });
+
+  it('gives up after a few tries when the site never had a public counter (404 handshakes)', async () => {
+    const viewer = await personContext();
+    const page = await viewer.newPage();
+    let sockets = 0;
+    page.on('websocket', () => sockets++);
+    await page.goto(`${site.url}/live-unknown.html`);
+    await eventually(() => expect(sockets).toBe(3), 15_000, 100);
+    // The third failure is the last: after it, backoff would retry within 4 s; nothing comes.
+    await page.waitForTimeout(5_000);
+    expect(sockets).toBe(3);
+    expect(await page.$eval('#inline .tally-live', (el) => [el.textContent, el.className])).toEqual(['', 'tally-live']);
     await viewer.close();
   });
 });

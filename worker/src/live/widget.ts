@@ -10,6 +10,12 @@
  * exponential backoff and jitter, 1 s doubling to 60 s, so that thousands of pages do not all
  * return at the same instant.
  *
+ * It stops, and empties the element (text, `data-visitors`, the offline class), when there is no
+ * counter to show: on close code 4403 (the site turned its public counter off) or 4404 (the project
+ * was deleted), and when connections keep failing before they open — 3 in a row on a page that
+ * never had a count (a counter that is not on answers the handshake with 404, which a browser
+ * reports like any network failure), 10 in a row (minutes of backoff) after it had one.
+ *
  * @example
  * ```html
  * <script src="https://HOST/live.js" data-site="SITE_KEY"></script>
@@ -35,6 +41,8 @@ export const LIVE_WIDGET_SCRIPT = `(function () {
   var el = document.createElement('span');
   var delay = 1000;
   var last = null;
+  var misses = 0; // connections in a row that closed without opening
+  var opened = false; // whether any connection ever opened
 
   function place() {
     var found = target && document.querySelector(target);
@@ -55,8 +63,19 @@ export const LIVE_WIDGET_SCRIPT = `(function () {
     el.setAttribute('data-visitors', String(n));
     el.classList.remove('tally-live--offline');
   }
+  function clear() {
+    last = null;
+    el.textContent = '';
+    el.removeAttribute('data-visitors');
+    el.classList.remove('tally-live--offline');
+  }
   function connect() {
     var socket = new WebSocket(url);
+    var open = false;
+    socket.onopen = function () {
+      open = opened = true;
+      misses = 0;
+    };
     socket.onmessage = function (event) {
       var message;
       try {
@@ -70,8 +89,10 @@ export const LIVE_WIDGET_SCRIPT = `(function () {
       }
     };
     socket.onclose = function (event) {
+      // 4403: the public counter was turned off; 4404: the project was deleted. Either is final.
+      if (event.code === 4403 || event.code === 4404) return clear();
+      if (!open && ++misses >= (opened ? 10 : 3)) return clear();
       el.classList.add('tally-live--offline');
-      if (event.code === 4404) return; // the project was deleted
       setTimeout(connect, delay / 2 + Math.random() * (delay / 2));
       delay = Math.min(delay * 2, 60000);
     };
