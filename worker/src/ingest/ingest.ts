@@ -52,6 +52,8 @@ export async function ingest(env: Env, request: IngestRequest): Promise<IngestRe
 
   const drops: Partial<Record<DropReason, number>> = {};
   const admitted: AdmitRequest['events'] = [];
+  // A batch is usually one visitor's: hash each IP and user agent pair once.
+  const fingerprints = new Map<string, Promise<string>>();
   for (const { index, event } of events) {
     const userAgent = event.ua ?? request.userAgent;
     const reason = firstDrop(event, { site, userAgent });
@@ -72,7 +74,10 @@ export async function ingest(env: Env, request: IngestRequest): Promise<IngestRe
       });
       continue;
     }
-    admitted.push({ fingerprint: await fingerprint(event.ip ?? request.ip, userAgent), event: pending });
+    const identity = `${event.ip ?? request.ip}\n${userAgent}`;
+    const hashed = fingerprints.get(identity) ?? fingerprint(identity);
+    fingerprints.set(identity, hashed);
+    admitted.push({ fingerprint: await hashed, event: pending });
   }
   if (rejected.length === total) throw nothingLeft(rejected);
 
@@ -197,7 +202,7 @@ export function clampTimestamp(clientTs: number | undefined, now: number): numbe
   return Math.round(Math.min(now + LIMITS.futureMs, Math.max(now - LIMITS.pastMs, clientTs)));
 }
 
-/** SHA-256 of IP and user agent: all the ProjectDO sees of a visitor's identity. */
-async function fingerprint(ip: string, userAgent: string): Promise<string> {
-  return sha256Hex(`${ip}\n${userAgent}`);
+/** SHA-256 of `${ip}\n${userAgent}`: all the ProjectDO sees of a visitor's identity. */
+async function fingerprint(identity: string): Promise<string> {
+  return sha256Hex(identity);
 }
