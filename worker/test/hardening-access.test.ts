@@ -11,6 +11,7 @@ import { API_KEY_LOCK_MS, API_KEY_MAX_FAILURES } from '../src/auth/api-key-throt
 import { generateApiKey } from '../src/auth/index.ts';
 import { api, expectJson, PASSWORD, signUp } from './accounts.ts';
 import { createApiKey, expectError, ORIGIN, pageview, postEvent } from './helpers.ts';
+import { handshake, liveTicket, livePath } from './live-helpers.ts';
 import {
   changesState,
   documentedRoutes,
@@ -23,7 +24,10 @@ import {
 } from './hardening-world.ts';
 
 const EVIL = 'https://evil.example';
-/** Routes that take no credentials at all: WebSockets (tickets: live-tickets tests) and public ingest. */
+/**
+ * Routes that take no credentials at all: WebSockets (their tickets: the live socket case below and
+ * live-tickets tests) and public ingest.
+ */
 const WEBSOCKETS = new Set(['/api/projects/{id}/live', '/api/live/public/{siteKey}']);
 
 const randomIp = () => `10.9.${[...crypto.getRandomValues(new Uint8Array(2))].join('.')}`;
@@ -241,6 +245,38 @@ describe("another project's ids", () => {
       if (foreign !== none) wrong.push(`${route.method} ${route.template}: ${foreign} ≠ ${none}`);
     }
     expect(wrong).toEqual([]);
+  });
+
+  // The live socket's only credential is its ticket, so it answers as every project route does
+  // without credentials: 401. A ticket lives in the store of the project it was issued for, so
+  // another project cannot tell a real ticket from a made-up one; all of these read the same.
+  it('answer the live socket with the 401 of a bad ticket, identical for every way a ticket is wrong', async () => {
+    const { project, foreign, owner } = world;
+    const used = (await liveTicket(project.id, owner.token)).ticket;
+    const opened = await handshake(livePath(project.id, used));
+    expect(opened.status).toBe(101);
+    opened.webSocket?.accept();
+    opened.webSocket?.close(1000);
+    const valid = (await liveTicket(project.id, owner.token)).ticket;
+    const cases: [string, string][] = [
+      ["a valid ticket, on another project's id", livePath(foreign.id, valid)],
+      ['a valid ticket, on an id that does not exist', livePath('no-such-project', valid)],
+      ['a made-up ticket on its own project', livePath(project.id, 'made-up')],
+      ['a used ticket on its own project', livePath(project.id, used)],
+      ['no ticket', `/api/projects/${project.id}/live`],
+    ];
+    const answers = new Set<string>();
+    for (const [what, path] of cases) {
+      const res = await handshake(path);
+      answers.add(`${res.status} ${res.headers.get('content-type')} ${await res.text()}`);
+      expect(res.status, what).toBe(401);
+    }
+    expect([...answers]).toHaveLength(1);
+    // The attempt on the other project did not spend the ticket.
+    const mine = await handshake(livePath(project.id, valid));
+    expect(mine.status).toBe(101);
+    mine.webSocket?.accept();
+    mine.webSocket?.close(1000);
   });
 });
 
