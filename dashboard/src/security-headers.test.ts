@@ -1,0 +1,89 @@
+/**
+ * The dashboard's security headers, in the three places they come from: the hook (rendered pages),
+ * `_headers` (the files Cloudflare Pages serves itself, which skip the hook), and the CSP that
+ * SvelteKit writes from svelte.config.js. The two header sets must agree.
+ */
+import { readFileSync } from 'node:fs';
+import type { Handle } from '@sveltejs/kit';
+import { describe, expect, it } from 'vitest';
+import config from '../svelte.config.js';
+import { handle } from './hooks.server.ts';
+
+/** The rules of a Cloudflare Pages `_headers` file: path pattern → header name (lower case) → value. */
+function parseHeadersFile(text: string): Map<string, Map<string, string>> {
+  const rules = new Map<string, Map<string, string>>();
+  let current: Map<string, string> | null = null;
+  for (const line of text.split('\n')) {
+    if (!line.trim() || line.trimStart().startsWith('#')) continue;
+    if (!/^\s/.test(line)) {
+      current = new Map();
+      rules.set(line.trim(), current);
+      continue;
+    }
+    const match = /^\s+([!A-Za-z0-9-]+):\s*(.*)$/.exec(line);
+    if (!current || !match?.[1]) throw new Error(`not a header line of a rule: ${JSON.stringify(line)}`);
+    current.set(match[1].toLowerCase(), (match[2] ?? '').trim());
+  }
+  return rules;
+}
+
+/** The headers the hook puts on a rendered page. */
+async function pageHeaders(): Promise<Headers> {
+  const event = { url: new URL('https://dash.example/projects/demo'), request: new Request('https://dash.example/') };
+  const resolve = async () =>
+    new Response('<!doctype html><title>Tally</title>', { headers: { 'content-type': 'text/html' } });
+  const response = await handle({ event, resolve } as unknown as Parameters<Handle>[0]);
+  return response.headers;
+}
+
+const staticRules = parseHeadersFile(readFileSync(new URL('../_headers', import.meta.url), 'utf8'));
+const everyPath = staticRules.get('/*') ?? new Map<string, string>();
+
+describe('_headers (files Pages serves without the hook)', () => {
+  it('gives every path the baseline: no sniffing, a referrer policy, no framing, HSTS', () => {
+    expect(staticRules.has('/*')).toBe(true);
+    expect(everyPath.get('x-content-type-options')).toBe('nosniff');
+    expect(everyPath.get('referrer-policy')).toBe('strict-origin-when-cross-origin');
+    expect(everyPath.get('x-frame-options')).toBe('DENY');
+    expect(everyPath.get('content-security-policy')).toBe("frame-ancestors 'none'");
+    const hsts = /^max-age=(\d+); includeSubDomains$/.exec(everyPath.get('strict-transport-security') ?? '');
+    expect(Number(hsts?.[1])).toBeGreaterThanOrEqual(31_536_000);
+  });
+
+  it('sets every header the hook sets, with the same value', async () => {
+    const headers = await pageHeaders();
+    const fromHook = [...headers].filter(([name]) => name !== 'content-type');
+    expect(fromHook.length).toBeGreaterThanOrEqual(5);
+    for (const [name, value] of fromHook) expect(everyPath.get(name), name).toBe(value);
+  });
+
+  it('lies in the project root, where adapter-cloudflare looks for it (it refuses one in static/)', () => {
+    expect(() => readFileSync(new URL('../static/_headers', import.meta.url))).toThrow();
+  });
+});
+
+describe('rendered pages', () => {
+  it('get the security headers from the hook', async () => {
+    const headers = await pageHeaders();
+    expect(headers.get('x-content-type-options')).toBe('nosniff');
+    expect(headers.get('referrer-policy')).toBe('strict-origin-when-cross-origin');
+    expect(headers.get('x-frame-options')).toBe('DENY');
+    expect(headers.get('strict-transport-security')).toMatch(/^max-age=\d{8,}; includeSubDomains$/);
+    expect(headers.get('cross-origin-opener-policy')).toBe('same-origin');
+  });
+
+  it('get a CSP that runs only our own scripts, loads nothing foreign and cannot be framed', () => {
+    const csp = config.kit?.csp;
+    expect(csp?.mode).toBe('auto');
+    const directives = csp?.directives ?? {};
+    expect(directives['default-src']).toEqual(['self']);
+    expect(directives['script-src']).toEqual(['self']);
+    expect(directives['connect-src']).toEqual(['self']);
+    expect(directives['object-src']).toEqual(['none']);
+    expect(directives['base-uri']).toEqual(['self']);
+    expect(directives['form-action']).toEqual(['self']);
+    expect(directives['frame-ancestors']).toEqual(['none']);
+    // The CSP of the static files says the same about framing.
+    expect(everyPath.get('content-security-policy')).toBe("frame-ancestors 'none'");
+  });
+});
