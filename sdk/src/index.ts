@@ -27,7 +27,11 @@ export type { EventOptions, Revenue } from './tracker/events.ts';
 export interface InitOptions {
   /** The project's public site key. */
   site: string;
-  /** Origin of the Tally API, e.g. `https://tally.example.com`. Default: the page's own origin (a proxy). */
+  /**
+   * Base URL of the Tally API, e.g. `https://tally.example.com`, or one with a path when a proxy
+   * serves it under a prefix (`https://example.com/stats` posts to `/stats/api/event`). Default:
+   * the page's own origin (a proxy).
+   */
   api?: string;
   /** Send a pageview now and on every client-side navigation. Default: true. */
   autoPageviews?: boolean;
@@ -62,7 +66,8 @@ export function init(options: InitOptions): void {
   const downloads = options.fileDownloads;
   configure({
     site: options.site,
-    endpoint: new URL(EVENT_PATH, options.api ?? location.origin),
+    // As the script tag's `data-api`: the event path goes below the base, relative to the page.
+    endpoint: new URL((options.api ?? '').replace(/\/+$/, '') + EVENT_PATH, location.href),
     hash: on(options.hashRouting),
     exclude: options.exclude?.join(','),
     respectDnt: on(options.respectDnt),

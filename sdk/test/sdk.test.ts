@@ -77,6 +77,14 @@ describe('in a browser', () => {
     ]);
   });
 
+  it('posts below the api’s path, with or without its trailing slash (a proxy under a prefix)', async () => {
+    const browser = installBrowser({ url: 'https://shop.example/' });
+    const sdk = await import('../src/index.ts');
+    sdk.init({ site: 'shop', api: 'https://shop.example/stats/' });
+    await wait();
+    expect(browser.sent[0]?.url).toBe('https://shop.example/stats/api/event');
+  });
+
   it('with autoPageviews off, counts only the pageviews asked for, with their props', async () => {
     const browser = installBrowser();
     const sdk = await import('../src/index.ts');

@@ -56,10 +56,20 @@ describe('pageview on load', () => {
     ]);
   });
 
-  it('posts to data-api when set', async () => {
-    const browser = await load({ dataset: { api: 'https://stats.example.org' } });
-    await wait();
-    expect(browser.sent[0]?.url).toBe('https://stats.example.org/api/event');
+  it('posts to data-api when set, below its path: a proxy may serve the API under a prefix', async () => {
+    for (const [api, endpoint] of [
+      ['https://stats.example.org', 'https://stats.example.org/api/event'],
+      ['https://example.com/stats', 'https://example.com/stats/api/event'],
+      // Relative to the script's URL, as a src attribute is.
+      ['/stats', 'https://tally.example.com/stats/api/event'],
+    ]) {
+      vi.resetModules();
+      const browser = await load({ dataset: { api } });
+      await wait();
+      expect(String(browser.sent[0]?.url)).toBe(endpoint);
+      vi.unstubAllGlobals();
+      delete page.tally;
+    }
   });
 
   it('gives every event its own id', async () => {
@@ -256,7 +266,8 @@ describe('outbound links and file downloads', () => {
 
   it('counts downloads of the usual file types, or of the listed ones', async () => {
     const browser = await load({ dataset: { downloads: '' } });
-    for (const href of ['/files/report.PDF', '/setup.exe', '/page.html', 'https://cdn.example/a.zip']) {
+    // The path's extension only, as in Plausible: a file named in the query string is a page's link.
+    for (const href of ['/files/report.PDF', '/setup.exe', '/page.html', 'https://cdn.example/a.zip', '/get?f=x.pdf']) {
       browser.click(browser.link(href));
     }
     expect(browser.events().flatMap((event) => (event.n === 'download' ? [event.p] : []))).toEqual([
@@ -337,6 +348,8 @@ describe('when nothing is sent', () => {
       { url: 'http://localhost:3000/' },
       { url: 'http://127.0.0.1:8080/' },
       { url: 'http://[::1]:8080/' },
+      { url: 'http://0.0.0.0:5173/' },
+      { url: 'http://shop.localhost:3000/' },
       { webdriver: true },
     ]) {
       vi.resetModules();

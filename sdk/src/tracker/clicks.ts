@@ -11,7 +11,11 @@ import { flush } from './networking.ts';
 export const OUTBOUND = 'outbound';
 /** Event name of a click on a link to a file; its `url` property is the link. */
 export const DOWNLOAD = 'download';
-/** The file extensions counted when `data-downloads` names none (`|`-separated, as the attribute takes them). */
+/**
+ * The file extensions counted when `data-downloads` names none (`|`-separated, as the attribute
+ * takes them). Only the link's path is matched, as in Plausible: `/get?file=x.pdf` is not a
+ * download, since a query string naming a file is as often a page's own link.
+ */
 export const DOWNLOAD_TYPES = 'pdf|zip|csv|docx?|xlsx?|pptx?|dmg|exe|mp[34]';
 
 /** Listen for link clicks with the main button, and the middle one that opens a tab. */

@@ -9,7 +9,7 @@
 export interface TrackerConfig {
   /** The project's public site key (`data-site`). */
   site?: string;
-  /** Where events are posted: the API origin plus `EVENT_PATH`. */
+  /** Where events are posted: the API's base URL (a path prefix included) plus `EVENT_PATH`. */
   endpoint: string | URL;
   /** Hash routing (`data-hash`): the `#/…` route is part of the page. */
   hash?: string;

@@ -1,6 +1,7 @@
 /**
  * When the tracker stays silent: the visitor opted out, the site honours Do Not Track and the
- * browser sends it, the page is excluded, or the page runs on localhost or in an automated
+ * browser sends it, the page is excluded, or the page runs locally (`localhost`, `*.localhost`,
+ * `127.*`, `0.0.0.0`, `[::1]`; a public host cannot end in `localhost`) or in an automated
  * browser (`navigator.webdriver`: a developer's machine and test runs are not visitors) unless the
  * site allows it. Headless user agents need no check here: ingest drops them as bots.
  */
@@ -45,6 +46,7 @@ export function ignored(): unknown {
     optedOut() ||
     (config.respectDnt != null && navigator.doNotTrack === '1') ||
     (config.exclude && excludePattern(config.exclude).test(currentPage())) ||
-    (config.allowLocal == null && (/^(localhost|127\.|\[::1\])/.test(location.hostname) || navigator.webdriver))
+    (config.allowLocal == null &&
+      (/^(127\.|\[::1|0\.0\.0\.0)|localhost$/.test(location.hostname) || navigator.webdriver))
   );
 }

@@ -7,9 +7,9 @@
  * <script defer src="https://HOST/t.js" data-site="SITE_KEY"></script>
  * ```
  *
- * Attributes: `data-site` (required), `data-api` (API origin; default the script's own),
- * `data-hash`, `data-exclude="/admin*, /drafts/*"`, `data-outbound`, `data-downloads[="pdf|epub"]`,
- * `data-respect-dnt`, `data-allow-local` (see `TrackerConfig`).
+ * Attributes: `data-site` (required), `data-api` (API base URL, a path prefix kept; default the
+ * script's origin), `data-hash`, `data-exclude="/admin*, /drafts/*"`, `data-outbound`,
+ * `data-downloads[="pdf|epub"]`, `data-respect-dnt`, `data-allow-local` (see `TrackerConfig`).
  */
 import { EVENT_PATH } from '../protocol.ts';
 import { trackClicks } from './clicks.ts';
@@ -28,7 +28,10 @@ interface TallyGlobal {
 }
 
 const script = document.currentScript as HTMLScriptElement;
-configure({ ...script.dataset, endpoint: new URL(EVENT_PATH, script.dataset.api || script.src) });
+// `data-api` is a base URL, a path prefix included (a proxy under `/stats`): EVENT_PATH is appended
+// to it, and resolved against the script's URL (its origin when there is no `data-api`, as
+// `[undefined]` joins to '').
+configure({ ...script.dataset, endpoint: new URL([script.dataset.api] + EVENT_PATH, script.src) });
 flushOnExit();
 trackPageviews();
 trackClicks();
