@@ -1,7 +1,7 @@
 /**
  * Phase 4, freshness: how long after its `202` an event shows in the stats API (DO outbox alarm →
  * queue → consumer → D1 → query), and how long after it is sent the dashboard's live WebSocket
- * reports it. Each sample is one event on a page no other event visits, from a new visitor.
+ * reports it and the public counter's (`/live.js`) counts it. Each sample is one event on a page no other event visits, from a new visitor.
  */
 import { EVENT_PATH } from '@tally/sdk/protocol';
 import type { BenchProject } from './api.ts';
@@ -80,53 +80,119 @@ async function liveTicket(stack: Stack, project: BenchProject): Promise<string |
   return ((await response.json()) as { ticket: string }).ticket;
 }
 
-/** Milliseconds from sending each event until a live update lists it (null: not within 10 s). */
+/** What the live sockets send, as far as the bench reads it. */
+interface LiveMessage {
+  type?: string;
+  recent?: { path: string }[];
+  visitors?: number;
+}
+
+/** An open live WebSocket: `next` resolves with the first message that matches, or null after `timeout` ms. */
+interface LiveSocket {
+  next(match: (message: LiveMessage) => boolean, timeout: number): Promise<LiveMessage | null>;
+  close(): void;
+}
+
+/** Open a live WebSocket, or throw when it does not open. */
+async function openLiveSocket(url: string, origin?: string): Promise<LiveSocket> {
+  // Node's WebSocket (undici) takes headers; a browser would send its page's Origin.
+  const socket = new WebSocket(url, (origin ? { headers: { origin } } : undefined) as unknown as string[]);
+  const waiters = new Set<(message: LiveMessage) => void>();
+  socket.addEventListener('message', (event) => {
+    const message = JSON.parse(String(event.data)) as LiveMessage;
+    for (const waiter of waiters) waiter(message);
+  });
+  const opened = await new Promise<boolean>((resolve) => {
+    socket.addEventListener('open', () => resolve(true), { once: true });
+    socket.addEventListener('error', () => resolve(false), { once: true });
+  });
+  if (!opened) throw new Error('the live WebSocket did not open');
+  return {
+    next: (match, timeout) =>
+      new Promise((resolve) => {
+        const waiter = (message: LiveMessage) => {
+          if (!match(message)) return;
+          waiters.delete(waiter);
+          clearTimeout(timer);
+          resolve(message);
+        };
+        const timer = setTimeout(() => {
+          waiters.delete(waiter);
+          resolve(null);
+        }, timeout);
+        waiters.add(waiter);
+      }),
+    close: () => socket.close(),
+  };
+}
+
+/**
+ * Milliseconds from sending each event (on a path of its own, from a new visitor) until the socket
+ * sends a message that `shows` it (null: not within 10 s). `shows` sees the message and the path.
+ */
+async function socketDelays(
+  stack: Stack,
+  project: BenchProject,
+  socket: LiveSocket,
+  samples: number,
+  shows: (message: LiveMessage, path: string) => boolean,
+): Promise<(number | null)[]> {
+  const delays: (number | null)[] = [];
+  for (let i = 0; i < samples; i++) {
+    // Updates are sent at most once a second: start each sample after the last one's window.
+    await sleep(1_100);
+    const path = `/fresh/live-${i}-${Date.now()}`;
+    const update = socket.next((message) => shows(message, path), TIMEOUT_MS);
+    const sent = performance.now();
+    await sendEvent(stack, project, path);
+    delays.push((await update) ? performance.now() - sent : null);
+  }
+  return delays;
+}
+
+/** Event → the dashboard's live socket lists it in `recent` (null when the live API is not there). */
 async function liveDelays(stack: Stack, project: BenchProject, samples: number): Promise<(number | null)[] | null> {
   const ticket = await liveTicket(stack, project);
   if (!ticket) return null;
   const url = `${stack.tallyUrl.replace(/^http/, 'ws')}/api/projects/${project.id}/live?ticket=${encodeURIComponent(ticket)}`;
-  // Node's WebSocket (undici) takes headers; a browser would send its page's Origin.
-  const socket = new WebSocket(url, { headers: { origin: stack.tallyUrl } } as unknown as string[]);
-  const waiters = new Set<(message: { type?: string; recent?: { path: string }[] }) => void>();
-  socket.addEventListener('message', (event) => {
-    const message = JSON.parse(String(event.data));
-    for (const waiter of waiters) waiter(message);
-  });
-  const next = (match: (message: { type?: string; recent?: { path: string }[] }) => boolean, timeout: number) =>
-    new Promise<boolean>((resolve) => {
-      const waiter = (message: Parameters<typeof match>[0]) => {
-        if (!match(message)) return;
-        waiters.delete(waiter);
-        clearTimeout(timer);
-        resolve(true);
-      };
-      const timer = setTimeout(() => {
-        waiters.delete(waiter);
-        resolve(false);
-      }, timeout);
-      waiters.add(waiter);
-    });
+  const socket = await openLiveSocket(url, stack.tallyUrl);
   try {
-    const opened = await new Promise<boolean>((resolve) => {
-      socket.addEventListener('open', () => resolve(true), { once: true });
-      socket.addEventListener('error', () => resolve(false), { once: true });
+    await socket.next((message) => message.type === 'snapshot', TIMEOUT_MS);
+    return await socketDelays(stack, project, socket, samples, (message, path) =>
+      Boolean(message.type === 'update' && message.recent?.some((event) => event.path === path)),
+    );
+  } finally {
+    socket.close();
+  }
+}
+
+/**
+ * Event → the public counter's socket (`/live.js`) counts one visitor more. It opens from any
+ * origin, so without one here; the bench turns the project's `publicLive` on for it.
+ */
+async function publicCounterDelays(
+  stack: Stack,
+  project: BenchProject,
+  samples: number,
+): Promise<(number | null)[] | null> {
+  const enabled = await fetch(`${stack.tallyUrl}/api/projects/${project.id}`, {
+    method: 'PATCH',
+    headers: { authorization: `Bearer ${project.token}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ publicLive: true }),
+  });
+  if (enabled.status === 404 || enabled.status === 405) return null;
+  if (!enabled.ok) throw new Error(`publicLive answered ${enabled.status}: ${await enabled.text()}`);
+  const url = `${stack.tallyUrl.replace(/^http/, 'ws')}/api/live/public/${encodeURIComponent(project.siteKey)}`;
+  const socket = await openLiveSocket(url);
+  try {
+    const first = await socket.next((message) => message.type === 'count', TIMEOUT_MS);
+    let count = first?.visitors ?? 0;
+    // Each sample's visitor is new, so the count it shows is one more than the last one seen.
+    return await socketDelays(stack, project, socket, samples, (message) => {
+      if (message.type !== 'count' || (message.visitors ?? 0) <= count) return false;
+      count = message.visitors ?? count;
+      return true;
     });
-    if (!opened) throw new Error('the live WebSocket did not open');
-    await next((message) => message.type === 'snapshot', TIMEOUT_MS);
-    const delays: (number | null)[] = [];
-    for (let i = 0; i < samples; i++) {
-      // Updates are sent at most once a second: start each sample after the last one's window.
-      await sleep(1_100);
-      const path = `/fresh/live-${i}-${Date.now()}`;
-      const update = next(
-        (m) => m.type === 'update' && (m.recent ?? []).some((event) => event.path === path),
-        TIMEOUT_MS,
-      );
-      const sent = performance.now();
-      await sendEvent(stack, project, path);
-      delays.push((await update) ? performance.now() - sent : null);
-    }
-    return delays;
   } finally {
     socket.close();
   }
@@ -165,23 +231,31 @@ function freshnessFigure(
   };
 }
 
+/** A socket's delays, or null and why it has none (the API not built, or the error it gave). */
+async function tryDelays(
+  measure: () => Promise<(number | null)[] | null>,
+): Promise<{ delays: (number | null)[] | null; why?: string }> {
+  try {
+    const delays = await measure();
+    return delays ? { delays } : { delays: null, why: 'n/a (not built)' };
+  } catch (error) {
+    return { delays: null, why: `n/a (${error instanceof Error ? error.message : String(error)})` };
+  }
+}
+
+const delaysText = (delays: (number | null)[] | null, why?: string) =>
+  delays ? delays.map((d) => (d === null ? 'lost' : `${Math.round(d)} ms`)).join(', ') : why;
+
 export async function benchFreshness(stack: Stack, project: BenchProject, samples: number): Promise<Figure[]> {
   const stats = await statsDelays(stack, project, samples);
-  log('fresh', `202 → stats API: ${stats.map((d) => (d === null ? 'lost' : `${Math.round(d)} ms`)).join(', ')}`);
-  let live: (number | null)[] | null = null;
-  let why: string | undefined;
-  try {
-    live = await liveDelays(stack, project, samples);
-    if (!live) why = 'n/a (not built)';
-  } catch (error) {
-    why = `n/a (${error instanceof Error ? error.message : String(error)})`;
-  }
-  log(
-    'fresh',
-    `event → live WebSocket: ${live ? live.map((d) => (d === null ? 'lost' : `${Math.round(d)} ms`)).join(', ') : why}`,
-  );
+  log('fresh', `202 → stats API: ${delaysText(stats)}`);
+  const live = await tryDelays(() => liveDelays(stack, project, samples));
+  log('fresh', `event → live WebSocket: ${delaysText(live.delays, live.why)}`);
+  const counter = await tryDelays(() => publicCounterDelays(stack, project, samples));
+  log('fresh', `event → public counter WebSocket: ${delaysText(counter.delays, counter.why)}`);
   return [
     freshnessFigure('freshness.stats', '202 → visible in the stats API', stats, 2_000),
-    freshnessFigure('freshness.live', 'event → live WebSocket update', live, 1_000, why),
+    freshnessFigure('freshness.live', 'event → live WebSocket update', live.delays, 1_000, live.why),
+    freshnessFigure('freshness.public', 'event → public counter (live.js) update', counter.delays, 1_000, counter.why),
   ];
 }

@@ -62,7 +62,7 @@ describe('pageview on load', () => {
       ['https://example.com/stats', 'https://example.com/stats/api/event'],
       // Relative to the script's URL, as a src attribute is.
       ['/stats', 'https://tally.example.com/stats/api/event'],
-    ]) {
+    ] as const) {
       vi.resetModules();
       const browser = await load({ dataset: { api } });
       await wait();
