@@ -1,8 +1,10 @@
 /**
  * Faults between a 202 and D1: the ProjectDO restarted mid-flood, the queue refusing sends, the
  * consumer crashing before and after its write on 30% of batches, D1 overloaded, reset and
- * unreachable, an outage long enough to send messages to the dead-letter queue. Every event that
- * was answered 202 must be in D1 exactly once at the end. Figures: lost 0, duplicated 0.
+ * unreachable, an outage long enough to send messages to the dead-letter queue; the ProjectDO aborted
+ * with admissions in flight, and admissions failing outright. Every event that was answered 202
+ * must be in D1 exactly once at the end; what could not be made durable is a 503 with Retry-After.
+ * Figures: lost 0, duplicated 0.
  */
 import { EVENT_PATH } from '@tally/sdk/protocol';
 import {
@@ -190,6 +192,110 @@ describe('every 202 reaches D1 exactly once', () => {
     const { results: quarantined } = await env.DB.prepare('SELECT body FROM quarantine').all<{ body: string }>();
     expect(quarantined.filter((row) => projects.some((p) => row.body.includes(p.id)))).toEqual([]);
   }, 120_000);
+});
+
+describe('when the ProjectDO is aborted with admissions in flight', () => {
+  it('answers each request 202 (stored exactly once) or 503 with Retry-After, never anything else', async () => {
+    const random = seededRandom(86);
+    const project = await createProject({ rateLimits: NO_LIMITS });
+    const REQUESTS = 120;
+    const ABORT_AFTER = [20, 60];
+    const bodies = Array.from({ length: REQUESTS }, (_, n) =>
+      Array.from({ length: 1 + Math.floor(random() * 3) }, (_, i) =>
+        pageview(project.siteKey, { u: `https://example.com/${n}/${i}`, i: crypto.randomUUID() }),
+      ),
+    );
+    // All requests start at once; the object is aborted (twice) while the rest are still in flight.
+    let answered = 0;
+    const aborts: Promise<void>[] = [];
+    const answers = await Promise.all(
+      bodies.map(async (body, n) => {
+        const res = await postEvent(body, { headers: { 'cf-connecting-ip': `198.51.100.${n % 250}` } });
+        answered++;
+        if (ABORT_AFTER.includes(answered)) aborts.push(crash(project.id));
+        const answer = { body, status: res.status, retryAfter: res.headers.get('retry-after'), ids: [] as string[] };
+        if (res.status === 202) answer.ids = ((await res.json()) as { ids: string[] }).ids;
+        else await res.body?.cancel();
+        return answer;
+      }),
+    );
+    await Promise.all(aborts);
+    const queues = new QueueSimulator({ crashBefore: 0, crashAfter: 0, d1Before: 0, d1After: 0 }, random);
+    await queues.flush(project.id);
+    await queues.drain();
+
+    const accepted = answers.filter((a) => a.status === 202);
+    const refused = answers.filter((a) => a.status === 503);
+    const other = answers.filter((a) => a.status !== 202 && a.status !== 503).map((a) => a.status);
+    const inD1 = await stored(project.id);
+    const acceptedIds = accepted.flatMap((a) => a.ids);
+    const lost = acceptedIds.filter((id) => !inD1.ids.has(id)).length;
+    const duplicated = inD1.total - inD1.distinctIds;
+    // A 503 may come after the outbox write committed (the answer was lost, not the events): the
+    // client retries with the same event ids, which are stored once. Counted, not failed.
+    const refusedButStored = refused.flatMap((a) => a.body.map((e) => e.i)).filter((id) => inD1.ids.has(id ?? ''));
+    console.log(
+      `faults (ProjectDO aborted twice with admissions in flight): ${REQUESTS} requests, ` +
+        `${accepted.length} answered 202 (${acceptedIds.length} events), ${refused.length} answered 503 with Retry-After ` +
+        `(${refusedButStored.length} of their events stored anyway, for a retry to find); ` +
+        `COUNT(*) ${inD1.total}, lost ${lost}, duplicated ${duplicated}`,
+    );
+    expect(other).toEqual([]);
+    expect(refused.every((a) => a.retryAfter !== null && /^\d+$/.test(a.retryAfter))).toBe(true);
+    for (const a of accepted) expect(a.ids.sort()).toEqual(a.body.map((e) => e.i).sort());
+    expect({ lost, duplicated }).toEqual({ lost: 0, duplicated: 0 });
+    expect(inD1.total).toBe(acceptedIds.length + refusedButStored.length);
+    // The aborts struck requests in flight (with this seed and timing: 2 of 120), and spared the rest.
+    expect(refused.length).toBeGreaterThan(0);
+    expect(accepted.length).toBeGreaterThan(REQUESTS / 2);
+  }, 60_000);
+});
+
+/**
+ * An env whose ProjectDO refuses every admission the way a Durable Object does when it is
+ * overloaded or unreachable, or its storage is full. Everything else is real.
+ */
+function envWithFailingDurableObject(message: string): Env {
+  const stub = { admit: () => Promise.reject(new Error(message)) };
+  const namespace = { idFromName: (name: string) => env.PROJECT.idFromName(name), get: () => stub };
+  return { ...env, PROJECT: namespace as unknown as Env['PROJECT'] };
+}
+
+describe('when events cannot be made durable (the admission fails)', () => {
+  it('answers 503 with Retry-After, never 202, and stores nothing', async () => {
+    vi.useRealTimers();
+    const project = await createProject({ hostnames: ['example.com'] });
+    const messages = [
+      'Durable Object is overloaded',
+      'Network connection lost',
+      'SQLITE_FULL: database or disk is full',
+    ];
+    let unavailable = 0;
+    for (const message of messages) {
+      const ctx = createExecutionContext();
+      const res = await app.fetch(
+        new Request(`${ORIGIN}${EVENT_PATH}`, {
+          method: 'POST',
+          headers: { 'content-type': 'text/plain', 'user-agent': USER_AGENTS.firefoxWindows },
+          body: JSON.stringify([pageview(project.siteKey), pageview(project.siteKey, { u: 'https://example.com/2' })]),
+        }),
+        envWithFailingDurableObject(message),
+        ctx,
+      );
+      await waitOnExecutionContext(ctx);
+      const error = await expectError(res, 503, 'unavailable');
+      expect(res.headers.get('retry-after'), message).toMatch(/^\d+$/);
+      // The cause stays in the logs: nothing internal reaches the client.
+      expect(error.message).not.toContain(message);
+      unavailable++;
+    }
+    const inD1 = await stored(project.id);
+    console.log(
+      `faults (admission failed: ${messages.length} causes): ${unavailable} of ${messages.length} answered 503 ` +
+        `with Retry-After, 0 answered 202; COUNT(*) ${inD1.total}, pending ${await projectStub(project.id).pendingEvents()}`,
+    );
+    expect(inD1.total).toBe(0);
+  });
 });
 
 describe('when D1 is overloaded or resetting during a request', () => {
