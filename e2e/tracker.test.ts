@@ -2,7 +2,8 @@
  * The script-tag tracker in Debian's Chromium against the worker run locally (Plausible's tracker
  * tests are the model): HTML fixtures load `/t.js` with `data-*` attributes, the fixture server
  * records the exact payloads on their way to the worker, and every test ends by checking that D1
- * holds exactly those events, field for field, once the queue has drained.
+ * holds exactly those events, field for field, once the queue has drained. The privacy checks read
+ * what Chromium itself kept: cookies, Web Storage, IndexedDB, and the Set-Cookie of every answer.
  *
  * Pages get URLs of their own (`/<fixture>/<run>/…`) so that each test reads only its events.
  */
@@ -311,5 +312,57 @@ describe('silence', () => {
     await waitForEvents(counted, 1);
     expect(eventsFrom(silent)).toEqual([]);
     expect(await worker.d1(`SELECT id FROM events WHERE path LIKE '${silent}%'`)).toEqual([]);
+  });
+});
+
+describe('privacy', () => {
+  /** What the page's origin keeps: both Web Storages, entry by entry, and its IndexedDB databases. */
+  function storedByPage(): Promise<{ local: object; session: object; databases: string[] }> {
+    return page.evaluate(async () => ({
+      local: { ...localStorage },
+      session: { ...sessionStorage },
+      databases: (await indexedDB.databases()).map((database) => String(database.name)),
+    }));
+  }
+
+  it('sets no cookie and stores nothing, through the proxy and cross-origin, and no answer carries Set-Cookie', async () => {
+    await openPage();
+    const answers: { url: string; setCookie: string | undefined }[] = [];
+    page.on('response', async (response) => {
+      if (!/\/(t\.js|api\/event)(\?|$)/.test(new URL(response.url()).pathname)) return;
+      answers.push({ url: response.url(), setCookie: (await response.allHeaders())['set-cookie'] });
+    });
+    for (const fixture of ['basic', 'direct']) {
+      const path = runPath(fixture);
+      await page.goto(`${site.url}${path}`);
+      await page.waitForFunction(() => typeof (window as { tally?: unknown }).tally === 'function');
+      await page.evaluate(() => {
+        const tally = (window as unknown as { tally(name: string): void }).tally;
+        tally('signup');
+        history.pushState({}, '', 'next');
+      });
+      // The beacons are answered (D1 has them) before storage and cookies are read.
+      await eventually(async () => {
+        const rows = await worker.d1(`SELECT id FROM events WHERE path LIKE '${path}%'`);
+        expect(rows).toHaveLength(3);
+      }, 60_000);
+      expect(await storedByPage()).toEqual({ local: {}, session: {}, databases: [] });
+    }
+    expect(await context.cookies()).toEqual([]);
+    // Both the script and the events, from the site's proxy and from the worker itself.
+    await eventually(() => {
+      expect(answers.filter((answer) => answer.url.includes('/t.js')).length).toBeGreaterThanOrEqual(2);
+      expect(answers.filter((answer) => answer.url.includes('/api/event')).length).toBeGreaterThanOrEqual(2);
+    });
+    expect(answers.filter((answer) => answer.setCookie !== undefined)).toEqual([]);
+  });
+
+  it('keeps only the opt-out flag after tally.optOut(), and still no cookie', async () => {
+    await openPage();
+    await page.goto(`${site.url}${runPath('basic')}`);
+    await page.waitForFunction(() => typeof (window as { tally?: { optOut?: unknown } }).tally?.optOut === 'function');
+    await page.evaluate(() => (window as unknown as { tally: { optOut(): void } }).tally.optOut());
+    expect(await storedByPage()).toEqual({ local: { tally_ignore: '1' }, session: {}, databases: [] });
+    expect(await context.cookies()).toEqual([]);
   });
 });
