@@ -2,9 +2,12 @@
  * The dashboard in a real browser against the local stack (worker + `vite dev`, as `npm start`
  * runs them): a new user signs up, creates a project, copies its snippet onto a site, and watches
  * the visit arrive — in the snippet check, the cards, the chart, the panels and the realtime card;
- * a click on a page filters the view through the URL; a share link opens read-only without
- * signing in; and events whose URL, referrer, name and properties carry script payloads render as
- * inert text. Screenshots of the main views, light and dark, go to e2e/artifacts/.
+ * a click on a page filters the view through the URL, and so do the range picker's presets and a
+ * custom range; the theme toggle turns the page dark; an API key is shown once and revoked; a new
+ * goal appears on the dashboard; a share link opens read-only without signing in; events whose
+ * URL, referrer, UTM tags, name and properties carry script payloads render as inert text, for the
+ * owner and in the share view; and the user signs out and back in. Screenshots of the main views,
+ * light and dark, go to e2e/artifacts/ (CI keeps them with its logs).
  *
  * The realtime card's one-second target is printed, not asserted (timings belong to benchmarks).
  */
@@ -37,6 +40,10 @@ let owner: BrowserContext;
 let ownerPage: Page;
 let projectId = '';
 let siteKey = '';
+const ownerEmail = `e2e-${Date.now()}@example.com`;
+const OWNER_PASSWORD = 'correct horse battery';
+/** The share link, once the share test has made it. */
+let shareHref = '';
 
 /** The site under test: two pages with whatever snippet was copied from the settings page. */
 function startSite(): Promise<Server> {
@@ -83,6 +90,55 @@ const metric = (page: Page, name: string) => page.locator(`[data-testid="metric-
 const panel = (page: Page, title: string) =>
   page.locator('section.panel', { has: page.getByRole('heading', { name: title }) });
 
+/** How many pixels of the main chart's canvas are painted (0 while it is blank). */
+const paintedPixels = (page: Page) =>
+  page.locator('.chart canvas').evaluate((element: HTMLCanvasElement) => {
+    const context = element.getContext('2d');
+    if (!context || element.width === 0) return 0;
+    const { data } = context.getImageData(0, 0, element.width, element.height);
+    let painted = 0;
+    for (let i = 3; i < data.length; i += 4) if ((data[i] ?? 0) > 0) painted++;
+    return painted;
+  });
+
+/** Collect the messages of any alert/confirm/prompt the page opens (a payload that ran). */
+function watchDialogs(page: Page): string[] {
+  const dialogs: string[] = [];
+  page.on('dialog', (dialog) => {
+    dialogs.push(dialog.message());
+    void dialog.dismiss();
+  });
+  return dialogs;
+}
+
+/** Markup that a payload would have injected into the page, counted. */
+const injectedMarkup = (page: Page) =>
+  page.evaluate(() => ({
+    images: document.querySelectorAll('img').length,
+    svgsWithHandlers: document.querySelectorAll('svg[onload]').length,
+    bold: document.querySelectorAll('b').length,
+    javascriptLinks: document.querySelectorAll('a[href^="javascript:" i]').length,
+    otherSchemeLinks: [...document.querySelectorAll('a')].filter(
+      (a) => !/^(https?:|\/|#|$)/.test(a.getAttribute('href') ?? ''),
+    ).length,
+  }));
+const NOTHING_INJECTED = { images: 0, svgsWithHandlers: 0, bold: 0, javascriptLinks: 0, otherSchemeLinks: 0 };
+
+/** The hostile referrer, UTM campaign and property rows of a dashboard (owner's or shared). */
+async function openHostileRows(page: Page, referrerText: string, campaign: string): Promise<void> {
+  const sources = panel(page, 'Sources');
+  await sources.getByRole('tab', { name: 'Referrers' }).click();
+  await sources.getByText(referrerText).first().waitFor({ timeout: 30_000 });
+  // Referrers may link out, to http(s) URLs only.
+  const hrefs = await sources.locator('a').evaluateAll((links) => links.map((link) => link.getAttribute('href')));
+  expect(hrefs.filter((href) => !/^https?:\/\//.test(href ?? ''))).toEqual([]);
+  await sources.getByRole('tab', { name: 'UTM' }).click();
+  await sources.getByLabel('UTM dimension').selectOption('utm_campaign');
+  await sources.getByText(campaign, { exact: true }).waitFor();
+  // A campaign is never a link, whatever it looks like.
+  expect(await sources.locator('a').count()).toBe(0);
+}
+
 beforeAll(async () => {
   mkdirSync(ARTIFACTS, { recursive: true });
   worker = await startWorker({ port: WORKER_PORT });
@@ -110,8 +166,8 @@ describe('the dashboard', () => {
       await screenshots(page, 'signin');
       await page.getByRole('link', { name: 'Create an account' }).click();
       await page.getByRole('heading', { name: 'Create your Tally account' }).waitFor();
-      await page.getByLabel('Email').fill(`e2e-${Date.now()}@example.com`);
-      await page.getByLabel('Password').fill('correct horse battery');
+      await page.getByLabel('Email').fill(ownerEmail);
+      await page.getByLabel('Password').fill(OWNER_PASSWORD);
       await page.getByRole('button', { name: 'Create account' }).click();
       await page.waitForURL('**/projects');
       await page.getByText('No projects yet').waitFor();
@@ -151,22 +207,8 @@ describe('the dashboard', () => {
       expect(await metric(page, 'bounce_rate').textContent()).toBe('0%');
 
       // The chart has drawn something: its canvas is no longer blank.
-      const canvas = page.locator('.chart canvas');
-      await canvas.waitFor();
-      await expect
-        .poll(
-          () =>
-            canvas.evaluate((element: HTMLCanvasElement) => {
-              const context = element.getContext('2d');
-              if (!context || element.width === 0) return 0;
-              const { data } = context.getImageData(0, 0, element.width, element.height);
-              let painted = 0;
-              for (let i = 3; i < data.length; i += 4) if ((data[i] ?? 0) > 0) painted++;
-              return painted;
-            }),
-          { timeout: 15_000 },
-        )
-        .toBeGreaterThan(500);
+      await page.locator('.chart canvas').waitFor();
+      await expect.poll(() => paintedPixels(page), { timeout: 15_000 }).toBeGreaterThan(500);
 
       const pages = panel(page, 'Pages');
       await pages.locator('.row-btn', { hasText: '/pricing' }).waitFor();
@@ -174,6 +216,33 @@ describe('the dashboard', () => {
       await panel(page, 'Sources').locator('.row-btn', { hasText: 'Direct / None' }).waitFor();
       await panel(page, 'Devices').locator('.row-btn', { hasText: 'Chrome' }).waitFor();
       await screenshots(page, 'dashboard');
+    },
+    STEP_TIMEOUT,
+  );
+
+  it(
+    'turns dark with one click on the theme toggle, and back to the system theme',
+    async () => {
+      const page = ownerPage;
+      const html = page.locator('html');
+      // A light system: the first click must change what is on screen, so it goes to dark.
+      await page.emulateMedia({ colorScheme: 'light' });
+      await page.getByRole('button', { name: 'System theme; switch theme' }).click();
+      await expect.poll(() => html.getAttribute('data-theme')).toBe('dark');
+      const background = await page.evaluate(() => getComputedStyle(document.body).backgroundColor);
+      // The chart recolours itself in place; it must not be left blank.
+      await expect.poll(() => paintedPixels(page), { timeout: 15_000 }).toBeGreaterThan(500);
+      await page.screenshot({ path: path.join(ARTIFACTS, 'dashboard-toggled-dark.png'), fullPage: true });
+      // The choice survives a reload.
+      await page.reload();
+      await metric(page, 'visitors').waitFor();
+      expect(await html.getAttribute('data-theme')).toBe('dark');
+
+      await page.getByRole('button', { name: 'Dark theme; switch theme' }).click();
+      await expect.poll(() => html.getAttribute('data-theme')).toBe('light');
+      expect(await page.evaluate(() => getComputedStyle(document.body).backgroundColor)).not.toBe(background);
+      await page.getByRole('button', { name: 'Light theme; switch theme' }).click();
+      await expect.poll(() => html.getAttribute('data-theme')).toBe(null);
     },
     STEP_TIMEOUT,
   );
@@ -195,6 +264,38 @@ describe('the dashboard', () => {
       await page.waitForURL(before);
       await chip.waitFor({ state: 'detached' });
       await expect.poll(() => metric(page, 'pageviews').textContent(), { timeout: 15_000 }).toBe('2');
+    },
+    STEP_TIMEOUT,
+  );
+
+  it(
+    'changes the range with a preset and with a custom range, through the URL',
+    async () => {
+      const page = ownerPage;
+      const range = page.getByLabel('Date range');
+      // Yesterday had no visits: the cards follow the range.
+      await range.selectOption({ label: 'Yesterday' });
+      await page.waitForURL(/[?&]period=yesterday(&|$)/);
+      await expect.poll(() => metric(page, 'visitors').textContent(), { timeout: 15_000 }).toBe('0');
+
+      // The form opens on the range shown: yesterday, which is also where the custom range starts.
+      await range.selectOption({ label: 'Custom range…' });
+      const from = page.getByLabel('From', { exact: true });
+      const yesterday = await from.inputValue();
+      expect(yesterday).toMatch(/^\d{4}-\d{2}-\d{2}$/);
+      const today = new Date(Date.parse(`${yesterday}T12:00:00Z`) + 86_400_000).toISOString().slice(0, 10);
+      await page.getByLabel('To', { exact: true }).fill(today);
+      await page.getByRole('button', { name: 'Apply' }).click();
+      await page.waitForURL(new RegExp(`[?&]period=custom&from=${yesterday}&to=${today}(&|$)`));
+      await expect.poll(() => metric(page, 'visitors').textContent(), { timeout: 15_000 }).toBe('1');
+      expect(await metric(page, 'pageviews').textContent()).toBe('2');
+
+      // A custom range can be edited again (the picker used to ignore the second choice).
+      await range.selectOption({ label: 'Change dates…' });
+      await from.waitFor();
+      await page.getByRole('button', { name: 'Cancel' }).click();
+      await range.selectOption({ label: 'Last 30 days' });
+      await page.waitForURL((url) => !url.search.includes('period='));
     },
     STEP_TIMEOUT,
   );
@@ -225,6 +326,7 @@ describe('the dashboard', () => {
       const link = shares.getByTestId('share-link');
       await link.waitFor();
       const href = new URL((await link.getAttribute('href')) ?? '', dashboard.url).href;
+      shareHref = href;
       const slug = href.split('/share/')[1] ?? '';
 
       const stranger = await browser.newContext({ viewport: { width: 1280, height: 900 } });
@@ -268,16 +370,19 @@ describe('the dashboard', () => {
       const hostileSource = '<script>alert(2)</script>';
       const hostileName = '<img src=x onerror=alert(5)>';
       const hostileValue = '<svg onload=alert(7)>';
+      const hostileCampaign = 'javascript:alert(3)';
+      const hostileKey = '<b>key</b>';
+      const hostileKeyValue = '<script>alert(6)</script>';
       const first = await send('203.0.113.7', {
         n: 'pageview',
-        u: `http://127.0.0.1${hostilePath}?utm_source=${encodeURIComponent(hostileSource)}&utm_campaign=javascript:alert(3)`,
+        u: `http://127.0.0.1${hostilePath}?utm_source=${encodeURIComponent(hostileSource)}&utm_campaign=${hostileCampaign}`,
         r: 'https://evil.example/<svg onload=alert(4)>',
       });
       expect(first.status).toBe(202);
       const second = await send('203.0.113.7', {
         n: hostileName,
         u: 'http://127.0.0.1/pricing',
-        p: { plan: hostileValue, '<b>key</b>': '<script>alert(6)</script>' },
+        p: { plan: hostileValue, [hostileKey]: hostileKeyValue },
       });
       expect(second.status).toBe(202);
       await eventually(async () => {
@@ -288,22 +393,23 @@ describe('the dashboard', () => {
       });
 
       const page = ownerPage;
-      const dialogs: string[] = [];
-      page.on('dialog', (dialog) => {
-        dialogs.push(dialog.message());
-        void dialog.dismiss();
-      });
+      const dialogs = watchDialogs(page);
       await page.goto(`${dashboard.url}/projects/${encodeURIComponent(projectId)}`);
       await panel(page, 'Pages').getByText(hostilePath, { exact: true }).waitFor({ timeout: 30_000 });
       const sources = panel(page, 'Sources');
       await sources.getByRole('tab', { name: 'UTM' }).click();
       await sources.getByText(hostileSource, { exact: true }).waitFor();
+      await openHostileRows(page, 'evil.example', hostileCampaign);
 
       const events = panel(page, 'Custom events');
       await events.locator('.row-btn', { hasText: hostileName }).click();
       await events.getByLabel(`Property of ${hostileName}`).fill('plan');
       await events.getByRole('button', { name: 'Break down' }).click();
       await events.getByText(hostileValue, { exact: true }).waitFor();
+      await events.getByLabel(`Property of ${hostileName}`).fill(hostileKey);
+      await events.getByRole('button', { name: 'Break down' }).click();
+      await events.getByText(hostileKeyValue, { exact: true }).waitFor();
+      await events.locator(`[title="Filter by ${hostileKey} = ${hostileKeyValue}"]`).waitFor();
       // The feed shows the hostile path and name too.
       await page.locator('.realtime').getByText(hostileName, { exact: true }).waitFor();
 
@@ -313,15 +419,58 @@ describe('the dashboard', () => {
       await page.reload();
       await page.getByRole('list', { name: 'Filters' }).getByText(hostilePath).waitFor();
 
-      const injected = await page.evaluate(() => ({
-        images: document.querySelectorAll('img').length,
-        svgsWithHandlers: document.querySelectorAll('svg[onload]').length,
-        scriptLinks: [...document.querySelectorAll('a')].filter(
-          (a) => !/^(https?:|\/|#|$)/.test(a.getAttribute('href') ?? ''),
-        ).length,
-      }));
-      expect(injected).toEqual({ images: 0, svgsWithHandlers: 0, scriptLinks: 0 });
+      expect(await injectedMarkup(page)).toEqual(NOTHING_INJECTED);
       expect(dialogs).toEqual([]);
+
+      // The share view renders the same rows through the same components, without a session.
+      expect(shareHref).not.toBe('');
+      const stranger = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+      const shared = await stranger.newPage();
+      const sharedDialogs = watchDialogs(shared);
+      await shared.goto(shareHref);
+      await panel(shared, 'Pages').getByText(hostilePath, { exact: true }).waitFor({ timeout: 30_000 });
+      await openHostileRows(shared, 'evil.example', hostileCampaign);
+      await panel(shared, 'Custom events').getByText(hostileName, { exact: true }).waitFor();
+      expect(await injectedMarkup(shared)).toEqual(NOTHING_INJECTED);
+      expect(sharedDialogs).toEqual([]);
+      await stranger.close();
+    },
+    STEP_TIMEOUT,
+  );
+
+  it(
+    'shows a new API key once and revokes it; a new goal appears on the dashboard',
+    async () => {
+      const page = ownerPage;
+      await page.goto(`${dashboard.url}/projects/${encodeURIComponent(projectId)}/settings#keys`);
+      const keys = page.locator('#keys');
+      await keys.getByLabel('Name', { exact: true }).fill('e2e-server');
+      await keys.getByRole('button', { name: 'Create key' }).click();
+      const secret = keys.getByTestId('api-key-secret');
+      expect(((await secret.textContent()) ?? '').length).toBeGreaterThanOrEqual(20);
+      const row = keys.getByRole('row', { name: /e2e-server/ });
+      await row.getByText('active').waitFor();
+      // Once: gone after a reload, with the key still listed.
+      await page.reload();
+      await row.waitFor();
+      expect(await secret.count()).toBe(0);
+
+      await row.getByRole('button', { name: 'Revoke' }).click();
+      const dialog = page.getByRole('dialog', { name: 'Revoke “e2e-server”?' });
+      await dialog.getByRole('button', { name: 'Revoke key' }).click();
+      await dialog.waitFor({ state: 'hidden' });
+      await row.getByText('revoked').waitFor();
+      expect(await row.getByRole('button', { name: 'Revoke' }).count()).toBe(0);
+
+      const goals = page.locator('#goals');
+      await goals.getByPlaceholder('/thank-you').fill('/pricing');
+      await goals.getByLabel(/^Name/).fill('Saw pricing');
+      await goals.getByRole('button', { name: 'Add goal' }).click();
+      await goals.getByText('Saw pricing').waitFor();
+
+      await page.goto(`${dashboard.url}/projects/${encodeURIComponent(projectId)}`);
+      // The first visitor reached /pricing: the goal converts, counted from events already stored.
+      await panel(page, 'Goals').locator('.row-btn', { hasText: 'Saw pricing' }).waitFor({ timeout: 30_000 });
     },
     STEP_TIMEOUT,
   );
@@ -346,6 +495,26 @@ describe('the dashboard', () => {
       await page.getByRole('link', { name: 'E2E site', exact: true }).waitFor();
       await screenshots(page, 'projects-375');
       await phone.close();
+    },
+    STEP_TIMEOUT,
+  );
+
+  it(
+    'signs out, then back in with the same account',
+    async () => {
+      const page = ownerPage;
+      await page.goto(`${dashboard.url}/projects`);
+      await page.getByRole('button', { name: 'Sign out' }).click();
+      await page.waitForURL('**/signin');
+      // The session is gone: the projects page sends the visitor back to sign in.
+      await page.goto(`${dashboard.url}/projects`);
+      await page.waitForURL(/\/signin/);
+
+      await page.getByLabel('Email').fill(ownerEmail);
+      await page.getByLabel('Password').fill(OWNER_PASSWORD);
+      await page.getByRole('button', { name: 'Sign in' }).click();
+      await page.waitForURL('**/projects');
+      await page.getByRole('link', { name: 'E2E site', exact: true }).waitFor();
     },
     STEP_TIMEOUT,
   );
