@@ -4,10 +4,13 @@
  * SvelteKit writes from svelte.config.js. The two header sets must agree.
  */
 import { readFileSync } from 'node:fs';
-import type { Handle } from '@sveltejs/kit';
+import type { Config, Handle } from '@sveltejs/kit';
 import { describe, expect, it } from 'vitest';
-import config from '../svelte.config.js';
+// @ts-expect-error svelte.config.js is plain JavaScript (typed by JSDoc only), outside the typecheck.
+import svelteConfig from '../svelte.config.js';
 import { handle } from './hooks.server.ts';
+
+const config = svelteConfig as Config;
 
 /** The rules of a Cloudflare Pages `_headers` file: path pattern → header name (lower case) → value. */
 function parseHeadersFile(text: string): Map<string, Map<string, string>> {
