@@ -1,17 +1,24 @@
 /**
  * Conversion goals of a project: what they are (the step shape funnels share), and how admins
  * list, create, change and delete them. Matching events against goals is `goal-matching.ts`.
+ *
+ * Each closed day holds rollup rows per goal, keyed by the goal's id and a digest of what it
+ * matches (`rollup/goal-rollups.ts`). Creating a goal or changing its matching marks every hour
+ * with events in the same transaction, so those days are read raw until the cron has rolled them
+ * up with the goal as it now is; a rename changes no row (rows are labelled when read).
  */
 import { z } from '@hono/zod-openapi';
 import { LIMITS } from '@tally/sdk/protocol';
-import { and, asc, eq, ne } from 'drizzle-orm';
-import { type Db, goals } from '../db/index.ts';
+import { and, asc, eq, ne, sql } from 'drizzle-orm';
+import { type Db, goals, rollups } from '../db/index.ts';
+import { GOAL_DIMENSION, goalRollupKey, goalRollupValue } from '../rollup/goal-rollups.ts';
 import { isUniqueViolation } from '../shared/db-errors.ts';
 import { ApiError, type FieldIssue } from '../shared/errors.ts';
 import { fieldIssues } from '../shared/hono.ts';
 import { uuidv7 } from '../shared/ids.ts';
 import type { ProjectAccess } from './access.ts';
 import type { GoalStep } from './goal-matching.ts';
+import { remarkEventHoursStatements } from './projects.ts';
 
 /** Characters of a goal's or a funnel's name. */
 export const GOAL_NAME_CHARS = 120;
@@ -179,7 +186,11 @@ export async function createGoal(
   const { name: given, ...step } = input;
   const name = given ?? defaultGoalName(step);
   const row = { id: uuidv7(now), projectId: access.project.id, name, ...stepColumns(step), createdAt: now };
-  const inserted = await db.insert(goals).values(row).onConflictDoNothing().returning();
+  const [inserted] = await db.batch([
+    db.insert(goals).values(row).onConflictDoNothing().returning(),
+    // Only if the goal was written (not a conflict): its days are rolled up again, with it.
+    ...remarkEventHoursStatements(db, row.projectId, now, sql`EXISTS (SELECT 1 FROM goals WHERE id = ${row.id})`),
+  ]);
   if (!inserted[0]) throw await conflict(db, access.project.id, name, step);
   return goalView(inserted[0]);
 }
@@ -194,6 +205,7 @@ export async function updateGoal(
   access: ProjectAccess,
   goalId: string,
   patch: UpdateGoalInput,
+  now: number = Date.now(),
 ): Promise<GoalView> {
   const projectId = access.project.id;
   const row = await db
@@ -216,12 +228,33 @@ export async function updateGoal(
   if (!parsed.success) {
     throw new ApiError(400, 'invalid_input', 'The goal would be invalid', fieldIssues(parsed.error.issues));
   }
+  const columns = stepColumns(parsed.data);
+  const rematched = (['kind', 'path', 'eventName', 'propertyKey', 'propertyValue'] as const).some(
+    (key) => columns[key] !== row[key],
+  );
   try {
-    const updated = await db
+    const update = db
       .update(goals)
-      .set({ name, ...stepColumns(parsed.data) })
+      .set({ name, ...columns })
       .where(and(eq(goals.id, goalId), eq(goals.projectId, projectId)))
       .returning();
+    // A new matching: the rows of the old one go (those past retention would otherwise stay
+    // unread forever) and the days with events are rolled up again.
+    const [updated] = rematched
+      ? await db.batch([
+          update,
+          db
+            .delete(rollups)
+            .where(
+              and(
+                eq(rollups.projectId, projectId),
+                eq(rollups.dimension, GOAL_DIMENSION),
+                eq(rollups.value, goalRollupValue(await goalRollupKey(row))),
+              ),
+            ),
+          ...remarkEventHoursStatements(db, projectId, now),
+        ])
+      : [await update];
     if (!updated[0]) throw noSuchGoal();
     return goalView(updated[0]);
   } catch (error) {
@@ -232,9 +265,23 @@ export async function updateGoal(
 
 /** Delete a goal of this project; a goal of another project is 404 like a missing one. */
 export async function deleteGoal(db: Db, access: ProjectAccess, goalId: string): Promise<void> {
-  const deleted = await db
-    .delete(goals)
-    .where(and(eq(goals.id, goalId), eq(goals.projectId, access.project.id)))
-    .returning({ id: goals.id });
+  const projectId = access.project.id;
+  // Its rollup rows, of every definition it had: `"id:` starts each of their values.
+  const prefix = goalRollupValue(`${goalId}:`).slice(0, -1);
+  const [deleted] = await db.batch([
+    db
+      .delete(goals)
+      .where(and(eq(goals.id, goalId), eq(goals.projectId, projectId)))
+      .returning({ id: goals.id }),
+    db
+      .delete(rollups)
+      .where(
+        and(
+          eq(rollups.projectId, projectId),
+          eq(rollups.dimension, GOAL_DIMENSION),
+          sql`substr(${rollups.value}, 1, length(${prefix})) = ${prefix}`,
+        ),
+      ),
+  ]);
   if (!deleted[0]) throw noSuchGoal();
 }

@@ -1,4 +1,4 @@
-import { asc, eq, sql } from 'drizzle-orm';
+import { and, asc, eq, type SQL, sql } from 'drizzle-orm';
 import {
   type Db,
   events,
@@ -150,17 +150,30 @@ export async function regenerateSiteKey(db: Db, access: ProjectAccess, now: numb
 
 /** Statements that drop a project's rollups and mark every hour that holds its events. */
 function rebuildRollupsStatements(db: Db, projectId: string, now: number) {
+  return [
+    db.delete(rollups).where(eq(rollups.projectId, projectId)),
+    ...remarkEventHoursStatements(db, projectId, now),
+  ] as const;
+}
+
+/**
+ * Statements that mark every hour holding a project's events (so the cron rolls their days up
+ * again, and until then they are read raw) and tell cached answers, optionally only when
+ * `condition` holds (an SQL expression, e.g. that a goal was written).
+ */
+export function remarkEventHoursStatements(db: Db, projectId: string, now: number, condition?: SQL) {
   const hours = db
     .select({
       projectId: events.projectId,
       hour: sql<number>`${events.ts} / 3600000`.as('hour'),
       mark: sql<number>`1`.as('mark'),
+      // drizzle's INSERT … SELECT names every column of the table, in order.
+      rolled: sql<number | null>`NULL`.as('rolled'),
     })
     .from(events)
-    .where(eq(events.projectId, projectId))
+    .where(condition ? and(eq(events.projectId, projectId), condition) : eq(events.projectId, projectId))
     .groupBy(sql`1`, sql`2`);
   return [
-    db.delete(rollups).where(eq(rollups.projectId, projectId)),
     db
       .insert(rollupDirty)
       .select(hours)

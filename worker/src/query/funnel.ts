@@ -57,7 +57,7 @@ export async function runFunnel(
 ): Promise<FunnelStepResult[]> {
   const range = await resolveProjectRange(d1, project, spec, now);
   const paths = steps.some((step) => step.kind === 'pageview')
-    ? await pageviewPaths(d1, project.id, range.start, range.end)
+    ? await pageviewPaths(d1, project.id, [[range.start, range.end]])
     : [];
   const where = filters.map(filterSql);
   const conditions = steps.map((step) => goalCondition(stepColumns(step), paths));

@@ -1,7 +1,7 @@
 /**
  * Goals in queries: each goal of the project as a SQL condition on events. Pageview goals are
- * matched in the Worker against the distinct pageview paths of the range (wildcards that stop at
- * `/` have no SQL equivalent) and become a list; event goals are plain SQL.
+ * matched in the Worker against the distinct pageview paths of the spans read raw (wildcards that
+ * stop at `/` have no SQL equivalent) and become a list; event goals are plain SQL.
  */
 import type { goals } from '../db/index.ts';
 import { pathMatches } from '../projects/goal-matching.ts';
@@ -10,24 +10,42 @@ import { type Condition, PROPERTY_TEXT } from './sql.ts';
 /** A goal as queries use it. */
 export type Goal = Pick<
   typeof goals.$inferSelect,
-  'name' | 'kind' | 'path' | 'eventName' | 'propertyKey' | 'propertyValue'
+  'id' | 'name' | 'kind' | 'path' | 'eventName' | 'propertyKey' | 'propertyValue'
 >;
 
 /** The statement that reads a project's goals, by name (so that it can join a batch). */
 export function goalsStatement(d1: D1Database, projectId: string): D1PreparedStatement {
   return d1
     .prepare(
-      `SELECT name, kind, path, event_name AS eventName, property_key AS propertyKey, property_value AS propertyValue
+      `SELECT id, name, kind, path, event_name AS eventName, property_key AS propertyKey, property_value AS propertyValue
        FROM goals WHERE project_id = ? ORDER BY name`,
     )
     .bind(projectId);
 }
 
-/** The distinct pageview paths of a project in [start, end). */
-export async function pageviewPaths(d1: D1Database, projectId: string, start: number, end: number): Promise<string[]> {
+/** Spans past which {@link pageviewPaths} reads their hull instead (bound parameters: 2 a span). */
+const MAX_SPANS = 40;
+
+/**
+ * The distinct pageview paths of a project in some spans of time, each [start, end): the spans a
+ * query reads raw (closed days read from rollups need none).
+ */
+export async function pageviewPaths(
+  d1: D1Database,
+  projectId: string,
+  spans: readonly (readonly [number, number])[],
+): Promise<string[]> {
+  if (!spans.length) return [];
+  const list: (readonly [number, number])[] =
+    spans.length > MAX_SPANS
+      ? [[Math.min(...spans.map(([start]) => start)), Math.max(...spans.map(([, end]) => end))]]
+      : [...spans];
   const { results } = await d1
-    .prepare("SELECT DISTINCT path FROM events WHERE project_id = ? AND ts >= ? AND ts < ? AND name = 'pageview'")
-    .bind(projectId, start, end)
+    .prepare(
+      `SELECT DISTINCT path FROM events WHERE project_id = ? AND name = 'pageview'
+       AND (${list.map(() => '(ts >= ? AND ts < ?)').join(' OR ')})`,
+    )
+    .bind(projectId, ...list.flat())
     .all<{ path: string }>();
   return results.map((row) => row.path);
 }

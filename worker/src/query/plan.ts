@@ -1,12 +1,22 @@
 /**
  * Planning a query's aggregations into one D1 batch: each aggregation (the range, its totals, its
  * comparison) reads rollups plus raw runs where rollups can answer it (`rollup-read.ts`), and
- * raw events over its range otherwise; goal breakdowns make one aggregation per goal.
+ * raw events over its range otherwise; a raw goal breakdown makes one aggregation per goal.
  */
+import { goalRollupKey } from '../rollup/goal-rollups.ts';
 import type { Freshness } from './cache.ts';
+import { dayBounds, type LocalDate } from './calendar.ts';
 import type { ResolvedRange } from './date-range.ts';
 import { anyGoalCondition, type Goal, goalCondition, pageviewPaths } from './goals.ts';
-import { type AggregateRow, markedDays, planFromRollups, rollupGrouping } from './rollup-read.ts';
+import {
+  type AggregateRow,
+  goalRollupDimensions,
+  markedDays,
+  planFromRollups,
+  planGoalsFromRollups,
+  rawRuns,
+  rollupGrouping,
+} from './rollup-read.ts';
 import type { QueryProject } from './run.ts';
 import type { Dimension, Query } from './schema.ts';
 import { aggregateSql, type Condition } from './sql.ts';
@@ -17,6 +27,8 @@ export interface Row extends AggregateRow {
   baseVisitors?: number;
 }
 
+type Merge = (all: Row[][]) => Row[];
+
 /** Whether a query names goals (and so needs the project's goals loaded). */
 export function usesGoals(query: Query): boolean {
   return query.dimensions.includes('event:goal') || query.filters.some(([, dimension]) => dimension === 'event:goal');
@@ -24,8 +36,9 @@ export function usesGoals(query: Query): boolean {
 
 /**
  * Plan the aggregations of a query into one D1 batch. With `event:goal` a group is made per goal
- * (its condition added to the filters); with `conversion_rate` each group is paired with the same
- * group without the goal condition. Call the planner per aggregation, then `run()` once.
+ * (from goal rollups, or raw with its condition added to the filters); with `conversion_rate`
+ * each group is paired with the same group without the goal condition. Call the planner per
+ * aggregation, then `run()` once.
  */
 export async function planAggregations(
   d1: D1Database,
@@ -35,18 +48,36 @@ export async function planAggregations(
   context: { freshness: Freshness; goals: Goal[] },
 ) {
   const goalFilters = query.filters.filter(([, dimension]) => dimension === 'event:goal');
-  const goalsUsed = usesGoals(query);
   const { freshness, goals } = context;
-  const scope = { projectId: project.id, currency: project.currency, timeZone: project.timezone };
-  const paths = goalsUsed
-    ? await pageviewPaths(
-        d1,
-        project.id,
-        Math.min(...ranges.map((r) => r.start)),
-        Math.max(...ranges.map((r) => r.end)),
-      )
-    : [];
+  const tz = project.timezone;
+  const scope = { projectId: project.id, currency: project.currency, timeZone: tz };
   const filters = query.filters.filter(([, dimension]) => dimension !== 'event:goal');
+  // Rollups hold unfiltered numbers only: any filter, a goal filter too, reads raw.
+  const unfiltered = query.filters.length === 0;
+  const closed = (r: ResolvedRange) => (r.from && r.to ? { from: r.from, to: r.to } : null);
+  const markedOf = (days: { from: LocalDate; to: LocalDate }) => markedDays(freshness.marks, days.from, days.to, tz);
+  /** The runs of marked days a goal breakdown reads raw beside goal rollups; null: all of it raw. */
+  const goalRuns = (r: ResolvedRange, dimensions: readonly Dimension[]) => {
+    const days = closed(r);
+    return unfiltered && days && goalRollupDimensions(dimensions) ? rawRuns(days, markedOf(days)) : null;
+  };
+  const spanOf = ([first, last]: [LocalDate, LocalDate]): [number, number] => [
+    dayBounds(first, tz).start,
+    dayBounds(last, tz).end,
+  ];
+
+  // Pageview goals match the paths of the spans read raw; days read from goal rollups need none.
+  const spans: [number, number][] = [];
+  if (usesGoals(query) && goals.some((goal) => goal.kind === 'pageview')) {
+    for (const r of ranges) {
+      const runs = goalFilters.length ? null : goalRuns(r, query.dimensions);
+      spans.push(...(runs ? runs.map(spanOf) : [[r.start, r.end] as [number, number]]));
+    }
+  }
+  const paths = await pageviewPaths(d1, project.id, spans);
+  const keys = query.dimensions.includes('event:goal')
+    ? await Promise.all(goals.map(async (goal) => ({ key: await goalRollupKey(goal), name: goal.name })))
+    : [];
   // Every goal filter holds (AND); each keeps the events that complete any of its goals.
   const goalWhere: Condition[] = goalFilters.map(([, , names]) =>
     anyGoalCondition(
@@ -56,49 +87,72 @@ export async function planAggregations(
   );
   const conversion = query.metrics.includes('conversion_rate');
   const statements: D1PreparedStatement[] = [];
-  const add = (r: ResolvedRange, dimensions: readonly Dimension[], extra: { where?: Condition[]; goal?: string }) => {
-    const { sql, params } = aggregateSql({ ...scope, start: r.start, end: r.end }, dimensions, filters, extra);
-    statements.push(d1.prepare(sql).bind(...params));
-    return statements.length - 1;
+  const raw = (
+    span: { start: number; end: number },
+    dimensions: readonly Dimension[],
+    extra: { where?: Condition[]; goal?: string },
+  ) => {
+    const { sql, params } = aggregateSql({ ...scope, ...span }, dimensions, filters, extra);
+    return d1.prepare(sql).bind(...params);
   };
-  let answers: Row[][] = [];
+  const push = (list: D1PreparedStatement[], merge: (answers: Row[][]) => Row[]): Merge => {
+    const indexes = list.map((statement) => statements.push(statement) - 1);
+    return (all) => merge(indexes.map((index) => all[index] ?? []));
+  };
+  const flat = (answers: Row[][]) => answers.flat();
 
-  const plan = (r: ResolvedRange, dimensions: readonly Dimension[]) => {
-    const grouping = goalsUsed ? null : rollupGrouping(dimensions, query.filters, query.metrics);
-    if (grouping !== null && r.from && r.to) {
-      const marked = markedDays(freshness.marks, r.from, r.to, project.timezone);
-      const read = planFromRollups(d1, scope, { from: r.from, to: r.to }, dimensions, grouping, marked);
-      if (read) {
-        const indexes = read.statements.map((statement) => statements.push(statement) - 1);
-        return (all: Row[][]): Row[] => read.merge(indexes.map((index) => all[index] ?? []));
-      }
+  /** An aggregation without a goal dimension: rollups when nothing narrows it, else raw. */
+  const plain = (r: ResolvedRange, dimensions: readonly Dimension[], where: Condition[]): Merge => {
+    const days = closed(r);
+    const grouping = rollupGrouping(dimensions);
+    if (unfiltered && !where.length && days && grouping !== null) {
+      const read = planFromRollups(d1, scope, days, dimensions, grouping, markedOf(days));
+      if (read) return push(read.statements, read.merge);
     }
+    return push([raw(r, dimensions, { where })], flat);
+  };
+
+  /** An aggregation with a goal dimension: goal rollups and raw runs, or one raw statement per goal. */
+  const byGoal = (r: ResolvedRange, dimensions: readonly Dimension[]): Merge => {
+    const days = closed(r);
+    if (goalRuns(r, dimensions) && days) {
+      const perGoal = ([first, last]: [LocalDate, LocalDate]) =>
+        goals.map((goal) =>
+          raw({ start: dayBounds(first, tz).start, end: dayBounds(last, tz).end }, dimensions, {
+            where: [goalCondition(goal, paths)],
+            goal: goal.name,
+          }),
+        );
+      const read = planGoalsFromRollups(d1, project.id, days, dimensions, keys, markedOf(days), perGoal);
+      if (read) return push(read.statements, read.merge);
+    }
+    return push(
+      goals.map((goal) => raw(r, dimensions, { where: [...goalWhere, goalCondition(goal, paths)], goal: goal.name })),
+      flat,
+    );
+  };
+
+  const plan = (r: ResolvedRange, dimensions: readonly Dimension[]): Merge => {
     const goalIndex = dimensions.indexOf('event:goal');
-    const parts =
-      goalIndex >= 0
-        ? goals.map((goal) =>
-            add(r, dimensions, { where: [...goalWhere, goalCondition(goal, paths)], goal: goal.name }),
-          )
-        : [add(r, dimensions, { where: goalWhere })];
+    const rows = goalIndex >= 0 ? byGoal(r, dimensions) : plain(r, dimensions, goalWhere);
+    if (!conversion) return rows;
+    // Without any goal condition a group is its own baseline (`meta.totals` of a goal breakdown).
+    if (goalIndex < 0 && !goalWhere.length)
+      return (all) => rows(all).map((row) => ({ ...row, baseVisitors: row.visitors }));
     const others = dimensions.filter((dimension) => dimension !== 'event:goal');
-    const base = conversion ? add(r, others, {}) : null;
+    const base = plain(r, others, []);
     return (all: Row[][]): Row[] => {
-      const rows = parts.flatMap((index) => all[index] ?? []);
-      if (base === null) return rows;
       const keyOf = (values: (string | null)[]) => JSON.stringify(values);
       const baseByKey = new Map(
-        (all[base] ?? []).map((row) => [keyOf([row.g0, row.g1, row.g2].slice(0, others.length)), row.visitors]),
+        base(all).map((row) => [keyOf([row.g0, row.g1, row.g2].slice(0, others.length)), row.visitors]),
       );
-      return rows.map((row) => {
+      return rows(all).map((row) => {
         const values = [row.g0, row.g1, row.g2].slice(0, dimensions.length).filter((_, i) => i !== goalIndex);
         return { ...row, baseVisitors: baseByKey.get(keyOf(values)) ?? 0 };
       });
     };
   };
   return Object.assign(plan, {
-    run: async (): Promise<Row[][]> => {
-      answers = (await d1.batch<Row>(statements)).map((answer) => answer.results);
-      return answers;
-    },
+    run: async (): Promise<Row[][]> => (await d1.batch<Row>(statements)).map((answer) => answer.results),
   });
 }

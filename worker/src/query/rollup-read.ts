@@ -4,13 +4,15 @@
  * are summed per group. Every number the stats API reports is a sum over days once visits end at
  * local midnight (visitors are counted per day by definition), so the sum is exact.
  *
- * Rollups answer the dashboard's unfiltered views: totals, a time series, or one breakdown
- * dimension (optionally by day, week or month). Filters, goals, properties and `realtime` read
- * raw events over the range.
+ * Rollups answer the dashboard's unfiltered views: totals, a time series, one breakdown dimension
+ * (optionally by day, week or month), and the `event:goal` breakdown (optionally by day, week or
+ * month) from the goal rows whose key is the current goal's. Filters, properties and `realtime`
+ * read raw events over the range.
  */
+import { GOAL_DIMENSION, goalRollupValue } from '../rollup/goal-rollups.ts';
 import { dirtyDaysOfMark, ROLLUP_DIMENSIONS } from '../rollup/rollups.ts';
 import { addDays, dayBounds, formatDate, type LocalDate } from './calendar.ts';
-import type { Dimension, Metric, Query } from './schema.ts';
+import type { Dimension } from './schema.ts';
 import { aggregateSql, type RawScope } from './sql.ts';
 
 /** What D1 returns per group, raw or from rollups. */
@@ -29,13 +31,11 @@ export interface AggregateRow {
 
 const SUMMED = ['visitors', 'pageviews', 'events', 'visits', 'bounces', 'duration', 'revenue'] as const;
 
-/** Where rollups may answer: the rollup dimension to read (`''` for totals), or null. */
-export function rollupGrouping(
-  dimensions: readonly Dimension[],
-  filters: Query['filters'],
-  metrics: readonly Metric[],
-): string | null {
-  if (filters.length || metrics.includes('conversion_rate')) return null;
+/**
+ * Where rollups may answer an aggregation without filters or goals: the rollup dimension to read
+ * (`''` for totals), or null.
+ */
+export function rollupGrouping(dimensions: readonly Dimension[]): string | null {
   const others = dimensions.filter((dimension) => !dimension.startsWith('time:'));
   if (dimensions.includes('time:hour')) return others.length ? null : 'time:hour';
   if (others.length === 0) return '';
@@ -95,6 +95,74 @@ function runsOf(from: LocalDate, to: LocalDate, marked: Set<string>): [LocalDate
 /** More raw runs than this and one raw scan of the whole range is cheaper than the pieces. */
 const MAX_RAW_RUNS = 4;
 
+/** The runs of marked days a rollup read of the range reads raw; null when there are too many. */
+export function rawRuns(
+  range: { from: LocalDate; to: LocalDate },
+  marked: Set<string>,
+): [LocalDate, LocalDate][] | null {
+  const runs = runsOf(range.from, range.to, marked);
+  return runs.length > MAX_RAW_RUNS ? null : runs;
+}
+
+/** The time dimensions a goal breakdown may have beside it and still read goal rollups (rows are per day). */
+const GOAL_ROLLUP_TIMES: readonly Dimension[] = ['time:day', 'time:week', 'time:month'];
+
+/** Whether goal rollups can hold these dimensions: `event:goal`, and at most a day, week or month. */
+export function goalRollupDimensions(dimensions: readonly Dimension[]): boolean {
+  const others = dimensions.filter((dimension) => dimension !== GOAL_DIMENSION);
+  return (
+    dimensions.length === others.length + 1 &&
+    others.length <= 1 &&
+    others.every((dimension) => GOAL_ROLLUP_TIMES.includes(dimension))
+  );
+}
+
+/**
+ * The statements of an `event:goal` aggregation without filters: the goal rows of the unmarked
+ * days whose key is the goal's current one (a goal edited since its rows were made has other
+ * keys there, but those days are marked and so read raw), labelled with the goal's current name,
+ * plus `raw(start, end)` for each run of marked days; and how to merge them. Null when too many
+ * days are marked.
+ */
+export function planGoalsFromRollups(
+  d1: D1Database,
+  projectId: string,
+  range: { from: LocalDate; to: LocalDate },
+  dimensions: readonly Dimension[],
+  goals: readonly { key: string; name: string }[],
+  marked: Set<string>,
+  raw: (span: [LocalDate, LocalDate]) => D1PreparedStatement[],
+): { statements: D1PreparedStatement[]; merge: (answers: AggregateRow[][]) => AggregateRow[] } | null {
+  const runs = rawRuns(range, marked);
+  if (!runs) return null;
+  const statements = runs.flatMap(raw);
+  const groups = [0, 1, 2].map((i) => {
+    const dimension = dimensions[i];
+    if (!dimension) return `NULL AS g${i}`;
+    return `${dimension === GOAL_DIMENSION ? 'g.name' : rollupDimensionSql(dimension)} AS g${i}`;
+  });
+  const keyed = goals.map((goal) => [goalRollupValue(goal.key), goal.name]);
+  statements.push(
+    d1
+      .prepare(
+        `SELECT ${groups.join(', ')}, ${SUMMED.map((column) => `SUM(r.${column}) AS ${column}`).join(', ')}
+         FROM rollups AS r
+         JOIN (SELECT value ->> '$[0]' AS value, value ->> '$[1]' AS name FROM json_each(?5)) AS g ON g.value = r.value
+         WHERE r.project_id = ?1 AND r.dimension = '${GOAL_DIMENSION}' AND r.day >= ?2 AND r.day <= ?3
+           AND r.day NOT IN (SELECT value FROM json_each(?4))
+         GROUP BY g0, g1, g2`,
+      )
+      .bind(
+        projectId,
+        formatDate(range.from),
+        formatDate(range.to),
+        JSON.stringify([...marked]),
+        JSON.stringify(keyed),
+      ),
+  );
+  return { statements, merge: mergeRows };
+}
+
 /**
  * The statements of one aggregation from rollups plus raw runs, and how to merge their answers;
  * null when too many days are marked for that to pay off.
@@ -107,8 +175,8 @@ export function planFromRollups(
   grouping: string,
   marked: Set<string>,
 ): { statements: D1PreparedStatement[]; merge: (answers: AggregateRow[][]) => AggregateRow[] } | null {
-  const runs = runsOf(range.from, range.to, marked);
-  if (runs.length > MAX_RAW_RUNS) return null;
+  const runs = rawRuns(range, marked);
+  if (!runs) return null;
   const statements = runs.map(([first, last]) => {
     const { sql, params } = aggregateSql(
       { ...scope, start: dayBounds(first, scope.timeZone).start, end: dayBounds(last, scope.timeZone).end },

@@ -12,6 +12,14 @@
 import { dayBounds, formatDate, type LocalDate, localDate, parseDate } from '../query/calendar.ts';
 import { type Dimension, VISIT_DIMENSIONS } from '../query/schema.ts';
 import { dimensionSql, localTimeSql, VISIT_COLUMNS } from '../query/sql.ts';
+import {
+  dayPathsStatement,
+  GOAL_DIMENSION,
+  goalDaySql,
+  goalRollupKey,
+  type RollupGoal,
+  rollupGoalsStatement,
+} from './goal-rollups.ts';
 
 /** The breakdown dimensions rolled up per day: every dimension the dashboard's panels show. */
 export const ROLLUP_DIMENSIONS = [
@@ -49,7 +57,7 @@ const caseOf = (names: readonly string[]) =>
 const VISIT_GROUPINGS: readonly string[] = VISIT_DIMENSIONS;
 const EVENT_GROUPINGS = ['', 'time:hour', 'page', 'hostname', 'event:name'] as const;
 /** Every `dimension` a day's rollup writes, as the JSON list its DELETE binds. */
-const ROLLED_GROUPINGS = JSON.stringify([...new Set([...VISIT_GROUPINGS, ...EVENT_GROUPINGS])]);
+const ROLLED_GROUPINGS = JSON.stringify([...new Set([...VISIT_GROUPINGS, ...EVENT_GROUPINGS, GOAL_DIMENSION])]);
 const INSERT = `INSERT INTO rollups (project_id, day, dimension, value, visitors, visits, pageviews, events, bounces, duration, revenue)`;
 
 /**
@@ -119,8 +127,21 @@ GROUP BY p.grouping, p.value`;
   ];
 }
 
-/** Statements that replace one day's rollups, in one batch (one transaction). */
-export function replaceDayStatements(d1: D1Database, project: RollupProject, day: LocalDate): D1PreparedStatement[] {
+/** A project's goals with the keys of their rollup rows. */
+export type KeyedGoal = RollupGoal & { key: string };
+
+/**
+ * Statements that replace one day's rollups, in one batch (one transaction): its totals, hours and
+ * breakdowns, and one row per goal (`goal-rollups.ts`; `dayPaths` are the day's distinct pageview
+ * paths, which its pageview goals are matched against).
+ */
+export function replaceDayStatements(
+  d1: D1Database,
+  project: RollupProject,
+  day: LocalDate,
+  goals: { list: readonly KeyedGoal[]; dayPaths: readonly string[] } = { list: [], dayPaths: [] },
+): D1PreparedStatement[] {
+  const goalRows = goals.list.length ? [goalDaySql(project, day, goals.list, goals.dayPaths)] : [];
   return [
     // Naming the dimensions lets SQLite seek (project_id, dimension, day) in the primary key
     // instead of reading every rollup row the project has ever had.
@@ -129,8 +150,24 @@ export function replaceDayStatements(d1: D1Database, project: RollupProject, day
         'DELETE FROM rollups WHERE project_id = ?1 AND dimension IN (SELECT value FROM json_each(?3)) AND day = ?2',
       )
       .bind(project.id, formatDate(day), ROLLED_GROUPINGS),
-    ...rollupDaySql(project, day).map(({ sql, params }) => d1.prepare(sql).bind(...params)),
+    ...[...rollupDaySql(project, day), ...goalRows].map(({ sql, params }) => d1.prepare(sql).bind(...params)),
   ];
+}
+
+/** A project's goals, keyed, and a reader of a day's pageview paths when any goal needs them. */
+async function goalsOf(d1: D1Database, project: RollupProject) {
+  const { results } = await rollupGoalsStatement(d1, project.id).all<RollupGoal>();
+  const list = await Promise.all(results.map(async (goal) => ({ ...goal, key: await goalRollupKey(goal) })));
+  const needsPaths = list.some((goal) => goal.kind === 'pageview');
+  return {
+    list,
+    dayPaths: async (day: LocalDate) =>
+      needsPaths
+        ? (await dayPathsStatement(d1, project.id, day, project.timezone).all<{ path: string }>()).results.map(
+            (row) => row.path,
+          )
+        : [],
+  };
 }
 
 /** The statement that tells cached answers of these projects that their stored numbers changed. */
@@ -207,6 +244,9 @@ export async function rollUp(
   for (const { project, days } of byProject.values()) {
     const today = formatDate(localDate(now, project.timezone));
     const rolled = new Set<string>();
+    // Read once per project and run: a goal changed since then marked its hours again, so a day
+    // rolled with the old definition stays marked (and its rows' key is the old one).
+    let goals: Awaited<ReturnType<typeof goalsOf>> | null = null;
     for (const [label, dayMarks] of [...days].sort(([a], [b]) => (a < b ? -1 : 1))) {
       if (label >= today) continue;
       if (result.days >= budget.days || Date.now() - started >= budget.ms) {
@@ -223,8 +263,12 @@ export async function rollUp(
       const settled = dayMarks.filter(
         (mark) => !done.includes(mark) && dirty(mark).every((d) => rolled.has(d) || d >= today),
       );
+      goals ??= await goalsOf(d1, project);
+      // Read before the batch: an event written to the day since then marks its hour, so the
+      // day's mark is not cleared and it is rolled again.
+      const replace = replaceDayStatements(d1, project, day, { list: goals.list, dayPaths: await goals.dayPaths(day) });
       const answers = await d1.batch([
-        ...replaceDayStatements(d1, project, day),
+        ...replace,
         ...done.map((mark) =>
           d1
             .prepare('DELETE FROM rollup_dirty WHERE project_id = ? AND hour = ? AND mark = ?')
@@ -238,7 +282,9 @@ export async function rollUp(
         bumpVersionsStatement(d1, [project.id], now),
       ]);
       result.days += 1;
-      result.cleared += answers.slice(3, 3 + done.length).reduce((sum, answer) => sum + answer.meta.changes, 0);
+      result.cleared += answers
+        .slice(replace.length, replace.length + done.length)
+        .reduce((sum, answer) => sum + answer.meta.changes, 0);
     }
   }
   return result;

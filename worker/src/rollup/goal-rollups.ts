@@ -1,0 +1,139 @@
+/**
+ * Goal rollups: for each closed local day, one `rollups` row per goal of the project (dimension
+ * `event:goal`), holding the goal's numbers for that day exactly as the raw goal query defines
+ * them (docs/STATS.md, "Goals and funnels"): the events that complete the goal, their visitors,
+ * the visits that have one (with those visits' bounces and durations) and their revenue.
+ *
+ * A row's `value` is the goal's key: its id and a digest of what it matches, never its name. A
+ * rename keeps the key (the reader labels rows with the current name); an edit of the matching
+ * changes it, so rows made for the old definition can never answer for the new one. Creating or
+ * editing a goal marks every hour with events (`projects/goals.ts`), so until the cron has rolled
+ * those days again they are read raw.
+ */
+import { dayBounds, formatDate, type LocalDate } from '../query/calendar.ts';
+import { PROPERTY_TEXT } from '../query/sql.ts';
+import { pathMatches } from '../projects/goal-matching.ts';
+
+/** The `dimension` of goal rollup rows. */
+export const GOAL_DIMENSION = 'event:goal';
+
+/** What a goal matches, with its id: all a goal rollup depends on. */
+export interface RollupGoal {
+  id: string;
+  kind: 'pageview' | 'event';
+  path: string | null;
+  eventName: string | null;
+  propertyKey: string | null;
+  propertyValue: string | null;
+}
+
+/**
+ * The key of a goal's rollup rows: `id:digest`, the digest (64 bits of SHA-256) over the goal's
+ * matching. Two definitions of one goal get different keys; a new name keeps it.
+ *
+ * @example
+ * ```ts
+ * await goalRollupKey({ id: 'g1', kind: 'event', path: null, eventName: 'signup', propertyKey: null, propertyValue: null });
+ * // 'g1:3f0c…' (16 hex digits)
+ * ```
+ */
+export async function goalRollupKey(goal: RollupGoal): Promise<string> {
+  const definition = JSON.stringify([goal.kind, goal.path, goal.eventName, goal.propertyKey, goal.propertyValue]);
+  const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(definition)));
+  const hex = [...digest.slice(0, 8)].map((byte) => byte.toString(16).padStart(2, '0')).join('');
+  return `${goal.id}:${hex}`;
+}
+
+/** The `value` a goal rollup row of this key holds (JSON text, like every rollup value). */
+export const goalRollupValue = (key: string): string => JSON.stringify(key);
+
+/** The statement that reads a project's goals as the rollup needs them. */
+export function rollupGoalsStatement(d1: D1Database, projectId: string): D1PreparedStatement {
+  return d1
+    .prepare(
+      `SELECT id, kind, path, event_name AS eventName, property_key AS propertyKey, property_value AS propertyValue
+       FROM goals WHERE project_id = ?`,
+    )
+    .bind(projectId);
+}
+
+/** The distinct pageview paths of a project's local day (what its pageview goals are matched against). */
+export function dayPathsStatement(
+  d1: D1Database,
+  projectId: string,
+  day: LocalDate,
+  timeZone: string,
+): D1PreparedStatement {
+  const { start, end } = dayBounds(day, timeZone);
+  return d1
+    .prepare("SELECT DISTINCT path FROM events WHERE project_id = ? AND ts >= ? AND ts < ? AND name = 'pageview'")
+    .bind(projectId, start, end);
+}
+
+/**
+ * The statement that writes a day's goal rows (after the day's old rows are deleted). Goals travel
+ * as ONE bound JSON list, each pageview goal with the day's paths its pattern matches (matched
+ * here: `*` stops at `/`, which GLOB cannot say), so no number of goals passes D1's 100 bound
+ * parameters. Pageview goals join the day's events on the path, event goals on the name: an
+ * event that completes two goals counts in both. NOTE: two terms of UNION ALL, well inside what
+ * D1 accepts.
+ */
+export function goalDaySql(
+  project: { id: string; timezone: string; currency: string },
+  day: LocalDate,
+  goals: readonly (RollupGoal & { key: string })[],
+  dayPaths: readonly string[],
+): { sql: string; params: unknown[] } {
+  const { start, end } = dayBounds(day, project.timezone);
+  if (!Number.isSafeInteger(start) || !Number.isSafeInteger(end)) throw new Error('day bounds must be integers');
+  const definitions = goals.map((goal) => ({
+    k: goal.key,
+    kind: goal.kind,
+    paths: goal.kind === 'pageview' ? dayPaths.filter((path) => pathMatches(goal.path ?? '', path)) : [],
+    e: goal.eventName,
+    pk: goal.propertyKey,
+    pv: goal.propertyValue,
+  }));
+  // PROPERTY_TEXT's `props` is the event's: json_each has no column of that name.
+  const sql = `WITH day_events AS MATERIALIZED (
+  SELECT session_id, visitor_id, ts, name, path, props,
+    CASE WHEN revenue_currency = ? THEN revenue_amount END AS revenue
+  FROM events WHERE project_id = ? AND ts >= ${start} AND ts < ${end}
+),
+visits AS MATERIALIZED (
+  SELECT session_id, MIN(visitor_id) AS visitor_id, SUM(name = 'pageview') = 1 AND COUNT(*) = 1 AS bounce,
+    MAX(ts) - MIN(ts) AS duration
+  FROM day_events GROUP BY session_id
+),
+defs AS MATERIALIZED (
+  SELECT value ->> '$.k' AS goal_key, value ->> '$.kind' AS kind, value -> '$.paths' AS paths,
+    value ->> '$.e' AS event_name, value ->> '$.pk' AS property_key, value ->> '$.pv' AS property_value
+  FROM json_each(?)
+),
+goal_paths AS MATERIALIZED (
+  SELECT d.goal_key, p.value AS page FROM defs AS d, json_each(d.paths) AS p WHERE d.kind = 'pageview'
+),
+matches AS (
+  SELECT gp.goal_key, e.session_id, e.name, e.revenue
+  FROM day_events AS e JOIN goal_paths AS gp ON gp.page = e.path WHERE e.name = 'pageview'
+  UNION ALL
+  SELECT d.goal_key, e.session_id, e.name, e.revenue
+  FROM day_events AS e JOIN defs AS d ON d.kind = 'event' AND d.event_name = e.name
+  WHERE d.property_key IS NULL
+    OR EXISTS (SELECT 1 FROM json_each(e.props) WHERE key = d.property_key AND ${PROPERTY_TEXT} = d.property_value)
+),
+per_visit AS (
+  SELECT goal_key, session_id, COUNT(*) AS events, SUM(name = 'pageview') AS pageviews,
+    COALESCE(SUM(revenue), 0) AS revenue
+  FROM matches GROUP BY goal_key, session_id
+)
+INSERT INTO rollups (project_id, day, dimension, value, visitors, visits, pageviews, events, bounces, duration, revenue)
+SELECT ?, ?, '${GOAL_DIMENSION}', json_quote(p.goal_key), COUNT(DISTINCT v.visitor_id), COUNT(*), SUM(p.pageviews),
+  SUM(p.events), SUM(v.bounce), SUM(v.duration), SUM(p.revenue)
+FROM per_visit AS p JOIN visits AS v ON v.session_id = p.session_id
+GROUP BY p.goal_key`;
+  return {
+    sql,
+    params: [project.currency, project.id, JSON.stringify(definitions), project.id, formatDate(day)],
+  };
+}
