@@ -163,6 +163,8 @@ describe('the dashboard', () => {
     async () => {
       const page = ownerPage;
       await page.goto(`${dashboard.url}/signin`);
+      // The page renders in the browser: wait for it, or the first screenshot is of a blank page.
+      await page.getByRole('heading', { name: 'Sign in to Tally' }).waitFor();
       await screenshots(page, 'signin');
       await page.getByRole('link', { name: 'Create an account' }).click();
       await page.getByRole('heading', { name: 'Create your Tally account' }).waitFor();
