@@ -73,6 +73,16 @@ export async function createBenchProject(origin: string, token: string, name: st
   return { id: project.id, siteKey: project.siteKey, token, readKey: key.key };
 }
 
+/** Add goals to a project (before its events are written: a new goal re-marks the days with events). */
+export async function createGoals(
+  origin: string,
+  token: string,
+  projectId: string,
+  goals: readonly Record<string, string>[],
+): Promise<void> {
+  for (const goal of goals) await call(`${origin}/api/projects/${projectId}/goals`, { token, body: goal });
+}
+
 /** A stats answer with its timing; through the meter Worker also D1's rows read and the Worker's own time. */
 export interface QueryAnswer {
   ms: number;

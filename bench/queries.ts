@@ -5,11 +5,11 @@
  * real cron has rolled every closed day up. Timed through the API with the Cache API off, so each
  * answer is computed; rows read are D1's own count (the meter Worker).
  */
-import { createBenchProject, signUp } from './api.ts';
+import { createBenchProject, createGoals, signUp } from './api.ts';
 import { type Dataset, generateDataset, multiplyDataset } from './dataset.ts';
 import { type Budget, log, status } from './progress.ts';
 import { formatSize, sizeFigures } from './query-figures.ts';
-import { type Pass, passDetails, rollUpEverything, runPass } from './query-passes.ts';
+import { BENCH_GOALS, type Pass, passDetails, rollUpEverything, runPass } from './query-passes.ts';
 import type { Figure } from './report.ts';
 import { DAY_MS } from './rows.ts';
 import { d1File, type Stack, startStack } from './stack.ts';
@@ -50,6 +50,7 @@ export async function benchQueries(context: QueriesContext): Promise<{ figures: 
   let stack = await startStack({ bundle, persistDir, migrate: true });
   const { token } = await signUp(stack.tallyUrl);
   const project = await createBenchProject(stack.tallyUrl, token, 'queries');
+  await createGoals(stack.tallyUrl, token, project.id, BENCH_GOALS);
   await stack.stop();
   problems.push(...stack.problems);
 

@@ -27,6 +27,24 @@ export const DASHBOARD_QUERIES: readonly { name: string; query: Record<string, u
   { name: 'operating systems', query: { metrics: ['visitors'], dimensions: ['os'], limit: 10 } },
   { name: 'devices', query: { metrics: ['visitors'], dimensions: ['device'], limit: 10 } },
   { name: 'custom events', query: { metrics: ['visitors', 'events'], dimensions: ['event:name'], limit: 10 } },
+  { name: 'regions', query: { metrics: ['visitors'], dimensions: ['region'], limit: 10 } },
+  { name: 'utm campaigns', query: { metrics: ['visitors'], dimensions: ['utm_campaign'], limit: 10 } },
+  {
+    name: 'goals',
+    query: {
+      metrics: ['visitors', 'events', 'conversion_rate', 'revenue'],
+      dimensions: ['event:goal'],
+      limit: 10,
+    },
+  },
+];
+
+/** The benchmark project's goals, matching the generated traffic (`events.ts`): two of each kind. */
+export const BENCH_GOALS: readonly Record<string, string>[] = [
+  { name: 'Checkout', kind: 'pageview', path: '/checkout' },
+  { name: 'Read the blog', kind: 'pageview', path: '/blog/**' },
+  { name: 'Signup (pro)', kind: 'event', eventName: 'signup', propertyKey: 'plan', propertyValue: 'pro' },
+  { name: 'Purchase', kind: 'event', eventName: 'purchase' },
 ];
 
 /** One pass over the query set. */
