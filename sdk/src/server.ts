@@ -147,6 +147,10 @@ export function createClient(options: ClientOptions): TallyClient {
       const part = await post(wire.slice(start, start + LIMITS.batchEvents));
       result.accepted += part.accepted;
       result.ids.push(...part.ids);
+      // Indexes are of the chunk as sent: count them from the start of `events` instead.
+      for (const rejected of part.rejected ?? []) {
+        (result.rejected ??= []).push({ ...rejected, index: rejected.index + start });
+      }
     }
     return result;
   }

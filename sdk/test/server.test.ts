@@ -98,6 +98,32 @@ describe('createClient', () => {
     expect(calls).toHaveLength(3);
   });
 
+  it('reports events the API rejected by their index in the whole send, across requests', async () => {
+    const error = {
+      code: 'invalid_input',
+      message: 'The event is invalid',
+      details: [{ path: ['u'], message: 'bad' }],
+    };
+    // The second request's first event is refused on its own; the rest of it is stored.
+    const partly = (body: Record<string, unknown>[]) =>
+      Response.json(
+        { accepted: body.length - 1, ids: body.slice(1).map((event) => event.i), rejected: [{ index: 0, error }] },
+        { status: 202 },
+      );
+    const { fetch } = fakeFetch([
+      (body) => Response.json({ accepted: body.length, ids: body.map((event) => event.i) }, { status: 202 }),
+      partly,
+    ]);
+    const tally = createClient({ endpoint: 'https://tally.example.com', apiKey: 'k', fetch });
+    const events = Array.from({ length: LIMITS.batchEvents + 3 }, (_, n) => ({
+      name: `e${n}`,
+      url: 'https://example.com/',
+    }));
+    const result = await tally.send(events);
+    expect(result.accepted).toBe(events.length - 1);
+    expect(result.rejected).toEqual([{ index: LIMITS.batchEvents, error }]);
+  });
+
   it('retries 429 and 503 after Retry-After with the same event ids', async () => {
     vi.useFakeTimers();
     const busy = (status: number, seconds: string) => () =>
