@@ -37,7 +37,10 @@ export const queryRoutes = createRouter().openapi(
       "each local day's distinct visitor ids (ids are salted daily, so a person seen on two days counts twice — " +
       "Plausible's definition). **visits**: sessions as the ProjectDO assigns them (30 minutes of silence or a local " +
       'midnight ends one). **bounce_rate**: visits with one pageview and no other event. **visit_duration**: last − ' +
-      "first event of a visit, averaged. **revenue**: the amounts in the project's currency (`meta.currency`). All " +
+      'first event of a visit, averaged. **pageviews** and **events** count events; **views_per_visit** is pageviews ' +
+      'per visit. **entry_page** / **exit_page**: the first and last page of each visit. **conversion_rate**: the ' +
+      "group's visitors who completed the goal ÷ its visitors without the goal condition, in percent. **revenue**: the " +
+      "amounts in the project's currency (`meta.currency`). All " +
       "buckets are local to the project's timezone, correct across DST. Closed days are read from rollups, the open " +
       'day (and any day a late event reached) from raw events; answers are cached under a key that changes with ' +
       'every write. Any member, a `read` API key of the project, or its share link (`X-Tally-Share`) may ask.',

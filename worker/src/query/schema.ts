@@ -98,23 +98,66 @@ export const DateRangeSchema = z
 
 export const QuerySchema = z
   .object({
-    project: z.string().min(1).max(64),
-    metrics: z.array(z.enum(METRICS)).min(1).max(METRICS.length),
-    date_range: DateRangeSchema,
-    dimensions: z.array(DimensionSchema).max(3).default([]),
-    filters: z.array(FilterSchema).max(20).default([]),
+    project: z.string().min(1).max(64).openapi({ description: 'Project id', example: 'demo' }),
+    metrics: z
+      .array(z.enum(METRICS))
+      .min(1)
+      .max(METRICS.length)
+      .openapi({
+        description:
+          'In the order the results list them. `conversion_rate` needs `event:goal` as a dimension or filter; ' +
+          '`views_per_visit`, `bounce_rate` (%) and `visit_duration` (s) are per visit. Definitions: docs/STATS.md',
+        example: ['visitors', 'pageviews'],
+      }),
+    date_range: DateRangeSchema.openapi({
+      description:
+        "A preset in the project's timezone (`realtime` is the last 30 minutes) or `[from, to]`, both days included",
+    }),
+    dimensions: z
+      .array(DimensionSchema)
+      .max(3)
+      .default([])
+      .openapi({
+        description:
+          'Group by up to three, at most one of them `time:*`. Visit dimensions (entry and exit page, source, UTM, ' +
+          'location, device) take the value of the visit; `page`, `hostname`, `event:name`, `event:goal` and ' +
+          '`event:props:<key>` the value of each event',
+        example: ['time:day'],
+      }),
+    filters: z
+      .array(FilterSchema)
+      .max(20)
+      .default([])
+      .openapi({
+        description:
+          '`[operator, dimension, values]`, all combined with AND; a filter holds when any of its values does. ' +
+          '`contains` is case-sensitive; `matches` takes `*` (any run) and `?` (one character); `null` stands for no ' +
+          'value. Filters on visit dimensions keep whole visits',
+      }),
     order_by: z
       .array(z.tuple([z.string(), z.enum(['asc', 'desc'])]))
       .max(5)
-      .optional(),
-    limit: z.number().int().min(1).max(10_000).default(100),
-    page: z.number().int().min(1).max(100_000).default(1),
+      .optional()
+      .openapi({
+        description: 'By requested metrics or dimensions; default: time ascending, else the first metric descending',
+        example: [['visitors', 'desc']],
+      }),
+    limit: z.number().int().min(1).max(10_000).default(100).openapi({ description: 'Rows per page' }),
+    page: z.number().int().min(1).max(100_000).default(1).openapi({ description: 'Page of rows, from 1' }),
     format: z.enum(['json', 'csv']).default('json').openapi({ description: '`csv`: the results as a CSV download' }),
     include: z
       .object({
-        compare: z.enum(['previous_period', 'year_over_year']).optional(),
-        time_labels: z.boolean().default(false),
-        totals: z.boolean().default(false),
+        compare: z.enum(['previous_period', 'year_over_year']).optional().openapi({
+          description: "Each result also carries the comparison range's `metrics`: the period before, or a year before",
+        }),
+        time_labels: z
+          .boolean()
+          .default(false)
+          .openapi({ description: 'List every bucket of the range in `meta.time_labels`, empty ones included' }),
+        totals: z
+          .boolean()
+          .default(false)
+          .openapi({ description: 'The metrics over everything the filters keep, in `meta.totals`' }),
       })
       .strict()
       .default({ time_labels: false, totals: false }),
