@@ -102,6 +102,12 @@ describe('the zip export', () => {
       insert('x3', 'signup', '/docs', 's1', 3),
     ]);
     await markEventHoursStatement(project.id).run();
+    const goal = await api(`/api/projects/${project.id}/goals`, {
+      method: 'POST',
+      token: owner.token,
+      body: { name: 'Signed up', kind: 'event', eventName: 'signup' },
+    });
+    expect(goal.status).toBe(201);
     const ask = (token: string) =>
       api('/api/v1/export', {
         method: 'POST',
@@ -120,6 +126,10 @@ describe('the zip export', () => {
     );
     expect(text('custom_events.csv')).toBe('event:name,visitors,events\r\npageview,1,2\r\nsignup,1,1\r\n');
     expect(text('visitors.csv').split('\r\n')[1]).toBe('2026-05-02,1,1,2,2,0,0');
+    expect(text('goals.csv')).toBe('event:goal,visitors,events,conversion_rate,revenue\r\nSigned up,1,1,100,0\r\n');
+    expect(text('referrers.csv').split('\r\n')[0]).toBe(
+      'referrer,visitors,visits,pageviews,bounce_rate,visit_duration',
+    );
     await expectError(await ask(stranger.token), 404, 'not_found');
   });
 });

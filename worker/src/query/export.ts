@@ -36,6 +36,8 @@ export const EXPORT_FILES: readonly [file: string, dimensions: Dimension[], metr
   ['devices.csv', ['device'], ['visitors']],
   ['screens.csv', ['screen'], ['visitors']],
   ['custom_events.csv', ['event:name'], ['visitors', 'events']],
+  ['referrers.csv', ['referrer'], VISIT_METRICS],
+  ['goals.csv', ['event:goal'], ['visitors', 'events', 'conversion_rate', 'revenue']],
 ];
 
 /** Every breakdown of a range as CSV files in a zip. */
