@@ -8,6 +8,7 @@ import { evictDurableObject, runInDurableObject } from 'cloudflare:test';
 import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { RateLimits } from '../src/live/index.ts';
+import { VisitorStore, type VisitorState } from '../src/live/sessions.ts';
 import {
   admitOne,
   DAY_D as D,
@@ -231,6 +232,43 @@ describe('eviction', () => {
       sessionId: before[0]?.sessionId,
       seq: 4,
       isEntry: false,
+    });
+  });
+});
+
+describe('the visitor store', () => {
+  const state = (key: string): VisitorState => ({
+    key,
+    visitor: key,
+    sessionId: `s-${key}`,
+    lastSeen: PINNED_NOW,
+    liveAt: PINNED_NOW,
+    seq: 1,
+    page: '/',
+    country: null,
+    tokens: 10,
+    tokensAt: PINNED_NOW,
+  });
+
+  it('answers from a complete copy of a small table, and from SQLite once the table is larger', async () => {
+    const project = await freshProject('pdo');
+    await runInDurableObject(project.stub, (_instance, ctx) => {
+      const sql = ctx.storage.sql;
+      const writer = new VisitorStore(sql);
+      writer.put(state('a'));
+      writer.put(state('b'));
+      // A new object over the same rows: small enough to copy whole, so misses need no SQLite.
+      const small = new VisitorStore(sql, 2);
+      expect(small.get('a')).toEqual(state('a'));
+      expect(small.get('nobody')).toBeNull();
+      // A row written behind its back is not seen: the copy is what it trusts (only it writes).
+      new VisitorStore(sql).put(state('c'));
+      expect(small.get('c')).toBeNull();
+      // Larger than it may copy: every miss reads SQLite.
+      const large = new VisitorStore(sql, 2);
+      expect(large.get('c')).toEqual(state('c'));
+      expect(large.get('b')).toEqual(state('b'));
+      expect(large.get('nobody')).toBeNull();
     });
   });
 });
