@@ -5,12 +5,12 @@
  * real cron has rolled every closed day up. Timed through the API with the Cache API off, so each
  * answer is computed; rows read are D1's own count (the meter Worker).
  */
-import { createBenchProject, createGoals, signUp } from './api.ts';
+import { type BenchProject, createBenchProject, createGoals, signUp } from './api.ts';
 import { type Dataset, generateDataset, multiplyDataset } from './dataset.ts';
 import { type Budget, log, status } from './progress.ts';
 import { formatSize, sizeFigures } from './query-figures.ts';
-import { BENCH_GOALS, type Pass, passDetails, rollUpEverything, runPass } from './query-passes.ts';
-import type { Figure } from './report.ts';
+import { BENCH_GOALS, DASHBOARD_QUERIES, type Pass, passDetails, rollUpEverything, runPass } from './query-passes.ts';
+import { type Figure, percentile } from './report.ts';
 import { DAY_MS } from './rows.ts';
 import { d1File, type Stack, startStack } from './stack.ts';
 
@@ -145,6 +145,7 @@ export async function benchQueries(context: QueriesContext): Promise<{ figures: 
             smaller: null,
           });
       figures.push(...sizeFigures(label, dataset.events, rawPass, rollupPass, rollup, largest, undefined, previous));
+      if (rollupPass) figures.push(...(await openDayFigures(stack, project, dataset, label, budget)));
       details[formatSize(dataset.events)] = {
         rollup,
         raw: passDetails(rawPass),
@@ -163,6 +164,62 @@ export async function benchQueries(context: QueriesContext): Promise<{ figures: 
     }
   }
   return { figures, details };
+}
+
+/**
+ * The open day: whatever the range, today is read raw (its numbers change with every event). Its
+ * cost is that of any day read raw, so the range's last day is marked as the consumer would mark
+ * today, the query set asks for that one day, and the marks are cleared again (the day's rollups
+ * are still exact: nothing was written).
+ */
+async function openDayFigures(
+  stack: Stack,
+  project: BenchProject,
+  dataset: Dataset,
+  label: string,
+  budget: Budget,
+): Promise<Figure[]> {
+  const db = await stack.d1();
+  const start = Date.parse(`${dataset.to}T00:00:00Z`);
+  const { results } = await db
+    .prepare('SELECT COUNT(*) AS n FROM events WHERE project_id = ? AND ts >= ? AND ts < ?')
+    .bind(project.id, start, start + DAY_MS)
+    .all<{ n: number }>();
+  const events = Number(results[0]?.n ?? 0);
+  await db
+    .prepare(
+      `INSERT INTO rollup_dirty (project_id, hour, mark)
+       SELECT project_id, ts / 3600000, 1 FROM events WHERE project_id = ? AND ts >= ? AND ts < ? GROUP BY 1, 2
+       ON CONFLICT (project_id, hour) DO UPDATE SET mark = mark + 1`,
+    )
+    .bind(project.id, start, start + DAY_MS)
+    .run();
+  let pass: Pass;
+  try {
+    pass = await runPass(stack, project, [dataset.to, dataset.to], {
+      repeats: 2,
+      via: 'tally',
+      label: `${label} open day`,
+      budget,
+      reserveMs: 5_000,
+      smaller: null,
+    });
+  } finally {
+    await db.prepare('DELETE FROM rollup_dirty WHERE project_id = ?').bind(project.id).run();
+  }
+  const times = [...pass.times.values()].flat().sort((a, b) => a - b);
+  const note = pass.skipped.length ? `${pass.times.size} of ${DASHBOARD_QUERIES.length} queries run (out of time)` : '';
+  return [
+    {
+      id: `${label}.openDay.p95`,
+      group: label,
+      label: 'dashboard queries over today (read raw, as the open day always is), p95',
+      value: times.length ? percentile(times, 95) : null,
+      unit: 'ms',
+      reference: { label: 'events that day', value: events, unit: '' },
+      note: note || `one day of ${formatSize(dataset.events)} over ${DAYS} days, read raw`,
+    },
+  ];
 }
 
 /** D1's own figure for the database's size (`meta.size_after` of any statement). */
