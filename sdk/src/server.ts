@@ -148,8 +148,9 @@ export function createClient(options: ClientOptions): TallyClient {
       result.accepted += part.accepted;
       result.ids.push(...part.ids);
       // Indexes are of the chunk as sent: count them from the start of `events` instead.
-      for (const rejected of part.rejected ?? []) {
-        (result.rejected ??= []).push({ ...rejected, index: rejected.index + start });
+      if (part.rejected?.length) {
+        const shifted = part.rejected.map((rejected) => ({ ...rejected, index: rejected.index + start }));
+        result.rejected = [...(result.rejected ?? []), ...shifted];
       }
     }
     return result;
