@@ -1,6 +1,7 @@
 /**
  * The dashboard for browser tests: `vite dev` in dashboard/, proxying /api, the tracker and the
- * live widget to a worker started by `startWorker()` — the same wiring `npm start` uses.
+ * live widget to a worker started by `startWorker()` — the same wiring `npm start` uses — or the
+ * production build under `wrangler pages dev`, reaching the worker through its service binding.
  *
  * @example
  * ```ts
@@ -9,11 +10,13 @@
  * await dashboard.stop();
  * ```
  */
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { ROOT } from './harness.ts';
+import { freePort, type GroupProcess, ROOT, serveFlags, spawnGroup, wranglerEnv } from './harness.ts';
 
-/** A cold Vite start plus the first compile of every route, on a busy machine. */
+/** A cold Vite (or wrangler) start plus the first compile of every route, on a busy machine. */
 const READY_TIMEOUT_MS = 120_000;
 
 export interface RunningDashboard {
@@ -27,7 +30,7 @@ export async function startDashboard(apiUrl: string, port: number): Promise<Runn
     cwd: path.join(ROOT, 'dashboard'),
     stdio: 'ignore',
   });
-  const child = spawn(
+  const server = spawnGroup(
     path.join(ROOT, 'node_modules', '.bin', 'vite'),
     ['dev', '--host', '127.0.0.1', '--port', String(port), '--strictPort'],
     {
@@ -37,52 +40,63 @@ export async function startDashboard(apiUrl: string, port: number): Promise<Runn
         TALLY_API: apiUrl,
         PATH: `${path.join(ROOT, 'node_modules', '.bin')}:${process.env.PATH}`,
       },
-      stdio: ['ignore', 'pipe', 'pipe'],
-      // Its own process group, so that stop() reaches every child of Vite too.
-      detached: true,
     },
   );
-  let output = '';
-  const keep = (chunk: string) => {
-    output = (output + chunk).slice(-10_000);
-  };
-  child.stdout?.setEncoding('utf8').on('data', keep);
-  child.stderr?.setEncoding('utf8').on('data', keep);
-  const closed = new Promise<void>((resolve) => child.on('close', () => resolve()));
-  const kill = (signal: NodeJS.Signals) => {
-    if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
-    try {
-      process.kill(-child.pid, signal);
-    } catch {
-      // Already gone.
-    }
-  };
-  const killOnExit = () => kill('SIGKILL');
-  process.on('exit', killOnExit);
-  const stop = async () => {
-    kill('SIGTERM');
-    const timer = setTimeout(() => kill('SIGKILL'), 5_000);
-    await closed;
-    clearTimeout(timer);
-    process.off('exit', killOnExit);
-  };
+  return { url: await waitForSignin(server, port, 'vite dev'), stop: server.stop };
+}
 
+/**
+ * Build the dashboard (adapter-cloudflare) and serve `dashboard/.svelte-kit/cloudflare` as
+ * Cloudflare Pages would: `wrangler pages dev` with dashboard/wrangler.toml, whose `[[services]]`
+ * binding `API` reaches the worker named `tally` in the dev registry `registry` (start the worker
+ * with the same `registry`). The hook forwards /api, the tracker and the live widget through it;
+ * `_headers` applies to the files Pages serves itself.
+ *
+ * @example
+ * ```ts
+ * const worker = await startWorker({ registry });
+ * const dashboard = await startPagesDashboard(registry, await freePort());
+ * ```
+ */
+export async function startPagesDashboard(registry: string, port: number): Promise<RunningDashboard> {
+  const dashboardDir = path.join(ROOT, 'dashboard');
+  // Its output is in the error when it fails; a successful build says nothing here.
+  execFileSync('npm', ['run', 'build'], { cwd: dashboardDir, env: wranglerEnv(), stdio: 'pipe' });
+  const state = mkdtempSync(path.join(tmpdir(), 'tally-e2e-pages-'));
+  const server = spawnGroup('wrangler', ['pages', 'dev', ...serveFlags(port, await freePort(), state)], {
+    cwd: dashboardDir,
+    env: wranglerEnv(registry),
+  });
+  const stop = async () => {
+    await server.stop();
+    rmSync(state, { recursive: true, force: true });
+  };
+  try {
+    return { url: await waitForSignin(server, port, 'wrangler pages dev'), stop };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}
+
+/** Poll the sign-in page until it answers 200; the dashboard's origin. Stops the server on failure. */
+async function waitForSignin(server: GroupProcess, port: number, name: string): Promise<string> {
   const url = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + READY_TIMEOUT_MS;
   for (;;) {
-    if (child.exitCode !== null) throw new Error(`vite dev exited (${child.exitCode}):\n${output}`);
+    const { exitCode } = server.child;
+    if (exitCode !== null) throw new Error(`${name} exited (${exitCode}):\n${server.output()}`);
     try {
-      // The sign-in page compiles the app shell; later routes compile on their first visit.
+      // The sign-in page compiles the app shell (in vite dev; later routes compile on their first visit).
       const response = await fetch(`${url}/signin`, { signal: AbortSignal.timeout(10_000) });
-      if (response.ok) break;
+      if (response.ok) return url;
     } catch {
       // Not listening yet.
     }
     if (Date.now() > deadline) {
-      await stop();
-      throw new Error(`vite dev did not answer ${url} within ${READY_TIMEOUT_MS / 1000} s:\n${output}`);
+      await server.stop();
+      throw new Error(`${name} did not answer ${url} within ${READY_TIMEOUT_MS / 1000} s:\n${server.output()}`);
     }
     await new Promise((resolve) => setTimeout(resolve, 500));
   }
-  return { url, stop };
 }

@@ -58,6 +58,12 @@ export interface WorkerOptions {
   port?: number;
   /** Extra `[vars]`, e.g. `{ ALLOWED_ORIGINS: 'http://127.0.0.1:8802' }`. */
   vars?: Record<string, string>;
+  /**
+   * A directory for wrangler's dev registry (`WRANGLER_REGISTRY_PATH`): a `wrangler pages dev`
+   * given the same one reaches this worker through its `[[services]]` binding to `tally`, and no
+   * other local `tally` (a developer's `npm start`) can answer in its place.
+   */
+  registry?: string;
 }
 
 /** A free TCP port on 127.0.0.1, as the kernel hands one out. */
@@ -88,10 +94,11 @@ function assertPortFree(port: number): Promise<void> {
 }
 
 /** The environment wrangler gets: the repository's Node 24 first on PATH, and no network lookups. */
-function wranglerEnv(): NodeJS.ProcessEnv {
+export function wranglerEnv(registry?: string): NodeJS.ProcessEnv {
   const bin = path.join(ROOT, 'node_modules', '.bin');
   return {
     ...process.env,
+    ...(registry === undefined ? {} : { WRANGLER_REGISTRY_PATH: registry }),
     PATH: [bin, process.env.PATH ?? ''].join(path.delimiter),
     // request.cf comes from a file wrangler would otherwise download; the fallback values do here.
     CLOUDFLARE_CF_FETCH_ENABLED: 'false',
@@ -155,6 +162,71 @@ function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
   }
 }
 
+/** The flags of a local `wrangler dev` or `wrangler pages dev`: where it listens and keeps its state, no prompts. */
+export function serveFlags(port: number, inspectorPort: number, state: string): string[] {
+  return [
+    '--ip',
+    '127.0.0.1',
+    '--port',
+    String(port),
+    '--inspector-port',
+    String(inspectorPort),
+    '--persist-to',
+    state,
+    '--show-interactive-dev-session=false',
+  ];
+}
+
+/** A long-running child in its own process group, as `spawnGroup` starts it. */
+export interface GroupProcess {
+  child: ChildProcess;
+  /** The last 20,000 characters it wrote (stdout and stderr), for error messages. */
+  output(): string;
+  /** SIGTERM to the whole group, SIGKILL after a grace period; resolves once it has closed. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Start a command in its own process group, so that `stop()` reaches its children too (workerd
+ * under wrangler), and so that it is killed when the test process exits, however it ends.
+ *
+ * @example
+ * ```ts
+ * const server = spawnGroup('wrangler', ['pages', 'dev'], { cwd, env: wranglerEnv() });
+ * await server.stop();
+ * ```
+ */
+export function spawnGroup(
+  command: string,
+  args: string[],
+  options: { cwd: string; env: NodeJS.ProcessEnv },
+): GroupProcess {
+  const child = spawn(command, args, { ...options, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  let output = '';
+  const keep = (chunk: string) => {
+    output = (output + chunk).slice(-20_000);
+  };
+  child.stdout?.setEncoding('utf8').on('data', keep);
+  child.stderr?.setEncoding('utf8').on('data', keep);
+  const closed = new Promise<void>((resolve) => child.on('close', () => resolve()));
+  // Never leave a server holding its port when the test process ends abruptly.
+  const killOnExit = () => killGroup(child, 'SIGKILL');
+  process.on('exit', killOnExit);
+  let stopped = false;
+  const stop = async () => {
+    if (stopped) return;
+    stopped = true;
+    killGroup(child, 'SIGTERM');
+    const timer = setTimeout(() => killGroup(child, 'SIGKILL'), STOP_GRACE_MS);
+    await closed;
+    clearTimeout(timer);
+    // Children may outlive their parent for a moment; the group is gone after this.
+    killGroup(child, 'SIGKILL');
+    process.off('exit', killOnExit);
+  };
+  return { child, output: () => output, stop };
+}
+
 /**
  * Start the worker with fresh persisted state, migrations applied and the demo seeded.
  *
@@ -191,54 +263,19 @@ export async function startWorker(options: WorkerOptions = {}): Promise<RunningW
     { mode: 0o600 },
   );
   const vars = Object.entries(options.vars ?? {}).flatMap(([name, value]) => ['--var', `${name}:${value}`]);
-  const child = spawn(
+  const server = spawnGroup(
     'wrangler',
-    [
-      'dev',
-      '--ip',
-      '127.0.0.1',
-      '--port',
-      String(port),
-      '--inspector-port',
-      String(inspectorPort),
-      '--persist-to',
-      state,
-      '--env-file',
-      envFile,
-      '--show-interactive-dev-session=false',
-      ...vars,
-    ],
-    // Its own process group, so that stop() reaches workerd too.
-    { cwd: ROOT, env: wranglerEnv(), stdio: ['ignore', 'pipe', 'pipe'], detached: true },
+    ['dev', ...serveFlags(port, inspectorPort, state), '--env-file', envFile, ...vars],
+    { cwd: ROOT, env: wranglerEnv(options.registry) },
   );
-  let output = '';
-  const keep = (chunk: string) => {
-    output = (output + chunk).slice(-20_000);
-  };
-  child.stdout?.setEncoding('utf8').on('data', keep);
-  child.stderr?.setEncoding('utf8').on('data', keep);
-  const closed = new Promise<void>((resolve) => child.on('close', () => resolve()));
-  // Never leave a worker holding its port when the test process ends abruptly.
-  const killOnExit = () => killGroup(child, 'SIGKILL');
-  process.on('exit', killOnExit);
-
   const url = `http://127.0.0.1:${port}`;
-  let stopped = false;
   const stop = async () => {
-    if (stopped) return;
-    stopped = true;
-    killGroup(child, 'SIGTERM');
-    const timer = setTimeout(() => killGroup(child, 'SIGKILL'), STOP_GRACE_MS);
-    await closed;
-    clearTimeout(timer);
-    // Children of wrangler may outlive it for a moment; the group is gone after this.
-    killGroup(child, 'SIGKILL');
-    process.off('exit', killOnExit);
+    await server.stop();
     rmSync(state, { recursive: true, force: true });
   };
 
   try {
-    await waitForHealth(url, child, () => output);
+    await waitForHealth(url, server.child, server.output);
   } catch (error) {
     await stop();
     throw error;
