@@ -125,6 +125,18 @@ describe('share mode', () => {
     expect(calls[0]?.headers).toMatchObject({ 'X-Tally-Share': 'abc', 'X-Tally-Share-Token': 'tok' });
     expect(calls[0]?.credentials).toBe('omit');
   });
+
+  it('exchanges a password anonymously: no share header, no cookies, no refresh on a wrong one', async () => {
+    const { fetch, calls } = fakeFetch({
+      'POST /api/share/abc/auth': () =>
+        Response.json({ error: { code: 'unauthorized', message: 'x' } }, { status: 401 }),
+    });
+    const api = createApi({ fetch, anonymous: true });
+    await expect(api.post('/api/share/abc/auth', { password: 'wrong' })).rejects.toMatchObject({ status: 401 });
+    expect(calls).toHaveLength(1);
+    expect(Object.keys(calls[0]?.headers ?? {}).filter((name) => /share/i.test(name))).toEqual([]);
+    expect(calls[0]?.credentials).toBe('omit');
+  });
 });
 
 describe('query memory', () => {

@@ -32,6 +32,12 @@ export interface ApiOptions {
   fetch?: typeof fetch;
   /** Public share view: the slug, and the token of a password-protected link. */
   share?: { slug: string; token?: string | null };
+  /**
+   * No cookies, no share header, no refresh on 401: a share link's password exchange. The worker
+   * takes `X-Tally-Share` as the caller's credential, and refuses a locked link's slug without
+   * its token before the password route would run.
+   */
+  anonymous?: boolean;
   /** Runs when the session is gone for good (refresh failed). */
   onUnauthorized?: () => void;
   /** How long identical stats queries are answered from memory (ms); 0 turns the cache off. */
@@ -111,7 +117,7 @@ export function createApi(options: ApiOptions = {}) {
         headers: headers(request.headers, body !== undefined),
         body: body === undefined ? undefined : JSON.stringify(body),
         signal: request.signal,
-        credentials: options.share ? 'omit' : 'same-origin',
+        credentials: options.share || options.anonymous ? 'omit' : 'same-origin',
       });
     } catch (error) {
       if ((error as { name?: string })?.name === 'AbortError') throw error;
@@ -132,7 +138,7 @@ export function createApi(options: ApiOptions = {}) {
 
   async function raw(method: string, path: string, body?: unknown, request: RequestOptions = {}): Promise<Response> {
     let response = await send(method, path, body, request);
-    if (response.status === 401 && !options.share && !SESSION_PATHS.test(path)) {
+    if (response.status === 401 && !options.share && !options.anonymous && !SESSION_PATHS.test(path)) {
       if (await refresh()) response = await send(method, path, body, request);
       if (response.status === 401) options.onUnauthorized?.();
     }
