@@ -82,7 +82,10 @@ async function visit(userAgent: string, paths: string[]): Promise<void> {
     if (index === 0) await page.goto(`http://127.0.0.1:${SITE_PORT}${pathname}`);
     else await Promise.all([page.waitForURL(`**${pathname}`), page.click(`a[href="${pathname}"]`)]);
   }
-  // Leaving the page flushes whatever the tracker still holds.
+  // The tracker sends its batch a second after the last event. Closing the context before that
+  // leaves the pageview to the unload beacon, which a closing browser can cut off (a lost
+  // pageview, seen once): let the batch go out on its own first.
+  await page.waitForTimeout(1_500);
   await context.close();
 }
 
