@@ -147,6 +147,40 @@ describe('goals in queries, checked by hand', () => {
     );
   });
 
+  it('answer for more goals than one raw statement holds, filtered (raw) or not', async () => {
+    // 25 goals: property goals bind three parameters each, so they take several statements.
+    const goals = [
+      ...Array.from({ length: 12 }, (_, i) => eventGoal(`plan ${i}`, 'signup', ['plan', `p${i}`])),
+      ...Array.from({ length: 8 }, (_, i) => pageviewGoal(`page ${i}`, `/p${i}*`)),
+      ...['signup', 'click', 'download', 'share', 'buy'].map((name) => eventGoal(`event ${name}`, name)),
+    ];
+    const events = Array.from({ length: 40 }, (_, i) =>
+      event(`2026-03-10T${String(8 + (i % 12)).padStart(2, '0')}:${String(i).padStart(2, '0')}:00Z`, {
+        visitor_id: `v${i % 9}`,
+        session_id: `s${i % 13}`,
+        seq: 1 + Math.floor(i / 13),
+        name: i % 3 ? 'pageview' : i % 2 ? 'signup' : 'click',
+        path: `/p${i % 8}${i % 5 ? '' : '/x'}`,
+        props: i % 3 ? null : `{"plan":"p${i % 12}"}`,
+      }),
+    );
+    const queries: OracleQuery[] = [
+      { metrics: ['visitors', 'visits', 'events', 'conversion_rate'], date_range, dimensions: ['event:goal'] },
+      {
+        metrics: ['visitors', 'events', 'conversion_rate'],
+        date_range,
+        dimensions: ['event:goal'],
+        filters: [['is_not', 'country', ['XX']]],
+      },
+    ];
+    const projectId = await seed('UTC', events, goals);
+    for (const query of queries) {
+      const expected = runOracle(events, query, { timezone: 'UTC', goals });
+      expect((expected as { results: unknown[] }).results.length).toBeGreaterThan(10);
+      expect(await ask(projectId, query), JSON.stringify(query)).toEqual(expected);
+    }
+  });
+
   it('convert at 50% when one of two visitors converts, within the same group', async () => {
     const goals = [eventGoal('Signup', 'signup')];
     const events = [

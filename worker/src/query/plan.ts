@@ -29,6 +29,18 @@ export interface Row extends AggregateRow {
 
 type Merge = (all: Row[][]) => Row[];
 
+/**
+ * Goals per raw statement: each adds up to three bound parameters (a property goal's name, key and
+ * value), and D1 allows 100 per statement, filters' included.
+ */
+const GOALS_PER_STATEMENT = 10;
+
+function chunks<T>(list: readonly T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < list.length; i += size) out.push(list.slice(i, i + size));
+  return out;
+}
+
 /** Whether a query names goals (and so needs the project's goals loaded). */
 export function usesGoals(query: Query): boolean {
   return query.dimensions.includes('event:goal') || query.filters.some(([, dimension]) => dimension === 'event:goal');
@@ -90,11 +102,20 @@ export async function planAggregations(
   const raw = (
     span: { start: number; end: number },
     dimensions: readonly Dimension[],
-    extra: { where?: Condition[]; goal?: string },
+    extra: { where?: Condition[] },
   ) => {
     const { sql, params } = aggregateSql({ ...scope, ...span }, dimensions, filters, extra);
     return d1.prepare(sql).bind(...params);
   };
+  /** Raw statements of a goal breakdown: all goals in one, or a few (bound parameters are ≤ 100). */
+  const rawByGoal = (span: { start: number; end: number }, dimensions: readonly Dimension[], where: Condition[]) =>
+    chunks(goals, GOALS_PER_STATEMENT).map((list) => {
+      const { sql, params } = aggregateSql({ ...scope, ...span }, dimensions, filters, {
+        where,
+        goals: list.map((goal) => ({ name: goal.name, condition: goalCondition(goal, paths) })),
+      });
+      return d1.prepare(sql).bind(...params);
+    });
   const push = (list: D1PreparedStatement[], merge: (answers: Row[][]) => Row[]): Merge => {
     const indexes = list.map((statement) => statements.push(statement) - 1);
     return (all) => merge(indexes.map((index) => all[index] ?? []));
@@ -117,19 +138,11 @@ export async function planAggregations(
     const days = closed(r);
     if (goalRuns(r, dimensions) && days) {
       const perGoal = ([first, last]: [LocalDate, LocalDate]) =>
-        goals.map((goal) =>
-          raw({ start: dayBounds(first, tz).start, end: dayBounds(last, tz).end }, dimensions, {
-            where: [goalCondition(goal, paths)],
-            goal: goal.name,
-          }),
-        );
+        rawByGoal({ start: dayBounds(first, tz).start, end: dayBounds(last, tz).end }, dimensions, []);
       const read = planGoalsFromRollups(d1, project.id, days, dimensions, keys, markedOf(days), perGoal);
       if (read) return push(read.statements, read.merge);
     }
-    return push(
-      goals.map((goal) => raw(r, dimensions, { where: [...goalWhere, goalCondition(goal, paths)], goal: goal.name })),
-      flat,
-    );
+    return push(rawByGoal(r, dimensions, goalWhere), flat);
   };
 
   const plan = (r: ResolvedRange, dimensions: readonly Dimension[]): Merge => {

@@ -201,11 +201,15 @@ export interface RawScope {
  * metrics are made of. Columns: g0…g2, visitors, pageviews, events, visits, bounces, duration
  * (ms, summed over visits), revenue. Parameters: the groups', then the conditions'.
  */
-export function groupedSelect(groups: readonly Condition[], where: readonly Condition[]): Condition {
+export function groupedSelect(
+  groups: readonly Condition[],
+  where: readonly Condition[],
+  join: Condition | null = null,
+): Condition {
   const keys = [0, 1, 2].map((i) => (groups[i] ? `${groups[i]?.sql} AS g${i}` : `NULL AS g${i}`));
   const sql = `SELECT * FROM (WITH kept AS (
   SELECT *, ${keys.join(', ')}, strftime('%Y-%m-%d', lt / 1000, 'unixepoch') AS day
-  FROM base
+  FROM base${join ? ` ${join.sql}` : ''}
   WHERE ${where.length ? where.map((w) => w.sql).join(' AND ') : '1'}
 ),
 by_event AS (
@@ -223,7 +227,11 @@ by_visit AS (
 )
 SELECT e.g0, e.g1, e.g2, e.visitors, e.pageviews, e.events, v.visits, v.bounces, v.duration, e.revenue
 FROM by_event e JOIN by_visit v ON e.g0 IS v.g0 AND e.g1 IS v.g1 AND e.g2 IS v.g2)`;
-  return { sql, params: [...groups.flatMap((g) => g.params), ...where.flatMap((w) => w.params)] };
+  return {
+    sql,
+    // In the order the placeholders appear: the group keys, the join, the conditions.
+    params: [...groups.flatMap((g) => g.params), ...(join?.params ?? []), ...where.flatMap((w) => w.params)],
+  };
 }
 
 /**
@@ -234,13 +242,26 @@ export function aggregateSql(
   scope: RawScope,
   dimensions: readonly Dimension[],
   filters: Query['filters'],
-  /** Conditions beyond the filters (goals), and the label `event:goal` groups take. */
-  extra: { where?: Condition[]; goal?: string } = {},
+  /**
+   * Conditions beyond the filters (goal filters), and the goals an `event:goal` dimension groups
+   * by: each event joins every goal it completes, so one statement answers for all of them.
+   */
+  extra: { where?: Condition[]; goals?: readonly { name: string; condition: Condition }[] } = {},
 ): { sql: string; params: unknown[] } {
   const groups = dimensions.map((dimension) =>
-    dimension === 'event:goal' ? { sql: '?', params: [extra.goal ?? null] } : dimensionSql(dimension),
+    dimension === 'event:goal' ? { sql: 'goal_name', params: [] } : dimensionSql(dimension),
   );
-  const grouped = groupedSelect(groups, [...filters.map(filterSql), ...(extra.where ?? [])]);
+  const goals = extra.goals ?? [];
+  // The goal list is a subquery so that json_each's own columns (`path`, `key`…) never meet base's.
+  const join = dimensions.includes('event:goal')
+    ? {
+        sql: `JOIN (SELECT key AS goal_index, value AS goal_name FROM json_each(?)) AS goal ON CASE goal.goal_index ${goals
+          .map((goal, index) => `WHEN ${index} THEN (${goal.condition.sql})`)
+          .join(' ')} ELSE 0 END`,
+        params: [JSON.stringify(goals.map((goal) => goal.name)), ...goals.flatMap((goal) => goal.condition.params)],
+      }
+    : null;
+  const grouped = groupedSelect(groups, [...filters.map(filterSql), ...(extra.where ?? [])], join);
   return {
     sql: `WITH ${baseCte(scope.start, scope.end, scope.timeZone)}\n${grouped.sql}`,
     // In the order the placeholders appear: base's currency and project, then the groups and conditions.
