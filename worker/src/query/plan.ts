@@ -1,7 +1,8 @@
 /**
  * Planning a query's aggregations into one D1 batch: each aggregation (the range, its totals, its
  * comparison) reads rollups plus raw runs where rollups can answer it (`rollup-read.ts`), and
- * raw events over its range otherwise; a raw goal breakdown makes one aggregation per goal.
+ * raw events over its range otherwise; a raw goal breakdown joins each event to the goals it
+ * completes, ten goals a statement.
  */
 import { goalRollupKey } from '../rollup/goal-rollups.ts';
 import type { Freshness } from './cache.ts';
@@ -133,7 +134,7 @@ export async function planAggregations(
     return push([raw(r, dimensions, { where })], flat);
   };
 
-  /** An aggregation with a goal dimension: goal rollups and raw runs, or one raw statement per goal. */
+  /** An aggregation with a goal dimension: goal rollups and raw runs, or raw statements of ten goals each. */
   const byGoal = (r: ResolvedRange, dimensions: readonly Dimension[]): Merge => {
     const days = closed(r);
     if (goalRuns(r, dimensions) && days) {
