@@ -102,33 +102,44 @@ export function dimensionSql(dimension: Dimension): Condition {
   return { sql: `v_${dimension}`, params: [] };
 }
 
+/** The event columns a visit's entry values come from (`path` aside, which every query reads). */
+export const ENTRY_SOURCE_COLUMNS = [...new Set(Object.values(VISIT_COLUMNS))].filter((column) => column !== 'path');
+
+/**
+ * Two CTEs over the events of `source` (which must hold `session_id`, `seq`, `name`, `path` and
+ * {@link ENTRY_SOURCE_COLUMNS}): `<entries>` with each visit's entry values (`v_<dimension>`) and
+ * `<exits>` with its exit page. NOTE: with a single MIN() or MAX() aggregate, SQLite takes a
+ * query's other columns from the row that holds the minimum (maximum): the entry's values, and the
+ * path of the last pageview (or of the last event, in a visit without pageviews).
+ */
+export function entryExitCtes(source: string, entries: string, exits: string): string {
+  const columns = Object.entries(VISIT_COLUMNS).map(([name, column]) => `${column} AS v_${name}`);
+  return `${entries} AS (
+  SELECT session_id, MIN(seq), ${columns.join(', ')} FROM ${source} GROUP BY session_id
+),
+${exits} AS (
+  SELECT session_id, MAX((name = 'pageview') * 4294967296 + seq), path AS v_exit_page FROM ${source} GROUP BY session_id
+)`;
+}
+
 /**
  * The CTE `base`: a project's events in [start, end) with their local time, their visit's entry
  * (and exit) values and their visit's aggregates. It binds two parameters: the currency whose
  * amounts count as revenue, then the project id.
  *
  * Each visit's values are computed once per visit (three GROUP BYs over the range's events) and
- * joined back, not as window functions per event: eighteen FIRST_VALUE windows cost most of a raw
- * query's time. NOTE: with a single MIN() or MAX() aggregate, SQLite takes a query's other columns
- * from the row that holds the minimum (maximum): the entry's values, and the path of the last
- * pageview (or of the last event, in a visit without pageviews). The rollups use the same SQL.
+ * joined back ({@link entryExitCtes}, which the rollups share), not as window functions per event:
+ * eighteen FIRST_VALUE windows cost most of a raw query's time.
  */
 export function baseCte(start: number, end: number, timeZone: string, materialized = false): string {
   const entries = Object.entries(VISIT_COLUMNS);
-  const entryColumns = [...new Set(entries.map(([, column]) => column))].filter((column) => column !== 'path');
   return `range_events AS MATERIALIZED (
   SELECT ts, seq, session_id, visitor_id, name, path, hostname, props, ${localTimeSql(start, end, timeZone)} AS lt,
-    CASE WHEN revenue_currency = ? THEN revenue_amount END AS revenue, ${entryColumns.join(', ')}
+    CASE WHEN revenue_currency = ? THEN revenue_amount END AS revenue, ${ENTRY_SOURCE_COLUMNS.join(', ')}
   FROM events
   WHERE project_id = ? AND ts >= ${int(start)} AND ts < ${int(end)}
 ),
-range_entries AS (
-  SELECT session_id, MIN(seq), ${entries.map(([name, column]) => `${column} AS v_${name}`).join(', ')}
-  FROM range_events GROUP BY session_id
-),
-range_exits AS (
-  SELECT session_id, MAX((name = 'pageview') * 4294967296 + seq), path AS v_exit_page FROM range_events GROUP BY session_id
-),
+${entryExitCtes('range_events', 'range_entries', 'range_exits')},
 range_visits AS (
   SELECT session_id, MIN(ts) AS s_first, MAX(ts) AS s_last, SUM(name = 'pageview') AS s_pageviews, COUNT(*) AS s_events
   FROM range_events GROUP BY session_id

@@ -11,7 +11,7 @@
  */
 import { dayBounds, formatDate, type LocalDate, localDate, parseDate } from '../query/calendar.ts';
 import { type Dimension, VISIT_DIMENSIONS } from '../query/schema.ts';
-import { dimensionSql, localTimeSql, VISIT_COLUMNS } from '../query/sql.ts';
+import { dimensionSql, ENTRY_SOURCE_COLUMNS, entryExitCtes, localTimeSql } from '../query/sql.ts';
 import {
   dayPathsStatement,
   GOAL_DIMENSION,
@@ -74,23 +74,14 @@ const INSERT = `INSERT INTO rollups (project_id, day, dimension, value, visitors
 export function rollupDaySql(project: RollupProject, day: LocalDate): { sql: string; params: unknown[] }[] {
   const { start, end } = dayBounds(day, project.timezone);
   if (!Number.isSafeInteger(start) || !Number.isSafeInteger(end)) throw new Error('day bounds must be integers');
-  const entries = Object.entries(VISIT_COLUMNS);
-  // NOTE: with a single MIN() or MAX() aggregate, SQLite takes a query's other columns from the
-  // row that holds the minimum (maximum): the entry's values, and the path of the last pageview
-  // (or of the last event, in a visit without pageviews) — the raw query's FIRST_VALUE windows.
+  // Entry values and exit pages come from the SQL the raw queries use (`entryExitCtes`).
   const head = `WITH day_events AS MATERIALIZED (
   SELECT session_id, visitor_id, seq, ts, name, path, path AS page, hostname, ${localTimeSql(start, end, project.timezone)} AS lt,
     CASE WHEN revenue_currency = ? THEN revenue_amount END AS revenue,
-    ${[...new Set(entries.map(([, column]) => column))].filter((column) => column !== 'path').join(', ')}
+    ${ENTRY_SOURCE_COLUMNS.join(', ')}
   FROM events WHERE project_id = ? AND ts >= ${start} AND ts < ${end}
 ),
-entries AS (
-  SELECT session_id, MIN(seq), ${entries.map(([name, column]) => `${column} AS v_${name}`).join(', ')}
-  FROM day_events GROUP BY session_id
-),
-exits AS (
-  SELECT session_id, MAX((name = 'pageview') * 4294967296 + seq), path AS v_exit_page FROM day_events GROUP BY session_id
-),
+${entryExitCtes('day_events', 'entries', 'exits')},
 visits AS MATERIALIZED (
   SELECT s.*, ${VISIT_GROUPINGS.map((name) => `v_${name}`).join(', ')}
   FROM (
