@@ -56,6 +56,16 @@ export const LIMITS = {
   futureMs: 5 * 60 * 1000,
 } as const;
 
+/**
+ * Whether `key` is a property key as stored: 1 to {@link LIMITS.propKeyChars} characters, none of
+ * them a control character (ingest removes those). Ingest keeps only such keys and the stats API
+ * accepts every one of them in `event:props:<key>`, quotes and backslashes included.
+ */
+export function isPropertyKey(key: string): boolean {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what is refused.
+  return key.length >= 1 && key.length <= LIMITS.propKeyChars && !/[\u0000-\u001f\u007f]/.test(key);
+}
+
 /** A property value: flat, never nested. */
 export type PropValue = string | number | boolean;
 

@@ -11,7 +11,7 @@ import { liveRoutes } from './live/index.ts';
 import { projectRoutes } from './projects/index.ts';
 import { dropRoutes, exportRoutes, funnelRoutes, queryRoutes } from './query/index.ts';
 import { isTransientStorageError } from './shared/db-errors.ts';
-import { ApiError } from './shared/errors.ts';
+import { ApiError, codeForStatus } from './shared/errors.ts';
 import { createRouter } from './shared/hono.ts';
 import { securityHeaders } from './shared/security-headers.ts';
 import { VERSION } from './shared/version.ts';
@@ -68,7 +68,8 @@ app.onError((error, c) => {
     return c.json(error.toBody(), error.status);
   }
   if (error instanceof HTTPException && error.status < 500) {
-    return c.json(new ApiError(error.status, 'invalid_input', error.message || 'Bad request').toBody(), error.status);
+    const code = codeForStatus(error.status);
+    return c.json(new ApiError(error.status, code, error.message || 'Bad request').toBody(), error.status);
   }
   if (isTransientStorageError(error)) {
     console.error('storage unavailable:', error instanceof Error ? error.message : String(error));

@@ -41,11 +41,23 @@ describe('date ranges', () => {
     expect(() => resolveDateRange(['2026-03-02', '2026-03-01'], TZ, NOW, FIRST_DAY)).toThrow(/after/);
   });
 
+  it('keep custom ranges and `all` inside 2000-01-01 … tomorrow, at most ten years', () => {
+    // Tomorrow in New York is the last day allowed; the day after is not, nor 9999-12-31.
+    expect(resolveDateRange(['2026-03-11', '2026-03-11'], TZ, NOW, FIRST_DAY).start).toBe(at(2026, 3, 11));
+    expect(() => resolveDateRange(['2026-03-12', '2026-03-12'], TZ, NOW, FIRST_DAY)).toThrow(/2026-03-11/);
+    expect(() => resolveDateRange(['9999-12-31', '9999-12-31'], TZ, NOW, FIRST_DAY)).toThrow(/after/);
+    expect(() => resolveDateRange(['1999-12-31', '2000-01-01'], TZ, NOW, FIRST_DAY)).toThrow(/2000-01-01/);
+    expect(() => resolveDateRange(['2010-01-01', '2020-12-31'], TZ, NOW, FIRST_DAY)).toThrow(/ten years/);
+    // Data from before 2000 (a bad import) or over ten years old does not stretch `all`.
+    const all = resolveDateRange('all', TZ, NOW, { year: 1970, month: 1, day: 1 });
+    expect(localDate(all.start, TZ)).toEqual({ year: 2016, month: 3, day: 3 }); // 3,660 days, like the longest custom range
+  });
+
   it('compare with the previous period of equal length, or the same dates a year before', () => {
     const week = resolveDateRange('7d', TZ, NOW, FIRST_DAY);
     const previous = comparisonRange(week, 'previous_period', TZ);
     expect([previous.start, previous.end]).toEqual([at(2026, 2, 25), at(2026, 3, 4)]);
-    const leap = resolveDateRange(['2028-02-29', '2028-02-29'], TZ, NOW, FIRST_DAY);
+    const leap = resolveDateRange(['2028-02-29', '2028-02-29'], TZ, Date.UTC(2028, 2, 1), FIRST_DAY);
     const yearBefore = comparisonRange(leap, 'year_over_year', TZ);
     expect([localDate(yearBefore.start, TZ), yearBefore.interval]).toEqual([{ year: 2027, month: 2, day: 28 }, 'hour']);
     const realtime = resolveDateRange('realtime', TZ, NOW, FIRST_DAY);

@@ -26,13 +26,14 @@ describe('ProjectDO storage schema', () => {
         'outbox',
         'recent_events',
         'salts',
+        'share_buckets',
         'visitors',
       ]);
-      expect(version()).toBe('4');
+      expect(version()).toBe('5');
       state.storage.sql.exec("INSERT INTO salts (day, salt) VALUES ('2030-01-01', 'kept')");
 
-      expect(migrateProjectStorage(state.storage)).toBe(4);
-      expect(version()).toBe('4');
+      expect(migrateProjectStorage(state.storage)).toBe(5);
+      expect(version()).toBe('5');
       expect(state.storage.sql.exec<{ salt: string }>('SELECT salt FROM salts').one().salt).toBe('kept');
     });
   });
@@ -42,13 +43,14 @@ describe('ProjectDO storage schema', () => {
     await runInDurableObject(stub, (_instance, state) => {
       const sql = state.storage.sql;
       // Put the object back to what version 1 left behind.
-      for (const table of ['api_key_buckets', 'recent_events', 'live_tickets']) sql.exec(`DROP TABLE ${table}`);
+      for (const table of ['api_key_buckets', 'recent_events', 'live_tickets', 'share_buckets'])
+        sql.exec(`DROP TABLE ${table}`);
       sql.exec('DROP INDEX visitors_seen_at');
       sql.exec('ALTER TABLE visitors DROP COLUMN seen_at');
       sql.exec("UPDATE meta SET value = '1' WHERE key = 'schema_version'");
       sql.exec("INSERT INTO salts (day, salt) VALUES ('2030-01-01', 'kept')");
 
-      expect(migrateProjectStorage(state.storage)).toBe(4);
+      expect(migrateProjectStorage(state.storage)).toBe(5);
       sql.exec("INSERT INTO api_key_buckets (key_id, tokens, at) VALUES ('k', 1, 0)");
       sql.exec("INSERT INTO recent_events (ts, name, path) VALUES (0, 'pageview', '/')");
       expect(sql.exec<{ salt: string }>('SELECT salt FROM salts').one().salt).toBe('kept');
@@ -60,6 +62,7 @@ describe('ProjectDO storage schema', () => {
     await runInDurableObject(stub, (_instance, state) => {
       const sql = state.storage.sql;
       // Put the visitors table back to what version 3 left behind, with one visitor in it.
+      sql.exec('DROP TABLE share_buckets');
       sql.exec('DROP TABLE visitors');
       sql.exec(`CREATE TABLE visitors (
         key TEXT PRIMARY KEY, visitor TEXT NOT NULL, session_id TEXT NOT NULL, last_seen INTEGER NOT NULL,
@@ -68,7 +71,7 @@ describe('ProjectDO storage schema', () => {
       sql.exec("INSERT INTO visitors VALUES ('k', 'v', 's', 1234, 1, '/', NULL, 10, 0)");
       sql.exec("UPDATE meta SET value = '3' WHERE key = 'schema_version'");
 
-      expect(migrateProjectStorage(state.storage)).toBe(4);
+      expect(migrateProjectStorage(state.storage)).toBe(5);
       expect(sql.exec<{ seen_at: number }>("SELECT seen_at FROM visitors WHERE key = 'k'").one().seen_at).toBe(1234);
     });
   });

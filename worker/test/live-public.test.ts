@@ -67,7 +67,7 @@ describe('the public live counter', () => {
     await expectError(await handshake('/api/live/public/no-such-site', ELSEWHERE), 404, 'not_found');
 
     await setPublicLive(project.id, owner.token, true);
-    await expectError(await api(path), 426, 'invalid_input');
+    await expectError(await api(path), 426, 'upgrade_required');
     expect(await (await openSocket(path, ELSEWHERE)).take()).toEqual([{ type: 'count', visitors: 0 }]);
     await setPublicLive(project.id, owner.token, false);
     await expectError(await handshake(path, ELSEWHERE), 404, 'not_found');

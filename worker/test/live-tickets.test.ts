@@ -123,7 +123,7 @@ describe('live tickets', () => {
     const { ticket } = await ticketFor(project.id, owner.token);
     const plain = await api(livePath(project.id, ticket), { headers: { origin: ORIGIN } });
     expect(plain.headers.get('upgrade')).toBe('websocket');
-    await expectError(plain, 426, 'invalid_input');
+    await expectError(plain, 426, 'upgrade_required');
     // The refused request did not spend the ticket.
     record(await handshake(livePath(project.id, ticket)));
   });

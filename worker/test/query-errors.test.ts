@@ -1,11 +1,13 @@
 /**
  * Invalid questions to the stats API: each answers 400 with the standard error body, and its
  * `details` name the failing field by its path in the request body, so a client can tell which
- * part of its query to fix.
+ * part of its query to fix. A body that is not JSON, or does not parse, gets the same status and
+ * code on the stats, management and ingest routes alike.
  */
+import { exports } from 'cloudflare:workers';
 import { describe, expect, it } from 'vitest';
-import { expectError } from './helpers.ts';
-import { event, post, seed, signInBeforeAll } from './query-oracle-harness.ts';
+import { expectError, ORIGIN, postEvent } from './helpers.ts';
+import { event, post, seed, signInBeforeAll, signUp } from './query-oracle-harness.ts';
 
 signInBeforeAll();
 
@@ -39,5 +41,30 @@ describe('an invalid query', () => {
     const error = await expectError(await post(projectId, { ...valid, ...change }), 400, 'invalid_input');
     const paths = (error.details ?? []).map((issue) => JSON.stringify(issue.path));
     expect(paths, JSON.stringify(error)).toContain(JSON.stringify(path));
+  });
+});
+
+describe('a body the API cannot read', () => {
+  /** The same body, as one content type, to a management route, a stats route and ingest. */
+  async function everywhere(contentType: string, body: string): Promise<Response[]> {
+    const owner = await signUp();
+    const headers = { authorization: `Bearer ${owner.token}`, 'content-type': contentType };
+    return [
+      await exports.default.fetch(`${ORIGIN}/api/projects`, { method: 'POST', headers, body }),
+      await exports.default.fetch(`${ORIGIN}/api/v1/query`, { method: 'POST', headers, body }),
+      await postEvent(body, { headers: { 'content-type': contentType } }),
+    ];
+  }
+
+  it('is 415 unsupported_media_type when it is not JSON', async () => {
+    for (const res of await everywhere('text/xml', '<query metrics="visitors"/>')) {
+      await expectError(res, 415, 'unsupported_media_type');
+    }
+  });
+
+  it('is 400 invalid_json when it does not parse', async () => {
+    for (const res of await everywhere('application/json', '{"metrics": [')) {
+      await expectError(res, 400, 'invalid_json');
+    }
   });
 });

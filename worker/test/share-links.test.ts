@@ -287,14 +287,14 @@ describe('password-protected links', () => {
     );
   });
 
-  it('five wrong passwords lock the link for 15 minutes', async () => {
+  it('five wrong passwords from one address lock that address out of the link for 15 minutes', async () => {
     const { projectId, owner } = await team();
     const link = await createShare(owner.token, projectId, { name: 'Guarded', password: 'the-right-one' });
     const other = await createShare(owner.token, projectId, { name: 'Other', password: 'the-right-one' });
     const start = Date.now();
     vi.setSystemTime(start);
-    const attempt = (slug: string, password: string) =>
-      api(`/api/share/${slug}/auth`, { method: 'POST', body: { password } });
+    const attempt = (slug: string, password: string, ip = '10.4.0.1') =>
+      api(`/api/share/${slug}/auth`, { method: 'POST', body: { password }, headers: { 'cf-connecting-ip': ip } });
     for (let i = 0; i < 5; i++) await expectError(await attempt(link.slug, `wrong-guess-${i}`), 401, 'unauthorized');
 
     // Locked: even the right password is refused, and the client is told when to come back.
@@ -303,8 +303,9 @@ describe('password-protected links', () => {
     await expectError(locked, 429, 'rate_limited');
     expect(retryAfter).toBeGreaterThan(0);
     expect(retryAfter).toBeLessThanOrEqual(15 * 60);
-    // The lock is per link.
+    // The lock is per link and per address: the guesser cannot keep everyone else out.
     expect((await attempt(other.slug, 'the-right-one')).status).toBe(200);
+    expect((await attempt(link.slug, 'the-right-one', '10.4.0.2')).status).toBe(200);
 
     vi.setSystemTime(start + 15 * 60_000 + 1_000);
     expect((await attempt(link.slug, 'the-right-one')).status).toBe(200);

@@ -1,4 +1,3 @@
-import { hmacSha256Hex } from '../shared/crypto.ts';
 import { z } from '@hono/zod-openapi';
 import { and, eq, sql } from 'drizzle-orm';
 import { type Db, getDb, members, projects, users } from '../db/index.ts';
@@ -6,7 +5,7 @@ import { deleteProject } from '../projects/delete.ts';
 import { ApiError } from '../shared/errors.ts';
 import { uuidv7 } from '../shared/ids.ts';
 import { hashPassword, verifyPassword } from './password.ts';
-import { beginAttempt, recordFailure, recordSuccess } from './throttle.ts';
+import { attemptKeys, beginAttempt, recordFailure, recordSuccess } from './throttle.ts';
 
 /** An email address, normalised: trimmed and lower-cased, so one person has one account. */
 export const EmailSchema = z
@@ -55,15 +54,11 @@ export async function signUp(
   return toUser(inserted[0]);
 }
 
-/** The throttle keys of a sign-in: the account, and a keyed hash of the IP (never the IP). */
-async function throttleKeys(secret: string, email: string, ip: string): Promise<string[]> {
-  const ipHash = (await hmacSha256Hex(secret, `sign-in-ip\n${ip}`)).slice(0, 32);
-  return [`email:${email}`, `ip:${ipHash}`];
-}
-
 /**
  * Check an email and password. Unknown emails and wrong passwords fail alike — same status, body
- * and (through a decoy hash) time. Five failures in a row lock the account and the IP for 15 minutes.
+ * and (through a decoy hash) time. Throttled per account, address and pair (`throttle.ts`): five
+ * failures in a row lock that address out of that account for 15 minutes, but no number of
+ * failures from elsewhere keeps the owner out.
  */
 export async function signIn(
   env: Env,
@@ -72,7 +67,7 @@ export async function signIn(
   now: number,
 ): Promise<User> {
   const db = getDb(env.DB);
-  const keys = await throttleKeys(env.AUTH_SECRET, input.email, ip);
+  const keys = await attemptKeys(env.AUTH_SECRET, `email:${input.email}`, ip);
   await beginAttempt(env.DB, keys, now);
   const user = await db.select().from(users).where(eq(users.email, input.email)).get();
   decoyHash ??= hashPassword('decoy password that matches nothing');

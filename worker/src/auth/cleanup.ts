@@ -6,8 +6,10 @@ const DAY_MS = 86_400_000;
 
 /**
  * Forget what no longer guards anything: refresh tokens a day past expiry, sessions revoked or
- * idle beyond the refresh lifetime, and sign-in throttle rows a day after their last failure
- * whose lock (if any) has run out. Returns the rows deleted per table.
+ * idle beyond the refresh lifetime, and throttle rows (`throttle.ts`, `api-key-throttle.ts`) a
+ * day after their last attempt whose lock or wait (if any) has run out — whatever their key: so an
+ * account's or a link's failures in a row, and with them its slowdown, are forgotten after a quiet
+ * day. Returns the rows deleted per table.
  */
 export async function purgeExpiredAuth(d1: D1Database, now: number): Promise<Record<string, number>> {
   const statements = {

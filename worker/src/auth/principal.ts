@@ -1,9 +1,12 @@
 import { getCookie } from 'hono/cookie';
 import { createMiddleware } from 'hono/factory';
 import { getDb } from '../db/index.ts';
+import type { ApiKeyTokenResult } from '../live/api-key-buckets.ts';
+import type { ProjectDO } from '../live/index.ts';
+import type { ShareTokenResult } from '../live/share-buckets.ts';
+import { hmacSha256Hex } from '../shared/crypto.ts';
 import { ApiError } from '../shared/errors.ts';
 import type { AppEnv } from '../shared/hono.ts';
-import type { ProjectDO } from '../live/index.ts';
 import { verifyApiKeyFrom } from './api-key-throttle.ts';
 import { type ApiKeyScope, recordApiKeyUse, type VerifiedApiKey } from './api-keys.ts';
 import { ACCESS_COOKIE } from './cookies.ts';
@@ -31,8 +34,8 @@ const unauthorized = (message: string) => new ApiError(401, 'unauthorized', mess
  * JWT), `X-Tally-Key`, the access cookie, or a share link header. Credentials that are present but
  * invalid are refused outright (401) rather than treated as anonymous — except the access cookie on
  * the routes that start a session, which a browser keeps sending after its session was revoked.
- * API keys are metered per key (`api_keys.rate_limit` requests a minute): past it, 429 with
- * `Retry-After`.
+ * API keys are metered per key (`api_keys.rate_limit` requests a minute), share links per link and
+ * per (link, client address) (`DEFAULT_SHARE_LIMITS`): past a limit, 429 with `Retry-After`.
  */
 export const authenticate = createMiddleware<AppEnv>(async (c, next) => {
   const now = Date.now();
@@ -41,11 +44,12 @@ export const authenticate = createMiddleware<AppEnv>(async (c, next) => {
   const cookie = SESSION_STARTS.test(c.req.path) ? undefined : getCookie(c, ACCESS_COOKIE);
   const jwt = bearer && !bearer.startsWith('tly_') ? bearer : cookie;
   const share = c.req.header(SHARE_HEADER);
+  const ip = c.req.header('cf-connecting-ip') ?? '';
   const db = getDb(c.env.DB);
 
   let principal: Principal | null = null;
   if (apiKey) {
-    const key = await verifyApiKeyFrom(c.env, apiKey, c.req.header('cf-connecting-ip') ?? '', now);
+    const key = await verifyApiKeyFrom(c.env, apiKey, ip, now);
     if (!key) throw unauthorized('Invalid API key');
     await takeApiKeyToken(c.env, key, now);
     c.executionCtx.waitUntil(recordApiKeyUse(c.env.DB, key.id, now).catch(() => undefined));
@@ -58,6 +62,7 @@ export const authenticate = createMiddleware<AppEnv>(async (c, next) => {
     principal = { kind: 'user', userId: claims.userId, sessionId: claims.sessionId };
   } else if (share) {
     const access = await verifyShareAccess(c.env, share, c.req.header(SHARE_TOKEN_HEADER), now);
+    await takeShareTokens(c.env, access, ip, now);
     principal = { kind: 'share', shareId: access.shareId, projectId: access.projectId };
   }
   c.set('principal', principal);
@@ -69,21 +74,56 @@ export const authenticate = createMiddleware<AppEnv>(async (c, next) => {
  * bucket lives in the key's project DO: one call per request, shared by every isolate.
  */
 async function takeApiKeyToken(env: Env, key: VerifiedApiKey, now: number): Promise<void> {
-  const stub = env.PROJECT.get(env.PROJECT.idFromName(key.projectId)) as DurableObjectStub<ProjectDO>;
-  let result: Awaited<ReturnType<ProjectDO['takeApiKeyToken']>>;
-  try {
-    result = await stub.takeApiKeyToken(key.id, key.rateLimit, now);
-  } catch (error) {
-    // Fail closed: an unmetered key is what the limit exists to prevent. Never retry an overloaded DO.
-    console.error('ProjectDO takeApiKeyToken failed:', error instanceof Error ? error.message : String(error));
-    throw new ApiError(503, 'unavailable', 'The API is unavailable; retry later', undefined, { 'Retry-After': '5' });
-  }
+  const result = await meter<ApiKeyTokenResult>(env, key.projectId, 'takeApiKeyToken', (stub) =>
+    stub.takeApiKeyToken(key.id, key.rateLimit, now),
+  );
+  if (!result.ok) throw rateLimited('This API key is making too many requests', result.retryAfter);
+}
+
+/**
+ * Spend one of a share link's requests and one of its caller's; 429 with `Retry-After` when either
+ * budget is gone. Privacy: the project DO keeps the address only as an HMAC under the server
+ * secret, salted with the link, so no row holds an address and rows of two links cannot be matched.
+ */
+async function takeShareTokens(
+  env: Env,
+  access: { shareId: string; projectId: string },
+  ip: string,
+  now: number,
+): Promise<void> {
+  const address = (await hmacSha256Hex(env.AUTH_SECRET, `share-ip\n${access.shareId}\n${ip}`)).slice(0, 32);
+  const result = await meter<ShareTokenResult>(env, access.projectId, 'takeShareTokens', (stub) =>
+    stub.takeShareTokens(access.shareId, address, now),
+  );
   if (!result.ok) {
-    throw new ApiError(429, 'rate_limited', 'This API key is making too many requests', undefined, {
-      'Retry-After': String(result.retryAfter),
-    });
+    throw rateLimited(
+      result.scope === 'link'
+        ? 'This share link is serving too many requests; retry later'
+        : 'Too many requests from this address through this share link',
+      result.retryAfter,
+    );
   }
 }
+
+/** One call to a project's DO that meters a request. */
+async function meter<T>(
+  env: Env,
+  projectId: string,
+  name: string,
+  call: (stub: DurableObjectStub<ProjectDO>) => Promise<T>,
+): Promise<T> {
+  const stub = env.PROJECT.get(env.PROJECT.idFromName(projectId)) as DurableObjectStub<ProjectDO>;
+  try {
+    return await call(stub);
+  } catch (error) {
+    // Fail closed: an unmetered caller is what the limits exist to prevent. Never retry an overloaded DO.
+    console.error(`ProjectDO ${name} failed:`, error instanceof Error ? error.message : String(error));
+    throw new ApiError(503, 'unavailable', 'The API is unavailable; retry later', undefined, { 'Retry-After': '5' });
+  }
+}
+
+const rateLimited = (message: string, retryAfter: number) =>
+  new ApiError(429, 'rate_limited', message, undefined, { 'Retry-After': String(retryAfter) });
 
 /** The signed-in user, or 401. Routes about one's own account accept nothing else. */
 export function requireUser(principal: Principal | null): Extract<Principal, { kind: 'user' }> {

@@ -100,7 +100,9 @@ export const authRoutes = createRouter()
       tags,
       summary: 'Sign in with email and password',
       description:
-        'Unknown emails and wrong passwords get the same 401. Five failures lock the account and the IP for 15 minutes (429).',
+        'Unknown emails and wrong passwords get the same 401. Five failures in a row from one address lock that ' +
+        'address out of the account for 15 minutes, and twenty (on any accounts) lock it out of all (429). An ' +
+        'account under attack slows down only the addresses that fail on it; one that has not failed always gets in.',
       request: jsonBody(z.object({ email: EmailSchema, password: z.string().max(256), mode: ModeSchema })),
       responses: { 200: jsonResponse(SessionSchema, 'Signed in'), ...errorResponses(400, 401, 403, 429) },
     }),

@@ -3,7 +3,7 @@ import { jwtVerify, SignJWT } from 'jose';
 import { getDb, shareLinks } from '../db/index.ts';
 import { ApiError } from '../shared/errors.ts';
 import { verifyPassword } from './password.ts';
-import { beginAttempt, recordFailure, recordSuccess } from './throttle.ts';
+import { attemptKeys, beginAttempt, recordFailure, recordSuccess } from './throttle.ts';
 
 /** A password-protected link's access token lives a day. */
 const SHARE_TOKEN_TTL_S = 86_400;
@@ -45,11 +45,21 @@ export async function verifyShareAccess(
   return { shareId: link.id, projectId: link.projectId };
 }
 
-/** Trade a share link's password for an access token (throttled like sign-in). */
-export async function issueShareToken(env: Env, slug: string, password: string, now: number): Promise<string> {
+/**
+ * Trade a share link's password for an access token, throttled like sign-in with the link in the
+ * account's place (`throttle.ts`): five wrong passwords in a row lock the address that sent them
+ * out of the link, never everyone else. `ip` is the caller's `CF-Connecting-IP`.
+ */
+export async function issueShareToken(
+  env: Env,
+  slug: string,
+  password: string,
+  ip: string,
+  now: number,
+): Promise<string> {
   const link = await findLink(env, slug);
   if (link.passwordHash === null) throw new ApiError(400, 'invalid_input', 'This share link has no password');
-  const keys = [`share:${link.id}`];
+  const keys = await attemptKeys(env.AUTH_SECRET, `share:${link.id}`, ip);
   await beginAttempt(env.DB, keys, now);
   if (!(await verifyPassword(password, link.passwordHash))) {
     await recordFailure(env.DB, keys, now);

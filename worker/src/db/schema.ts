@@ -56,9 +56,9 @@ export const refreshTokens = sqliteTable(
   (t) => [index('refresh_tokens_session_idx').on(t.sessionId)],
 );
 
-/** Failed sign-ins per account and per IP hash: 5 failures lock the key for 15 minutes. */
+/** Failed password attempts per account or share link, address and pair: the policy is `auth/throttle.ts`'s. */
 export const signInThrottle = sqliteTable('sign_in_throttle', {
-  /** `email:<normalised email>` or `ip:<HMAC of the IP>` — never the IP itself. */
+  /** `email:<normalised email>`, `share:<link id>`, `pair:<HMAC>`, `ip:<HMAC>`, `api-key-ip:<HMAC>` — never an IP. */
   key: text('key').primaryKey(),
   failures: integer('failures').notNull(),
   lockedUntil: integer('locked_until'),

@@ -3,7 +3,7 @@
  * module, and the schema is typed against its `WireEvent`, so a change on one side that the other
  * does not follow fails the typecheck.
  */
-import { LIMITS, type PropValue, type WireEvent } from '@tally/sdk/protocol';
+import { isPropertyKey, LIMITS, type PropValue, type WireEvent } from '@tally/sdk/protocol';
 import { z } from '@hono/zod-openapi';
 import { UUID_PATTERN } from '../shared/ids.ts';
 
@@ -28,7 +28,8 @@ const propKey = z
   .string()
   .min(1, 'property keys must not be empty')
   .max(LIMITS.propKeyChars, `at most ${LIMITS.propKeyChars} characters`)
-  .transform(cleanText);
+  .transform(cleanText)
+  .refine(isPropertyKey, 'property keys must hold more than control characters');
 
 /**
  * Flat properties. Checked entry by entry rather than with `z.record`, which silently skips a

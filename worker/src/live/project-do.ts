@@ -13,20 +13,25 @@ import { RecentEvents } from './recent.ts';
 import { SaltStore } from './salts.ts';
 import { migrateProjectStorage } from './schema.ts';
 import { nextVisitStep, SESSION_TIMEOUT_MS, VisitorStore, type VisitorState } from './sessions.ts';
+import { ShareBuckets, type ShareTokenResult } from './share-buckets.ts';
 import { type LiveTicket, LiveTickets } from './tickets.ts';
 
 export type { AdmitRequest, AdmitResult } from './admission.ts';
+
+/** How often housekeeping comes back while there are visits or share buckets to prune. */
+const PRUNE_INTERVAL_MS = SESSION_TIMEOUT_MS / 6;
 
 /**
  * One per project (SQLite-backed). Admits events — token buckets per project and per visitor,
  * visit assignment, live visitors — and keeps admitted events durable in its outbox until its
  * alarm has handed them to the queue. The Worker makes one call per request, never one per event.
- * It also serves the project's live sockets (dashboards and the public counter, `feed.ts`).
+ * It also serves the project's live sockets (dashboards and the public counter, `feed.ts`), and
+ * meters the requests of its API keys and share links.
  *
  * One alarm serves three clocks: the outbox flush (with backoff), live updates (throttled, and
- * when visitors leave the live window), and housekeeping (visit pruning, the midnight salt
- * rotation). Whoever needs the alarm asks for a time; the earliest wins, and each run computes
- * the next from what is still due, so no clock overwrites another.
+ * when visitors leave the live window), and housekeeping (visit and share-bucket pruning, the
+ * midnight salt rotation). Whoever needs the alarm asks for a time; the earliest wins, and each
+ * run computes the next from what is still due, so no clock overwrites another.
  *
  * NOTE: production serves ~1,000 requests/s per object. A project hotter than that shards its DO
  * by visitor-hash prefix (see ARCHITECTURE.md); every state here is per visitor except the project
@@ -39,6 +44,7 @@ export class ProjectDO extends DurableObject<Env> {
   private drops!: DropCounter;
   private flusher!: OutboxFlusher;
   private keyBuckets!: ApiKeyBuckets;
+  private shareBuckets!: ShareBuckets;
   private recent!: RecentEvents;
   private tickets!: LiveTickets;
   private readonly feed: LiveFeed;
@@ -125,6 +131,17 @@ export class ProjectDO extends DurableObject<Env> {
    */
   async takeApiKeyToken(keyId: string, perMinute: number, now: number): Promise<ApiKeyTokenResult> {
     return this.keyBuckets.take(keyId, perMinute, now);
+  }
+
+  /**
+   * Take one request from a share link's bucket and one from its caller's (`addressHash`, a keyed
+   * hash of the client address), both or neither (`share-buckets.ts`).
+   */
+  async takeShareTokens(shareId: string, addressHash: string, now: number): Promise<ShareTokenResult> {
+    const result = this.shareBuckets.take(shareId, addressHash, now);
+    // Its buckets are rows now: housekeeping must come to prune them, though no event may ever arrive.
+    if (result.ok) this.scheduleAlarm(Date.now() + PRUNE_INTERVAL_MS);
+    return result;
   }
 
   /** Who is on the site now, and the latest events (what a dashboard's live socket is sent). */
@@ -224,8 +241,10 @@ export class ProjectDO extends DurableObject<Env> {
     // Privacy: a new day's alarm deletes the salt of the day before yesterday even when idle.
     this.salts.current(now);
     const remaining = this.visitors.prune(now);
-    // Keep waking while visits are open, so that ended ones are forgotten; else wake at midnight.
-    const housekeeping = flushAt ?? (remaining > 0 ? now + SESSION_TIMEOUT_MS / 6 : nextUtcMidnight(now));
+    const sharesLeft = this.shareBuckets.prune(now);
+    // Keep waking while visits are open or share buckets are kept, so that stale ones are
+    // forgotten; else wake at midnight.
+    const housekeeping = flushAt ?? (remaining > 0 || sharesLeft ? now + PRUNE_INTERVAL_MS : nextUtcMidnight(now));
     await this.setAlarmAt(Math.min(housekeeping, this.liveDueAt ?? housekeeping));
   }
 
@@ -239,6 +258,7 @@ export class ProjectDO extends DurableObject<Env> {
     this.drops = new DropCounter(sql);
     this.flusher = new OutboxFlusher(this.outbox, this.drops);
     this.keyBuckets = new ApiKeyBuckets(sql);
+    this.shareBuckets = new ShareBuckets(sql);
     this.recent = new RecentEvents(sql);
     this.tickets = new LiveTickets(sql);
   }

@@ -1,6 +1,7 @@
 /**
- * Token buckets, in events. A bucket holds at most `burst` tokens and refills at `rate` tokens a
- * second, so over any window of T seconds it lets through at most `rate × T + burst` events.
+ * Token buckets, in events (ingest) or requests (API keys, share links). A bucket holds at most
+ * `burst` tokens and refills at `rate` tokens a second, so over any window of T seconds it lets
+ * through at most `rate × T + burst` of them.
  */
 
 /** Per-project limits. Defaults below; a project may override any of them (`projects.rate_limits`). */
@@ -24,6 +25,39 @@ export const DEFAULT_RATE_LIMITS: RateLimits = {
   projectBurst: 5_000,
   visitorRate: 10,
   visitorBurst: 100,
+};
+
+/**
+ * Requests that callers holding a share link may make (`X-Tally-Share`): anyone with a public link
+ * can call the stats routes without an account, so one caller must not starve the others.
+ */
+export interface ShareLimits {
+  /** Requests a minute one link may serve, all callers together, sustained. */
+  linkPerMinute: number;
+  /** Requests one link may serve at once. */
+  linkBurst: number;
+  /** Requests a minute one client address may make through one link, sustained. */
+  addressPerMinute: number;
+  /** Requests one client address may make at once through one link. */
+  addressBurst: number;
+}
+
+/**
+ * Defaults that a shared or embedded dashboard never meets. One viewer's dashboard sends ~15
+ * requests when it loads and again on each 60 s refresh (only while visible); an export is one.
+ * - Per address, 180 a minute with a burst of 90: six dashboard loads at once, a viewer changing
+ *   the date range every 5 s for ever, or a dozen viewers refreshing behind one office NAT. A
+ *   script on one address gets 3 requests a second: at most 30% of its link's budget.
+ * - Per link, 600 a minute with a burst of 200: 40 open dashboards refreshing, 13 loading in the
+ *   same moment. It is the ceiling for the link as a whole, however many addresses a caller
+ *   rotates through: every stats request is D1 work that the project's members and other links
+ *   share, so an anonymous link may not take more than 10 a second of it.
+ */
+export const DEFAULT_SHARE_LIMITS: ShareLimits = {
+  linkPerMinute: 600,
+  linkBurst: 200,
+  addressPerMinute: 180,
+  addressBurst: 90,
 };
 
 /** Limits from a project's JSON overrides; keys that are missing or not positive numbers keep their default. */

@@ -38,6 +38,14 @@ const MIGRATIONS: readonly (readonly string[])[] = [
     'UPDATE visitors SET seen_at = last_seen',
     'CREATE INDEX visitors_seen_at ON visitors (seen_at)',
   ],
+  [
+    // Request buckets of share links (share-buckets.ts): a row per link (address '') and one per
+    // (link, client address), the address as a keyed hash. WITHOUT ROWID, so that the primary key
+    // is the table and updating a bucket writes one row; pruned by the alarm once refilled.
+    `CREATE TABLE share_buckets (
+      share_id TEXT NOT NULL, address TEXT NOT NULL, tokens REAL NOT NULL, at INTEGER NOT NULL,
+      PRIMARY KEY (share_id, address)) WITHOUT ROWID`,
+  ],
 ];
 
 /** Bring an object's storage up to the latest schema; returns the version it is at. */

@@ -21,7 +21,7 @@ const INTERNAL_URL = 'https://project-do/live';
 /** 426 unless the request is a WebSocket handshake. */
 export function requireWebSocketUpgrade(request: Request): void {
   if (request.headers.get('upgrade')?.toLowerCase() !== 'websocket') {
-    throw new ApiError(426, 'invalid_input', 'This endpoint opens a WebSocket: send Upgrade: websocket', undefined, {
+    throw new ApiError(426, 'upgrade_required', 'This endpoint opens a WebSocket: send Upgrade: websocket', undefined, {
       Upgrade: 'websocket',
     });
   }

@@ -144,14 +144,15 @@ export async function openShareLink(
   return { project, passwordRequired: passwordHash !== null };
 }
 
-/** Trade a protected link's password for a token (five failures lock the link for 15 minutes). */
+/** Trade a protected link's password for a token (throttled per caller address: `auth/throttle.ts`). */
 export async function authenticateShareLink(
   env: Env,
   slug: string,
   password: string,
+  ip: string,
   now: number,
 ): Promise<z.infer<typeof ShareTokenSchema>> {
-  const token = await issueShareToken(env, slug, password, now);
+  const token = await issueShareToken(env, slug, password, ip, now);
   // The lifetime is share-access.ts's to decide; read it back from the token rather than repeat it.
   const { exp } = decodeJwt(token);
   return { token, expiresIn: Math.max(0, (exp ?? 0) - Math.floor(now / 1000)) };

@@ -121,7 +121,9 @@ export const shareRoutes = createRouter()
       path: '/api/share/{slug}/auth',
       tags,
       summary: "Enter a share link's password (public)",
-      description: 'Five wrong passwords lock the link for 15 minutes (429 with `Retry-After`).',
+      description:
+        'Five wrong passwords in a row from one address lock that address out of the link for 15 minutes ' +
+        '(429 with `Retry-After`); other addresses are only slowed down, and never one that has not failed.',
       security: [],
       request: { params: SlugParams, ...jsonBody(z.object({ password: z.string().max(256) })) },
       responses: {
@@ -131,6 +133,7 @@ export const shareRoutes = createRouter()
     }),
     async (c) => {
       const { password } = c.req.valid('json');
-      return c.json(await authenticateShareLink(c.env, c.req.valid('param').slug, password, Date.now()), 200);
+      const ip = c.req.header('cf-connecting-ip') ?? '';
+      return c.json(await authenticateShareLink(c.env, c.req.valid('param').slug, password, ip, Date.now()), 200);
     },
   );

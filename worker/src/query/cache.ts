@@ -47,17 +47,20 @@ export async function cacheKey(projectId: string, freshness: Freshness, parts: u
   return new Request(`https://cache.tally.internal/query/${encodeURIComponent(projectId)}/${hash}`);
 }
 
-/** The cached answer under `key`, or `compute()`'s, stored for `ttlSeconds`. */
-export async function cached<T>(key: Request, ttlSeconds: number, compute: () => Promise<T>): Promise<T> {
+/** The answer cached under `key`, or null. */
+export async function cacheGet<T>(key: Request): Promise<T | null> {
   const cache = typeof caches === 'undefined' ? null : caches.default;
   const hit = await cache?.match(key);
-  if (hit) return hit.json<T>();
-  const value = await compute();
+  return hit ? hit.json<T>() : null;
+}
+
+/** Cache `value` under `key` for `ttlSeconds`. */
+export async function cachePut(key: Request, ttlSeconds: number, value: unknown): Promise<void> {
+  const cache = typeof caches === 'undefined' ? null : caches.default;
   await cache?.put(
     key,
     new Response(JSON.stringify(value), {
       headers: { 'content-type': 'application/json', 'cache-control': `max-age=${ttlSeconds}` },
     }),
   );
-  return value;
 }

@@ -14,6 +14,7 @@ import {
   localDate,
   parseDate,
 } from './calendar.ts';
+import { ApiError } from '../shared/errors.ts';
 
 /** The named ranges. */
 export const DATE_RANGE_PRESETS = [
@@ -55,18 +56,33 @@ function days(from: LocalDate, to: LocalDate, timeZone: string): ResolvedRange {
   return { start: firstInstantAt(from, timeZone), end: firstInstantAt(addDays(to, 1), timeZone), from, to, interval };
 }
 
-/** Why a custom range is invalid, or null. */
-export function customRangeProblem(spec: readonly [string, string]): string | null {
+/** The first day any range may start on: no analytics data is older. */
+export const EARLIEST_DATE: LocalDate = { year: 2000, month: 1, day: 1 };
+/** The longest custom range, in days (ten years). */
+export const MAX_RANGE_DAYS = 366 * 10;
+
+/**
+ * Why a custom range is invalid, or null. Without `today` only what holds at any time is checked
+ * (the schema's part); with it, also that the range ends no later than the day after today (a
+ * visitor ahead of the project's timezone may already be there). Every loop over a range's days,
+ * hours or buckets relies on these bounds: a range ending on 9999-12-31 once looped for minutes.
+ */
+export function customRangeProblem(spec: readonly [string, string], today?: LocalDate): string | null {
   const [from, to] = spec.map(parseDate);
   if (!from || !to) return 'dates must be YYYY-MM-DD';
   if (daysBetween(from, to) < 0) return 'the first date must not be after the second';
-  if (daysBetween(from, to) > 366 * 10) return 'at most ten years';
+  if (daysBetween(from, to) >= MAX_RANGE_DAYS) return 'at most ten years';
+  if (daysBetween(EARLIEST_DATE, from) < 0) return `the first date must not be before ${formatDate(EARLIEST_DATE)}`;
+  if (today && daysBetween(addDays(today, 1), to) > 0) {
+    return `the last date must not be after ${formatDate(addDays(today, 1))}, the day after today in the project's timezone`;
+  }
   return null;
 }
 
 /**
  * Resolve a range at `now` in `timeZone`. `all` starts at `firstDay` (the project's first day with
- * data, or its creation day).
+ * data, or its creation day), at most ten years back. A custom range outside the window of
+ * {@link customRangeProblem} is a 400 naming `date_range`.
  *
  * @example
  * ```ts
@@ -79,12 +95,12 @@ export function resolveDateRange(
   now: number,
   firstDay: LocalDate,
 ): ResolvedRange {
+  const today = localDate(now, timeZone);
   if (typeof spec !== 'string') {
-    const problem = customRangeProblem(spec);
-    if (problem) throw new RangeError(problem);
+    const problem = customRangeProblem(spec, today);
+    if (problem) throw new ApiError(400, 'invalid_input', problem, [{ path: ['date_range'], message: problem }]);
     return days(parseDate(spec[0]) as LocalDate, parseDate(spec[1]) as LocalDate, timeZone);
   }
-  const today = localDate(now, timeZone);
   const firstOfMonth = { ...today, day: 1 };
   switch (spec) {
     case 'realtime':
@@ -111,8 +127,13 @@ export function resolveDateRange(
         ...days({ year: today.year, month: 1, day: 1 }, { year: today.year, month: 12, day: 31 }, timeZone),
         interval: 'month',
       };
-    case 'all':
-      return days(daysBetween(firstDay, today) < 0 ? today : firstDay, today, timeZone);
+    case 'all': {
+      // Bounded like a custom range: at most ten years, and never before the earliest date.
+      const earliest = [firstDay, addDays(today, 1 - MAX_RANGE_DAYS), EARLIEST_DATE].reduce((a, b) =>
+        daysBetween(a, b) > 0 ? b : a,
+      );
+      return days(daysBetween(earliest, today) < 0 ? today : earliest, today, timeZone);
+    }
   }
 }
 

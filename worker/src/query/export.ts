@@ -9,7 +9,8 @@ import { authorizeProject } from '../projects/index.ts';
 import { createRouter } from '../shared/hono.ts';
 import { errorResponses, jsonBody } from '../shared/openapi.ts';
 import { toCsv } from './csv.ts';
-import { type QueryProject, runQuery } from './run.ts';
+import { RAW_EVENT_BUDGET, RawBudget } from './budget.ts';
+import { type QueryProject, type QueryResponse, runQueries } from './run.ts';
 import { DateRangeSchema, type Dimension, FilterSchema, type Metric, type Query, QuerySchema } from './schema.ts';
 
 const VISIT_METRICS: Metric[] = ['visitors', 'visits', 'pageviews', 'bounce_rate', 'visit_duration'];
@@ -40,26 +41,26 @@ export const EXPORT_FILES: readonly [file: string, dimensions: Dimension[], metr
   ['goals.csv', ['event:goal'], ['visitors', 'events', 'conversion_rate', 'revenue']],
 ];
 
-/** Every breakdown of a range as CSV files in a zip. */
+/**
+ * Every breakdown of a range as CSV files in a zip: one freshness read and one D1 batch for all
+ * of them, their raw scans within one request's budget.
+ */
 export async function exportZip(
   d1: D1Database,
   project: QueryProject,
   range: Query['date_range'],
   filters: Query['filters'],
   now: number,
+  budget: RawBudget = new RawBudget(d1, project.id, RAW_EVENT_BUDGET.export),
 ): Promise<Uint8Array> {
+  const queries = EXPORT_FILES.map(([, dimensions, metrics]) =>
+    QuerySchema.parse({ project: project.id, metrics, dimensions, date_range: range, filters, limit: 10_000 }),
+  );
+  const answers = await runQueries(d1, project, queries, now, budget);
   const files: Record<string, Uint8Array> = {};
-  for (const [file, dimensions, metrics] of EXPORT_FILES) {
-    const query = QuerySchema.parse({
-      project: project.id,
-      metrics,
-      dimensions,
-      date_range: range,
-      filters,
-      limit: 10_000,
-    });
-    files[file] = strToU8(toCsv(query, await runQuery(d1, project, query, now)));
-  }
+  EXPORT_FILES.forEach(([file], index) => {
+    files[file] = strToU8(toCsv(queries[index] as Query, answers[index] as QueryResponse));
+  });
   return zipSync(files);
 }
 

@@ -5,6 +5,7 @@
  * completes, ten goals a statement.
  */
 import { goalRollupKey } from '../rollup/goal-rollups.ts';
+import type { RawBudget, Span } from './budget.ts';
 import type { Freshness } from './cache.ts';
 import { dayBounds, type LocalDate } from './calendar.ts';
 import type { ResolvedRange } from './date-range.ts';
@@ -58,10 +59,10 @@ export async function planAggregations(
   project: QueryProject,
   query: Query,
   ranges: ResolvedRange[],
-  context: { freshness: Freshness; goals: Goal[] },
+  context: { freshness: Freshness; goals: Goal[]; budget: RawBudget },
 ) {
   const goalFilters = query.filters.filter(([, dimension]) => dimension === 'event:goal');
-  const { freshness, goals } = context;
+  const { freshness, goals, budget } = context;
   const tz = project.timezone;
   const scope = { projectId: project.id, currency: project.currency, timeZone: tz };
   const filters = query.filters.filter(([, dimension]) => dimension !== 'event:goal');
@@ -87,6 +88,7 @@ export async function planAggregations(
       spans.push(...(runs ? runs.map(spanOf) : [[r.start, r.end] as [number, number]]));
     }
   }
+  await budget.charge(spans);
   const paths = await pageviewPaths(d1, project.id, spans);
   const keys = query.dimensions.includes('event:goal')
     ? await Promise.all(goals.map(async (goal) => ({ key: await goalRollupKey(goal), name: goal.name })))
@@ -100,17 +102,21 @@ export async function planAggregations(
   );
   const conversion = query.metrics.includes('conversion_rate');
   const statements: D1PreparedStatement[] = [];
+  /** The span each raw statement scans, charged to the budget before the batch runs. */
+  const scans: Span[] = [];
   const raw = (
     span: { start: number; end: number },
     dimensions: readonly Dimension[],
     extra: { where?: Condition[] },
   ) => {
+    scans.push([span.start, span.end]);
     const { sql, params } = aggregateSql({ ...scope, ...span }, dimensions, filters, extra);
     return d1.prepare(sql).bind(...params);
   };
   /** Raw statements of a goal breakdown: all goals in one, or a few (bound parameters are ≤ 100). */
   const rawByGoal = (span: { start: number; end: number }, dimensions: readonly Dimension[], where: Condition[]) =>
     chunks(goals, GOALS_PER_STATEMENT).map((list) => {
+      scans.push([span.start, span.end]);
       const { sql, params } = aggregateSql({ ...scope, ...span }, dimensions, filters, {
         where,
         goals: list.map((goal) => ({ name: goal.name, condition: goalCondition(goal, paths) })),
@@ -129,7 +135,10 @@ export async function planAggregations(
     const grouping = rollupGrouping(dimensions);
     if (unfiltered && !where.length && days && grouping !== null) {
       const read = planFromRollups(d1, scope, days, dimensions, grouping, markedOf(days));
-      if (read) return push(read.statements, read.merge);
+      if (read) {
+        scans.push(...read.spans);
+        return push(read.statements, read.merge);
+      }
     }
     return push([raw(r, dimensions, { where })], flat);
   };
@@ -167,6 +176,10 @@ export async function planAggregations(
     };
   };
   return Object.assign(plan, {
-    run: async (): Promise<Row[][]> => (await d1.batch<Row>(statements)).map((answer) => answer.results),
+    /** The statements planned so far, once their raw scans fit the budget. */
+    statements: async (): Promise<D1PreparedStatement[]> => {
+      await budget.charge(scans);
+      return statements;
+    },
   });
 }

@@ -11,7 +11,8 @@
  */
 import { GOAL_DIMENSION, goalRollupValue } from '../rollup/goal-rollups.ts';
 import { dirtyDaysOfMark, ROLLUP_DIMENSIONS } from '../rollup/rollups.ts';
-import { addDays, dayBounds, formatDate, type LocalDate } from './calendar.ts';
+import type { Span } from './budget.ts';
+import { addDays, dayBounds, daysBetween, formatDate, type LocalDate } from './calendar.ts';
 import type { Dimension } from './schema.ts';
 import { aggregateSql, type RawScope } from './sql.ts';
 
@@ -82,8 +83,10 @@ export function markedDays(marks: Marks, from: LocalDate, to: LocalDate, timeZon
 /** Runs of consecutive marked days, each [first, last]. */
 function runsOf(from: LocalDate, to: LocalDate, marked: Set<string>): [LocalDate, LocalDate][] {
   const runs: [LocalDate, LocalDate][] = [];
-  const last = formatDate(to);
-  for (let day = from; formatDate(day) <= last; day = addDays(day, 1)) {
+  // Counted, not compared as text: a year past 9999 formats as five digits and sorts before it.
+  const length = daysBetween(from, to);
+  for (let offset = 0; offset <= length; offset++) {
+    const day = addDays(from, offset);
     if (!marked.has(formatDate(day))) continue;
     const run = runs[runs.length - 1];
     if (run && formatDate(addDays(run[1], 1)) === formatDate(day)) run[1] = day;
@@ -174,15 +177,18 @@ export function planFromRollups(
   dimensions: readonly Dimension[],
   grouping: string,
   marked: Set<string>,
-): { statements: D1PreparedStatement[]; merge: (answers: AggregateRow[][]) => AggregateRow[] } | null {
+): {
+  statements: D1PreparedStatement[];
+  merge: (answers: AggregateRow[][]) => AggregateRow[];
+  spans: Span[];
+} | null {
   const runs = rawRuns(range, marked);
   if (!runs) return null;
-  const statements = runs.map(([first, last]) => {
-    const { sql, params } = aggregateSql(
-      { ...scope, start: dayBounds(first, scope.timeZone).start, end: dayBounds(last, scope.timeZone).end },
-      dimensions,
-      [],
-    );
+  const spans = runs.map(
+    ([first, last]): Span => [dayBounds(first, scope.timeZone).start, dayBounds(last, scope.timeZone).end],
+  );
+  const statements = spans.map(([start, end]) => {
+    const { sql, params } = aggregateSql({ ...scope, start, end }, dimensions, []);
     return d1.prepare(sql).bind(...params);
   });
   const groups = [0, 1, 2].map((i) => {
@@ -199,7 +205,7 @@ export function planFromRollups(
       )
       .bind(scope.projectId, grouping, formatDate(range.from), formatDate(range.to), JSON.stringify([...marked])),
   );
-  return { statements, merge: mergeRows };
+  return { statements, merge: mergeRows, spans };
 }
 
 /** Sum the rows of several answers per group. */

@@ -4,8 +4,10 @@
  * comparison, from rollups where they hold the days), and shape `{ results, meta }` as
  * docs/STATS.md defines them.
  */
-import { buckets, type Interval, localDate, type LocalDate } from './calendar.ts';
-import { CLOSED_TTL_S, cached, cacheKey, freshnessStatements, OPEN_TTL_S, readFreshness } from './cache.ts';
+import { ApiError } from '../shared/errors.ts';
+import { RAW_EVENT_BUDGET, RawBudget } from './budget.ts';
+import { buckets, daysBetween, type Interval, localDate, type LocalDate } from './calendar.ts';
+import { CLOSED_TTL_S, cacheGet, cacheKey, cachePut, freshnessStatements, OPEN_TTL_S, readFreshness } from './cache.ts';
 import { comparisonRange, type ResolvedRange } from './date-range.ts';
 import { resolveProjectRange } from './first-day.ts';
 import { type Goal, goalsStatement } from './goals.ts';
@@ -104,37 +106,113 @@ function sortResults(query: Query, results: QueryResult[]): void {
 
 /**
  * Answer a validated query for a project at `now`, from the cache when the same question was
- * answered over the same stored numbers (see cache.ts).
+ * answered over the same stored numbers (see cache.ts), within a budget of raw event scans.
  */
 export async function runQuery(
   d1: D1Database,
   project: QueryProject,
   query: Query,
   now: number,
+  budget: RawBudget = new RawBudget(d1, project.id, RAW_EVENT_BUDGET.query),
 ): Promise<QueryResponse> {
+  const [answer] = await runQueries(d1, project, [query], now, budget);
+  return answer as QueryResponse;
+}
+
+/**
+ * Answer several queries of one project (an export's breakdowns) with one freshness read and one
+ * D1 batch for every answer the cache does not hold; their raw scans share `budget`.
+ */
+export async function runQueries(
+  d1: D1Database,
+  project: QueryProject,
+  queries: readonly Query[],
+  now: number,
+  budget: RawBudget,
+): Promise<QueryResponse[]> {
   const tz = project.timezone;
-  const range = await resolveProjectRange(d1, project, query.date_range, now);
-  const compare = query.include.compare ? comparisonRange(range, query.include.compare, tz) : null;
-  const ranges = [range, ...(compare ? [compare] : [])];
-  const start = Math.min(...ranges.map((r) => r.start));
-  const end = Math.max(...ranges.map((r) => r.end));
-  const goalsUsed = usesGoals(query);
+  const resolved = new Map<string, Promise<ResolvedRange>>();
+  const rangeOf = (spec: Query['date_range']) => {
+    const key = JSON.stringify(spec);
+    if (!resolved.has(key)) resolved.set(key, resolveProjectRange(d1, project, spec, now));
+    return resolved.get(key) as Promise<ResolvedRange>;
+  };
+  const asked = await Promise.all(
+    queries.map(async (query) => {
+      const range = await rangeOf(query.date_range);
+      checkBuckets(query, range, tz);
+      const compare = query.include.compare ? comparisonRange(range, query.include.compare, tz) : null;
+      return { query, range, compare, ranges: [range, ...(compare ? [compare] : [])] };
+    }),
+  );
+  const spans = asked.flatMap((one) => one.ranges);
+  const goalsUsed = asked.some((one) => usesGoals(one.query));
   const first = await d1.batch([
-    ...freshnessStatements(d1, project.id, start, end),
+    ...freshnessStatements(
+      d1,
+      project.id,
+      Math.min(...spans.map((r) => r.start)),
+      Math.max(...spans.map((r) => r.end)),
+    ),
     ...(goalsUsed ? [goalsStatement(d1, project.id)] : []),
   ]);
   const freshness = readFreshness(first);
   const goals = (first[2]?.results ?? []) as Goal[];
-  const answer = () => computeAnswer(d1, project, query, { range, compare, freshness, goals });
-  // `realtime` moves with every request: nothing to share.
-  if (!range.from) return answer();
-  const { format: _format, ...question } = query;
-  const key = await cacheKey(project.id, freshness, [question, ranges, tz, project.currency, goals]);
-  return cached(key, range.end > now ? OPEN_TTL_S : CLOSED_TTL_S, answer);
+
+  const answers: (QueryResponse | null)[] = [];
+  const keys: (Request | null)[] = [];
+  for (const { query, range, ranges } of asked) {
+    // `realtime` moves with every request: nothing to share.
+    const { format: _format, ...question } = query;
+    const key = range.from
+      ? await cacheKey(project.id, freshness, [question, ranges, tz, project.currency, goals])
+      : null;
+    keys.push(key);
+    answers.push(key ? await cacheGet<QueryResponse>(key) : null);
+  }
+  const missing = asked.flatMap((one, index) => (answers[index] ? [] : [{ ...one, index }]));
+  if (!missing.length) return answers as QueryResponse[];
+
+  const prepared = [];
+  for (const one of missing) {
+    prepared.push(await prepareAnswer(d1, project, one.query, { ...one, freshness, goals, budget }));
+  }
+  const statements = [];
+  for (const answer of prepared) statements.push(await answer.statements());
+  const results = (await d1.batch<Row>(statements.flat())).map((answer) => answer.results);
+  let offset = 0;
+  for (const [i, one] of missing.entries()) {
+    const count = statements[i]?.length ?? 0;
+    const answer = (prepared[i] as Prepared).finish(results.slice(offset, offset + count));
+    offset += count;
+    answers[one.index] = answer;
+    const key = keys[one.index];
+    if (key) await cachePut(key, one.range.end > now ? OPEN_TTL_S : CLOSED_TTL_S, answer);
+  }
+  return answers as QueryResponse[];
 }
 
-/** Compute an answer in D1. */
-async function computeAnswer(
+/** Hour buckets only for ranges of up to this many days (93 days are 2,232 hours). */
+const MAX_HOURLY_DAYS = 93;
+
+/** A time series must stay a size a chart can draw: hourly only over short ranges. */
+function checkBuckets(query: Query, range: ResolvedRange, timeZone: string): void {
+  if (!query.dimensions.includes('time:hour')) return;
+  const { from, to } = rangeDates(range, timeZone);
+  if (daysBetween(from, to) >= MAX_HOURLY_DAYS) {
+    const message = `time:hour covers at most ${MAX_HOURLY_DAYS} days; use time:day or a shorter date_range`;
+    throw new ApiError(400, 'invalid_input', message, [{ path: ['dimensions'], message }]);
+  }
+}
+
+/** An answer being computed: its statements (once their raw scans fit the budget), then the shaping. */
+interface Prepared {
+  statements: () => Promise<D1PreparedStatement[]>;
+  finish: (answers: Row[][]) => QueryResponse;
+}
+
+/** Plan an answer in D1. */
+async function prepareAnswer(
   d1: D1Database,
   project: QueryProject,
   query: Query,
@@ -143,24 +221,40 @@ async function computeAnswer(
     compare: ResolvedRange | null;
     freshness: Parameters<typeof planAggregations>[4]['freshness'];
     goals: Goal[];
+    budget: RawBudget;
   },
-): Promise<QueryResponse> {
-  const tz = project.timezone;
-  const { range, compare, freshness, goals } = context;
+): Promise<Prepared> {
+  const { range, compare, freshness, goals, budget } = context;
   const aggregate = await planAggregations(d1, project, query, [range, ...(compare ? [compare] : [])], {
     freshness,
     goals,
+    budget,
   });
   const mainRows = aggregate(range, query.dimensions);
   const totalRows = query.include.totals ? aggregate(range, []) : null;
   const comparedRows = compare ? aggregate(compare, query.dimensions) : null;
   const comparedTotalRows = compare && query.include.totals ? aggregate(compare, []) : null;
-  const answers = await aggregate.run();
-  const main = mainRows(answers);
-  const totals = totalRows?.(answers) ?? null;
-  const compared = comparedRows?.(answers) ?? null;
-  const comparedTotals = comparedTotalRows?.(answers) ?? null;
+  return {
+    statements: aggregate.statements,
+    finish: (answers) =>
+      shapeAnswer(project, query, context, {
+        main: mainRows(answers),
+        totals: totalRows?.(answers) ?? null,
+        compared: comparedRows?.(answers) ?? null,
+        comparedTotals: comparedTotalRows?.(answers) ?? null,
+      }),
+  };
+}
 
+/** Shape `{ results, meta }` from the rows of an answer. */
+function shapeAnswer(
+  project: QueryProject,
+  query: Query,
+  { range, compare }: { range: ResolvedRange; compare: ResolvedRange | null },
+  rowsOf: { main: Row[]; totals: Row[] | null; compared: Row[] | null; comparedTotals: Row[] | null },
+): QueryResponse {
+  const tz = project.timezone;
+  const { main, totals, compared, comparedTotals } = rowsOf;
   const metricsOf = (row: Row | undefined) => query.metrics.map((metric) => metricValue(metric, row));
   const dimensionsOf = (row: Row) => [row.g0, row.g1, row.g2].slice(0, query.dimensions.length);
   // Without dimensions the answer is always one row, with zeros when nothing matched.

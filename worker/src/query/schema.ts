@@ -2,6 +2,7 @@
  * The query request of `POST /api/v1/query`, in the style of Plausible's Stats API v2. Dimension,
  * metric and operator names come from allowlists; filter values are always bound parameters.
  */
+import { isPropertyKey } from '@tally/sdk/protocol';
 import { z } from '@hono/zod-openapi';
 import { customRangeProblem, DATE_RANGE_PRESETS } from './date-range.ts';
 
@@ -60,13 +61,8 @@ export const DimensionSchema = z
   .string()
   .refine(
     (value) =>
-      NAMED.includes(value) ||
-      (value.startsWith(PROP_PREFIX) &&
-        value.length > PROP_PREFIX.length &&
-        value.length <= PROP_PREFIX.length + 300 &&
-        // biome-ignore lint/suspicious/noControlCharactersInRegex: ingest never stores a NUL, so no key holds one
-        !/["\\\u0000]/.test(value)),
-    `one of ${NAMED.join(', ')}, or event:props:<key> (a key without quotes, backslashes or NUL)`,
+      NAMED.includes(value) || (value.startsWith(PROP_PREFIX) && isPropertyKey(value.slice(PROP_PREFIX.length))),
+    `one of ${NAMED.join(', ')}, or event:props:<key> (a key as ingest stores it: 1 to 300 characters, no control characters)`,
   )
   .transform((value) => value as Dimension)
   .openapi({ example: 'source' });
@@ -76,8 +72,34 @@ const FilterValue = z.union([z.string().max(2000), z.null()]);
 
 export const FILTER_OPERATORS = ['is', 'is_not', 'contains', 'matches'] as const;
 
+/**
+ * NOTE: D1 refuses a GLOB pattern longer than 50 bytes ("LIKE or GLOB pattern too complex"), so a
+ * `matches` value may hold at most 50 bytes as sent to SQLite (UTF-8, each `[` or `]` written as a
+ * three-byte class) and, to keep matching cheap, at most 10 wildcards.
+ */
+export const MATCHES_LIMITS = { bytes: 50, wildcards: 10 } as const;
+
+/** Why a `matches` pattern cannot be evaluated, or null. */
+export function matchesPatternProblem(pattern: string): string | null {
+  const bytes = new TextEncoder().encode(pattern).length + 2 * (pattern.match(/[[\]]/g)?.length ?? 0);
+  if (bytes > MATCHES_LIMITS.bytes) {
+    return `a matches pattern holds at most ${MATCHES_LIMITS.bytes} bytes (this one: ${bytes}); use contains for longer text`;
+  }
+  if ((pattern.match(/[*?]/g)?.length ?? 0) > MATCHES_LIMITS.wildcards) {
+    return `a matches pattern holds at most ${MATCHES_LIMITS.wildcards} wildcards (* and ?)`;
+  }
+  return null;
+}
+
 export const FilterSchema = z
   .tuple([z.enum(FILTER_OPERATORS), DimensionSchema, z.array(FilterValue).min(1).max(50)])
+  .superRefine(([operator, , values], ctx) => {
+    if (operator !== 'matches') return;
+    values.forEach((value, index) => {
+      const problem = value === null ? null : matchesPatternProblem(value);
+      if (problem) ctx.addIssue({ code: 'custom', path: [2, index], message: problem });
+    });
+  })
   .refine(([, dimension]) => !dimension.startsWith('time:'), 'time dimensions cannot be filtered; use date_range')
   .refine(
     ([operator, dimension, values]) =>

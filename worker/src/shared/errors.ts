@@ -14,8 +14,41 @@ export type ErrorCode =
   | 'conflict'
   | 'password_required'
   | 'rate_limited'
+  | 'too_expensive'
+  | 'upgrade_required'
   | 'unavailable'
   | 'internal';
+
+/**
+ * The code each status means when the failure is raised by Hono rather than by our code (an
+ * `HTTPException`: zod-openapi's 415 for a body that is not JSON, the JSON validator's 400 for one
+ * that does not parse), so that a client reads the same code for the same failure on every route.
+ */
+const STATUS_CODES: Partial<Record<number, ErrorCode>> = {
+  // The only 400 Hono raises here: routes take JSON bodies alone, any other media type is a 415.
+  400: 'invalid_json',
+  401: 'unauthorized',
+  403: 'forbidden',
+  404: 'not_found',
+  405: 'method_not_allowed',
+  409: 'conflict',
+  413: 'payload_too_large',
+  415: 'unsupported_media_type',
+  426: 'upgrade_required',
+  429: 'rate_limited',
+};
+
+/**
+ * The code that names the condition of a 4xx status; `invalid_input` for one without its own.
+ *
+ * @example
+ * ```ts
+ * codeForStatus(415); // 'unsupported_media_type'
+ * ```
+ */
+export function codeForStatus(status: number): ErrorCode {
+  return STATUS_CODES[status] ?? 'invalid_input';
+}
 
 /** One failing field of an invalid request, as `details` carries it. */
 export interface FieldIssue {
