@@ -13,6 +13,8 @@ export default {
     // The dashboard has no form actions: every state-changing route is the API worker's, which checks
     // Origin itself. The tracker's cross-site `text/plain` beacons to /api/event must pass through.
     csrf: { trustedOrigins: ['*'] },
+    // The stats vocabulary (every dimension and metric) as TypeScript source, shared with the worker.
+    alias: { '@tally/sdk/catalog': '../sdk/src/catalog.ts' },
     csp: {
       mode: 'auto',
       directives: {

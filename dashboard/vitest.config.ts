@@ -3,7 +3,11 @@ import { svelte, vitePreprocess } from '@sveltejs/vite-plugin-svelte';
 import { svelteTesting } from '@testing-library/svelte/vite';
 import { defineConfig } from 'vitest/config';
 
-const alias = { $lib: fileURLToPath(new URL('./src/lib', import.meta.url)) };
+// The same aliases as svelte.config.js's `kit.alias` (which this config does not load).
+const alias = {
+  $lib: fileURLToPath(new URL('./src/lib', import.meta.url)),
+  '@tally/sdk/catalog': fileURLToPath(new URL('../sdk/src/catalog.ts', import.meta.url)),
+};
 
 // Two projects. `unit`: the plain TypeScript in src/lib (formatters, URL state, API client) under
 // node, no plugin, so it starts in a fraction of a second. `components`: `*.svelte.test.ts` files

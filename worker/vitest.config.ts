@@ -21,7 +21,12 @@ export default defineConfig(async () => {
       }),
     ],
     // The wire protocol as TypeScript source, as wrangler.toml's alias gives the deployed bundle.
-    resolve: { alias: { '@tally/sdk/protocol': path.join(root, 'sdk/src/protocol.ts') } },
+    resolve: {
+      alias: {
+        '@tally/sdk/protocol': path.join(root, 'sdk/src/protocol.ts'),
+        '@tally/sdk/catalog': path.join(root, 'sdk/src/catalog.ts'),
+      },
+    },
     test: {
       include: ['test/**/*.test.ts'],
       setupFiles: ['./test/setup.ts'],

@@ -62,7 +62,7 @@ function generatedModule(bundles) {
 /** The npm package: one self-contained ESM file per entry, and declarations from tsc. */
 async function buildPackage() {
   await esbuild.build({
-    entryPoints: ['index', 'server', 'protocol'].map((name) => path.join(SDK, 'src', `${name}.ts`)),
+    entryPoints: ['index', 'server', 'protocol', 'catalog'].map((name) => path.join(SDK, 'src', `${name}.ts`)),
     outdir: DIST,
     bundle: true,
     format: 'esm',

@@ -1,7 +1,7 @@
 /** The Worker's entry: HTTP, the queue consumers, cron — and the ProjectDO class. Nothing else. */
 import { app } from './app.ts';
 import { consumeBatch, type QueueBody } from './pipeline/index.ts';
-import { runScheduled } from './rollup/index.ts';
+import { runScheduled } from './cron.ts';
 
 export { ProjectDO } from './live/index.ts';
 

@@ -1,6 +1,6 @@
 import { env } from 'cloudflare:workers';
 import { describe, expect, it } from 'vitest';
-import { rotateSaltsSlice, runScheduled } from '../src/rollup/index.ts';
+import { rotateSaltsSlice, runScheduled } from '../src/cron.ts';
 
 const DAY = 86_400_000;
 const TICK = 5 * 60_000;

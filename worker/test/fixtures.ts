@@ -7,6 +7,7 @@ import { env } from 'cloudflare:workers';
 import { expect, vi } from 'vitest';
 import type { AdmitRequest, ProjectDO, RateLimits } from '../src/live/index.ts';
 import type { DropReason, PendingEvent, QueueBody, StoredEvent } from '../src/pipeline/index.ts';
+import { enrichEvent } from '../src/ingest/enrich.ts';
 import { toHex, uuidv7 } from '../src/shared/ids.ts';
 
 export const SECOND = 1_000;
@@ -35,37 +36,13 @@ export const NO_LIMITS: RateLimits = { projectRate: 1e6, projectBurst: 1e6, visi
 /** A pageview as ingest hands it to the ProjectDO; override what the test is about. */
 export function pendingEvent(overrides: Partial<PendingEvent> = {}): PendingEvent {
   const ts = overrides.ts ?? PINNED_NOW;
-  return {
-    projectId: 'p-test',
-    id: uuidv7(ts),
-    ts,
-    receivedAt: ts,
-    name: 'pageview',
-    hostname: 'example.com',
-    path: '/',
-    referrer: null,
-    referrerHost: null,
-    source: null,
-    utmSource: null,
-    utmMedium: null,
-    utmCampaign: null,
-    utmTerm: null,
-    utmContent: null,
-    country: 'DE',
-    region: null,
-    city: null,
-    timezone: 'Europe/Berlin',
-    browser: 'Firefox',
-    browserVersion: '133',
-    os: 'Linux',
-    osVersion: null,
-    device: 'desktop',
-    screen: 'Desktop',
-    props: null,
-    revenueAmount: null,
-    revenueCurrency: null,
-    ...overrides,
-  };
+  // Through ingest's own enrichment, so that every column the catalog adds has its value here too.
+  const enriched = enrichEvent({ n: 'pageview', u: 'https://example.com/', w: 1920 }, 'p-test', ts, ts, {
+    userAgent: 'Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0',
+    cf: { country: 'DE', timezone: 'Europe/Berlin' },
+    acceptLanguage: '',
+  });
+  return { ...enriched, ...overrides };
 }
 
 /** An event as the ProjectDO stores it and the queue carries it. */

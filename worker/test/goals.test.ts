@@ -4,7 +4,7 @@
  */
 import { env } from 'cloudflare:workers';
 import { describe, expect, it } from 'vitest';
-import { PROJECT_TABLES } from '../src/projects/delete.ts';
+import { PROJECT_TABLES } from '../src/store/index.ts';
 import { api, createProjectAs, expectJson } from './accounts.ts';
 import {
   conflictFields,

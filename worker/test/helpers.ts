@@ -2,6 +2,7 @@
  * Fixtures shared by the worker's tests: projects and API keys written straight to D1, a way to
  * send events through the real Worker, and a way to wait for what the pipeline writes.
  */
+import { markAllEventHoursStatement } from '../src/store/index.ts';
 import type { WireEvent } from '@tally/sdk/protocol';
 import { EVENT_PATH } from '@tally/sdk/protocol';
 import { env, exports } from 'cloudflare:workers';
@@ -192,14 +193,10 @@ export async function expectError(
 }
 
 /**
- * The statement that marks the hours of a project's events as not rolled up, as the consumer does
- * for what it writes: tests that insert events straight into D1 must run it, or the stats API
- * would read those days from (empty) rollups.
+ * The statement that marks the hours of a project's events as not rolled up (the store's), as the
+ * consumer does for what it writes: tests that insert events straight into D1 must run it, or the
+ * stats API would read those days from (empty) rollups.
  */
 export function markEventHoursStatement(projectId: string): D1PreparedStatement {
-  return env.DB.prepare(
-    `INSERT INTO rollup_dirty (project_id, hour, mark)
-     SELECT project_id, ts / 3600000, 1 FROM events WHERE project_id = ? GROUP BY 1, 2
-     ON CONFLICT (project_id, hour) DO UPDATE SET mark = mark + 1`,
-  ).bind(projectId);
+  return markAllEventHoursStatement(env.DB, projectId);
 }

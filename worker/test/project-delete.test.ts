@@ -6,7 +6,7 @@
 import { runInDurableObject } from 'cloudflare:test';
 import { env } from 'cloudflare:workers';
 import { describe, expect, it, vi } from 'vitest';
-import { PROJECT_TABLES } from '../src/projects/delete.ts';
+import { PROJECT_TABLES } from '../src/store/index.ts';
 import { addMember, api, createProjectAs, expectJson, PASSWORD, signUp } from './accounts.ts';
 import {
   createApiKey,

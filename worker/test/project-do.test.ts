@@ -109,9 +109,34 @@ describe('visits', () => {
     expect(third?.sessionId).not.toBe(first?.sessionId);
   });
 
+  it('split at a gap of exactly 30:00.000, not at 29:59.999 (no gap of 30 minutes or more)', async () => {
+    const t = D + 10 * HOUR;
+    const [first, second, third] = await visit(await freshProject('pdo'), randomFingerprint(), [
+      t,
+      t + 30 * MINUTE - 1,
+      t + 60 * MINUTE - 1,
+    ]);
+    expect(second).toMatchObject({ sessionId: first?.sessionId, seq: 2, isEntry: false });
+    expect(third).toMatchObject({ seq: 1, isEntry: true });
+    expect(third?.sessionId).not.toBe(first?.sessionId);
+  });
+
+  it('split at a gap of exactly 30 minutes across UTC midnight, where the new visit takes today’s id', async () => {
+    const [before, after] = await visit(await freshProject('pdo'), randomFingerprint(), [
+      D + DAY - 15 * MINUTE,
+      D + DAY + 15 * MINUTE,
+    ]);
+    expect(after).toMatchObject({ seq: 1, isEntry: true });
+    expect(after?.sessionId).not.toBe(before?.sessionId);
+    expect(after?.visitorId).not.toBe(before?.visitorId);
+  });
+
   it('follow the 30-minute rule for any gaps, across UTC midnight too (oracle)', async () => {
     const project = await freshProject('pdo');
-    const gap = fc.oneof(fc.constantFrom(30 * MINUTE, 30 * MINUTE + SECOND), fc.integer({ min: 0, max: 90 * MINUTE }));
+    const gap = fc.oneof(
+      fc.constantFrom(30 * MINUTE - 1, 30 * MINUTE, 30 * MINUTE + SECOND),
+      fc.integer({ min: 0, max: 90 * MINUTE }),
+    );
     await fc.assert(
       fc.asyncProperty(fc.array(gap, { minLength: 1, maxLength: 12 }), async (gaps) => {
         // Start at 20:00 so that many runs cross midnight; 12 gaps of ≤ 90 min never reach a second one.
@@ -121,7 +146,7 @@ describe('visits', () => {
         let session = 0;
         let seq = 0;
         const expected = times.map((ts, i) => {
-          const newVisit = i === 0 || ts - (times[i - 1] as number) > 30 * MINUTE;
+          const newVisit = i === 0 || ts - (times[i - 1] as number) >= 30 * MINUTE;
           if (newVisit) [session, seq] = [session + 1, 0];
           return { session, seq: ++seq, isEntry: newVisit };
         });

@@ -118,7 +118,7 @@ describe('the zip export', () => {
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toBe('application/zip');
     const files = unzipSync(new Uint8Array(await res.arrayBuffer()));
-    expect(Object.keys(files).sort()).toEqual(EXPORT_FILES.map(([file]) => file).sort());
+    expect(Object.keys(files).sort()).toEqual(EXPORT_FILES.map(({ file }) => file).sort());
     const text = (file: string) => strFromU8(files[file] as Uint8Array);
     expect(text('pages.csv')).toBe('page,visitors,pageviews\r\n/,1,1\r\n/docs,1,1\r\n');
     expect(text('sources.csv')).toBe(

@@ -8,7 +8,7 @@ import { env } from 'cloudflare:workers';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { rollUp, rollUpAll } from '../src/rollup/index.ts';
-import { bumpVersionsStatement } from '../src/rollup/rollups.ts';
+import { bumpVersionsStatement } from '../src/store/index.ts';
 import { api } from './accounts.ts';
 import { type OracleQuery, type RawEvent, runOracle } from './query-oracle.ts';
 import { materialize, queryShape, scenario } from './query-oracle-data.ts';

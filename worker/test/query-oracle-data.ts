@@ -51,6 +51,7 @@ export const POOLS = {
   os_version: [null, '10', '17.5'],
   device: ['desktop', 'mobile', 'tablet'],
   screen: ['Desktop', 'Mobile', 'Tablet'],
+  language: [null, 'en-US', 'de', 'pt-BR'],
   'event:props:plan': [null, 'pro', 'free'],
   'event:props:n': [null, '1', '2', '2.5'],
   'event:props:flag': [null, 'true'],

@@ -89,6 +89,22 @@ describe('funnels, checked by hand', () => {
     );
   });
 
+  it('take the steps in time order, not in arrival order (seq), and break ties of time by seq', async () => {
+    const events = [
+      // /b arrived first (seq 1) but happened later: /a then /b.
+      event('2026-03-10T09:05:00Z', { visitor_id: 'v1', session_id: 's1', seq: 1, path: '/b' }),
+      event('2026-03-10T09:00:00Z', { visitor_id: 'v1', session_id: 's1', seq: 2, path: '/a' }),
+      // The same instant: arrival decides, /b then /a.
+      event('2026-03-10T10:00:00Z', { visitor_id: 'v2', session_id: 's2', seq: 1, path: '/b' }),
+      event('2026-03-10T10:00:00Z', { visitor_id: 'v2', session_id: 's2', seq: 2, path: '/a' }),
+    ];
+    await expectFunnel(
+      events,
+      [page('/a'), page('/b')],
+      [[{ date_range }, { steps: [step('Visit /a', 2, 100, 0), step('Visit /b', 1, 50, 1)] }]],
+    );
+  });
+
   it('let one event complete at most one of two identical steps', async () => {
     const events = [
       ...visit('1', '2026-03-10T09:00:00Z', [{ path: '/a' }]),

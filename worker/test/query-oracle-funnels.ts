@@ -6,8 +6,9 @@
  * Readings of docs/STATS.md where it leaves room (listed in the report):
  *
  * 1. A visit is a session id with at least one event in the date range; only those events count,
- *    walked in `seq` order. Its entry (for filters) is its first event in the range, as in the
- *    query oracle (reading 1 there); `exit_page` is its last pageview's path in the range.
+ *    walked in time order (by `ts`, ties by arrival, `seq`). Its entry and exit page (for filters)
+ *    are the query oracle's (`visitOf`, reading 1 there): the first event in the range and the
+ *    last pageview's path, `null` without one.
  * 2. The walk is greedy: each event, in order, completes the next step if it matches it, and then
  *    no other step. Greedy is as good as any choice of events here (a subsequence match), so
  *    "reaches step n" does not depend on which matching event is taken.
@@ -25,7 +26,7 @@ import { type GoalStep, goalMatches } from '../src/projects/goal-matching.ts';
 import { defaultGoalName } from '../src/projects/goals.ts';
 import type { DateRangeSpec } from '../src/query/date-range.ts';
 import { resolveDateRange } from '../src/query/date-range.ts';
-import { dimensionValue, type Filter, keeps, type RawEvent } from './query-oracle.ts';
+import { dimensionValue, type Filter, inVisitOrder, keeps, type RawEvent, visitOf } from './query-oracle.ts';
 import { GOAL_PATHS, GOAL_PROPERTIES, TRAP_PATHS } from './query-oracle-goals.ts';
 
 /** The dimensions a funnel filter may use: those whose value is the visit's. */
@@ -51,10 +52,10 @@ export function stepMatches(step: GoalStep, event: RawEvent): boolean {
   return goalMatches(step, { name: event.name, path: event.path, props });
 }
 
-/** How many steps a visit's events (in the range, by seq) reach, walking greedily (reading 2). */
+/** How many steps a visit's events (in the range, in time order) reach, walking greedily (reading 2). */
 export function stepsReached(steps: readonly GoalStep[], events: readonly RawEvent[]): number {
   let reached = 0;
-  for (const event of [...events].sort((a, b) => a.seq - b.seq)) {
+  for (const event of [...events].sort(inVisitOrder)) {
     if (reached < steps.length && stepMatches(steps[reached] as GoalStep, event)) reached += 1;
   }
   return reached;
@@ -92,16 +93,12 @@ export function runFunnelOracle(
   }
   const counts = steps.map(() => 0);
   for (const events of bySession.values()) {
-    events.sort((a, b) => a.seq - b.seq);
-    const entry = events[0] as RawEvent;
-    const pageviews = events.filter((event) => event.name === 'pageview');
-    const exitPath = ((pageviews.length ? pageviews : events).at(-1) as RawEvent).path;
-    const visit = { events, entry, exitPath, durationMs: 0, bounced: false };
+    const visit = visitOf(events);
     const kept = filters.every(([operator, dimension, values]) =>
-      keeps(operator, values, dimensionValue(entry, visit, dimension)),
+      keeps(operator, values, dimensionValue(visit.entry, visit, dimension)),
     );
     if (!kept) continue;
-    const reached = stepsReached(steps, events);
+    const reached = stepsReached(steps, visit.events);
     for (let n = 0; n < reached; n++) counts[n] = (counts[n] as number) + 1;
   }
   const first = counts[0] as number;

@@ -105,6 +105,7 @@ export function event(iso: string, fields: Partial<RawEvent> = {}): RawEvent {
     os_version: null,
     device: 'desktop',
     screen: 'Desktop',
+    language: null,
     props: null,
     ...fields,
     ...(fields.seq !== undefined && fields.is_entry === undefined ? { is_entry: fields.seq === 1 } : {}),

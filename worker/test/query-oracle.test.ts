@@ -120,6 +120,68 @@ describe('query results, checked by hand', () => {
     ]);
   });
 
+  it('give a visit without pageviews no exit page (null), and take the exit from the last pageview', async () => {
+    const events = [
+      event('2026-03-10T09:00:00Z'),
+      event('2026-03-10T09:05:00Z', { seq: 2, path: '/a' }),
+      // Custom events only: no pageview, so no exit page (not the custom event's path).
+      event('2026-03-10T10:00:00Z', { visitor_id: 'vb', session_id: 'sb', name: 'signup', path: '/pricing' }),
+      // A custom event after the last pageview leaves the exit at that pageview.
+      event('2026-03-10T11:00:00Z', { visitor_id: 'vc', session_id: 'sc', path: '/b' }),
+      event('2026-03-10T11:01:00Z', { visitor_id: 'vc', session_id: 'sc', seq: 2, name: 'click', path: '/c' }),
+    ];
+    const date_range = ['2026-03-10', '2026-03-10'] as const;
+    await expectAnswers('UTC', events, [
+      [
+        { metrics: ['visits', 'events'], date_range, dimensions: ['exit_page'] },
+        { results: [row(['/a'], [1, 2]), row(['/b'], [1, 2]), row([null], [1, 1])], meta: {} },
+      ],
+      [
+        { metrics: ['visits', 'events'], date_range, filters: [['is', 'exit_page', [null]]] },
+        { results: [row([], [1, 1])], meta: {} },
+      ],
+      [
+        { metrics: ['visits'], date_range, filters: [['is_not', 'exit_page', [null]]] },
+        { results: [row([], [2])], meta: {} },
+      ],
+    ]);
+  });
+
+  it('take entry and exit by time, not by arrival (seq), and break ties of time by seq', async () => {
+    const events = [
+      // The later event arrived first: seq 1 at 09:10, seq 2 at 09:00.
+      event('2026-03-10T09:10:00Z', { path: '/late' }),
+      event('2026-03-10T09:00:00Z', {
+        seq: 2,
+        path: '/early',
+        source: 'Google',
+        referrer: 'https://www.google.com/',
+      }),
+      // Two events at the same instant: the first to arrive is the entry, the second the exit.
+      event('2026-03-10T10:00:00Z', { visitor_id: 'vb', session_id: 'sb', path: '/first' }),
+      event('2026-03-10T10:00:00Z', { visitor_id: 'vb', session_id: 'sb', seq: 2, path: '/second' }),
+    ];
+    const date_range = ['2026-03-10', '2026-03-10'] as const;
+    await expectAnswers('UTC', events, [
+      [
+        { metrics: ['visits'], date_range, dimensions: ['entry_page'] },
+        { results: [row(['/early'], [1]), row(['/first'], [1])], meta: {} },
+      ],
+      [
+        { metrics: ['visits'], date_range, dimensions: ['exit_page'] },
+        { results: [row(['/late'], [1]), row(['/second'], [1])], meta: {} },
+      ],
+      [
+        { metrics: ['visits', 'visit_duration'], date_range, dimensions: ['source'] },
+        { results: [row(['Google'], [1, 600]), row([null], [1, 0])], meta: {} },
+      ],
+      [
+        { metrics: ['visits'], date_range, filters: [['is', 'entry_page', ['/early']]] },
+        { results: [row([], [1])], meta: {} },
+      ],
+    ]);
+  });
+
   it('answer a query without dimensions with one result, zeros when nothing matches', async () => {
     const events = [event('2026-03-10T09:00:00Z', { source: 'Google', referrer: 'https://www.google.com/' })];
     const metrics: OracleQuery['metrics'] = ['visits', 'pageviews', 'bounce_rate'];

@@ -5,9 +5,10 @@
  *
  * Readings of docs/STATS.md where it leaves room (decided here, listed in the oracle's report):
  *
- * 1. A visit's entry is its first event *within the date range* by `seq` (not the stored
- *    `is_entry`, which may lie before the range). `exit_page` is the path of its last pageview in
- *    the range, or of its last event in the range when it has no pageview there.
+ * 1. A visit's entry is its first event *within the date range* (not the stored `is_entry`, which
+ *    may lie before the range, or be an event that arrived first but happened later), in time
+ *    order: by `ts`, ties by arrival (`seq`). `exit_page` is the path of its last pageview in the
+ *    range in the same order; a visit without a pageview there has none (`null`).
  * 2. `event:props:<key>`: a missing key is reported as `null` (the Dimensions section also says
  *    "`(none)`"; the next paragraph and the filter table say `null`, which is what we follow).
  * 3. `contains` and `matches` never keep a missing value, and a `null` among their values matches
@@ -100,6 +101,7 @@ export interface RawEvent {
   os_version: string | null;
   device: string | null;
   screen: string | null;
+  language: string | null;
   /** As stored: JSON text of a flat object, or null. */
   props: string | null;
   /** Revenue: an amount in a currency (the project's is USD; others are not counted). */
@@ -161,13 +163,31 @@ const VISIT_DIMENSIONS = new Set<string>(['entry_page', 'exit_page', ...ENTRY_CO
 const PROP_PREFIX = 'event:props:';
 const GOAL = 'event:goal';
 
-/** One visit as seen within the range: its events there, by seq. */
-interface Visit {
+/** One visit as seen within the range: its events there, in time order. */
+export interface Visit {
   events: RawEvent[];
   entry: RawEvent;
-  exitPath: string;
+  exitPath: Value;
   durationMs: number;
   bounced: boolean;
+}
+
+/** A visit's events in the order docs/STATS.md reads them: by time, ties by arrival (`seq`). */
+export function inVisitOrder(a: RawEvent, b: RawEvent): number {
+  return a.ts - b.ts || a.seq - b.seq;
+}
+
+/** A visit from its events within the range (reading 1): entry, exit page, duration, bounce. */
+export function visitOf(inRange: readonly RawEvent[]): Visit {
+  const events = [...inRange].sort(inVisitOrder);
+  const pageviews = events.filter((event) => event.name === 'pageview');
+  return {
+    events,
+    entry: events[0] as RawEvent,
+    exitPath: pageviews.at(-1)?.path ?? null,
+    durationMs: (events.at(-1) as RawEvent).ts - (events[0] as RawEvent).ts,
+    bounced: events.length === 1 && pageviews.length === 1,
+  };
 }
 
 /** What a range and the filters select: E, the visits of the range, and the day/bucket of each event. */
@@ -231,18 +251,7 @@ function select(all: readonly RawEvent[], query: OracleQuery, range: ResolvedRan
   const bySession = new Map<string, RawEvent[]>();
   for (const event of inRange) bySession.set(event.session_id, [...(bySession.get(event.session_id) ?? []), event]);
   const visits = new Map<string, Visit>();
-  for (const [id, events] of bySession) {
-    events.sort((a, b) => a.seq - b.seq);
-    const pageviews = events.filter((event) => event.name === 'pageview');
-    const times = events.map((event) => event.ts);
-    visits.set(id, {
-      events,
-      entry: events[0] as RawEvent,
-      exitPath: ((pageviews.length ? pageviews : events).at(-1) as RawEvent).path,
-      durationMs: Math.max(...times) - Math.min(...times),
-      bounced: events.length === 1 && pageviews.length === 1,
-    });
-  }
+  for (const [id, events] of bySession) visits.set(id, visitOf(events));
   const filters = query.filters ?? [];
   const visitFilters = filters.filter(([, dimension]) => VISIT_DIMENSIONS.has(dimension));
   const eventFilters = filters.filter(([, dimension]) => !VISIT_DIMENSIONS.has(dimension) && dimension !== GOAL);

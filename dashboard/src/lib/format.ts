@@ -3,6 +3,8 @@
  * no current time unless passed in) so it is unit-tested, and every number on screen goes through it.
  */
 
+import type { MetricName } from '@tally/sdk/catalog';
+
 const UNITS: readonly [divisor: number, suffix: string][] = [
   [1e3, 'k'],
   [1e6, 'M'],
@@ -61,17 +63,8 @@ export function formatDuration(seconds: number): string {
   return `${s}s`;
 }
 
-/** Metrics the stats API knows, as the dashboard shows them. */
-export type MetricName =
-  | 'visitors'
-  | 'visits'
-  | 'pageviews'
-  | 'events'
-  | 'views_per_visit'
-  | 'bounce_rate'
-  | 'visit_duration'
-  | 'conversion_rate'
-  | 'revenue';
+/** Metrics the stats API knows (the catalog's). */
+export type { MetricName };
 
 /** A metric's value in its unit: counts short, rates in percent, durations in minutes and seconds. */
 export function formatMetric(metric: MetricName, value: number): string {

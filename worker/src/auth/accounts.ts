@@ -1,7 +1,7 @@
 import { z } from '@hono/zod-openapi';
 import { and, eq, sql } from 'drizzle-orm';
 import { type Db, getDb, members, projects, users } from '../db/index.ts';
-import { deleteProject } from '../projects/delete.ts';
+import { deleteProject } from '../store/index.ts';
 import { ApiError } from '../shared/errors.ts';
 import { uuidv7 } from '../shared/ids.ts';
 import { hashPassword, verifyPassword } from './password.ts';

@@ -4,7 +4,7 @@
  */
 import { and, asc, eq, gt, isNull, or, sql } from 'drizzle-orm';
 import { apiKeys, type Db } from '../db/index.ts';
-import type { ProjectAccess } from '../projects/access.ts';
+import type { ProjectAccess } from './access.ts';
 import { ApiError } from '../shared/errors.ts';
 import { uuidv7 } from '../shared/ids.ts';
 import { API_KEY_SCOPES, type ApiKeyScope, generateApiKey, hashApiKey, parseScopes } from './api-keys.ts';

@@ -1,10 +1,9 @@
 /** API key routes: create (secret shown once), list, revoke, rotate. All need `admin` on the project. */
 import { createRoute, z } from '@hono/zod-openapi';
 import { getDb } from '../db/index.ts';
-import { authorizeProject } from '../projects/access.ts';
-import { ProjectIdParams } from '../projects/schemas.ts';
+import { authorizeProject } from './access.ts';
 import { createRouter } from '../shared/hono.ts';
-import { errorResponses, jsonBody, jsonResponse } from '../shared/openapi.ts';
+import { errorResponses, jsonBody, jsonResponse, ProjectIdParams } from '../shared/openapi.ts';
 import { createApiKey, DEFAULT_API_KEY_RATE_LIMIT, listApiKeys, revokeApiKey, rotateApiKey } from './api-key-admin.ts';
 import { API_KEY_SCOPES } from './api-keys.ts';
 

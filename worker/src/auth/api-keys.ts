@@ -1,11 +1,10 @@
 import { hmacSha256Hex } from '../shared/crypto.ts';
 import { eq } from 'drizzle-orm';
 import { apiKeys, getDb } from '../db/index.ts';
+import { API_KEY_SCOPES, type ApiKeyScope } from '../shared/principal.ts';
 import { constantTimeEqual } from './password.ts';
 
-/** What an API key may do: send events, read stats, manage the project. */
-export const API_KEY_SCOPES = ['ingest', 'read', 'admin'] as const;
-export type ApiKeyScope = (typeof API_KEY_SCOPES)[number];
+export { API_KEY_SCOPES, type ApiKeyScope };
 
 /** A verified key. */
 export interface VerifiedApiKey {

@@ -15,4 +15,5 @@ export { csrfProtection } from './csrf.ts';
 export { constantTimeEqual, hashPassword, verifyPassword } from './password.ts';
 export { authenticate, type Principal, requireUser, SHARE_HEADER, SHARE_TOKEN_HEADER } from './principal.ts';
 export { authRoutes } from './routes.ts';
+export { authorizeProject, type Need, type ProjectAccess, ROLES, type Role } from './access.ts';
 export { issueShareToken } from './share-access.ts';

@@ -7,6 +7,7 @@ import type { ShareTokenResult } from '../live/share-buckets.ts';
 import { hmacSha256Hex } from '../shared/crypto.ts';
 import { ApiError } from '../shared/errors.ts';
 import type { AppEnv } from '../shared/hono.ts';
+import type { Principal } from '../shared/principal.ts';
 import { verifyApiKeyFrom } from './api-key-throttle.ts';
 import { type ApiKeyScope, recordApiKeyUse, type VerifiedApiKey } from './api-keys.ts';
 import { ACCESS_COOKIE } from './cookies.ts';
@@ -14,11 +15,7 @@ import { isSessionOpen } from './sessions.ts';
 import { verifyShareAccess } from './share-access.ts';
 import { verifyAccessToken } from './tokens.ts';
 
-/** Who is calling. */
-export type Principal =
-  | { kind: 'user'; userId: string; sessionId: string }
-  | { kind: 'apiKey'; keyId: string; projectId: string; scopes: ApiKeyScope[] }
-  | { kind: 'share'; shareId: string; projectId: string };
+export type { Principal };
 
 /** Headers that carry a share link's slug and, for a password-protected one, its access token. */
 export const SHARE_HEADER = 'x-tally-share';

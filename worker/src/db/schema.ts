@@ -206,6 +206,8 @@ export const events = sqliteTable(
     city: text('city'),
     /** The visitor's IANA timezone as Cloudflare's edge sees it. */
     timezone: text('timezone'),
+    /** The first language of the browser's Accept-Language header, as a BCP 47 tag (`en`, `pt-BR`). */
+    language: text('language'),
     browser: text('browser'),
     browserVersion: text('browser_version'),
     os: text('os'),
@@ -221,6 +223,12 @@ export const events = sqliteTable(
   },
   (t) => [primaryKey({ columns: [t.projectId, t.id] }), index('events_project_ts_idx').on(t.projectId, t.ts)],
 );
+
+/** An event as stored in D1; the keys are the drizzle schema's, which the consumer maps to columns. */
+export type StoredEvent = typeof events.$inferSelect;
+
+/** An event after ingest and before admission: the ProjectDO adds visitor, visit and sequence. */
+export type PendingEvent = Omit<StoredEvent, 'visitorId' | 'sessionId' | 'seq' | 'isEntry'>;
 
 /** Events the ingest pipeline dropped, per project, day (in the project's timezone) and reason. */
 export const dropCounts = sqliteTable(

@@ -8,6 +8,8 @@ import { sourceOfHost, sourceOfParam } from './sources.ts';
 export interface VisitorContext {
   userAgent: string;
   cf: Partial<IncomingRequestCfProperties> | undefined;
+  /** The request's `Accept-Language` header, or empty. */
+  acceptLanguage: string;
 }
 
 /** The parts of a user agent the dashboard breaks down by. */
@@ -124,6 +126,7 @@ export function enrichEvent(
     region: textOrNull(cf?.region),
     city: textOrNull(cf?.city),
     timezone: textOrNull(cf?.timezone),
+    language: primaryLanguage(visitor.acceptLanguage),
     browser: agent.browser,
     browserVersion: agent.browserVersion,
     os: agent.os,
@@ -134,6 +137,37 @@ export function enrichEvent(
     revenueAmount: event.$?.a ?? null,
     revenueCurrency: event.$?.c ?? null,
   };
+}
+
+/** Longest Accept-Language header read; browsers send well under 100 characters. */
+const ACCEPT_LANGUAGE_CHARS = 500;
+
+/**
+ * The visitor's primary language from an `Accept-Language` header: the tag of the highest weight
+ * (the first of equal ones), canonicalised to language[-script][-region] (`en-US`, `zh-Hant-TW`,
+ * `de`); null when there is none or it is `*` or not a language tag. Nothing else of the header
+ * is kept: the full list narrows a visitor down more than a language does.
+ *
+ * @example
+ * ```ts
+ * primaryLanguage('de-de,en;q=0.8'); // 'de-DE'
+ * ```
+ */
+export function primaryLanguage(header: string): string | null {
+  let best: { tag: string; weight: number } | null = null;
+  for (const part of header.slice(0, ACCEPT_LANGUAGE_CHARS).split(',')) {
+    const [tag = '', ...params] = part.trim().split(';');
+    const q = params.map((param) => /^\s*q\s*=\s*([01](?:\.\d{0,3})?)\s*$/i.exec(param)?.[1]).find(Boolean);
+    const weight = q === undefined ? 1 : Number(q);
+    if (!tag.trim() || tag.trim() === '*' || weight <= 0) continue;
+    if (!best || weight > best.weight) best = { tag: tag.trim(), weight };
+  }
+  if (!best) return null;
+  try {
+    return new Intl.Locale(best.tag).baseName;
+  } catch {
+    return null;
+  }
 }
 
 function textOrNull(value: unknown): string | null {

@@ -20,6 +20,8 @@ export interface IngestRequest {
   ip: string;
   userAgent: string;
   cf: Partial<IncomingRequestCfProperties> | undefined;
+  /** The request's `Accept-Language` header, or empty. */
+  acceptLanguage: string;
   now: number;
   waitUntil: (promise: Promise<unknown>) => void;
 }
@@ -62,7 +64,11 @@ export async function ingest(env: Env, request: IngestRequest): Promise<IngestRe
       continue;
     }
     const ts = clampTimestamp(event.t, request.now);
-    const pending: PendingEvent = enrichEvent(event, site.id, ts, request.now, { userAgent, cf: request.cf });
+    const pending: PendingEvent = enrichEvent(event, site.id, ts, request.now, {
+      userAgent,
+      cf: request.cf,
+      acceptLanguage: request.acceptLanguage,
+    });
     // JSON escaping grows text (a backslash in a property doubles at each encoding); an event
     // must still fit one queue message, or it could never leave the outbox.
     if (utf8Length(JSON.stringify(pending)) > MAX_EVENT_BYTES) {

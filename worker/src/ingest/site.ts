@@ -1,30 +1,20 @@
 import { type ApiKeyScope, recordApiKeyUse, verifyApiKeyFrom } from '../auth/index.ts';
 import { loadSiteById, loadSiteBySiteKey, type SiteConfig } from '../projects/site-config.ts';
 import { ApiError } from '../shared/errors.ts';
+import { clearIsolateCaches, isolateCache } from '../shared/isolate-cache.ts';
 
 /** Found sites are cached for a minute per isolate; unknown keys for ten seconds. */
 const FOUND_TTL_MS = 60_000;
 const MISSING_TTL_MS = 10_000;
-const CACHE_SIZE = 1_000;
-const cache = new Map<string, { site: SiteConfig | null; expires: number }>();
+const sites = isolateCache<SiteConfig | null>(1_000);
+const ttl = (site: SiteConfig | null) => (site ? FOUND_TTL_MS : MISSING_TTL_MS);
 
 /** Forget cached sites (after a project's settings change, and between tests). */
-export function clearSiteCache(): void {
-  cache.clear();
-}
-
-async function cached(key: string, now: number, load: () => Promise<SiteConfig | null>): Promise<SiteConfig | null> {
-  const hit = cache.get(key);
-  if (hit && hit.expires > now) return hit.site;
-  const site = await load();
-  if (cache.size >= CACHE_SIZE) cache.delete(cache.keys().next().value as string);
-  cache.set(key, { site, expires: now + (site ? FOUND_TTL_MS : MISSING_TTL_MS) });
-  return site;
-}
+export const clearSiteCache = clearIsolateCaches;
 
 /** The project a public site key belongs to; 404 when none does. */
 export async function siteForKey(d1: D1Database, siteKey: string, now: number): Promise<SiteConfig> {
-  const site = await cached(`site:${siteKey}`, now, () => loadSiteBySiteKey(d1, siteKey));
+  const site = await sites.get(`site:${siteKey}`, now, ttl, () => loadSiteBySiteKey(d1, siteKey));
   if (!site) throw new ApiError(404, 'unknown_site', 'No project has this site key');
   return site;
 }
@@ -45,7 +35,9 @@ export async function siteForApiKey(
   if (!verified) throw new ApiError(401, 'unauthorized', 'Invalid API key');
   if (!verified.scopes.includes(scope)) throw new ApiError(403, 'forbidden', `This API key lacks the ${scope} scope`);
   waitUntil(recordApiKeyUse(env.DB, verified.id, now).catch(() => undefined));
-  const site = await cached(`project:${verified.projectId}`, now, () => loadSiteById(env.DB, verified.projectId));
+  const site = await sites.get(`project:${verified.projectId}`, now, ttl, () =>
+    loadSiteById(env.DB, verified.projectId),
+  );
   if (!site) throw new ApiError(401, 'unauthorized', 'Invalid API key');
   return site;
 }

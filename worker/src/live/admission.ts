@@ -5,7 +5,7 @@
 import type { DropReason, PendingEvent } from '../pipeline/messages.ts';
 import { type Bucket, type RateLimits, refill, secondsUntil } from './rate-limit.ts';
 import { visitorId } from './salts.ts';
-import { SESSION_TIMEOUT_MS, type VisitorState, type VisitorStore } from './sessions.ts';
+import { continuesVisit, type VisitorState, type VisitorStore } from './sessions.ts';
 
 /** One admission request: every event of one HTTP request, in order. */
 export interface AdmitRequest {
@@ -55,7 +55,7 @@ export function resolveVisitors(
     const id = ids.get(fingerprint) as { today: string; yesterday: string | null };
     let state = store.get(id.today);
     const carried = !state && id.yesterday ? store.get(id.yesterday) : null;
-    if (carried && event.ts - carried.lastSeen <= SESSION_TIMEOUT_MS) {
+    if (carried && continuesVisit(carried.lastSeen, event.ts)) {
       movedFrom.push(carried.key);
       state = { ...carried, key: id.today };
     }

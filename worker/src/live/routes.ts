@@ -14,11 +14,10 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { eq } from 'drizzle-orm';
 import { getDb, projects } from '../db/index.ts';
-import { authorizeProject } from '../projects/access.ts';
-import { ProjectIdParams } from '../projects/schemas.ts';
+import { authorizeProject } from '../auth/access.ts';
 import { ApiError } from '../shared/errors.ts';
 import { createRouter } from '../shared/hono.ts';
-import { ErrorSchema, errorResponses, jsonResponse } from '../shared/openapi.ts';
+import { ErrorSchema, errorResponses, jsonResponse, ProjectIdParams } from '../shared/openapi.ts';
 import { digest } from './feed.ts';
 import type { ProjectDO } from './project-do.ts';
 import { publicLiveProject } from './public.ts';

@@ -9,6 +9,15 @@ import { dayInTimeZone } from '../shared/time.ts';
 /** A visit ends after 30 minutes without events (Plausible's and Google Analytics' rule). */
 export const SESSION_TIMEOUT_MS = 30 * 60_000;
 
+/**
+ * Whether an event at `ts` is near enough to a visit's latest event (at `lastSeen`) to continue
+ * it: docs/STATS.md allows "no gap of 30 minutes or more", so 29:59.999 continues and 30:00.000
+ * does not. An event from before `lastSeen` (one that arrived late) is no gap.
+ */
+export function continuesVisit(lastSeen: number, ts: number): boolean {
+  return ts - lastSeen < SESSION_TIMEOUT_MS;
+}
+
 /** A visitor counts as live for 5 minutes after its last event reached the server. */
 export const LIVE_WINDOW_MS = 5 * 60_000;
 
@@ -56,9 +65,9 @@ export interface VisitStep {
 }
 
 /**
- * The visit an event at `ts` belongs to: the visitor's current one, unless 30 minutes of silence
- * lie between its last event and this one, or a midnight of the project's timezone does. Events
- * that arrive out of order stay in the visit when they fall on its day.
+ * The visit an event at `ts` belongs to: the visitor's current one, unless 30 minutes or more of
+ * silence lie between its last event and this one, or a midnight of the project's timezone does.
+ * Events that arrive out of order stay in the visit when they fall on its day.
  *
  * NOTE: ending visits at local midnight (as Google Analytics did) keeps every visit inside one
  * local day, which is what makes daily rollups add up exactly across any range of days.
@@ -71,7 +80,7 @@ export function nextVisitStep(
 ): VisitStep {
   if (
     !state ||
-    ts - state.lastSeen > SESSION_TIMEOUT_MS ||
+    !continuesVisit(state.lastSeen, ts) ||
     dayInTimeZone(ts, timeZone) !== dayInTimeZone(state.lastSeen, timeZone)
   ) {
     return { sessionId: newSessionId(), seq: 1, isEntry: true };

@@ -1,7 +1,8 @@
 import { quarantine } from '../db/schema.ts';
 import { getDb } from '../db/index.ts';
 import type { QueueBody, QueueMessage, StoredEvent } from './messages.ts';
-import { eventProblem, insertEventStatements, upsertDropsStatement } from './write.ts';
+import { eventProblem, insertEventStatements } from '../store/index.ts';
+import { upsertDropsStatement } from './write.ts';
 
 /** The dead-letter queue's name (wrangler.toml); its consumer replays instead of retrying forever. */
 export const DEAD_LETTER_QUEUE = 'tally-events-dlq';

@@ -4,4 +4,4 @@
  */
 export { consumeBatch, DEAD_LETTER_QUEUE, parseMessage } from './consumer.ts';
 export * from './messages.ts';
-export { insertEventStatements } from './write.ts';
+export { insertEventStatements } from '../store/index.ts';

@@ -4,13 +4,9 @@
  * Messages carry many events each (production allows 5,000 messages/s per queue but 128 KB per
  * message), as JSON text so that the DO can pack stored rows without parsing them again.
  */
-import type { events } from '../db/schema.ts';
+import type { PendingEvent, StoredEvent } from '../db/schema.ts';
 
-/** An event as stored in D1; the keys are the drizzle schema's, which the consumer maps to columns. */
-export type StoredEvent = typeof events.$inferSelect;
-
-/** An event after ingest and before admission: the ProjectDO adds visitor, visit and sequence. */
-export type PendingEvent = Omit<StoredEvent, 'visitorId' | 'sessionId' | 'seq' | 'isEntry'>;
+export type { PendingEvent, StoredEvent };
 
 /** Why the ingest pipeline dropped an event. Counted per project, day and reason. */
 export type DropReason = 'bot' | 'spam' | 'invalid_host' | 'rate_limited';

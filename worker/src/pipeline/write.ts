@@ -1,62 +1,7 @@
-import { getTableColumns, getTableName } from 'drizzle-orm';
-import { dropCounts, events, rollupDirty } from '../db/schema.ts';
-import type { DropsMessage, StoredEvent } from './messages.ts';
-
-/**
- * NOTE: D1 allows 100 bound parameters per statement, which would be three events of thirty-odd
- * columns. Instead each statement binds ONE parameter — a JSON array of events — and SQLite's
- * `json_each` expands it into rows. Chunks stay far below D1's 2 MB value limit.
- */
-const CHUNK_BYTES = 500_000;
-
-const columns = Object.entries(getTableColumns(events)).map(([key, column]) => ({
-  key,
-  name: column.name,
-  required: column.notNull && !column.hasDefault,
-  type: column.dataType === 'boolean' ? 'boolean' : column.dataType === 'number' ? 'number' : 'string',
-}));
-
-/**
- * Why a value cannot be stored as an event, or null if it can: every required column present and
- * every value of its column's type. Checked per event so that one bad event is quarantined alone.
- */
-export function eventProblem(value: unknown): string | null {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) return 'not an object';
-  const event = value as Record<string, unknown>;
-  for (const column of columns) {
-    const field = event[column.key];
-    if (field === undefined || field === null) {
-      if (column.required) return `${column.key} is missing`;
-    } else if (typeof field !== column.type || (column.type === 'number' && !Number.isFinite(field))) {
-      return `${column.key} is not a ${column.type}`;
-    }
-  }
-  return null;
-}
-
-/**
- * Insert-or-ignore keyed by (project, event id): a redelivered message inserts nothing twice.
- * Written as `ON CONFLICT … DO NOTHING` rather than `INSERT OR IGNORE`, which would also skip rows
- * that break a NOT NULL constraint — silently losing them instead of failing loudly.
- * Events of a project deleted while they were on the queue are not inserted. Built from the
- * drizzle schema, so a new column is written as soon as it exists.
- */
-const INSERT_EVENTS = `INSERT INTO ${getTableName(events)} (${columns.map((c) => `"${c.name}"`).join(', ')})
-SELECT ${columns.map((c) => `value ->> '$.${c.key}'`).join(', ')} FROM json_each(?1)
-WHERE EXISTS (SELECT 1 FROM projects WHERE projects.id = value ->> '$.projectId')
-ON CONFLICT (project_id, id) DO NOTHING`;
-
-/**
- * Mark the UTC hours these events fall in as not rolled up, in the same batch (one transaction) as
- * the insert: every stored event is then either in the rollups or in a marked hour, and the stats
- * API reads a day with a marked hour from raw events. `mark` counts the writes, so the rollup job
- * clears a mark only if no write came after it read the hour (`worker/src/rollup/rollups.ts`).
- */
-const MARK_DIRTY = `INSERT INTO ${getTableName(rollupDirty)} (project_id, hour, mark)
-SELECT value ->> '$.projectId', (value ->> '$.ts') / 3600000, 1 FROM json_each(?1)
-WHERE EXISTS (SELECT 1 FROM projects WHERE projects.id = value ->> '$.projectId')
-GROUP BY 1, 2
-ON CONFLICT (project_id, hour) DO UPDATE SET mark = mark + 1`;
+/** Drop totals into D1 (events themselves are written by `store/events.ts`). */
+import { getTableName } from 'drizzle-orm';
+import { dropCounts } from '../db/schema.ts';
+import type { DropsMessage } from './messages.ts';
 
 /**
  * Running totals keep the larger value, so that a resent total cannot inflate the count.
@@ -66,27 +11,6 @@ const UPSERT_DROPS = `INSERT INTO ${getTableName(dropCounts)} (project_id, day, 
 SELECT ?1, value ->> '$.day', value ->> '$.reason', value ->> '$.count' FROM json_each(?2)
 WHERE EXISTS (SELECT 1 FROM projects WHERE projects.id = ?1)
 ON CONFLICT (project_id, day, reason) DO UPDATE SET count = max(count, excluded.count)`;
-
-/** Statements that write these events (and mark their hours), each under D1's statement limits. */
-export function insertEventStatements(d1: D1Database, rows: readonly StoredEvent[]): D1PreparedStatement[] {
-  const statements: D1PreparedStatement[] = [];
-  let chunk: string[] = [];
-  let bytes = 0;
-  const close = () => {
-    const body = `[${chunk.join(',')}]`;
-    if (chunk.length) statements.push(d1.prepare(INSERT_EVENTS).bind(body), d1.prepare(MARK_DIRTY).bind(body));
-    chunk = [];
-    bytes = 0;
-  };
-  for (const row of rows) {
-    const json = JSON.stringify(row);
-    if (bytes + json.length > CHUNK_BYTES) close();
-    chunk.push(json);
-    bytes += json.length + 1;
-  }
-  close();
-  return statements;
-}
 
 /** The statement that records a project's drop totals. */
 export function upsertDropsStatement(d1: D1Database, message: DropsMessage): D1PreparedStatement {

@@ -8,7 +8,7 @@ import { type Db, funnels } from '../db/index.ts';
 import { isUniqueViolation } from '../shared/db-errors.ts';
 import { ApiError } from '../shared/errors.ts';
 import { uuidv7 } from '../shared/ids.ts';
-import type { ProjectAccess } from './access.ts';
+import type { ProjectAccess } from '../auth/access.ts';
 import type { GoalStep } from './goal-matching.ts';
 import { GoalNameSchema, GoalStepSchema } from './goals.ts';
 

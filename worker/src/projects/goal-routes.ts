@@ -3,7 +3,7 @@ import { createRoute, z } from '@hono/zod-openapi';
 import { getDb } from '../db/index.ts';
 import { createRouter } from '../shared/hono.ts';
 import { errorResponses, jsonBody, jsonResponse } from '../shared/openapi.ts';
-import { authorizeProject } from './access.ts';
+import { authorizeProject } from '../auth/access.ts';
 import {
   CreateFunnelSchema,
   createFunnel,

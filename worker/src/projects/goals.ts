@@ -16,9 +16,9 @@ import { isUniqueViolation } from '../shared/db-errors.ts';
 import { ApiError, type FieldIssue } from '../shared/errors.ts';
 import { fieldIssues } from '../shared/hono.ts';
 import { uuidv7 } from '../shared/ids.ts';
-import type { ProjectAccess } from './access.ts';
+import type { ProjectAccess } from '../auth/access.ts';
 import type { GoalStep } from './goal-matching.ts';
-import { remarkEventHoursStatements } from './projects.ts';
+import { remarkEventHoursStatements } from '../store/index.ts';
 
 /** Characters of a goal's or a funnel's name. */
 export const GOAL_NAME_CHARS = 120;

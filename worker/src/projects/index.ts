@@ -9,8 +9,6 @@ import { memberRoutes } from './member-routes.ts';
 import { projectCrudRoutes } from './routes.ts';
 import { shareRoutes } from './share-routes.ts';
 
-export { authorizeProject, type Need, type ProjectAccess, ROLES, type Role } from './access.ts';
-export { deleteProject, PROJECT_TABLES } from './delete.ts';
 export { type FunnelView, listFunnels } from './funnels.ts';
 export { type GoalStep, goalMatches, type MatchableEvent, pathMatches, pathPatternRegExp } from './goal-matching.ts';
 export { type GoalView, listGoals } from './goals.ts';

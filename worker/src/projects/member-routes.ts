@@ -4,7 +4,7 @@ import { EmailSchema } from '../auth/accounts.ts';
 import { getDb } from '../db/index.ts';
 import { createRouter } from '../shared/hono.ts';
 import { errorResponses, jsonBody, jsonResponse } from '../shared/openapi.ts';
-import { authorizeProject, ROLES } from './access.ts';
+import { authorizeProject, ROLES } from '../auth/access.ts';
 import { changeMemberRole, inviteMember, listMembers, removeMember } from './members.ts';
 import { ProjectIdParams } from './schemas.ts';
 

@@ -6,7 +6,7 @@
 import { and, asc, eq, type SQL, sql } from 'drizzle-orm';
 import { type Db, members, users } from '../db/index.ts';
 import { ApiError } from '../shared/errors.ts';
-import type { ProjectAccess, Role } from './access.ts';
+import type { ProjectAccess, Role } from '../auth/access.ts';
 
 /** A member as the API shows it. */
 export interface MemberView {

@@ -9,9 +9,10 @@ import {
   rollups,
   rollupState,
 } from '../db/index.ts';
-import { clearSiteCache } from '../ingest/site.ts';
+import { clearIsolateCaches } from '../shared/isolate-cache.ts';
+import { remarkEventHoursStatements } from '../store/index.ts';
 import { uuidv7 } from '../shared/ids.ts';
-import type { ProjectAccess, Role } from './access.ts';
+import type { ProjectAccess, Role } from '../auth/access.ts';
 import type { ProjectView } from './schemas.ts';
 
 type Settings = {
@@ -136,7 +137,7 @@ export async function updateProject(
           ...(hostnames.length ? [db.insert(projectHostnames).values(hostnames)] : []),
         ]),
   ]);
-  clearSiteCache();
+  clearIsolateCaches();
   return { project: { ...project, ...changes }, role: access.role };
 }
 
@@ -144,7 +145,7 @@ export async function updateProject(
 export async function regenerateSiteKey(db: Db, access: ProjectAccess, now: number): Promise<string> {
   const siteKey = newSiteKey();
   await db.update(projects).set({ siteKey, updatedAt: now }).where(eq(projects.id, access.project.id));
-  clearSiteCache();
+  clearIsolateCaches();
   return siteKey;
 }
 
@@ -153,40 +154,5 @@ function rebuildRollupsStatements(db: Db, projectId: string, now: number) {
   return [
     db.delete(rollups).where(eq(rollups.projectId, projectId)),
     ...remarkEventHoursStatements(db, projectId, now),
-  ] as const;
-}
-
-/**
- * Statements that mark every hour holding a project's events (so the cron rolls their days up
- * again, and until then they are read raw) and tell cached answers, optionally only when
- * `condition` holds (an SQL expression, e.g. that a goal was written).
- */
-export function remarkEventHoursStatements(db: Db, projectId: string, now: number, condition?: SQL) {
-  const hours = db
-    .select({
-      projectId: events.projectId,
-      hour: sql<number>`${events.ts} / 3600000`.as('hour'),
-      mark: sql<number>`1`.as('mark'),
-      // drizzle's INSERT … SELECT names every column of the table, in order.
-      rolled: sql<number | null>`NULL`.as('rolled'),
-    })
-    .from(events)
-    .where(condition ? and(eq(events.projectId, projectId), condition) : eq(events.projectId, projectId))
-    .groupBy(sql`1`, sql`2`);
-  return [
-    db
-      .insert(rollupDirty)
-      .select(hours)
-      .onConflictDoUpdate({
-        target: [rollupDirty.projectId, rollupDirty.hour],
-        set: { mark: sql`${rollupDirty.mark} + 1` },
-      }),
-    db
-      .insert(rollupState)
-      .values({ projectId, version: 1, updatedAt: now })
-      .onConflictDoUpdate({
-        target: rollupState.projectId,
-        set: { version: sql`${rollupState.version} + 1`, updatedAt: now },
-      }),
   ] as const;
 }

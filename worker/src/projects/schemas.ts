@@ -2,7 +2,7 @@
 import { z } from '@hono/zod-openapi';
 import { DEFAULT_RATE_LIMITS } from '../live/rate-limit.ts';
 import { isTimeZone } from '../shared/time.ts';
-import { ROLES } from './access.ts';
+import { ROLES } from '../auth/access.ts';
 
 /** A hostname as a site owner types it: lower-cased; scheme, port and path are refused. */
 export const HostnameSchema = z
@@ -85,10 +85,4 @@ export const CreateProjectSchema = z
 
 export const UpdateProjectSchema = z.object(settings).partial().openapi('UpdateProject');
 
-export const ProjectIdParams = z.object({
-  id: z
-    .string()
-    .min(1)
-    .max(64)
-    .openapi({ param: { name: 'id', in: 'path' } }),
-});
+export { ProjectIdParams } from '../shared/openapi.ts';

@@ -11,7 +11,7 @@ import { issueShareToken, verifyShareAccess } from '../auth/share-access.ts';
 import { type Db, getDb, projects, shareLinks } from '../db/index.ts';
 import { ApiError } from '../shared/errors.ts';
 import { uuidv7 } from '../shared/ids.ts';
-import type { ProjectAccess } from './access.ts';
+import type { ProjectAccess } from '../auth/access.ts';
 
 /** Where the dashboard serves a link's public view, relative to its origin. */
 export const SHARE_VIEW_PREFIX = '/share/';

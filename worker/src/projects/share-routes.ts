@@ -4,7 +4,7 @@ import { SHARE_TOKEN_HEADER } from '../auth/principal.ts';
 import { getDb } from '../db/index.ts';
 import { createRouter } from '../shared/hono.ts';
 import { errorResponses, jsonBody, jsonResponse } from '../shared/openapi.ts';
-import { authorizeProject } from './access.ts';
+import { authorizeProject } from '../auth/access.ts';
 import { ProjectIdParams } from './schemas.ts';
 import {
   authenticateShareLink,

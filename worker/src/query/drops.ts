@@ -5,7 +5,7 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { getDb } from '../db/index.ts';
 import { DROP_REASONS, type DropReason } from '../pipeline/messages.ts';
-import { authorizeProject } from '../projects/index.ts';
+import { authorizeProject } from '../auth/access.ts';
 import { createRouter } from '../shared/hono.ts';
 import { errorResponses, jsonBody, jsonResponse } from '../shared/openapi.ts';
 import { formatDate, localDate } from './calendar.ts';

@@ -1,12 +1,12 @@
 /**
  * `POST /api/v1/funnel`: how many visits pass each step of a funnel, in order (docs/STATS.md).
- * Each step takes, per visit, the earliest matching event after the previous step's — the greedy
- * choice, which reaches the furthest step any choice could.
+ * Each step takes, per visit, the earliest matching event after the previous step's (in time
+ * order, ties by arrival) — the greedy choice, which reaches the furthest step any choice could.
  */
 import { createRoute, z } from '@hono/zod-openapi';
 import { and, eq } from 'drizzle-orm';
 import { funnels, getDb } from '../db/index.ts';
-import { authorizeProject } from '../projects/index.ts';
+import { authorizeProject } from '../auth/access.ts';
 import type { GoalStep } from '../projects/goal-matching.ts';
 import { defaultGoalName, stepColumns } from '../projects/goals.ts';
 import { ApiError } from '../shared/errors.ts';
@@ -65,11 +65,13 @@ export async function runFunnel(
   const paths = byPath ? await pageviewPaths(d1, project.id, [span]) : [];
   const where = filters.map(filterSql);
   const conditions = steps.map((step) => goalCondition(stepColumns(step), paths));
+  // A visit's events in time order, ties by arrival: the integer key of `entryExitCtes` (sql.ts).
+  const position = 'kept.ts * 1048576 + kept.seq';
   const stepCtes = conditions.map((condition, index) =>
     index === 0
-      ? `s0 AS (SELECT session_id, MIN(seq) AS seq FROM kept WHERE ${condition.sql} GROUP BY session_id)`
-      : `s${index} AS (SELECT kept.session_id, MIN(kept.seq) AS seq FROM kept
-          JOIN s${index - 1} AS previous ON kept.session_id = previous.session_id AND kept.seq > previous.seq
+      ? `s0 AS (SELECT session_id, MIN(${position}) AS position FROM kept WHERE ${condition.sql} GROUP BY session_id)`
+      : `s${index} AS (SELECT kept.session_id, MIN(${position}) AS position FROM kept
+          JOIN s${index - 1} AS previous ON kept.session_id = previous.session_id AND ${position} > previous.position
           WHERE ${condition.sql} GROUP BY kept.session_id)`,
   );
   // `kept` is read by every step: materialized once, not recomputed per step (a 3-step funnel over

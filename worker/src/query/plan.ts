@@ -6,14 +6,13 @@
  */
 import { goalRollupKey } from '../rollup/goal-rollups.ts';
 import type { RawBudget, Span } from './budget.ts';
-import type { Freshness } from './cache.ts';
+import { type Freshness, markedDays } from '../store/index.ts';
 import { dayBounds, type LocalDate } from './calendar.ts';
 import type { ResolvedRange } from './date-range.ts';
 import { anyGoalCondition, type Goal, goalCondition, pageviewPaths } from './goals.ts';
 import {
   type AggregateRow,
   goalRollupDimensions,
-  markedDays,
   planFromRollups,
   planGoalsFromRollups,
   rawRuns,

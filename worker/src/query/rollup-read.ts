@@ -10,7 +10,7 @@
  * read raw events over the range.
  */
 import { GOAL_DIMENSION, goalRollupValue } from '../rollup/goal-rollups.ts';
-import { dirtyDaysOfMark, ROLLUP_DIMENSIONS } from '../rollup/rollups.ts';
+import { ROLLED_DIMENSIONS } from '@tally/sdk/catalog';
 import type { Span } from './budget.ts';
 import { addDays, dayBounds, daysBetween, formatDate, type LocalDate } from './calendar.ts';
 import type { Dimension } from './schema.ts';
@@ -41,7 +41,7 @@ export function rollupGrouping(dimensions: readonly Dimension[]): string | null 
   if (dimensions.includes('time:hour')) return others.length ? null : 'time:hour';
   if (others.length === 0) return '';
   const [only] = others;
-  return others.length === 1 && (ROLLUP_DIMENSIONS as readonly string[]).includes(only as string)
+  return others.length === 1 && (ROLLED_DIMENSIONS as readonly string[]).includes(only as string)
     ? (only as string)
     : null;
 }
@@ -59,25 +59,6 @@ function rollupDimensionSql(dimension: Dimension): string {
       // `time:hour` rows and breakdown rows keep their group's value as JSON text.
       return `value ->> '$'`;
   }
-}
-
-/** The project's marked hours near a span: the freshness of its stored numbers. */
-export interface Marks {
-  /** Hour → write count, for the marked hours between the span's first and last hour. */
-  hours: Map<number, number>;
-  /** Hours cut by a local midnight whose earlier, closed day is rolled up at their current count. */
-  settled: Set<number>;
-}
-
-/** The local days in `from`…`to` that a marked hour touches: those are read raw. */
-export function markedDays(marks: Marks, from: LocalDate, to: LocalDate, timeZone: string): Set<string> {
-  const [first, last] = [formatDate(from), formatDate(to)];
-  const days = new Set<string>();
-  for (const [hour, mark] of marks.hours) {
-    const rolled = marks.settled.has(hour) ? mark : null;
-    for (const day of dirtyDaysOfMark({ hour, mark, rolled }, timeZone)) if (day >= first && day <= last) days.add(day);
-  }
-  return days;
 }
 
 /** Runs of consecutive marked days, each [first, last]. */

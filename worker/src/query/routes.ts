@@ -1,7 +1,7 @@
 /** `POST /api/v1/query`: the stats API. */
 import { createRoute, z } from '@hono/zod-openapi';
 import { getDb } from '../db/index.ts';
-import { authorizeProject } from '../projects/index.ts';
+import { authorizeProject } from '../auth/access.ts';
 import { createRouter } from '../shared/hono.ts';
 import { errorResponses, jsonBody } from '../shared/openapi.ts';
 import { toCsv } from './csv.ts';

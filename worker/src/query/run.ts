@@ -4,28 +4,19 @@
  * comparison, from rollups where they hold the days), and shape `{ results, meta }` as
  * docs/STATS.md defines them.
  */
+import type { QueryResponse, QueryResult } from '@tally/sdk/catalog';
 import { ApiError } from '../shared/errors.ts';
 import { RAW_EVENT_BUDGET, RawBudget } from './budget.ts';
 import { buckets, daysBetween, type Interval, localDate, type LocalDate } from './calendar.ts';
-import { CLOSED_TTL_S, cacheGet, cacheKey, cachePut, freshnessStatements, OPEN_TTL_S, readFreshness } from './cache.ts';
+import { freshnessStatements, readFreshness } from '../store/index.ts';
+import { CLOSED_TTL_S, cacheGet, cacheKey, cachePut, OPEN_TTL_S } from './cache.ts';
 import { comparisonRange, type ResolvedRange } from './date-range.ts';
 import { resolveProjectRange } from './first-day.ts';
 import { type Goal, goalsStatement } from './goals.ts';
 import { planAggregations, type Row, usesGoals } from './plan.ts';
 import type { Dimension, Metric, Query } from './schema.ts';
 
-/** One group of the answer. */
-export interface QueryResult {
-  dimensions: (string | null)[];
-  metrics: number[];
-  comparison?: { metrics: number[] };
-}
-
-/** The answer. */
-export interface QueryResponse {
-  results: QueryResult[];
-  meta: { time_labels?: string[]; totals?: number[]; comparison_totals?: number[]; currency?: string };
-}
+export type { QueryResponse, QueryResult };
 
 /** The project facts a query needs. */
 export interface QueryProject {

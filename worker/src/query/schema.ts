@@ -2,60 +2,25 @@
  * The query request of `POST /api/v1/query`, in the style of Plausible's Stats API v2. Dimension,
  * metric and operator names come from allowlists; filter values are always bound parameters.
  */
+import {
+  DIMENSION_NAMES,
+  type Dimension,
+  EVENT_DIMENSIONS,
+  METRIC_NAMES,
+  type MetricName,
+  PROP_PREFIX,
+  TIME_DIMENSIONS,
+  VISIT_DIMENSIONS,
+} from '@tally/sdk/catalog';
 import { isPropertyKey } from '@tally/sdk/protocol';
 import { z } from '@hono/zod-openapi';
 import { customRangeProblem, DATE_RANGE_PRESETS } from './date-range.ts';
 
-export const METRICS = [
-  'visitors',
-  'visits',
-  'pageviews',
-  'views_per_visit',
-  'bounce_rate',
-  'visit_duration',
-  'events',
-  'conversion_rate',
-  'revenue',
-] as const;
-export type Metric = (typeof METRICS)[number];
+export { METRIC_NAMES as METRICS, PROP_PREFIX, TIME_DIMENSIONS, VISIT_DIMENSIONS, EVENT_DIMENSIONS };
+export type { Dimension };
+export type Metric = MetricName;
 
-/** Dimensions a visit takes from its first event (its entry). */
-export const VISIT_DIMENSIONS = [
-  'entry_page',
-  'exit_page',
-  'source',
-  'referrer',
-  'utm_source',
-  'utm_medium',
-  'utm_campaign',
-  'utm_term',
-  'utm_content',
-  'country',
-  'region',
-  'city',
-  'browser',
-  'browser_version',
-  'os',
-  'os_version',
-  'device',
-  'screen',
-] as const;
-
-/** Dimensions every event has of its own. */
-export const EVENT_DIMENSIONS = ['page', 'hostname', 'event:name', 'event:goal'] as const;
-
-export const TIME_DIMENSIONS = ['time:hour', 'time:day', 'time:week', 'time:month'] as const;
-
-/** `event:props:<key>`: a custom property. */
-export const PROP_PREFIX = 'event:props:';
-
-export type Dimension =
-  | (typeof VISIT_DIMENSIONS)[number]
-  | (typeof EVENT_DIMENSIONS)[number]
-  | (typeof TIME_DIMENSIONS)[number]
-  | `event:props:${string}`;
-
-const NAMED: readonly string[] = [...VISIT_DIMENSIONS, ...EVENT_DIMENSIONS, ...TIME_DIMENSIONS];
+const NAMED: readonly string[] = [...DIMENSION_NAMES, ...TIME_DIMENSIONS];
 
 export const DimensionSchema = z
   .string()
@@ -122,9 +87,9 @@ export const QuerySchema = z
   .object({
     project: z.string().min(1).max(64).openapi({ description: 'Project id', example: 'demo' }),
     metrics: z
-      .array(z.enum(METRICS))
+      .array(z.enum(METRIC_NAMES as [MetricName, ...MetricName[]]))
       .min(1)
-      .max(METRICS.length)
+      .max(METRIC_NAMES.length)
       .openapi({
         description:
           'In the order the results list them. `conversion_rate` needs `event:goal` as a dimension or filter; ' +

@@ -4,32 +4,15 @@
  * timezone offsets) are checked integers written as literals, which keeps the statement under
  * D1's 100 bound parameters.
  */
+import { ENTRY_COLUMNS } from '@tally/sdk/catalog';
 import { offsetAt } from './calendar.ts';
 import type { Dimension, Query } from './schema.ts';
-import { PROP_PREFIX, type VISIT_DIMENSIONS } from './schema.ts';
+import { PROP_PREFIX } from './schema.ts';
 
 const DAY = 86_400_000;
 
-/** Event columns behind the visit dimensions (exit_page is computed separately); the rollups use them too. */
-export const VISIT_COLUMNS: Record<Exclude<(typeof VISIT_DIMENSIONS)[number], 'exit_page'>, string> = {
-  entry_page: 'path',
-  source: 'source',
-  referrer: 'referrer',
-  utm_source: 'utm_source',
-  utm_medium: 'utm_medium',
-  utm_campaign: 'utm_campaign',
-  utm_term: 'utm_term',
-  utm_content: 'utm_content',
-  country: 'country',
-  region: 'region',
-  city: 'city',
-  browser: 'browser',
-  browser_version: 'browser_version',
-  os: 'os',
-  os_version: 'os_version',
-  device: 'device',
-  screen: 'screen',
-};
+/** Event columns behind the visit dimensions (exit_page is computed separately), from the catalog; the rollups use them too. */
+export const VISIT_COLUMNS: Readonly<Record<string, string>> = Object.fromEntries(ENTRY_COLUMNS);
 
 function int(value: number): string {
   if (!Number.isSafeInteger(value)) throw new Error(`not an integer: ${value}`);
@@ -106,19 +89,27 @@ export function dimensionSql(dimension: Dimension): Condition {
 export const ENTRY_SOURCE_COLUMNS = [...new Set(Object.values(VISIT_COLUMNS))].filter((column) => column !== 'path');
 
 /**
- * Two CTEs over the events of `source` (which must hold `session_id`, `seq`, `name`, `path` and
- * {@link ENTRY_SOURCE_COLUMNS}): `<entries>` with each visit's entry values (`v_<dimension>`) and
- * `<exits>` with its exit page. NOTE: with a single MIN() or MAX() aggregate, SQLite takes a
- * query's other columns from the row that holds the minimum (maximum): the entry's values, and the
- * path of the last pageview (or of the last event, in a visit without pageviews).
+ * Two CTEs over the events of `source` (which must hold `session_id`, `ts`, `seq`, `name`, `path`
+ * and {@link ENTRY_SOURCE_COLUMNS}): `<entries>` with each visit's entry values (`v_<dimension>`)
+ * and `<exits>` with its exit page, the path of its last pageview (null in a visit without one).
+ * A visit's events are in time order, ties by arrival (`seq`, which the ProjectDO assigns in
+ * arrival order, so a late-arriving event can have an earlier `ts` and a higher `seq`).
+ *
+ * NOTE: with a single MIN() or MAX() aggregate, SQLite takes a query's other columns from the row
+ * that holds the minimum (maximum), so the order is one integer key, `ts × 2^20 + seq`: under 2^63
+ * while ts < 2^43 (the year 2248), and exact while seq < 2^20 (the default rate limits let a visit
+ * hold about 900,000 events in a 25-hour day). Events other than pageviews key 0 for the exit: they
+ * hold the maximum only in a visit without pageviews, whose exit page is then null.
  */
 export function entryExitCtes(source: string, entries: string, exits: string): string {
   const columns = Object.entries(VISIT_COLUMNS).map(([name, column]) => `${column} AS v_${name}`);
+  const order = 'ts * 1048576 + seq';
   return `${entries} AS (
-  SELECT session_id, MIN(seq), ${columns.join(', ')} FROM ${source} GROUP BY session_id
+  SELECT session_id, MIN(${order}), ${columns.join(', ')} FROM ${source} GROUP BY session_id
 ),
 ${exits} AS (
-  SELECT session_id, MAX((name = 'pageview') * 4294967296 + seq), path AS v_exit_page FROM ${source} GROUP BY session_id
+  SELECT session_id, MAX((name = 'pageview') * (${order})), CASE name WHEN 'pageview' THEN path END AS v_exit_page
+  FROM ${source} GROUP BY session_id
 )`;
 }
 

@@ -7,7 +7,7 @@
  * After a long outage the backlog is cleared over several runs.
  */
 
-import { bumpVersionsStatement } from './rollups.ts';
+import { bumpVersionsStatement } from '../store/index.ts';
 
 const DAY_MS = 86_400_000;
 /** Projects read per page (keyset paging, so each query stays bounded however many there are). */

@@ -9,8 +9,16 @@
  * concurrently), and clears a mark only if no event was written to its hour since it was read.
  * The open day is never rolled up; it is always read raw.
  */
+import { DIMENSIONS, ROLLED_DIMENSIONS } from '@tally/sdk/catalog';
+import {
+  bumpVersionsStatement,
+  dirtyDaysOfMark,
+  type HourMark,
+  oldestMarksStatement,
+  settleMarksStatements,
+} from '../store/index.ts';
 import { dayBounds, formatDate, type LocalDate, localDate, parseDate } from '../query/calendar.ts';
-import { type Dimension, VISIT_DIMENSIONS } from '../query/schema.ts';
+import type { Dimension } from '../query/schema.ts';
 import { dimensionSql, ENTRY_SOURCE_COLUMNS, entryExitCtes, localTimeSql } from '../query/sql.ts';
 import {
   dayPathsStatement,
@@ -21,16 +29,10 @@ import {
   rollupGoalsStatement,
 } from './goal-rollups.ts';
 
-/** The breakdown dimensions rolled up per day: every dimension the dashboard's panels show. */
-export const ROLLUP_DIMENSIONS = [
-  ...VISIT_DIMENSIONS,
-  'page',
-  'hostname',
-  'event:name',
-] as const satisfies readonly Dimension[];
-export type RollupDimension = (typeof ROLLUP_DIMENSIONS)[number];
+/** The breakdown dimensions rolled up per day: the catalog's rolled dimensions. */
+export const ROLLUP_DIMENSIONS: readonly Dimension[] = ROLLED_DIMENSIONS;
+export type RollupDimension = (typeof ROLLED_DIMENSIONS)[number];
 
-const HOUR_MS = 3_600_000;
 /** Marked hours read per run, oldest first (so that the open day's hours never starve old ones). */
 const MARKS_PER_RUN = 2_000;
 
@@ -54,8 +56,13 @@ export interface RollupResult {
 const caseOf = (names: readonly string[]) =>
   `CASE grouping ${names.map((name) => `WHEN '${name}' THEN ${dimensionSql(name as Dimension).sql}`).join(' ')} END`;
 
-const VISIT_GROUPINGS: readonly string[] = VISIT_DIMENSIONS;
-const EVENT_GROUPINGS = ['', 'time:hour', 'page', 'hostname', 'event:name'] as const;
+const VISIT_GROUPINGS: readonly string[] = ROLLED_DIMENSIONS.filter((name) => DIMENSIONS[name].kind === 'visit');
+/** The day's totals (''), its hours, and the rolled event dimensions. */
+const EVENT_GROUPINGS = [
+  '',
+  'time:hour',
+  ...ROLLED_DIMENSIONS.filter((name) => DIMENSIONS[name].kind === 'event'),
+] as const;
 /** Every `dimension` a day's rollup writes, as the JSON list its DELETE binds. */
 const ROLLED_GROUPINGS = JSON.stringify([...new Set([...VISIT_GROUPINGS, ...EVENT_GROUPINGS, GOAL_DIMENSION])]);
 const INSERT = `INSERT INTO rollups (project_id, day, dimension, value, visitors, visits, pageviews, events, bounces, duration, revenue)`;
@@ -161,41 +168,7 @@ async function goalsOf(d1: D1Database, project: RollupProject) {
   };
 }
 
-/** The statement that tells cached answers of these projects that their stored numbers changed. */
-export function bumpVersionsStatement(d1: D1Database, projectIds: readonly string[], now: number): D1PreparedStatement {
-  return d1
-    .prepare(
-      `INSERT INTO rollup_state (project_id, version, updated_at) SELECT value, 1, ?1 FROM json_each(?2) WHERE true
-       ON CONFLICT (project_id) DO UPDATE SET version = version + 1, updated_at = excluded.updated_at`,
-    )
-    .bind(now, JSON.stringify(projectIds));
-}
-
-/** The local days (one, or two where a local midnight falls inside it) a UTC hour touches. */
-export function daysOfHour(hour: number, timeZone: string): string[] {
-  const first = formatDate(localDate(hour * HOUR_MS, timeZone));
-  const last = formatDate(localDate(hour * HOUR_MS + HOUR_MS - 1, timeZone));
-  return first === last ? [first] : [first, last];
-}
-
-interface Mark {
-  projectId: string;
-  hour: number;
-  mark: number;
-  /** The mark at which the hour's closed day was rolled up, for an hour cut by a local midnight. */
-  rolled: number | null;
-  timezone: string;
-  currency: string;
-}
-
-/**
- * The local days a mark still makes raw: every day its hour touches, or only the later one once
- * the earlier, closed day was rolled up at the current mark (`rolled`).
- */
-export function dirtyDaysOfMark(mark: { hour: number; mark: number; rolled: number | null }, timeZone: string) {
-  const days = daysOfHour(mark.hour, timeZone);
-  return mark.rolled === mark.mark ? days.slice(-1) : days;
-}
+type Mark = HourMark;
 
 /**
  * Roll up the closed days that marked hours touch, oldest first, within a budget of days and of
@@ -212,13 +185,7 @@ export async function rollUp(
   budget: { days: number; ms: number } = { days: 40, ms: 20_000 },
 ): Promise<RollupResult> {
   const started = Date.now();
-  const { results: marks } = await d1
-    .prepare(
-      `SELECT d.project_id AS projectId, d.hour, d.mark, d.rolled, p.timezone, p.currency
-       FROM rollup_dirty d JOIN projects p ON p.id = d.project_id ORDER BY d.hour LIMIT ?`,
-    )
-    .bind(MARKS_PER_RUN)
-    .all<Mark>();
+  const { results: marks } = await oldestMarksStatement(d1, MARKS_PER_RUN).all<Mark>();
   const result: RollupResult = { days: 0, cleared: 0, exhausted: false };
 
   // Per project, the closed days its marks touch (oldest first) and the marks touching each.
@@ -260,16 +227,7 @@ export async function rollUp(
       const replace = replaceDayStatements(d1, project, day, { list: goals.list, dayPaths: await goals.dayPaths(day) });
       const answers = await d1.batch([
         ...replace,
-        ...done.map((mark) =>
-          d1
-            .prepare('DELETE FROM rollup_dirty WHERE project_id = ? AND hour = ? AND mark = ?')
-            .bind(project.id, mark.hour, mark.mark),
-        ),
-        ...settled.map((mark) =>
-          d1
-            .prepare('UPDATE rollup_dirty SET rolled = mark WHERE project_id = ? AND hour = ? AND mark = ?')
-            .bind(project.id, mark.hour, mark.mark),
-        ),
+        ...settleMarksStatements(d1, project.id, done, settled),
         bumpVersionsStatement(d1, [project.id], now),
       ]);
       result.days += 1;

@@ -3,7 +3,7 @@
  * failures become the one error shape, naming each failing field.
  */
 import { OpenAPIHono } from '@hono/zod-openapi';
-import type { Principal } from '../auth/principal.ts';
+import type { Principal } from './principal.ts';
 import { ApiError, type FieldIssue } from './errors.ts';
 
 /** Bindings and per-request variables of the app. */

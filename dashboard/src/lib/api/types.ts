@@ -1,6 +1,7 @@
 /**
- * The shapes of the worker's API as the dashboard reads them. The worker's zod schemas (and
- * `GET /api/openapi.json`) are the source of truth; these types mirror the fields the dashboard uses.
+ * The shapes of the worker's API as the dashboard reads them. The stats answers come from the
+ * shared catalog (`@tally/sdk/catalog`), as the worker's do; the management shapes mirror the
+ * worker's zod schemas (and `GET /api/openapi.json`) for the fields the dashboard uses.
  */
 import type { MetricName } from '../format.ts';
 import type { Filter } from '../state/url-state.ts';
@@ -111,16 +112,7 @@ export interface QueryRequest {
   include?: { compare?: 'previous_period' | 'year_over_year'; time_labels?: boolean; totals?: boolean };
 }
 
-export interface QueryResult {
-  dimensions: (string | null)[];
-  metrics: number[];
-  comparison?: { metrics: number[] };
-}
-
-export interface QueryResponse {
-  results: QueryResult[];
-  meta: { time_labels?: string[]; totals?: number[]; comparison_totals?: number[]; currency?: string };
-}
+export type { QueryResponse, QueryResult } from '@tally/sdk/catalog';
 
 export interface FunnelResponse {
   steps: { name: string; visits: number; conversion_rate: number; drop_off: number }[];

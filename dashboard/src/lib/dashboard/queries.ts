@@ -71,13 +71,13 @@ export function breakdownQuery(
   project: string,
   state: DashboardState,
   dimension: string,
-  metrics: MetricName[],
+  metrics: readonly MetricName[],
   limit: number,
   extraFilters: Filter[] = [],
 ): QueryRequest {
   return {
     project,
-    metrics,
+    metrics: [...metrics],
     date_range: dateRangeOf(state),
     dimensions: [dimension],
     filters: [...state.filters, ...extraFilters],

@@ -1,5 +1,5 @@
 import { and, eq } from 'drizzle-orm';
-import type { Principal } from '../auth/principal.ts';
+import type { Principal } from '../shared/principal.ts';
 import { type Db, members, projects } from '../db/index.ts';
 import { ApiError } from '../shared/errors.ts';
 

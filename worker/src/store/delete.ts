@@ -1,9 +1,14 @@
+/**
+ * Deleting a project's stored data: the whole project, or its numbers only (a reset). The store owns
+ * this so that whatever deletes history also tells cached answers (the version bump) and forgets
+ * cached settings.
+ */
 import { getTableColumns, getTableName, is } from 'drizzle-orm';
 import { SQLiteTable } from 'drizzle-orm/sqlite-core';
 import * as schema from '../db/schema.ts';
-import { clearSiteCache } from '../ingest/site.ts';
+import { clearIsolateCaches } from '../shared/isolate-cache.ts';
 import type { ProjectDO } from '../live/index.ts';
-import { bumpVersionsStatement } from '../rollup/rollups.ts';
+import { bumpVersionsStatement } from './freshness.ts';
 
 /** Rows deleted per statement, so that a project with millions of events never holds D1 for long. */
 const DELETE_CHUNK = 5_000;
@@ -43,7 +48,7 @@ export async function deleteProject(env: Env, projectId: string): Promise<void> 
     .run();
   await env.DB.prepare('DELETE FROM projects WHERE id = ?').bind(projectId).run();
   // Other isolates forget the site key within a minute; their events stop at the consumer.
-  clearSiteCache();
+  clearIsolateCaches();
 }
 
 /** The tables that hold a project's numbers (not its settings): what a reset empties. */

@@ -1,0 +1,195 @@
+/**
+ * Freshness: which of a project's stored events are not yet in its rollups, and how cached answers
+ * learn that its numbers changed. One module owns the invariant **every stored event is in the
+ * rollups or in a marked hour**: events are written with their hours' marks (`events.ts`), goal
+ * and timezone changes re-mark hours here, the rollup job clears marks here only when their count
+ * is unchanged, and every change to stored numbers bumps the project's version here.
+ *
+ * `rollup_dirty` holds one row per marked UTC hour: `mark` counts writes, `rolled` records the mark
+ * at which an hour cut by a local midnight had its earlier, closed day rolled up. `rollup_state`
+ * holds each project's version, part of every cached answer's key.
+ */
+import { and, eq, type SQL, sql } from 'drizzle-orm';
+import { type Db, events, rollupDirty, rollupState } from '../db/index.ts';
+import { formatDate, type LocalDate, localDate } from '../query/calendar.ts';
+
+const HOUR_MS = 3_600_000;
+
+/**
+ * SQL that marks the UTC hours of the events in the JSON array `?1` (each with `projectId` and
+ * `ts`), for projects that exist. It runs in the same batch (one transaction) as the insert of
+ * those events; `mark` counts the writes, so the rollup job clears a mark only if no write came
+ * after it read the hour.
+ */
+export const MARK_EVENT_HOURS_SQL = `INSERT INTO rollup_dirty (project_id, hour, mark)
+SELECT value ->> '$.projectId', (value ->> '$.ts') / ${HOUR_MS}, 1 FROM json_each(?1)
+WHERE EXISTS (SELECT 1 FROM projects WHERE projects.id = value ->> '$.projectId')
+GROUP BY 1, 2
+ON CONFLICT (project_id, hour) DO UPDATE SET mark = mark + 1`;
+
+/**
+ * Statements that mark every hour holding a project's events (so the cron rolls their days up
+ * again, and until then they are read raw) and tell cached answers, optionally only when
+ * `condition` holds (an SQL expression, e.g. that a goal was written).
+ */
+export function remarkEventHoursStatements(db: Db, projectId: string, now: number, condition?: SQL) {
+  const hours = db
+    .select({
+      projectId: events.projectId,
+      hour: sql<number>`${events.ts} / 3600000`.as('hour'),
+      mark: sql<number>`1`.as('mark'),
+      // drizzle's INSERT … SELECT names every column of the table, in order.
+      rolled: sql<number | null>`NULL`.as('rolled'),
+    })
+    .from(events)
+    .where(condition ? and(eq(events.projectId, projectId), condition) : eq(events.projectId, projectId))
+    .groupBy(sql`1`, sql`2`);
+  return [
+    db
+      .insert(rollupDirty)
+      .select(hours)
+      .onConflictDoUpdate({
+        target: [rollupDirty.projectId, rollupDirty.hour],
+        set: { mark: sql`${rollupDirty.mark} + 1` },
+      }),
+    db
+      .insert(rollupState)
+      .values({ projectId, version: 1, updatedAt: now })
+      .onConflictDoUpdate({
+        target: rollupState.projectId,
+        set: { version: sql`${rollupState.version} + 1`, updatedAt: now },
+      }),
+  ] as const;
+}
+
+/** The statement that tells cached answers of these projects that their stored numbers changed. */
+export function bumpVersionsStatement(d1: D1Database, projectIds: readonly string[], now: number): D1PreparedStatement {
+  return d1
+    .prepare(
+      `INSERT INTO rollup_state (project_id, version, updated_at) SELECT value, 1, ?1 FROM json_each(?2) WHERE true
+       ON CONFLICT (project_id) DO UPDATE SET version = version + 1, updated_at = excluded.updated_at`,
+    )
+    .bind(now, JSON.stringify(projectIds));
+}
+
+/** The local days (one, or two where a local midnight falls inside it) a UTC hour touches. */
+export function daysOfHour(hour: number, timeZone: string): string[] {
+  const first = formatDate(localDate(hour * HOUR_MS, timeZone));
+  const last = formatDate(localDate(hour * HOUR_MS + HOUR_MS - 1, timeZone));
+  return first === last ? [first] : [first, last];
+}
+
+/**
+ * The local days a mark still makes raw: every day its hour touches, or only the later one once
+ * the earlier, closed day was rolled up at the current mark (`rolled`).
+ */
+export function dirtyDaysOfMark(mark: { hour: number; mark: number; rolled: number | null }, timeZone: string) {
+  const days = daysOfHour(mark.hour, timeZone);
+  return mark.rolled === mark.mark ? days.slice(-1) : days;
+}
+
+/** The project's marked hours near a span: the freshness of its stored numbers. */
+export interface Marks {
+  /** Hour → write count, for the marked hours between the span's first and last hour. */
+  hours: Map<number, number>;
+  /** Hours cut by a local midnight whose earlier, closed day is rolled up at their current count. */
+  settled: Set<number>;
+}
+
+/** The local days in `from`…`to` that a marked hour touches: those are read raw. */
+export function markedDays(marks: Marks, from: LocalDate, to: LocalDate, timeZone: string): Set<string> {
+  const [first, last] = [formatDate(from), formatDate(to)];
+  const days = new Set<string>();
+  for (const [hour, mark] of marks.hours) {
+    const rolled = marks.settled.has(hour) ? mark : null;
+    for (const day of dirtyDaysOfMark({ hour, mark, rolled }, timeZone)) if (day >= first && day <= last) days.add(day);
+  }
+  return days;
+}
+
+/** What a project's stored numbers look like right now, for one span of time. */
+export interface Freshness {
+  version: number;
+  marks: Marks;
+}
+
+/** The two reads that tell how fresh a project's numbers are over [start, end). */
+export function freshnessStatements(d1: D1Database, projectId: string, start: number, end: number) {
+  return [
+    d1.prepare('SELECT version FROM rollup_state WHERE project_id = ?').bind(projectId),
+    // A local day reaches at most 14 hours beyond its UTC day; an hour either side covers the
+    // hours that straddle the span's first and last local midnight.
+    d1
+      .prepare('SELECT hour, mark, rolled FROM rollup_dirty WHERE project_id = ? AND hour >= ? AND hour <= ?')
+      .bind(projectId, Math.floor(start / HOUR_MS) - 1, Math.floor(end / HOUR_MS) + 1),
+  ];
+}
+
+/** Read the answers of {@link freshnessStatements}. */
+export function readFreshness(answers: D1Result[]): Freshness {
+  const version = (answers[0]?.results[0] as { version?: number } | undefined)?.version ?? 0;
+  const rows = (answers[1]?.results ?? []) as { hour: number; mark: number; rolled: number | null }[];
+  const hours = new Map(rows.map((row) => [row.hour, row.mark]));
+  const settled = new Set(rows.filter((row) => row.rolled === row.mark).map((row) => row.hour));
+  return { version, marks: { hours, settled } };
+}
+
+/**
+ * The statement that marks every hour holding a project's events, for events that reached D1
+ * without {@link MARK_EVENT_HOURS_SQL} beside them (an import, a test's hand-written rows).
+ */
+export function markAllEventHoursStatement(d1: D1Database, projectId: string): D1PreparedStatement {
+  return d1
+    .prepare(
+      `INSERT INTO rollup_dirty (project_id, hour, mark)
+       SELECT project_id, ts / ${HOUR_MS}, 1 FROM events WHERE project_id = ? GROUP BY 1, 2
+       ON CONFLICT (project_id, hour) DO UPDATE SET mark = mark + 1`,
+    )
+    .bind(projectId);
+}
+
+/** A marked hour as the rollup job reads it, with its project's settings. */
+export interface HourMark {
+  projectId: string;
+  hour: number;
+  mark: number;
+  /** The mark at which the hour's closed day was rolled up, for an hour cut by a local midnight. */
+  rolled: number | null;
+  timezone: string;
+  currency: string;
+}
+
+/** The oldest `limit` marked hours of every project, with the settings their days are rolled with. */
+export function oldestMarksStatement(d1: D1Database, limit: number): D1PreparedStatement {
+  return d1
+    .prepare(
+      `SELECT d.project_id AS projectId, d.hour, d.mark, d.rolled, p.timezone, p.currency
+       FROM rollup_dirty d JOIN projects p ON p.id = d.project_id ORDER BY d.hour LIMIT ?`,
+    )
+    .bind(limit);
+}
+
+/**
+ * Statements that settle marks once their days are rolled up: `done` marks go (each only if its
+ * count is unchanged: a write racing the job keeps its mark), `settled` ones (hours whose later day
+ * is still open) record that their closed day is rolled up at this count.
+ */
+export function settleMarksStatements(
+  d1: D1Database,
+  projectId: string,
+  done: readonly { hour: number; mark: number }[],
+  settled: readonly { hour: number; mark: number }[],
+): D1PreparedStatement[] {
+  return [
+    ...done.map((mark) =>
+      d1
+        .prepare('DELETE FROM rollup_dirty WHERE project_id = ? AND hour = ? AND mark = ?')
+        .bind(projectId, mark.hour, mark.mark),
+    ),
+    ...settled.map((mark) =>
+      d1
+        .prepare('UPDATE rollup_dirty SET rolled = mark WHERE project_id = ? AND hour = ? AND mark = ?')
+        .bind(projectId, mark.hour, mark.mark),
+    ),
+  ];
+}

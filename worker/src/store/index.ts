@@ -1,0 +1,23 @@
+/**
+ * The store: the only code that writes events and their freshness marks, re-marks hours, bumps
+ * versions and deletes a project's data. `query/`, `rollup/`, `pipeline/` and `projects/` depend
+ * on it; it depends on none of them. Its contract is in ARCHITECTURE.md ("The store").
+ */
+export { DATA_TABLES, deleteProject, PROJECT_TABLES, resetProjectData } from './delete.ts';
+export { eventProblem, insertEventStatements, type PendingEvent, type StoredEvent } from './events.ts';
+export {
+  bumpVersionsStatement,
+  daysOfHour,
+  dirtyDaysOfMark,
+  type Freshness,
+  freshnessStatements,
+  type HourMark,
+  MARK_EVENT_HOURS_SQL,
+  markAllEventHoursStatement,
+  type Marks,
+  markedDays,
+  oldestMarksStatement,
+  readFreshness,
+  remarkEventHoursStatements,
+  settleMarksStatements,
+} from './freshness.ts';
