@@ -9,7 +9,7 @@ import { ApiError } from '../shared/errors.ts';
 import type { AppEnv } from '../shared/hono.ts';
 import type { Principal } from '../shared/principal.ts';
 import { verifyApiKeyFrom } from './api-key-throttle.ts';
-import { type ApiKeyScope, recordApiKeyUse, type VerifiedApiKey } from './api-keys.ts';
+import { recordApiKeyUse, type VerifiedApiKey } from './api-keys.ts';
 import { ACCESS_COOKIE } from './cookies.ts';
 import { isSessionOpen } from './sessions.ts';
 import { verifyShareAccess } from './share-access.ts';

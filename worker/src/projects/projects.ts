@@ -1,14 +1,5 @@
-import { and, asc, eq, type SQL, sql } from 'drizzle-orm';
-import {
-  type Db,
-  events,
-  members,
-  projectHostnames,
-  projects,
-  rollupDirty,
-  rollups,
-  rollupState,
-} from '../db/index.ts';
+import { asc, eq } from 'drizzle-orm';
+import { type Db, members, projectHostnames, projects, rollups } from '../db/index.ts';
 import { clearIsolateCaches } from '../shared/isolate-cache.ts';
 import { remarkEventHoursStatements } from '../store/index.ts';
 import { uuidv7 } from '../shared/ids.ts';
