@@ -18,7 +18,7 @@ function files(dir: string): string[] {
   });
 }
 
-const IMPORT = /(?:import|export)\s(?!type\s)[^'";]*?from\s+['"](\.{1,2}\/[^'"]+)['"]/g;
+const IMPORT = /(?:import|export)\s[^'";]*?from\s+['"](\.{1,2}\/[^'"]+)['"]/g;
 const graph = new Map<string, string[]>();
 for (const file of files(ROOT)) {
   const text = readFileSync(file, 'utf8');

@@ -245,6 +245,13 @@ export const PROP_PREFIX = 'event:props:';
 /** Any dimension a query may name. */
 export type Dimension = NamedDimension | TimeDimension | `event:props:${string}`;
 
+/** How a filter compares a dimension with its values. */
+export const FILTER_OPERATORS = ['is', 'is_not', 'contains', 'matches'] as const;
+export type FilterOperator = (typeof FILTER_OPERATORS)[number];
+
+/** `[operator, dimension, values]`: `null` among the values stands for "no value". */
+export type Filter = readonly [operator: FilterOperator, dimension: Dimension, values: readonly (string | null)[]];
+
 /** The definition of a named dimension, or null (time buckets, properties). */
 export function dimensionDefinition(name: string): DimensionDefinition | null {
   return Object.hasOwn(DIMENSIONS, name) ? DIMENSIONS[name as NamedDimension] : null;

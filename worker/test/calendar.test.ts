@@ -10,7 +10,7 @@ import {
   type Interval,
   localDate,
   localTime,
-} from '../src/query/calendar.ts';
+} from '../src/shared/calendar.ts';
 
 /** Zones with DST (1 h and 30 min), odd offsets, southern-hemisphere DST, and none at all. */
 const ZONES = [

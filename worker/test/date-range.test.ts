@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { localDate } from '../src/query/calendar.ts';
+import { localDate } from '../src/shared/calendar.ts';
 import { comparisonRange, REALTIME_MS, resolveDateRange } from '../src/query/date-range.ts';
 
 const TZ = 'America/New_York';

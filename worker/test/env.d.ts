@@ -4,3 +4,9 @@ declare namespace Cloudflare {
     TEST_MIGRATIONS: import('cloudflare:test').D1Migration[];
   }
 }
+
+/** A text file as a string (Vite's `?raw`): the docs the catalog test reads. */
+declare module '*.md?raw' {
+  const text: string;
+  export default text;
+}

@@ -4,7 +4,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { type GoalStep, goalMatches, pathMatches, pathPatternRegExp } from '../src/projects/goal-matching.ts';
+import { type GoalStep, goalMatches, pathMatches, pathPatternRegExp } from '../src/stats/goal-matching.ts';
 
 describe('pathMatches', () => {
   const cases: [pattern: string, path: string, matches: boolean][] = [

@@ -9,7 +9,7 @@ import { env, exports } from 'cloudflare:workers';
 import { describe, expect, it } from 'vitest';
 import { wireEventSchema } from '../src/ingest/schema.ts';
 import { RawBudget } from '../src/query/budget.ts';
-import { addDays, formatDate, localDate } from '../src/query/calendar.ts';
+import { addDays, formatDate, localDate } from '../src/shared/calendar.ts';
 import { exportZip } from '../src/query/export.ts';
 import { runFunnel } from '../src/query/funnel.ts';
 import { runQuery } from '../src/query/run.ts';

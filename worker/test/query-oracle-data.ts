@@ -8,7 +8,7 @@ import { env } from 'cloudflare:workers';
 import { getTableColumns } from 'drizzle-orm';
 import { events as eventsTable } from '../src/db/schema.ts';
 import fc from 'fast-check';
-import { addDays, firstInstantAt, formatDate, type LocalDate, localDate, parseDate } from '../src/query/calendar.ts';
+import { addDays, firstInstantAt, formatDate, type LocalDate, localDate, parseDate } from '../src/shared/calendar.ts';
 import { METRICS, VISIT_DIMENSIONS } from '../src/query/schema.ts';
 import { markEventHoursStatement } from './helpers.ts';
 import type { Filter, OracleMetric, OracleQuery, RawEvent } from './query-oracle.ts';

@@ -6,8 +6,8 @@
 import { exports } from 'cloudflare:workers';
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { GoalStep } from '../src/projects/goal-matching.ts';
-import { addDays, formatDate, type LocalDate, parseDate } from '../src/query/calendar.ts';
+import type { GoalStep } from '../src/stats/goal-matching.ts';
+import { addDays, formatDate, type LocalDate, parseDate } from '../src/shared/calendar.ts';
 import { expectError } from './helpers.ts';
 import type { Filter, RawEvent } from './query-oracle.ts';
 import { POOLS, scenario, WINDOW } from './query-oracle-data.ts';

@@ -22,8 +22,8 @@
 import { env } from 'cloudflare:workers';
 import { VISIT_DIMENSIONS } from '../src/query/schema.ts';
 import fc from 'fast-check';
-import { type GoalStep, goalMatches } from '../src/projects/goal-matching.ts';
-import { defaultGoalName } from '../src/projects/goals.ts';
+import { type GoalStep, goalMatches } from '../src/stats/goal-matching.ts';
+import { defaultGoalName } from '../src/stats/goal-matching.ts';
 import type { DateRangeSpec } from '../src/query/date-range.ts';
 import { resolveDateRange } from '../src/query/date-range.ts';
 import { dimensionValue, type Filter, inVisitOrder, keeps, type RawEvent, visitOf } from './query-oracle.ts';

@@ -10,7 +10,7 @@
  */
 import { env } from 'cloudflare:workers';
 import fc from 'fast-check';
-import { goalMatches } from '../src/projects/goal-matching.ts';
+import { goalMatches } from '../src/stats/goal-matching.ts';
 import type { Filter, OracleQuery, RawEvent } from './query-oracle.ts';
 
 /** A `goals` row, as the query engine finds it by name. */

@@ -63,7 +63,7 @@ import {
   type Interval,
   type LocalDate,
   localDate,
-} from '../src/query/calendar.ts';
+} from '../src/shared/calendar.ts';
 import {
   type Comparison,
   comparisonRange,

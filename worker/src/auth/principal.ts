@@ -1,13 +1,10 @@
 import { getCookie } from 'hono/cookie';
 import { createMiddleware } from 'hono/factory';
 import { getDb } from '../db/index.ts';
-import type { ApiKeyTokenResult } from '../live/api-key-buckets.ts';
-import type { ProjectDO } from '../live/index.ts';
-import type { ShareTokenResult } from '../live/share-buckets.ts';
 import { hmacSha256Hex } from '../shared/crypto.ts';
 import { ApiError } from '../shared/errors.ts';
 import type { AppEnv } from '../shared/hono.ts';
-import type { Principal } from '../shared/principal.ts';
+import type { ApiKeyTokenResult, Principal, ProjectMeters, ShareTokenResult } from '../shared/principal.ts';
 import { verifyApiKeyFrom } from './api-key-throttle.ts';
 import { recordApiKeyUse, type VerifiedApiKey } from './api-keys.ts';
 import { ACCESS_COOKIE } from './cookies.ts';
@@ -107,9 +104,11 @@ async function meter<T>(
   env: Env,
   projectId: string,
   name: string,
-  call: (stub: DurableObjectStub<ProjectDO>) => Promise<T>,
+  call: (stub: DurableObjectStub<ProjectMeters & Rpc.DurableObjectBranded>) => Promise<T>,
 ): Promise<T> {
-  const stub = env.PROJECT.get(env.PROJECT.idFromName(projectId)) as DurableObjectStub<ProjectDO>;
+  const stub = env.PROJECT.get(env.PROJECT.idFromName(projectId)) as DurableObjectStub<
+    ProjectMeters & Rpc.DurableObjectBranded
+  >;
   try {
     return await call(stub);
   } catch (error) {

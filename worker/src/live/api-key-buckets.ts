@@ -1,7 +1,8 @@
 import { fullBucket, refill, secondsUntil } from './rate-limit.ts';
+import type { ApiKeyTokenResult } from '../shared/principal.ts';
 
 /** Whether an API key may make one more request, and if not, how long to wait. */
-export type ApiKeyTokenResult = { ok: true } | { ok: false; retryAfter: number };
+export type { ApiKeyTokenResult };
 
 /**
  * Per-key request buckets, in the key's project DO so that one call per request answers for every

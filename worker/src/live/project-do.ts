@@ -14,6 +14,7 @@ import { SaltStore } from './salts.ts';
 import { migrateProjectStorage } from './schema.ts';
 import { nextVisitStep, SESSION_TIMEOUT_MS, VisitorStore, type VisitorState } from './sessions.ts';
 import { ShareBuckets, type ShareTokenResult } from './share-buckets.ts';
+import type { ProjectMeters } from '../shared/principal.ts';
 import { type LiveTicket, LiveTickets } from './tickets.ts';
 
 export type { AdmitRequest, AdmitResult } from './admission.ts';
@@ -37,7 +38,7 @@ const PRUNE_INTERVAL_MS = SESSION_TIMEOUT_MS / 6;
  * by visitor-hash prefix (see ARCHITECTURE.md); every state here is per visitor except the project
  * bucket, which then splits its rate across shards.
  */
-export class ProjectDO extends DurableObject<Env> {
+export class ProjectDO extends DurableObject<Env> implements ProjectMeters {
   private salts!: SaltStore;
   private visitors!: VisitorStore;
   private outbox!: Outbox;

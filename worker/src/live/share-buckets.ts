@@ -1,7 +1,8 @@
 import { type Bucket, DEFAULT_SHARE_LIMITS, fullBucket, refill, secondsUntil } from './rate-limit.ts';
+import type { ShareTokenResult } from '../shared/principal.ts';
 
 /** Whether a share link's caller may make one more request; if not, which bucket is empty and how long to wait. */
-export type ShareTokenResult = { ok: true } | { ok: false; scope: 'link' | 'address'; retryAfter: number };
+export type { ShareTokenResult };
 
 /** The `address` of a link's own bucket; an address's is a 32-character hash, never empty. */
 const LINK = '';

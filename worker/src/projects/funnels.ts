@@ -9,7 +9,7 @@ import { isUniqueViolation } from '../shared/db-errors.ts';
 import { ApiError } from '../shared/errors.ts';
 import { uuidv7 } from '../shared/ids.ts';
 import type { ProjectAccess } from '../auth/access.ts';
-import type { GoalStep } from './goal-matching.ts';
+import type { GoalStep } from '../stats/goal-matching.ts';
 import { GoalNameSchema, GoalStepSchema } from './goals.ts';
 
 /** Steps of a funnel: fewer than two is not a funnel; more than eight is more than a dashboard shows. */

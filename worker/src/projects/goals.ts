@@ -11,17 +11,16 @@ import { z } from '@hono/zod-openapi';
 import { LIMITS } from '@tally/sdk/protocol';
 import { and, asc, eq, ne, sql } from 'drizzle-orm';
 import { type Db, goals, rollups } from '../db/index.ts';
-import { GOAL_DIMENSION, goalRollupKey, goalRollupValue } from '../rollup/goal-rollups.ts';
+import { GOAL_DIMENSION, goalRollupKey, goalRollupValue } from '../stats/goal-keys.ts';
 import { isUniqueViolation } from '../shared/db-errors.ts';
 import { ApiError, type FieldIssue } from '../shared/errors.ts';
 import { fieldIssues } from '../shared/hono.ts';
 import { uuidv7 } from '../shared/ids.ts';
 import type { ProjectAccess } from '../auth/access.ts';
-import type { GoalStep } from './goal-matching.ts';
-import { remarkEventHoursStatements } from '../store/index.ts';
+import { defaultGoalName, GOAL_NAME_CHARS, type GoalStep, stepColumns } from '../stats/goal-matching.ts';
 
-/** Characters of a goal's or a funnel's name. */
-export const GOAL_NAME_CHARS = 120;
+export { defaultGoalName, GOAL_NAME_CHARS, stepColumns };
+import { remarkEventHoursStatements } from '../store/index.ts';
 
 /** A goal's or a funnel's name, unique within its project. */
 export const GoalNameSchema = z.string().trim().min(1).max(GOAL_NAME_CHARS);
@@ -101,19 +100,6 @@ export type GoalView = z.infer<typeof GoalSchema>;
 
 type GoalRow = typeof goals.$inferSelect;
 
-/** A step's columns: a kind's unused ones are NULL. */
-export function stepColumns(step: GoalStep) {
-  return step.kind === 'pageview'
-    ? { kind: step.kind, path: step.path, eventName: null, propertyKey: null, propertyValue: null }
-    : {
-        kind: step.kind,
-        path: null,
-        eventName: step.eventName,
-        propertyKey: step.propertyKey ?? null,
-        propertyValue: step.propertyKey == null ? null : (step.propertyValue ?? ''),
-      };
-}
-
 function goalStep(row: GoalRow): z.infer<typeof GoalStepSchema> {
   if (row.kind === 'pageview') return { kind: 'pageview', path: row.path ?? '' };
   return {
@@ -125,17 +111,6 @@ function goalStep(row: GoalRow): z.infer<typeof GoalStepSchema> {
 
 function goalView(row: GoalRow): GoalView {
   return { id: row.id, name: row.name, ...goalStep(row), createdAt: row.createdAt };
-}
-
-/** The name a goal gets when none is given, cut to the limit. */
-export function defaultGoalName(step: GoalStep): string {
-  const name =
-    step.kind === 'pageview'
-      ? `Visit ${step.path}`
-      : step.propertyKey == null
-        ? step.eventName
-        : `${step.eventName} (${step.propertyKey}: ${step.propertyValue ?? ''})`;
-  return name.slice(0, GOAL_NAME_CHARS);
 }
 
 /**

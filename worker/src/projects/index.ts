@@ -10,7 +10,13 @@ import { projectCrudRoutes } from './routes.ts';
 import { shareRoutes } from './share-routes.ts';
 
 export { type FunnelView, listFunnels } from './funnels.ts';
-export { type GoalStep, goalMatches, type MatchableEvent, pathMatches, pathPatternRegExp } from './goal-matching.ts';
+export {
+  type GoalStep,
+  goalMatches,
+  type MatchableEvent,
+  pathMatches,
+  pathPatternRegExp,
+} from '../stats/goal-matching.ts';
 export { type GoalView, listGoals } from './goals.ts';
 export { loadSiteById, loadSiteBySiteKey, type SiteConfig } from './site-config.ts';
 

@@ -13,7 +13,7 @@ import {
   type LocalDate,
   localDate,
   parseDate,
-} from './calendar.ts';
+} from '../shared/calendar.ts';
 import { ApiError } from '../shared/errors.ts';
 
 /** The named ranges. */

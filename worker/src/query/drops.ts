@@ -8,7 +8,7 @@ import { DROP_REASONS, type DropReason } from '../pipeline/messages.ts';
 import { authorizeProject } from '../auth/access.ts';
 import { createRouter } from '../shared/hono.ts';
 import { errorResponses, jsonBody, jsonResponse } from '../shared/openapi.ts';
-import { formatDate, localDate } from './calendar.ts';
+import { formatDate, localDate } from '../shared/calendar.ts';
 import type { DateRangeSpec } from './date-range.ts';
 import { resolveProjectRange } from './first-day.ts';
 import { DateRangeSchema } from './schema.ts';

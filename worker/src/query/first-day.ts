@@ -4,7 +4,7 @@
  * rollups), and raw events past retention are gone while their rollups stay, so the first day is
  * the earliest of the creation day, the first rolled-up day and the first stored event.
  */
-import { type LocalDate, localDate, parseDate } from './calendar.ts';
+import { type LocalDate, localDate, parseDate } from '../shared/calendar.ts';
 import { type DateRangeSpec, type ResolvedRange, resolveDateRange } from './date-range.ts';
 
 /** The project facts a date range needs. */

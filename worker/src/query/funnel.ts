@@ -7,17 +7,17 @@ import { createRoute, z } from '@hono/zod-openapi';
 import { and, eq } from 'drizzle-orm';
 import { funnels, getDb } from '../db/index.ts';
 import { authorizeProject } from '../auth/access.ts';
-import type { GoalStep } from '../projects/goal-matching.ts';
-import { defaultGoalName, stepColumns } from '../projects/goals.ts';
+import type { GoalStep } from '../stats/goal-matching.ts';
+import { defaultGoalName, stepColumns } from '../stats/goal-matching.ts';
 import { ApiError } from '../shared/errors.ts';
 import { createRouter } from '../shared/hono.ts';
 import { errorResponses, jsonBody, jsonResponse } from '../shared/openapi.ts';
 import { RAW_EVENT_BUDGET, RawBudget, type Span } from './budget.ts';
 import type { DateRangeSpec } from './date-range.ts';
 import { resolveProjectRange } from './first-day.ts';
-import { goalCondition, pageviewPaths } from './goals.ts';
+import { goalCondition, pageviewPaths } from '../stats/goals.ts';
 import { DateRangeSchema, FilterSchema, type Query, VISIT_DIMENSIONS } from './schema.ts';
-import { baseCte, filterSql } from './sql.ts';
+import { baseCte, filterSql } from '../stats/sql.ts';
 
 const FunnelQuerySchema = z
   .object({

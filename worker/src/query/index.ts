@@ -2,7 +2,6 @@
  * The stats API: `POST /api/v1/query` over raw events (docs/STATS.md defines every number), the
  * DST-correct calendar it buckets by, and date range resolution. Rollups come next.
  */
-export * from './calendar.ts';
 export * from './date-range.ts';
 export { dropCounts, dropRoutes } from './drops.ts';
 export { EXPORT_FILES, exportRoutes, exportZip } from './export.ts';

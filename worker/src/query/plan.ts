@@ -4,12 +4,12 @@
  * raw events over its range otherwise; a raw goal breakdown joins each event to the goals it
  * completes, ten goals a statement.
  */
-import { goalRollupKey } from '../rollup/goal-rollups.ts';
+import { goalRollupKey } from '../stats/goal-keys.ts';
 import type { RawBudget, Span } from './budget.ts';
 import { type Freshness, markedDays } from '../store/index.ts';
-import { dayBounds, type LocalDate } from './calendar.ts';
+import { dayBounds, type LocalDate } from '../shared/calendar.ts';
 import type { ResolvedRange } from './date-range.ts';
-import { anyGoalCondition, type Goal, goalCondition, pageviewPaths } from './goals.ts';
+import { anyGoalCondition, type Goal, goalCondition, pageviewPaths } from '../stats/goals.ts';
 import {
   type AggregateRow,
   goalRollupDimensions,
@@ -18,9 +18,17 @@ import {
   rawRuns,
   rollupGrouping,
 } from './rollup-read.ts';
-import type { QueryProject } from './run.ts';
 import type { Dimension, Query } from './schema.ts';
-import { aggregateSql, type Condition } from './sql.ts';
+import { aggregateSql, type Condition } from '../stats/sql.ts';
+
+/** The project facts a query needs. */
+export interface QueryProject {
+  id: string;
+  timezone: string;
+  createdAt: number;
+  /** ISO 4217 code of the `revenue` metric. */
+  currency: string;
+}
 
 /** What an aggregation gives per group. */
 export interface Row extends AggregateRow {

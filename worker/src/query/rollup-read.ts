@@ -9,12 +9,12 @@
  * month) from the goal rows whose key is the current goal's. Filters, properties and `realtime`
  * read raw events over the range.
  */
-import { GOAL_DIMENSION, goalRollupValue } from '../rollup/goal-rollups.ts';
+import { GOAL_DIMENSION, goalRollupValue } from '../stats/goal-keys.ts';
 import { ROLLED_DIMENSIONS } from '@tally/sdk/catalog';
 import type { Span } from './budget.ts';
-import { addDays, dayBounds, daysBetween, formatDate, type LocalDate } from './calendar.ts';
+import { addDays, dayBounds, daysBetween, formatDate, type LocalDate } from '../shared/calendar.ts';
 import type { Dimension } from './schema.ts';
-import { aggregateSql, type RawScope } from './sql.ts';
+import { aggregateSql, type RawScope } from '../stats/sql.ts';
 
 /** What D1 returns per group, raw or from rollups. */
 export interface AggregateRow {

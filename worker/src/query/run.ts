@@ -7,25 +7,18 @@
 import type { QueryResponse, QueryResult } from '@tally/sdk/catalog';
 import { ApiError } from '../shared/errors.ts';
 import { RAW_EVENT_BUDGET, RawBudget } from './budget.ts';
-import { buckets, daysBetween, type Interval, localDate, type LocalDate } from './calendar.ts';
+import { buckets, daysBetween, type Interval, localDate, type LocalDate } from '../shared/calendar.ts';
 import { freshnessStatements, readFreshness } from '../store/index.ts';
 import { CLOSED_TTL_S, cacheGet, cacheKey, cachePut, OPEN_TTL_S } from './cache.ts';
 import { comparisonRange, type ResolvedRange } from './date-range.ts';
 import { resolveProjectRange } from './first-day.ts';
-import { type Goal, goalsStatement } from './goals.ts';
-import { planAggregations, type Row, usesGoals } from './plan.ts';
+import { type Goal, goalsStatement } from '../stats/goals.ts';
+import { planAggregations, type QueryProject, type Row, usesGoals } from './plan.ts';
+
+export type { QueryProject };
 import type { Dimension, Metric, Query } from './schema.ts';
 
 export type { QueryResponse, QueryResult };
-
-/** The project facts a query needs. */
-export interface QueryProject {
-  id: string;
-  timezone: string;
-  createdAt: number;
-  /** ISO 4217 code of the `revenue` metric. */
-  currency: string;
-}
 
 function metricValue(metric: Metric, row: Row | undefined): number {
   if (!row) return 0;

@@ -6,6 +6,7 @@ import {
   DIMENSION_NAMES,
   type Dimension,
   EVENT_DIMENSIONS,
+  FILTER_OPERATORS,
   METRIC_NAMES,
   type MetricName,
   PROP_PREFIX,
@@ -30,12 +31,12 @@ export const DimensionSchema = z
     `one of ${NAMED.join(', ')}, or event:props:<key> (a key as ingest stores it: 1 to 300 characters, no control characters)`,
   )
   .transform((value) => value as Dimension)
-  .openapi({ example: 'source' });
+  .openapi({ example: 'source', description: `One of ${NAMED.join(', ')}, or event:props:<key>` });
 
 /** What a filter compares a dimension with: `null` stands for "no value" (direct traffic, a missing property). */
 const FilterValue = z.union([z.string().max(2000), z.null()]);
 
-export const FILTER_OPERATORS = ['is', 'is_not', 'contains', 'matches'] as const;
+export { FILTER_OPERATORS };
 
 /**
  * NOTE: D1 refuses a GLOB pattern longer than 50 bytes ("LIKE or GLOB pattern too complex"), so a

@@ -10,42 +10,10 @@
  * editing a goal marks every hour with events (`projects/goals.ts`), so until the cron has rolled
  * those days again they are read raw.
  */
-import { dayBounds, formatDate, type LocalDate } from '../query/calendar.ts';
-import { PROPERTY_TEXT } from '../query/sql.ts';
-import { pathMatches } from '../projects/goal-matching.ts';
-
-/** The `dimension` of goal rollup rows. */
-export const GOAL_DIMENSION = 'event:goal';
-
-/** What a goal matches, with its id: all a goal rollup depends on. */
-export interface RollupGoal {
-  id: string;
-  kind: 'pageview' | 'event';
-  path: string | null;
-  eventName: string | null;
-  propertyKey: string | null;
-  propertyValue: string | null;
-}
-
-/**
- * The key of a goal's rollup rows: `id:digest`, the digest (64 bits of SHA-256) over the goal's
- * matching. Two definitions of one goal get different keys; a new name keeps it.
- *
- * @example
- * ```ts
- * await goalRollupKey({ id: 'g1', kind: 'event', path: null, eventName: 'signup', propertyKey: null, propertyValue: null });
- * // 'g1:3f0c…' (16 hex digits)
- * ```
- */
-export async function goalRollupKey(goal: RollupGoal): Promise<string> {
-  const definition = JSON.stringify([goal.kind, goal.path, goal.eventName, goal.propertyKey, goal.propertyValue]);
-  const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(definition)));
-  const hex = [...digest.slice(0, 8)].map((byte) => byte.toString(16).padStart(2, '0')).join('');
-  return `${goal.id}:${hex}`;
-}
-
-/** The `value` a goal rollup row of this key holds (JSON text, like every rollup value). */
-export const goalRollupValue = (key: string): string => JSON.stringify(key);
+import { dayBounds, formatDate, type LocalDate } from '../shared/calendar.ts';
+import { pathMatches } from '../stats/goal-matching.ts';
+import { GOAL_DIMENSION, type RollupGoal } from '../stats/goal-keys.ts';
+import { PROPERTY_TEXT } from '../stats/sql.ts';
 
 /** The statement that reads a project's goals as the rollup needs them. */
 export function rollupGoalsStatement(d1: D1Database, projectId: string): D1PreparedStatement {

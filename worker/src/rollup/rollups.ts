@@ -9,7 +9,7 @@
  * concurrently), and clears a mark only if no event was written to its hour since it was read.
  * The open day is never rolled up; it is always read raw.
  */
-import { DIMENSIONS, ROLLED_DIMENSIONS } from '@tally/sdk/catalog';
+import { DIMENSIONS, type Dimension, ROLLED_DIMENSIONS } from '@tally/sdk/catalog';
 import {
   bumpVersionsStatement,
   dirtyDaysOfMark,
@@ -17,17 +17,10 @@ import {
   oldestMarksStatement,
   settleMarksStatements,
 } from '../store/index.ts';
-import { dayBounds, formatDate, type LocalDate, localDate, parseDate } from '../query/calendar.ts';
-import type { Dimension } from '../query/schema.ts';
-import { dimensionSql, ENTRY_SOURCE_COLUMNS, entryExitCtes, localTimeSql } from '../query/sql.ts';
-import {
-  dayPathsStatement,
-  GOAL_DIMENSION,
-  goalDaySql,
-  goalRollupKey,
-  type RollupGoal,
-  rollupGoalsStatement,
-} from './goal-rollups.ts';
+import { dayBounds, formatDate, type LocalDate, localDate, parseDate } from '../shared/calendar.ts';
+import { dimensionSql, ENTRY_SOURCE_COLUMNS, entryExitCtes, localTimeSql } from '../stats/sql.ts';
+import { GOAL_DIMENSION, goalRollupKey, type RollupGoal } from '../stats/goal-keys.ts';
+import { dayPathsStatement, goalDaySql, rollupGoalsStatement } from './goal-rollups.ts';
 
 /** The breakdown dimensions rolled up per day: the catalog's rolled dimensions. */
 export const ROLLUP_DIMENSIONS: readonly Dimension[] = ROLLED_DIMENSIONS;

@@ -7,8 +7,12 @@ import { getTableColumns, getTableName, is } from 'drizzle-orm';
 import { SQLiteTable } from 'drizzle-orm/sqlite-core';
 import * as schema from '../db/schema.ts';
 import { clearIsolateCaches } from '../shared/isolate-cache.ts';
-import type { ProjectDO } from '../live/index.ts';
 import { bumpVersionsStatement } from './freshness.ts';
+
+/** What deleting needs of the ProjectDO (`live/project-do.ts`): its storage, gone. */
+interface ProjectStorage extends Rpc.DurableObjectBranded {
+  destroy(): Promise<void>;
+}
 
 /** Rows deleted per statement, so that a project with millions of events never holds D1 for long. */
 const DELETE_CHUNK = 5_000;
@@ -30,7 +34,7 @@ export const PROJECT_TABLES: readonly string[] = (Object.values(schema) as unkno
  * existing projects).
  */
 export async function deleteProject(env: Env, projectId: string): Promise<void> {
-  const stub = env.PROJECT.get(env.PROJECT.idFromName(projectId)) as DurableObjectStub<ProjectDO>;
+  const stub = env.PROJECT.get(env.PROJECT.idFromName(projectId)) as DurableObjectStub<ProjectStorage>;
   await stub.destroy();
   for (const table of PROJECT_TABLES) {
     for (;;) {

@@ -11,7 +11,7 @@
  */
 import { and, eq, type SQL, sql } from 'drizzle-orm';
 import { type Db, events, rollupDirty, rollupState } from '../db/index.ts';
-import { formatDate, type LocalDate, localDate } from '../query/calendar.ts';
+import { formatDate, type LocalDate, localDate } from '../shared/calendar.ts';
 
 const HOUR_MS = 3_600_000;
 

@@ -4,7 +4,7 @@
  * stop at `/` have no SQL equivalent) and become a list; event goals are plain SQL.
  */
 import type { goals } from '../db/index.ts';
-import { pathMatches } from '../projects/goal-matching.ts';
+import { pathMatches } from './goal-matching.ts';
 import { type Condition, PROPERTY_TEXT } from './sql.ts';
 
 /** A goal as queries use it. */

@@ -4,10 +4,8 @@
  * timezone offsets) are checked integers written as literals, which keeps the statement under
  * D1's 100 bound parameters.
  */
-import { ENTRY_COLUMNS } from '@tally/sdk/catalog';
-import { offsetAt } from './calendar.ts';
-import type { Dimension, Query } from './schema.ts';
-import { PROP_PREFIX } from './schema.ts';
+import { type Dimension, ENTRY_COLUMNS, type Filter, PROP_PREFIX } from '@tally/sdk/catalog';
+import { offsetAt } from '../shared/calendar.ts';
 
 const DAY = 86_400_000;
 
@@ -157,7 +155,7 @@ export interface Condition {
  * that no number of filters and values can pass D1's 100 bound parameters (and a NUL inside a
  * value survives, as `\u0000`). Dimension expressions never name a column json_each also has.
  */
-export function filterSql([operator, dimension, values]: Query['filters'][number]): Condition {
+export function filterSql([operator, dimension, values]: Filter): Condition {
   const { sql: expr, params } = dimensionSql(dimension);
   // GLOB and instr() read text up to a NUL; stored text never holds one (ingest removes them), so
   // a value with a NUL can match nothing and is left out rather than cut short.
@@ -243,7 +241,7 @@ FROM by_event e JOIN by_visit v ON e.g0 IS v.g0 AND e.g1 IS v.g1 AND e.g2 IS v.g
 export function aggregateSql(
   scope: RawScope,
   dimensions: readonly Dimension[],
-  filters: Query['filters'],
+  filters: readonly Filter[],
   /**
    * Conditions beyond the filters (goal filters), and the goals an `event:goal` dimension groups
    * by: each event joins every goal it completes, so one statement answers for all of them.

@@ -96,3 +96,30 @@ export function goalMatches(goal: GoalStep, event: MatchableEvent): boolean {
   if (props === null || !Object.hasOwn(props, goal.propertyKey)) return false;
   return String(props[goal.propertyKey]) === goal.propertyValue;
 }
+
+/** A step's columns: a kind's unused ones are NULL. */
+export function stepColumns(step: GoalStep) {
+  return step.kind === 'pageview'
+    ? { kind: step.kind, path: step.path, eventName: null, propertyKey: null, propertyValue: null }
+    : {
+        kind: step.kind,
+        path: null,
+        eventName: step.eventName,
+        propertyKey: step.propertyKey ?? null,
+        propertyValue: step.propertyKey == null ? null : (step.propertyValue ?? ''),
+      };
+}
+
+/** Characters of a goal's name. */
+export const GOAL_NAME_CHARS = 120;
+
+/** The name a goal gets when none is given, cut to the limit. */
+export function defaultGoalName(step: GoalStep): string {
+  const name =
+    step.kind === 'pageview'
+      ? `Visit ${step.path}`
+      : step.propertyKey == null
+        ? step.eventName
+        : `${step.eventName} (${step.propertyKey}: ${step.propertyValue ?? ''})`;
+  return name.slice(0, GOAL_NAME_CHARS);
+}
