@@ -18,8 +18,8 @@ export function openSqlite(file: string): DatabaseSync {
 }
 
 /**
- * Fail early, and say why, when the events table has a required column the generator does not
- * fill (the schema grew): the rows would be refused anyway.
+ * Fail early, and say why, when the events table and the drizzle schema the rows are built from
+ * disagree (a migration not generated, or not applied): the rows would be refused anyway.
  */
 export function checkColumns(db: DatabaseSync): void {
   const columns = db.prepare('PRAGMA table_info(events)').all() as {
@@ -32,8 +32,8 @@ export function checkColumns(db: DatabaseSync): void {
   const gone = EVENT_COLUMNS.filter((name) => !columns.some((c) => c.name === name));
   if (missing.length || gone.length) {
     throw new Error(
-      `bench/rows.ts does not match the events table (required but not generated: ${missing.join(', ') || '-'}; ` +
-        `generated but absent: ${gone.join(', ') || '-'}). Update EVENT_COLUMNS and dayRows().`,
+      `The events table does not match worker/src/db/schema.ts (required but not in the schema: ${missing.join(', ') || '-'}; ` +
+        `in the schema but absent: ${gone.join(', ') || '-'}). Generate and apply the migration (npm run db:generate).`,
     );
   }
 }

@@ -1,11 +1,11 @@
 /**
  * Realistic traffic for the benchmark, from one seeded generator: what browsers send to
- * `POST /api/event` (ingest load), and rows in the events table's shape (drain and query data).
+ * `POST /api/event` — the wire event, user agent, `request.cf` and `Accept-Language` — for the
+ * ingest load, and for the rows of drain and query data (bench/rows.ts enriches it as ingest does).
  * The shapes follow a shop-like site: a long tail of pages, search and social referrers, a few
- * campaigns, browsers and countries in plausible proportions, custom events with properties.
+ * campaigns, browsers, countries and languages in plausible proportions, custom events with
+ * properties.
  */
-import { sourceOfHost } from '../worker/src/ingest/sources.ts';
-
 /** A seeded PRNG (mulberry32): the same seed gives the same data on every run. */
 export function random(seed: number): () => number {
   let state = seed >>> 0;
@@ -31,87 +31,79 @@ function weighted<T extends { weight: number }>(entries: readonly T[]): (rand: (
   };
 }
 
-/** Browser user agents with what ua-parser-js makes of them. */
+/**
+ * Browsers' `User-Agent` headers, as they reach the Worker. What they say (browser, version, OS,
+ * device) is ingest's business: `enrichEvent` parses them, as it does live traffic.
+ */
 export const AGENTS = [
   {
-    weight: 34,
+    weight: 32,
     ua: 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36',
-    browser: 'Chrome',
-    browserVersion: '131',
-    os: 'Windows',
-    osVersion: '10',
-    device: 'desktop',
   },
   {
-    weight: 22,
+    weight: 20,
     ua: 'Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1',
-    browser: 'Mobile Safari',
-    browserVersion: '17',
-    os: 'iOS',
-    osVersion: '17.5',
-    device: 'mobile',
   },
   {
-    weight: 14,
-    ua: 'Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Mobile Safari/537.36',
-    browser: 'Chrome',
-    browserVersion: '131',
-    os: 'Android',
-    osVersion: '14',
-    device: 'mobile',
-  },
-  {
-    weight: 10,
-    ua: 'Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Safari/605.1.15',
-    browser: 'Safari',
-    browserVersion: '17',
-    os: 'macOS',
-    osVersion: '10.15.7',
-    device: 'desktop',
+    weight: 13,
+    ua: 'Mozilla/5.0 (Linux; Android 10; K) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Mobile Safari/537.36',
   },
   {
     weight: 8,
-    ua: 'Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:133.0) Gecko/20100101 Firefox/133.0',
-    browser: 'Firefox',
-    browserVersion: '133',
-    os: 'Windows',
-    osVersion: '10',
-    device: 'desktop',
-  },
-  {
-    weight: 7,
-    ua: 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36 Edg/131.0.0.0',
-    browser: 'Edge',
-    browserVersion: '131',
-    os: 'Windows',
-    osVersion: '10',
-    device: 'desktop',
+    ua: 'Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Safari/605.1.15',
   },
   {
     weight: 5,
+    ua: 'Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36',
+  },
+  { weight: 6, ua: 'Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:133.0) Gecko/20100101 Firefox/133.0' },
+  { weight: 2, ua: 'Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0' },
+  {
+    weight: 7,
+    ua: 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36 Edg/131.0.0.0',
+  },
+  {
+    weight: 3,
+    ua: 'Mozilla/5.0 (Linux; Android 14; SM-S921B) AppleWebKit/537.36 (KHTML, like Gecko) SamsungBrowser/27.0 Chrome/125.0.0.0 Mobile Safari/537.36',
+  },
+  {
+    weight: 4,
     ua: 'Mozilla/5.0 (iPad; CPU OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1',
-    browser: 'Mobile Safari',
-    browserVersion: '17',
-    os: 'iOS',
-    osVersion: '17.5',
-    device: 'tablet',
   },
 ] as const;
 
-/** Countries with a region, a city and a timezone, as `request.cf` gives them. */
+/** Places as `request.cf` gives them (country, region, city, timezone). */
 export const PLACES = [
-  { weight: 30, country: 'US', region: 'California', city: 'San Francisco', timezone: 'America/Los_Angeles' },
-  { weight: 10, country: 'US', region: 'New York', city: 'New York', timezone: 'America/New_York' },
-  { weight: 14, country: 'DE', region: 'Berlin', city: 'Berlin', timezone: 'Europe/Berlin' },
-  { weight: 9, country: 'GB', region: 'England', city: 'London', timezone: 'Europe/London' },
-  { weight: 7, country: 'FR', region: 'Île-de-France', city: 'Paris', timezone: 'Europe/Paris' },
-  { weight: 6, country: 'IN', region: 'Karnataka', city: 'Bengaluru', timezone: 'Asia/Kolkata' },
-  { weight: 5, country: 'BR', region: 'São Paulo', city: 'São Paulo', timezone: 'America/Sao_Paulo' },
-  { weight: 5, country: 'JP', region: 'Tokyo', city: 'Tokyo', timezone: 'Asia/Tokyo' },
-  { weight: 4, country: 'CA', region: 'Ontario', city: 'Toronto', timezone: 'America/Toronto' },
-  { weight: 4, country: 'NL', region: 'North Holland', city: 'Amsterdam', timezone: 'Europe/Amsterdam' },
-  { weight: 3, country: 'AU', region: 'New South Wales', city: 'Sydney', timezone: 'Australia/Sydney' },
-  { weight: 3, country: 'PL', region: 'Mazovia', city: 'Warsaw', timezone: 'Europe/Warsaw' },
+  { weight: 30, cf: { country: 'US', region: 'California', city: 'San Francisco', timezone: 'America/Los_Angeles' } },
+  { weight: 10, cf: { country: 'US', region: 'New York', city: 'New York', timezone: 'America/New_York' } },
+  { weight: 14, cf: { country: 'DE', region: 'Berlin', city: 'Berlin', timezone: 'Europe/Berlin' } },
+  { weight: 9, cf: { country: 'GB', region: 'England', city: 'London', timezone: 'Europe/London' } },
+  { weight: 7, cf: { country: 'FR', region: 'Île-de-France', city: 'Paris', timezone: 'Europe/Paris' } },
+  { weight: 6, cf: { country: 'IN', region: 'Karnataka', city: 'Bengaluru', timezone: 'Asia/Kolkata' } },
+  { weight: 5, cf: { country: 'BR', region: 'São Paulo', city: 'São Paulo', timezone: 'America/Sao_Paulo' } },
+  { weight: 5, cf: { country: 'JP', region: 'Tokyo', city: 'Tokyo', timezone: 'Asia/Tokyo' } },
+  { weight: 4, cf: { country: 'CA', region: 'Ontario', city: 'Toronto', timezone: 'America/Toronto' } },
+  { weight: 4, cf: { country: 'NL', region: 'North Holland', city: 'Amsterdam', timezone: 'Europe/Amsterdam' } },
+  { weight: 3, cf: { country: 'AU', region: 'New South Wales', city: 'Sydney', timezone: 'Australia/Sydney' } },
+  { weight: 3, cf: { country: 'PL', region: 'Mazovia', city: 'Warsaw', timezone: 'Europe/Warsaw' } },
+] as const;
+
+/** `Accept-Language` headers as browsers send them (a few send none). */
+const LANGUAGES = [
+  { weight: 30, header: 'en-US,en;q=0.9' },
+  { weight: 9, header: 'en-GB,en-US;q=0.9,en;q=0.8' },
+  { weight: 12, header: 'de-DE,de;q=0.9,en-US;q=0.8,en;q=0.7' },
+  { weight: 2, header: 'de' },
+  { weight: 7, header: 'fr-FR,fr;q=0.9,en-US;q=0.8,en;q=0.7' },
+  { weight: 5, header: 'es-ES,es;q=0.9' },
+  { weight: 5, header: 'pt-BR,pt;q=0.9,en-US;q=0.8,en;q=0.7' },
+  { weight: 4, header: 'ja,en-US;q=0.9,en;q=0.8' },
+  { weight: 4, header: 'zh-CN,zh;q=0.9' },
+  { weight: 3, header: 'en-IN,en-GB;q=0.9,en-US;q=0.8,en;q=0.7,hi;q=0.6' },
+  { weight: 3, header: 'nl-NL,nl;q=0.9,en-US;q=0.8,en;q=0.7' },
+  { weight: 2, header: 'pl-PL,pl;q=0.9,en-US;q=0.8,en;q=0.7' },
+  { weight: 1, header: 'zh-TW,zh;q=0.9,en-US;q=0.8,en;q=0.7' },
+  { weight: 2, header: '' },
 ] as const;
 
 /** Referrers (null: direct traffic). */
@@ -136,11 +128,12 @@ const CAMPAIGNS = [
   { weight: 3, query: '?utm_source=google&utm_medium=cpc&utm_campaign=brand&utm_term=shoes' },
 ] as const;
 
+/** Window widths (`innerWidth`), of which ingest makes the screen class. */
 const SCREENS = [
-  { weight: 35, width: 390, screen: 'Mobile' },
-  { weight: 10, width: 820, screen: 'Tablet' },
-  { weight: 30, width: 1366, screen: 'Laptop' },
-  { weight: 25, width: 1920, screen: 'Desktop' },
+  { weight: 35, width: 390 },
+  { weight: 10, width: 820 },
+  { weight: 30, width: 1366 },
+  { weight: 25, width: 1920 },
 ] as const;
 
 /** The site's hostname (projects in the benchmark accept any). */
@@ -157,10 +150,10 @@ export const PAGES: readonly { weight: number; path: string }[] = (() => {
 
 /** Custom events: names, properties and revenue. */
 const CUSTOM = [
-  { weight: 50, name: 'add_to_cart', props: '{"product":"item-12","variant":"blue"}', revenue: null },
-  { weight: 25, name: 'signup', props: '{"plan":"pro"}', revenue: null },
-  { weight: 15, name: 'download', props: '{"file":"guide.pdf"}', revenue: null },
-  { weight: 10, name: 'purchase', props: '{"items":"2"}', revenue: 49.9 },
+  { weight: 50, name: 'add_to_cart', props: { product: 'item-12', variant: 'blue' }, revenue: null },
+  { weight: 25, name: 'signup', props: { plan: 'pro' }, revenue: null },
+  { weight: 15, name: 'download', props: { file: 'guide.pdf' }, revenue: null },
+  { weight: 10, name: 'purchase', props: { items: '2' }, revenue: { a: 49.9, c: 'EUR' } },
 ] as const;
 
 export const pickAgent = weighted(AGENTS);
@@ -170,13 +163,7 @@ export const pickCampaign = weighted(CAMPAIGNS);
 export const pickScreen = weighted(SCREENS);
 export const pickPage = weighted(PAGES);
 export const pickCustom = weighted(CUSTOM);
-
-/** The traffic source the Worker derives from a referrer URL (null: direct). */
-export function sourceOf(referrer: string | null): { host: string | null; source: string | null } {
-  if (!referrer) return { host: null, source: null };
-  const host = new URL(referrer).hostname;
-  return { host, source: sourceOfHost(host) };
-}
+export const pickLanguage = weighted(LANGUAGES);
 
 /** A request a browser would make: headers (with `request.cf` as Miniflare's header) and body. */
 export interface WireRequest {
@@ -197,6 +184,7 @@ export function wireRequests(siteKey: string, count: number, eventsPerRequest: n
     agent: pickAgent(rand),
     place: pickPlace(rand),
     screen: pickScreen(rand),
+    language: pickLanguage(rand),
   }));
   return Array.from({ length: count }, (_, i) => {
     const person = people[i % visitors] as (typeof people)[number];
@@ -210,8 +198,8 @@ export function wireRequests(siteKey: string, count: number, eventsPerRequest: n
         u: url,
         ...(referrer ? { r: referrer } : {}),
         w: person.screen.width,
-        ...(custom ? { p: JSON.parse(custom.props) as Record<string, string> } : {}),
-        ...(custom?.revenue ? { $: { a: custom.revenue, c: 'EUR' } } : {}),
+        ...(custom ? { p: custom.props } : {}),
+        ...(custom?.revenue ? { $: custom.revenue } : {}),
       };
     });
     return {
@@ -219,12 +207,8 @@ export function wireRequests(siteKey: string, count: number, eventsPerRequest: n
         'content-type': 'text/plain;charset=UTF-8',
         'user-agent': person.agent.ua,
         'cf-connecting-ip': person.ip,
-        'mf-cf-blob': JSON.stringify({
-          country: person.place.country,
-          region: person.place.region,
-          city: person.place.city,
-          timezone: person.place.timezone,
-        }),
+        'mf-cf-blob': JSON.stringify(person.place.cf),
+        ...(person.language.header ? { 'accept-language': person.language.header } : {}),
         origin: `https://${SITE_HOST}`,
       },
       body: JSON.stringify(eventsPerRequest === 1 ? events[0] : events),
