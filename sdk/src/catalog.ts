@@ -326,8 +326,27 @@ export interface QueryResult {
   comparison?: { metrics: number[] };
 }
 
+/**
+ * Days of a range for which part of an answer is not known, and why (docs/STATS.md, "History"):
+ * `retention`: their raw events are purged and the answer needed them (a filter, a property…);
+ * `dimension`: they were rolled up before the dimension `name` existed, and their raw events are
+ * gone; `goal`: the goal `name` was defined after their raw events were gone.
+ */
+export interface Unavailable {
+  from: string;
+  to: string;
+  reason: 'retention' | 'dimension' | 'goal';
+  name?: string;
+}
+
 /** The answer of `POST /api/v1/query` (docs/STATS.md, "Query results"). */
 export interface QueryResponse {
   results: QueryResult[];
-  meta: { time_labels?: string[]; totals?: number[]; comparison_totals?: number[]; currency?: string };
+  meta: {
+    time_labels?: string[];
+    totals?: number[];
+    comparison_totals?: number[];
+    currency?: string;
+    unavailable?: Unavailable[];
+  };
 }

@@ -4,6 +4,7 @@
  * bounded and never clear a mark a later write made; late events are visible at once; cached
  * answers never hide a change.
  */
+import { localTime } from '../src/shared/calendar.ts';
 import { createExecutionContext, createMessageBatch, createScheduledController, getQueueResult } from 'cloudflare:test';
 import { env } from 'cloudflare:workers';
 import fc from 'fast-check';
@@ -245,26 +246,61 @@ describe('late events and the cache', () => {
     expect(await ask(projectId, query, owner)).toMatchObject({ results: [{ metrics: [0] }] });
   });
 
-  it('rebuild rollups in the new timezone when the project moves', async () => {
+  it('keep the days counted before a timezone change in the zone they were counted in, before and after the cron', async () => {
     const owner = await signUp();
     const list = [event('2026-09-14T23:30:00Z'), event('2026-09-15T12:00:00Z', { visitor_id: 'vb', session_id: 'sb' })];
     const projectId = await seed('UTC', list, [], owner);
     await rollUpAll(env.DB, Date.now());
+    const query: OracleQuery = {
+      metrics: ['visitors', 'visits'],
+      date_range: ['2026-09-14', '2026-09-16'],
+      dimensions: ['time:day'],
+    };
+    const before = await ask(projectId, query, owner);
     const res = await api(`/api/projects/${projectId}`, {
       method: 'PATCH',
       token: owner.token,
       body: { timezone: 'Asia/Tokyo' },
     });
     expect(res.status).toBe(200);
-    const query: OracleQuery = {
-      metrics: ['visitors', 'visits'],
-      date_range: ['2026-09-14', '2026-09-16'],
-      dimensions: ['time:day'],
-    };
-    const expected = runOracle(list, query, { timezone: 'Asia/Tokyo' });
+    const project = await res.json<{ timezone: string; timezoneFrom: number }>();
+    expect(project.timezone).toBe('Asia/Tokyo');
+    // The change applies from a Tokyo midnight after today: every day so far keeps UTC.
+    expect(project.timezoneFrom).toBeGreaterThan(Date.now());
+    const calendar = `UTC|${project.timezoneFrom}|Asia/Tokyo`;
+    expect(localTime(project.timezoneFrom, 'Asia/Tokyo')).toMatchObject({ hour: 0, minute: 0 });
+    const expected = runOracle(list, query, { timezone: calendar });
+    expect(expected).toEqual(runOracle(list, query, { timezone: 'UTC' }));
     expect(await ask(projectId, query, owner)).toEqual(expected);
+    expect(before).toEqual(expected);
+    await markEventHoursStatement(projectId).run();
     await rollUpAll(env.DB, Date.now());
     expect(await ask(projectId, query, owner)).toEqual(expected);
+  });
+
+  it('never change an answer when the cron runs after a timezone change (a visit across the new zone’s midnight)', async () => {
+    // A UTC project with one visit from Google: 18:20Z and 18:40Z, across Kolkata's midnight (18:30Z).
+    const owner = await signUp();
+    const list = [
+      event('2026-09-14T18:20:00Z', { source: 'Google', referrer: 'https://www.google.com/' }),
+      event('2026-09-14T18:40:00Z', { seq: 2, path: '/b', source: 'Google', referrer: 'https://www.google.com/' }),
+    ];
+    const projectId = await seed('UTC', list, [], owner);
+    const query: OracleQuery = {
+      metrics: ['visits', 'visit_duration'],
+      date_range: ['2026-09-13', '2026-09-15'],
+      dimensions: ['source'],
+    };
+    const res = await api(`/api/projects/${projectId}`, {
+      method: 'PATCH',
+      token: owner.token,
+      body: { timezone: 'Asia/Kolkata' },
+    });
+    expect(res.status).toBe(200);
+    const answer = { results: [{ dimensions: ['Google'], metrics: [1, 1200] }], meta: {} };
+    expect(await ask(projectId, query, owner)).toEqual(answer);
+    await rollUpAll(env.DB, Date.now());
+    expect(await ask(projectId, query, owner)).toEqual(answer);
   });
 });
 

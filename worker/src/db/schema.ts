@@ -71,8 +71,14 @@ export const projects = sqliteTable('projects', {
   name: text('name').notNull(),
   /** Public key the script tag carries. Not a secret; can be regenerated. */
   siteKey: text('site_key').notNull().unique(),
-  /** IANA timezone every date bucket of this project uses. */
+  /** IANA timezone every date bucket of this project uses (from `zones`' last change on). */
   timezone: text('timezone').notNull().default('UTC'),
+  /**
+   * The project's calendar when its timezone was ever changed: `Zone|T|Zone|…|Zone`, each zone in
+   * force until the instant after it (`shared/calendar.ts`, `zoneAt`); null while it never was.
+   * Days before a change keep the zone they were counted in.
+   */
+  zones: text('zones'),
   /** Raw events older than this are purged by the rollup cron; rollups stay. */
   retentionDays: integer('retention_days').notNull().default(365),
   /** Whether the public live-visitor widget may show this project's count. */
@@ -276,6 +282,11 @@ export const goals = sqliteTable(
     propertyKey: text('property_key'),
     propertyValue: text('property_value'),
     createdAt: integer('created_at').notNull(),
+    /**
+     * The project's `raw_from` when this matching was defined: local days that start earlier had
+     * lost their raw events by then, so they hold no numbers for this goal (null: none had).
+     */
+    historyFrom: integer('history_from'),
   },
   (t) => [
     uniqueIndex('goals_project_name_idx').on(t.projectId, t.name),
@@ -363,4 +374,23 @@ export const rollupState = sqliteTable('rollup_state', {
   projectId: text('project_id').primaryKey(),
   version: integer('version').notNull().default(0),
   updatedAt: integer('updated_at').notNull(),
+  /**
+   * Raw events before this instant (ms) may be gone (the retention purge): a local day that starts
+   * earlier is never recomputed or read raw, its rollups are all there is. Null: nothing purged.
+   */
+  rawFrom: integer('raw_from'),
 });
+
+/**
+ * The catalog version each closed local day of a project was rolled up with (`CATALOG_VERSION` in
+ * sdk/src/catalog.ts): a dimension added later is not in that day's rows.
+ */
+export const rolledDays = sqliteTable(
+  'rolled_days',
+  {
+    projectId: text('project_id').notNull(),
+    day: text('day').notNull(),
+    version: integer('version').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.projectId, t.day] })],
+);

@@ -10,7 +10,7 @@
 import { z } from '@hono/zod-openapi';
 import { LIMITS } from '@tally/sdk/protocol';
 import { and, asc, eq, ne, sql } from 'drizzle-orm';
-import { type Db, goals, rollups } from '../db/index.ts';
+import { type Db, goals, rollupState, rollups } from '../db/index.ts';
 import { GOAL_DIMENSION, goalRollupKey, goalRollupValue } from '../stats/goal-keys.ts';
 import { isUniqueViolation } from '../shared/db-errors.ts';
 import { ApiError, type FieldIssue } from '../shared/errors.ts';
@@ -151,6 +151,16 @@ export async function listGoals(db: Db, access: ProjectAccess): Promise<GoalView
   return rows.map(goalView);
 }
 
+/**
+ * The project's `raw_from` as the statement runs: the days that start before it cannot be counted
+ * for a goal defined now (their raw events are gone), so they are reported as not available.
+ */
+function rawFromNow(projectId: string) {
+  return sql<
+    number | null
+  >`(SELECT ${rollupState.rawFrom} FROM ${rollupState} WHERE ${rollupState.projectId} = ${projectId})`;
+}
+
 /** Add a goal. Names and matchings are unique within a project (409 naming the field). */
 export async function createGoal(
   db: Db,
@@ -160,7 +170,14 @@ export async function createGoal(
 ): Promise<GoalView> {
   const { name: given, ...step } = input;
   const name = given ?? defaultGoalName(step);
-  const row = { id: uuidv7(now), projectId: access.project.id, name, ...stepColumns(step), createdAt: now };
+  const row = {
+    id: uuidv7(now),
+    projectId: access.project.id,
+    name,
+    ...stepColumns(step),
+    createdAt: now,
+    historyFrom: rawFromNow(access.project.id),
+  };
   const [inserted] = await db.batch([
     db.insert(goals).values(row).onConflictDoNothing().returning(),
     // Only if the goal was written (not a conflict): its days are rolled up again, with it.
@@ -210,7 +227,8 @@ export async function updateGoal(
   try {
     const update = db
       .update(goals)
-      .set({ name, ...columns })
+      // A new matching has numbers only where raw events are still there to count it.
+      .set({ name, ...columns, ...(rematched ? { historyFrom: rawFromNow(projectId) } : {}) })
       .where(and(eq(goals.id, goalId), eq(goals.projectId, projectId)))
       .returning();
     // A new matching: the rows of the old one go (those past retention would otherwise stay

@@ -1,5 +1,6 @@
 import { asc, eq } from 'drizzle-orm';
 import { type Db, members, projectHostnames, projects, rollups } from '../db/index.ts';
+import { calendarOf, changeZone, lastZoneChange } from '../shared/calendar.ts';
 import { clearIsolateCaches } from '../shared/isolate-cache.ts';
 import { remarkEventHoursStatements } from '../store/index.ts';
 import { uuidv7 } from '../shared/ids.ts';
@@ -37,6 +38,7 @@ export async function projectView(db: Db, access: ProjectAccess): Promise<Projec
     name: project.name,
     siteKey: project.siteKey,
     timezone: project.timezone,
+    timezoneFrom: lastZoneChange(calendarOf(project)),
     retentionDays: project.retentionDays,
     publicLive: project.publicLive,
     currency: project.currency,
@@ -77,6 +79,7 @@ export async function createProject(
     name: input.name,
     siteKey: newSiteKey(),
     timezone: input.timezone,
+    zones: null,
     retentionDays: input.retentionDays,
     publicLive: input.publicLive,
     currency: input.currency,
@@ -101,9 +104,15 @@ export async function updateProject(
   now: number,
 ): Promise<ProjectAccess> {
   const { project } = access;
+  // A new timezone applies from its first midnight after today: the days counted so far keep the
+  // zone they were counted in, so nothing stored is recomputed and no answer changes.
+  const zoned =
+    input.timezone === undefined || input.timezone === project.timezone
+      ? null
+      : changeZone(calendarOf(project), input.timezone, now);
   const changes = {
     ...(input.name === undefined ? {} : { name: input.name }),
-    ...(input.timezone === undefined ? {} : { timezone: input.timezone }),
+    ...(zoned ? { timezone: input.timezone, zones: zoned.calendar.includes('|') ? zoned.calendar : null } : {}),
     ...(input.retentionDays === undefined ? {} : { retentionDays: input.retentionDays }),
     ...(input.publicLive === undefined ? {} : { publicLive: input.publicLive }),
     ...(input.currency === undefined ? {} : { currency: input.currency }),
@@ -113,14 +122,12 @@ export async function updateProject(
     updatedAt: now,
   };
   const hostnames = input.hostnames === undefined ? null : hostnameRows(project.id, input.hostnames);
-  // Rollups are days of the timezone, in the currency, they were made with: a change of either
-  // sends every stored hour back to raw reading until the cron has rolled it up again.
-  const rebuild =
-    (input.timezone !== undefined && input.timezone !== project.timezone) ||
-    (input.currency !== undefined && input.currency !== project.currency);
+  // Revenue counts the amounts in the project's currency: a new one re-marks every hour whose day
+  // still has all its raw events (the store keeps days past retention as they were rolled up).
+  const recount = input.currency !== undefined && input.currency !== project.currency;
   await db.batch([
     db.update(projects).set(changes).where(eq(projects.id, project.id)),
-    ...(rebuild ? rebuildRollupsStatements(db, project.id, now) : []),
+    ...(recount ? remarkEventHoursStatements(db, project.id, now) : []),
     ...(hostnames === null
       ? []
       : [
@@ -138,12 +145,4 @@ export async function regenerateSiteKey(db: Db, access: ProjectAccess, now: numb
   await db.update(projects).set({ siteKey, updatedAt: now }).where(eq(projects.id, access.project.id));
   clearIsolateCaches();
   return siteKey;
-}
-
-/** Statements that drop a project's rollups and mark every hour that holds its events. */
-function rebuildRollupsStatements(db: Db, projectId: string, now: number) {
-  return [
-    db.delete(rollups).where(eq(rollups.projectId, projectId)),
-    ...remarkEventHoursStatements(db, projectId, now),
-  ] as const;
 }

@@ -44,6 +44,15 @@ export const ProjectSchema = z
     name: z.string(),
     siteKey: z.string().openapi({ description: 'Public key the script tag carries (not a secret)' }),
     timezone: z.string(),
+    timezoneFrom: z
+      .number()
+      .int()
+      .nullable()
+      .openapi({
+        description:
+          'When the current timezone took (or takes) effect, in ms; null if it never changed. Days before it keep the ' +
+          'timezone they were counted in: a change applies from the first midnight of the new zone after today.',
+      }),
     retentionDays: z.number().int(),
     publicLive: z.boolean(),
     currency: z.string().openapi({ description: 'ISO 4217 code the revenue metric reports in' }),

@@ -1,6 +1,7 @@
 import { eq } from 'drizzle-orm';
 import { getDb, projectHostnames, projects } from '../db/index.ts';
 import { parseRateLimits, type RateLimits } from '../live/rate-limit.ts';
+import { calendarOf } from '../shared/calendar.ts';
 
 /** What ingest needs to know about a project. */
 export interface SiteConfig {
@@ -33,7 +34,8 @@ async function withHostnames(d1: D1Database, project: typeof projects.$inferSele
   return {
     id: project.id,
     siteKey: project.siteKey,
-    timezone: project.timezone,
+    // The calendar: visits end at its midnights, the zone in force at each instant.
+    timezone: calendarOf(project),
     hostnames,
     limits: parseRateLimits(project.rateLimits),
   };

@@ -13,7 +13,14 @@ export const CLOSED_TTL_S = 86_400;
 
 /** The cache key of an answer: a URL that no client can ask for. */
 export async function cacheKey(projectId: string, freshness: Freshness, parts: unknown): Promise<Request> {
-  const text = JSON.stringify([parts, freshness.version, [...freshness.marks.hours], [...freshness.marks.settled]]);
+  const text = JSON.stringify([
+    parts,
+    freshness.version,
+    [...freshness.marks.hours],
+    [...freshness.marks.settled],
+    [...freshness.stale],
+    freshness.rawFrom,
+  ]);
   const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(text)));
   const hash = [...digest].map((byte) => byte.toString(16).padStart(2, '0')).join('');
   return new Request(`https://cache.tally.internal/query/${encodeURIComponent(projectId)}/${hash}`);

@@ -12,6 +12,7 @@ import { formatDate, localDate } from '../shared/calendar.ts';
 import type { DateRangeSpec } from './date-range.ts';
 import { resolveProjectRange } from './first-day.ts';
 import { DateRangeSchema } from './schema.ts';
+import { statsProject } from './plan.ts';
 
 type Counts = Record<DropReason, number>;
 
@@ -63,6 +64,6 @@ export const dropRoutes = createRouter().openapi(
   async (c) => {
     const body = c.req.valid('json');
     const { project } = await authorizeProject(getDb(c.env.DB), c.get('principal'), body.project, 'read');
-    return c.json(await dropCounts(c.env.DB, project, body.date_range, Date.now()), 200);
+    return c.json(await dropCounts(c.env.DB, statsProject(project), body.date_range, Date.now()), 200);
   },
 );

@@ -13,6 +13,7 @@ import { toCsv } from './csv.ts';
 import { RAW_EVENT_BUDGET, RawBudget } from './budget.ts';
 import { type QueryProject, type QueryResponse, runQueries } from './run.ts';
 import { DateRangeSchema, FilterSchema, type Query, QuerySchema } from './schema.ts';
+import { statsProject } from './plan.ts';
 
 /** The files of an export, from the catalog: the time series, then one per exported dimension. */
 export { EXPORT_FILES };
@@ -74,7 +75,7 @@ export const exportRoutes = createRouter().openapi(
   async (c) => {
     const body = c.req.valid('json');
     const { project } = await authorizeProject(getDb(c.env.DB), c.get('principal'), body.project, 'read');
-    const zip = await exportZip(c.env.DB, project, body.date_range, body.filters, Date.now());
+    const zip = await exportZip(c.env.DB, statsProject(project), body.date_range, body.filters, Date.now());
     c.header('Content-Type', 'application/zip');
     c.header('Content-Disposition', `attachment; filename="tally-${project.id}.zip"`);
     return c.body(zip.buffer as ArrayBuffer, 200);

@@ -18,6 +18,7 @@ import { resolveProjectRange } from './first-day.ts';
 import { goalCondition, pageviewPaths } from '../stats/goals.ts';
 import { DateRangeSchema, FilterSchema, type Query, VISIT_DIMENSIONS } from './schema.ts';
 import { baseCte, filterSql } from '../stats/sql.ts';
+import { statsProject } from './plan.ts';
 
 const FunnelQuerySchema = z
   .object({
@@ -124,6 +125,9 @@ export const funnelRoutes = createRouter().openapi(
       .get();
     if (!funnel) throw new ApiError(404, 'not_found', 'No such funnel');
     const steps = JSON.parse(funnel.steps) as GoalStep[];
-    return c.json({ steps: await runFunnel(c.env.DB, project, steps, body.date_range, body.filters, Date.now()) }, 200);
+    return c.json(
+      { steps: await runFunnel(c.env.DB, statsProject(project), steps, body.date_range, body.filters, Date.now()) },
+      200,
+    );
   },
 );

@@ -7,7 +7,7 @@
 import { goalRollupKey } from '../stats/goal-keys.ts';
 import type { RawBudget, Span } from './budget.ts';
 import { type Freshness, markedDays } from '../store/index.ts';
-import { dayBounds, type LocalDate } from '../shared/calendar.ts';
+import { calendarOf, dayBounds, type LocalDate } from '../shared/calendar.ts';
 import type { ResolvedRange } from './date-range.ts';
 import { anyGoalCondition, type Goal, goalCondition, pageviewPaths } from '../stats/goals.ts';
 import {
@@ -28,6 +28,17 @@ export interface QueryProject {
   createdAt: number;
   /** ISO 4217 code of the `revenue` metric. */
   currency: string;
+}
+
+/** A project row as queries see it: its calendar (its zones over time) as `timezone`. */
+export function statsProject(row: {
+  id: string;
+  timezone: string;
+  zones: string | null;
+  createdAt: number;
+  currency: string;
+}): QueryProject {
+  return { id: row.id, timezone: calendarOf(row), createdAt: row.createdAt, currency: row.currency };
 }
 
 /** What an aggregation gives per group. */
@@ -76,7 +87,8 @@ export async function planAggregations(
   // Rollups hold unfiltered numbers only: any filter, a goal filter too, reads raw.
   const unfiltered = query.filters.length === 0;
   const closed = (r: ResolvedRange) => (r.from && r.to ? { from: r.from, to: r.to } : null);
-  const markedOf = (days: { from: LocalDate; to: LocalDate }) => markedDays(freshness.marks, days.from, days.to, tz);
+  const markedOf = (days: { from: LocalDate; to: LocalDate }) =>
+    markedDays(freshness.marks, days.from, days.to, tz, freshness.rawFrom, freshness.stale);
   /** The runs of marked days a goal breakdown reads raw beside goal rollups; null: all of it raw. */
   const goalRuns = (r: ResolvedRange, dimensions: readonly Dimension[]) => {
     const days = closed(r);
@@ -183,6 +195,8 @@ export async function planAggregations(
     };
   };
   return Object.assign(plan, {
+    /** The spans the planned statements read raw. */
+    scans: scans as readonly Span[],
     /** The statements planned so far, once their raw scans fit the budget. */
     statements: async (): Promise<D1PreparedStatement[]> => {
       await budget.charge(scans);

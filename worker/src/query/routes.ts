@@ -7,6 +7,7 @@ import { errorResponses, jsonBody } from '../shared/openapi.ts';
 import { toCsv } from './csv.ts';
 import { runQuery } from './run.ts';
 import { QuerySchema } from './schema.ts';
+import { statsProject } from './plan.ts';
 
 const ResponseSchema = z
   .object({
@@ -22,6 +23,21 @@ const ResponseSchema = z
       totals: z.array(z.number()).optional(),
       comparison_totals: z.array(z.number()).optional(),
       currency: z.string().optional().openapi({ description: 'With `revenue`: the ISO 4217 code it is in' }),
+      unavailable: z
+        .array(
+          z.object({
+            from: z.string(),
+            to: z.string(),
+            reason: z.enum(['retention', 'dimension', 'goal']),
+            name: z.string().optional(),
+          }),
+        )
+        .optional()
+        .openapi({
+          description:
+            'Days of the range for which part of the answer is not known (docs/STATS.md, "History"): their raw ' +
+            'events are past retention and the answer needed them, or a dimension or goal is newer than their rollups',
+        }),
     }),
   })
   .openapi('QueryResponse');
@@ -56,7 +72,7 @@ export const queryRoutes = createRouter().openapi(
   async (c) => {
     const query = c.req.valid('json');
     const { project } = await authorizeProject(getDb(c.env.DB), c.get('principal'), query.project, 'read');
-    const response = await runQuery(c.env.DB, project, query, Date.now());
+    const response = await runQuery(c.env.DB, statsProject(project), query, Date.now());
     if (query.format === 'csv') {
       c.header('Content-Type', 'text/csv; charset=utf-8');
       c.header('Content-Disposition', `attachment; filename="tally-${project.id}.csv"`);

@@ -11,9 +11,9 @@
  * those days again they are read raw.
  */
 import { dayBounds, formatDate, type LocalDate } from '../shared/calendar.ts';
-import { pathMatches } from '../stats/goal-matching.ts';
 import { GOAL_DIMENSION, type RollupGoal } from '../stats/goal-keys.ts';
-import { PROPERTY_TEXT } from '../stats/sql.ts';
+import { eventGoalSql, goalPaths } from '../stats/goals.ts';
+import { EVENT_METRICS, EVENT_REVENUE, ROLLUP_INSERT, ROLLUP_VISIT, rollupMetricsSql } from '../stats/metric-sql.ts';
 
 /** The statement that reads a project's goals as the rollup needs them. */
 export function rollupGoalsStatement(d1: D1Database, projectId: string): D1PreparedStatement {
@@ -57,21 +57,23 @@ export function goalDaySql(
   const definitions = goals.map((goal) => ({
     k: goal.key,
     kind: goal.kind,
-    paths: goal.kind === 'pageview' ? dayPaths.filter((path) => pathMatches(goal.path ?? '', path)) : [],
+    paths: goal.kind === 'pageview' ? goalPaths(goal, dayPaths) : [],
     e: goal.eventName,
     pk: goal.propertyKey,
     pv: goal.propertyValue,
   }));
-  // PROPERTY_TEXT's `props` is the event's: json_each has no column of that name.
+  // The event's `name` and `props`: neither `defs` nor json_each has such a column.
+  const completesEventGoal = eventGoalSql('d.event_name', {
+    key: 'd.property_key',
+    value: 'd.property_value',
+    nullable: true,
+  });
   const sql = `WITH day_events AS MATERIALIZED (
-  SELECT session_id, visitor_id, ts, name, path, props,
-    CASE WHEN revenue_currency = ? THEN revenue_amount END AS revenue
+  SELECT session_id, visitor_id, ts, name, path, props, ${EVENT_REVENUE}
   FROM events WHERE project_id = ? AND ts >= ${start} AND ts < ${end}
 ),
 visits AS MATERIALIZED (
-  SELECT session_id, MIN(visitor_id) AS visitor_id, SUM(name = 'pageview') = 1 AND COUNT(*) = 1 AS bounce,
-    MAX(ts) - MIN(ts) AS duration
-  FROM day_events GROUP BY session_id
+  SELECT session_id, ${ROLLUP_VISIT} FROM day_events GROUP BY session_id
 ),
 defs AS MATERIALIZED (
   SELECT value ->> '$.k' AS goal_key, value ->> '$.kind' AS kind, value -> '$.paths' AS paths,
@@ -86,18 +88,14 @@ matches AS (
   FROM day_events AS e JOIN goal_paths AS gp ON gp.page = e.path WHERE e.name = 'pageview'
   UNION ALL
   SELECT d.goal_key, e.session_id, e.name, e.revenue
-  FROM day_events AS e JOIN defs AS d ON d.kind = 'event' AND d.event_name = e.name
-  WHERE d.property_key IS NULL
-    OR EXISTS (SELECT 1 FROM json_each(e.props) WHERE key = d.property_key AND ${PROPERTY_TEXT} = d.property_value)
+  FROM day_events AS e JOIN defs AS d
+    ON d.kind = 'event' AND ${completesEventGoal}
 ),
 per_visit AS (
-  SELECT goal_key, session_id, COUNT(*) AS events, SUM(name = 'pageview') AS pageviews,
-    COALESCE(SUM(revenue), 0) AS revenue
-  FROM matches GROUP BY goal_key, session_id
+  SELECT goal_key, session_id, ${EVENT_METRICS} FROM matches GROUP BY goal_key, session_id
 )
-INSERT INTO rollups (project_id, day, dimension, value, visitors, visits, pageviews, events, bounces, duration, revenue)
-SELECT ?, ?, '${GOAL_DIMENSION}', json_quote(p.goal_key), COUNT(DISTINCT v.visitor_id), COUNT(*), SUM(p.pageviews),
-  SUM(p.events), SUM(v.bounce), SUM(v.duration), SUM(p.revenue)
+${ROLLUP_INSERT}
+SELECT ?, ?, '${GOAL_DIMENSION}', json_quote(p.goal_key), ${rollupMetricsSql('v', 'p')}
 FROM per_visit AS p JOIN visits AS v ON v.session_id = p.session_id
 GROUP BY p.goal_key`;
   return {

@@ -7,7 +7,7 @@
  * After a long outage the backlog is cleared over several runs.
  */
 
-import { bumpVersionsStatement } from '../store/index.ts';
+import { purgeCutoffStatement } from '../store/index.ts';
 
 const DAY_MS = 86_400_000;
 /** Projects read per page (keyset paging, so each query stays bounded however many there are). */
@@ -91,8 +91,9 @@ export async function purgeExpiredEvents(d1: D1Database, now: number, budget = 5
     const first = expired[0];
     const last = expired[expired.length - 1];
     if (first && last) {
-      // Raw answers over the purged days change (rollups do not): cached answers must not survive.
-      await bumpVersionsStatement(
+      // Before anything goes: the days the purge cuts into are answered from their rollups alone
+      // from now on (`raw_from`), and cached answers do not survive.
+      await purgeCutoffStatement(
         d1,
         expired.map((project) => project.id),
         now,

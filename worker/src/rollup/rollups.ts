@@ -9,16 +9,19 @@
  * concurrently), and clears a mark only if no event was written to its hour since it was read.
  * The open day is never rolled up; it is always read raw.
  */
-import { DIMENSIONS, type Dimension, ROLLED_DIMENSIONS } from '@tally/sdk/catalog';
+import { CATALOG_VERSION, DIMENSIONS, type Dimension, ROLLED_DIMENSIONS } from '@tally/sdk/catalog';
 import {
   bumpVersionsStatement,
   dirtyDaysOfMark,
   type HourMark,
+  isComplete,
+  markStaleDays,
   oldestMarksStatement,
   settleMarksStatements,
 } from '../store/index.ts';
 import { dayBounds, formatDate, type LocalDate, localDate, parseDate } from '../shared/calendar.ts';
 import { dimensionSql, ENTRY_SOURCE_COLUMNS, entryExitCtes, localTimeSql } from '../stats/sql.ts';
+import { EVENT_METRICS, EVENT_REVENUE, ROLLUP_INSERT, ROLLUP_VISIT, rollupMetricsSql } from '../stats/metric-sql.ts';
 import { GOAL_DIMENSION, goalRollupKey, type RollupGoal } from '../stats/goal-keys.ts';
 import { dayPathsStatement, goalDaySql, rollupGoalsStatement } from './goal-rollups.ts';
 
@@ -28,6 +31,8 @@ export type RollupDimension = (typeof ROLLED_DIMENSIONS)[number];
 
 /** Marked hours read per run, oldest first (so that the open day's hours never starve old ones). */
 const MARKS_PER_RUN = 2_000;
+/** Days rolled up with an older catalog marked again per run (each is one day's work for the job). */
+const STALE_DAYS_PER_RUN = 20;
 
 /** The project facts a rollup needs. */
 export interface RollupProject {
@@ -58,16 +63,16 @@ const EVENT_GROUPINGS = [
 ] as const;
 /** Every `dimension` a day's rollup writes, as the JSON list its DELETE binds. */
 const ROLLED_GROUPINGS = JSON.stringify([...new Set([...VISIT_GROUPINGS, ...EVENT_GROUPINGS, GOAL_DIMENSION])]);
-const INSERT = `INSERT INTO rollups (project_id, day, dimension, value, visitors, visits, pageviews, events, bounces, duration, revenue)`;
 
 /**
  * The statements that write one local day's rollups (after its old rows are deleted): one for
  * the visit dimensions, one for the event dimensions, each reading the day's events once.
  *
- * They give what a raw query over the day gives (`query/sql.ts`, held to it by the oracle
- * tests), computed the cheap way that a visit inside one local day allows: a visit's entry
- * values, visitor, bounce and duration are the same on all its events, so visit dimensions group
- * one row per visit; event dimensions group per (value, visit) and then per value.
+ * They give what a raw query over the day gives (`stats/sql.ts`, held to it by the oracle
+ * tests), from the same metric SQL (`stats/metric-sql.ts`), computed the cheap way that a visit
+ * inside one local day allows: a visit's entry values, visitor, bounce and duration are the same
+ * on all its events, so visit dimensions group one row per visit; event dimensions group per
+ * (value, visit) and then per value.
  * NOTE: D1 refuses compound SELECTs of many terms, so the groupings are rows of a cross join
  * with a JSON list, not a UNION ALL; and each statement must finish within D1's query time limit.
  */
@@ -77,38 +82,32 @@ export function rollupDaySql(project: RollupProject, day: LocalDate): { sql: str
   // Entry values and exit pages come from the SQL the raw queries use (`entryExitCtes`).
   const head = `WITH day_events AS MATERIALIZED (
   SELECT session_id, visitor_id, seq, ts, name, path, path AS page, hostname, ${localTimeSql(start, end, project.timezone)} AS lt,
-    CASE WHEN revenue_currency = ? THEN revenue_amount END AS revenue,
-    ${ENTRY_SOURCE_COLUMNS.join(', ')}
+    ${EVENT_REVENUE}, ${ENTRY_SOURCE_COLUMNS.join(', ')}
   FROM events WHERE project_id = ? AND ts >= ${start} AND ts < ${end}
 ),
 ${entryExitCtes('day_events', 'entries', 'exits')},
 visits AS MATERIALIZED (
   SELECT s.*, ${VISIT_GROUPINGS.map((name) => `v_${name}`).join(', ')}
   FROM (
-    SELECT session_id, MIN(visitor_id) AS visitor_id, SUM(name = 'pageview') = 1 AND COUNT(*) = 1 AS bounce,
-      MAX(ts) - MIN(ts) AS duration, SUM(name = 'pageview') AS pageviews, COUNT(*) AS events,
-      COALESCE(SUM(revenue), 0) AS revenue
+    SELECT session_id, ${ROLLUP_VISIT}, ${EVENT_METRICS}
     FROM day_events GROUP BY session_id
   ) AS s JOIN entries USING (session_id) JOIN exits USING (session_id)
 )`;
   const label = formatDate(day);
   const byVisit = `${head}
-${INSERT}
-SELECT ?, ?, grouping, json_quote(value), COUNT(DISTINCT visitor_id), COUNT(*), SUM(pageviews), SUM(events),
-  SUM(bounce), SUM(duration), SUM(revenue)
+${ROLLUP_INSERT}
+SELECT ?, ?, v.grouping, json_quote(v.value), ${rollupMetricsSql('v', 'v')}
 FROM (SELECT *, ${caseOf(VISIT_GROUPINGS)} AS value
-  FROM (SELECT visits.*, g.value AS grouping FROM visits CROSS JOIN json_each(?) AS g))
-GROUP BY grouping, value`;
+  FROM (SELECT visits.*, g.value AS grouping FROM visits CROSS JOIN json_each(?) AS g)) AS v
+GROUP BY v.grouping, v.value`;
   const byEvent = `${head},
 per_visit AS (
-  SELECT grouping, ${caseOf(EVENT_GROUPINGS.slice(1))} AS value, session_id, COUNT(*) AS events,
-    SUM(name = 'pageview') AS pageviews, COALESCE(SUM(revenue), 0) AS revenue
+  SELECT grouping, ${caseOf(EVENT_GROUPINGS.slice(1))} AS value, session_id, ${EVENT_METRICS}
   FROM (SELECT day_events.*, g.value AS grouping FROM day_events CROSS JOIN json_each(?) AS g)
   GROUP BY grouping, value, session_id
 )
-${INSERT}
-SELECT ?, ?, p.grouping, json_quote(p.value), COUNT(DISTINCT v.visitor_id), COUNT(*), SUM(p.pageviews), SUM(p.events),
-  SUM(v.bounce), SUM(v.duration), SUM(p.revenue)
+${ROLLUP_INSERT}
+SELECT ?, ?, p.grouping, json_quote(p.value), ${rollupMetricsSql('v', 'p')}
 FROM per_visit p JOIN visits v ON v.session_id = p.session_id
 GROUP BY p.grouping, p.value`;
   const base = [project.currency, project.id];
@@ -142,6 +141,13 @@ export function replaceDayStatements(
       )
       .bind(project.id, formatDate(day), ROLLED_GROUPINGS),
     ...[...rollupDaySql(project, day), ...goalRows].map(({ sql, params }) => d1.prepare(sql).bind(...params)),
+    // The catalog this day was rolled with: a dimension added later is not in its rows.
+    d1
+      .prepare(
+        `INSERT INTO rolled_days (project_id, day, version) VALUES (?, ?, ${CATALOG_VERSION})
+         ON CONFLICT (project_id, day) DO UPDATE SET version = excluded.version`,
+      )
+      .bind(project.id, formatDate(day)),
   ];
 }
 
@@ -178,21 +184,24 @@ export async function rollUp(
   budget: { days: number; ms: number } = { days: 40, ms: 20_000 },
 ): Promise<RollupResult> {
   const started = Date.now();
+  // Days rolled up before a dimension was added are marked again (a few a run) while complete.
+  await markStaleDays(d1, STALE_DAYS_PER_RUN);
   const { results: marks } = await oldestMarksStatement(d1, MARKS_PER_RUN).all<Mark>();
   const result: RollupResult = { days: 0, cleared: 0, exhausted: false };
 
   // Per project, the closed days its marks touch (oldest first) and the marks touching each.
-  const byProject = new Map<string, { project: RollupProject; days: Map<string, Mark[]> }>();
+  const byProject = new Map<string, { project: RollupProject; rawFrom: number | null; days: Map<string, Mark[]> }>();
   for (const mark of marks) {
     const entry = byProject.get(mark.projectId) ?? {
       project: { id: mark.projectId, timezone: mark.timezone, currency: mark.currency },
+      rawFrom: mark.rawFrom,
       days: new Map<string, Mark[]>(),
     };
     byProject.set(mark.projectId, entry);
     for (const day of dirtyDaysOfMark(mark, mark.timezone)) entry.days.set(day, [...(entry.days.get(day) ?? []), mark]);
   }
 
-  for (const { project, days } of byProject.values()) {
+  for (const { project, rawFrom, days } of byProject.values()) {
     const today = formatDate(localDate(now, project.timezone));
     const rolled = new Set<string>();
     // Read once per project and run: a goal changed since then marked its hours again, so a day
@@ -214,10 +223,16 @@ export async function rollUp(
       const settled = dayMarks.filter(
         (mark) => !done.includes(mark) && dirty(mark).every((d) => rolled.has(d) || d >= today),
       );
-      goals ??= await goalsOf(d1, project);
+      // A day the retention purge cut into keeps the rollups it has: recomputing it would count
+      // only what is left of it. Its marks are settled all the same.
+      const complete = isComplete(label, project.timezone, rawFrom);
+      goals ??= complete ? await goalsOf(d1, project) : null;
       // Read before the batch: an event written to the day since then marks its hour, so the
       // day's mark is not cleared and it is rolled again.
-      const replace = replaceDayStatements(d1, project, day, { list: goals.list, dayPaths: await goals.dayPaths(day) });
+      const replace =
+        complete && goals
+          ? replaceDayStatements(d1, project, day, { list: goals.list, dayPaths: await goals.dayPaths(day) })
+          : [];
       const answers = await d1.batch([
         ...replace,
         ...settleMarksStatements(d1, project.id, done, settled),

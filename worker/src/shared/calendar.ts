@@ -51,10 +51,66 @@ function formatter(timeZone: string): Intl.DateTimeFormat {
   return format;
 }
 
+/**
+ * The IANA zone in force at an instant. A project whose timezone was changed has a calendar of
+ * several, `Zone|T|Zone|…|Zone`: each zone holds until the instant (ms) after it, the last one
+ * from then on. Every function here takes such a calendar wherever it takes a zone, so days counted
+ * before a change keep the zone they were counted in (docs/STATS.md, "Time").
+ *
+ * @example
+ * ```ts
+ * zoneAt('UTC|1765152000000|Asia/Kolkata', Date.UTC(2025, 0, 1)); // 'UTC'
+ * ```
+ */
+export function zoneAt(calendar: string, ms: number): string {
+  if (!calendar.includes('|')) return calendar;
+  const parts = calendar.split('|');
+  for (let i = 1; i < parts.length; i += 2) if (ms < Number(parts[i])) return parts[i - 1] as string;
+  return parts[parts.length - 1] as string;
+}
+
+/**
+ * The calendar after changing to `zone` at `now`: the change takes effect at the first midnight of
+ * `zone` that comes once the day in progress has ended and whose date is not earlier than the old
+ * calendar's there. So no day is split or counted twice, the days already counted keep their
+ * zone, and the day in progress ends as it began. A change still waiting to take effect is
+ * replaced (or dropped, when `zone` is the one in force). Returns the calendar and when `zone`
+ * takes over.
+ */
+export function changeZone(calendar: string, zone: string, now: number): { calendar: string; from: number } {
+  let parts = calendar.split('|');
+  if (parts.length > 1 && Number(parts[parts.length - 2]) > now) parts = parts.slice(0, -2);
+  const current = parts.join('|');
+  if (zoneAt(current, now) === zone)
+    return { calendar: current, from: parts.length > 1 ? Number(parts[parts.length - 2]) : 0 };
+  const dayEnd = firstInstantAt(addDays(localDate(now, current), 1), current);
+  let day = localDate(dayEnd, zone);
+  let from = firstInstantAt(day, zone);
+  if (from < dayEnd) day = addDays(day, 1);
+  // At most two more: zones lie at most 26 hours apart.
+  for (let step = 0; step < 4; step++) {
+    from = firstInstantAt(day, zone);
+    if (daysBetween(localDate(from, current), day) >= 0) break;
+    day = addDays(day, 1);
+  }
+  return { calendar: `${current}|${from}|${zone}`, from };
+}
+
+/** A project's calendar: its zones over time, or its one timezone. */
+export function calendarOf(project: { timezone: string; zones: string | null }): string {
+  return project.zones ?? project.timezone;
+}
+
+/** When the last timezone change of a calendar takes (or took) effect; null for one that never changed. */
+export function lastZoneChange(calendar: string): number | null {
+  const parts = calendar.split('|');
+  return parts.length > 1 ? Number(parts[parts.length - 2]) : null;
+}
+
 /** The local wall-clock time of an instant. */
 export function localTime(ms: number, timeZone: string): LocalTime {
   const parts: Record<string, number> = {};
-  for (const part of formatter(timeZone).formatToParts(ms)) {
+  for (const part of formatter(zoneAt(timeZone, ms)).formatToParts(ms)) {
     if (part.type !== 'literal') parts[part.type] = Number(part.value);
   }
   return {

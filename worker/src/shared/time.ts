@@ -1,3 +1,5 @@
+import { zoneAt } from './calendar.ts';
+
 const DAY_MS = 86_400_000;
 
 const dayFormatters = new Map<string, Intl.DateTimeFormat>();
@@ -11,7 +13,9 @@ const dayFormatters = new Map<string, Intl.DateTimeFormat>();
  * dayInTimeZone(Date.UTC(2026, 0, 1, 3), 'America/New_York'); // '2025-12-31'
  * ```
  */
-export function dayInTimeZone(ms: number, timeZone: string): string {
+export function dayInTimeZone(ms: number, calendar: string): string {
+  // A project's calendar may hold several zones over time (`calendar.ts`, `zoneAt`).
+  const timeZone = zoneAt(calendar, ms);
   let format = dayFormatters.get(timeZone);
   if (!format) {
     // en-CA formats dates as YYYY-MM-DD.

@@ -10,14 +10,15 @@ import { type Condition, PROPERTY_TEXT } from './sql.ts';
 /** A goal as queries use it. */
 export type Goal = Pick<
   typeof goals.$inferSelect,
-  'id' | 'name' | 'kind' | 'path' | 'eventName' | 'propertyKey' | 'propertyValue'
+  'id' | 'name' | 'kind' | 'path' | 'eventName' | 'propertyKey' | 'propertyValue' | 'historyFrom'
 >;
 
 /** The statement that reads a project's goals, by name (so that it can join a batch). */
 export function goalsStatement(d1: D1Database, projectId: string): D1PreparedStatement {
   return d1
     .prepare(
-      `SELECT id, name, kind, path, event_name AS eventName, property_key AS propertyKey, property_value AS propertyValue
+      `SELECT id, name, kind, path, event_name AS eventName, property_key AS propertyKey, property_value AS propertyValue,
+         history_from AS historyFrom
        FROM goals WHERE project_id = ? ORDER BY name`,
     )
     .bind(projectId);
@@ -50,22 +51,43 @@ export async function pageviewPaths(
   return results.map((row) => row.path);
 }
 
+/** The paths among `paths` that a pageview goal matches: in the Worker, as its `*` stops at `/` (GLOB's does not). */
+export function goalPaths(goal: Pick<Goal, 'path'>, paths: readonly string[]): string[] {
+  return paths.filter((path) => pathMatches(goal.path ?? '', path));
+}
+
+/**
+ * SQL: an event (columns `name`, `props`) completes a custom-event goal — it has the goal's name
+ * and, if the goal names a property, that property with the goal's value (as text). The goal's
+ * fields are SQL expressions: bound parameters in queries ({@link goalCondition}), columns of the
+ * goal list in a day's goal rows (`rollup/goal-rollups.ts`), where the key is `nullable`: NULL
+ * there means the goal names no property. `property` is null for a goal known to name none.
+ */
+export function eventGoalSql(
+  eventName: string,
+  property: { key: string; value: string; nullable?: boolean } | null,
+): string {
+  if (property === null) return `(name = ${eventName})`;
+  // json_each reads the key as data, so no key needs quoting inside a JSON path.
+  const { key, value, nullable } = property;
+  const has = `EXISTS (SELECT 1 FROM json_each(props) WHERE key = ${key} AND ${PROPERTY_TEXT} = ${value})`;
+  return `(name = ${eventName} AND ${nullable ? `(${key} IS NULL OR ${has})` : has})`;
+}
+
 /** The condition an event meets when it completes `goal`. */
 export function goalCondition(
   goal: Pick<Goal, 'kind' | 'path' | 'eventName' | 'propertyKey' | 'propertyValue'>,
   paths: readonly string[],
 ): Condition {
   if (goal.kind === 'pageview') {
-    const matching = paths.filter((path) => pathMatches(goal.path ?? '', path));
     return {
       sql: `(name = 'pageview' AND path IN (SELECT value FROM json_each(?)))`,
-      params: [JSON.stringify(matching)],
+      params: [JSON.stringify(goalPaths(goal, paths))],
     };
   }
-  if (goal.propertyKey === null) return { sql: '(name = ?)', params: [goal.eventName] };
-  // json_each reads the key as data, so no key needs quoting inside a JSON path.
+  if (goal.propertyKey === null) return { sql: eventGoalSql('?', null), params: [goal.eventName] };
   return {
-    sql: `(name = ? AND EXISTS (SELECT 1 FROM json_each(props) WHERE key = ? AND ${PROPERTY_TEXT} = ?))`,
+    sql: eventGoalSql('?', { key: '?', value: '?' }),
     params: [goal.eventName, goal.propertyKey, goal.propertyValue],
   };
 }

@@ -6,6 +6,7 @@
  */
 import { type Dimension, ENTRY_COLUMNS, type Filter, PROP_PREFIX } from '@tally/sdk/catalog';
 import { offsetAt } from '../shared/calendar.ts';
+import { EVENT_METRICS, EVENT_REVENUE, VISIT_METRICS, visitorsSql, visitTotalsSql } from './metric-sql.ts';
 
 const DAY = 86_400_000;
 
@@ -113,8 +114,8 @@ ${exits} AS (
 
 /**
  * The CTE `base`: a project's events in [start, end) with their local time, their visit's entry
- * (and exit) values and their visit's aggregates. It binds two parameters: the currency whose
- * amounts count as revenue, then the project id.
+ * (and exit) values, their `revenue` and their visit's `s_bounce` and `s_duration` (metric-sql.ts). It
+ * binds two parameters: the currency whose amounts count as revenue, then the project id.
  *
  * Each visit's values are computed once per visit (three GROUP BYs over the range's events) and
  * joined back ({@link entryExitCtes}, which the rollups share), not as window functions per event:
@@ -124,19 +125,18 @@ export function baseCte(start: number, end: number, timeZone: string, materializ
   const entries = Object.entries(VISIT_COLUMNS);
   return `range_events AS MATERIALIZED (
   SELECT ts, seq, session_id, visitor_id, name, path, hostname, props, ${localTimeSql(start, end, timeZone)} AS lt,
-    CASE WHEN revenue_currency = ? THEN revenue_amount END AS revenue, ${ENTRY_SOURCE_COLUMNS.join(', ')}
+    ${EVENT_REVENUE}, ${ENTRY_SOURCE_COLUMNS.join(', ')}
   FROM events
   WHERE project_id = ? AND ts >= ${int(start)} AND ts < ${int(end)}
 ),
 ${entryExitCtes('range_events', 'range_entries', 'range_exits')},
 range_visits AS (
-  SELECT session_id, MIN(ts) AS s_first, MAX(ts) AS s_last, SUM(name = 'pageview') AS s_pageviews, COUNT(*) AS s_events
-  FROM range_events GROUP BY session_id
+  SELECT session_id, ${VISIT_METRICS} FROM range_events GROUP BY session_id
 ),
 base AS ${materialized ? 'MATERIALIZED ' : ''}(
   SELECT r.ts, r.seq, r.session_id, r.visitor_id, r.name, r.path, r.path AS page, r.hostname, r.props, r.lt, r.revenue,
     ${entries.map(([name]) => `n.v_${name}`).join(', ')}, x.v_exit_page,
-    v.s_first, v.s_last, v.s_pageviews, v.s_events
+    v.bounce AS s_bounce, v.duration AS s_duration
   FROM range_events r
   JOIN range_entries n ON n.session_id = r.session_id
   JOIN range_exits x ON x.session_id = r.session_id
@@ -198,8 +198,9 @@ export interface RawScope {
 /**
  * The grouped part of an aggregation, reading the CTE `base`: per group of the `groups`
  * expressions, over the rows that pass `where`, the event counts and the visit aggregates the
- * metrics are made of. Columns: g0…g2, visitors, pageviews, events, visits, bounces, duration
- * (ms, summed over visits), revenue. Parameters: the groups', then the conditions'.
+ * metrics are made of (their SQL is metric-sql.ts'). Columns: g0…g2, visitors, pageviews, events,
+ * visits, bounces, duration (ms, summed over visits), revenue. Parameters: the groups', then the
+ * conditions'.
  */
 export function groupedSelect(
   groups: readonly Condition[],
@@ -213,16 +214,15 @@ export function groupedSelect(
   WHERE ${where.length ? where.map((w) => w.sql).join(' AND ') : '1'}
 ),
 by_event AS (
-  SELECT g0, g1, g2, COUNT(DISTINCT day || ' ' || visitor_id) AS visitors,
-    SUM(name = 'pageview') AS pageviews, COUNT(*) AS events, COALESCE(SUM(revenue), 0) AS revenue
+  SELECT g0, g1, g2, ${visitorsSql('visitor_id', 'day')} AS visitors, ${EVENT_METRICS}
   FROM kept GROUP BY g0, g1, g2
 ),
 by_visit AS (
-  SELECT g0, g1, g2, COUNT(*) AS visits, SUM(bounce) AS bounces, SUM(duration) AS duration
+  SELECT g0, g1, g2, ${visitTotalsSql('s')}
   FROM (
-    SELECT g0, g1, g2, session_id, MAX(s_pageviews = 1 AND s_events = 1) AS bounce, MAX(s_last - s_first) AS duration
+    SELECT g0, g1, g2, session_id, MAX(s_bounce) AS bounce, MAX(s_duration) AS duration
     FROM kept GROUP BY g0, g1, g2, session_id
-  )
+  ) AS s
   GROUP BY g0, g1, g2
 )
 SELECT e.g0, e.g1, e.g2, e.visitors, e.pageviews, e.events, v.visits, v.bounces, v.duration, e.revenue

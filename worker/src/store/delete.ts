@@ -60,6 +60,7 @@ export const DATA_TABLES: readonly string[] = [
   schema.events,
   schema.rollups,
   schema.rollupDirty,
+  schema.rolledDays,
   schema.dropCounts,
 ].map((table) => getTableName(table));
 
@@ -79,5 +80,9 @@ export async function resetProjectData(env: Env, projectId: string, now: number)
       if (result.meta.changes < DELETE_CHUNK) break;
     }
   }
-  await bumpVersionsStatement(env.DB, [projectId], now).run();
+  // Nothing is left to be partial: a day the purge once cut into is an empty day now.
+  await env.DB.batch([
+    env.DB.prepare('UPDATE rollup_state SET raw_from = NULL WHERE project_id = ?').bind(projectId),
+    bumpVersionsStatement(env.DB, [projectId], now),
+  ]);
 }

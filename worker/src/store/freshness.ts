@@ -9,9 +9,10 @@
  * at which an hour cut by a local midnight had its earlier, closed day rolled up. `rollup_state`
  * holds each project's version, part of every cached answer's key.
  */
+import { CATALOG_VERSION } from '@tally/sdk/catalog';
 import { and, eq, type SQL, sql } from 'drizzle-orm';
 import { type Db, events, rollupDirty, rollupState } from '../db/index.ts';
-import { formatDate, type LocalDate, localDate } from '../shared/calendar.ts';
+import { addDays, firstInstantAt, formatDate, type LocalDate, localDate, parseDate } from '../shared/calendar.ts';
 
 const HOUR_MS = 3_600_000;
 
@@ -42,7 +43,14 @@ export function remarkEventHoursStatements(db: Db, projectId: string, now: numbe
       rolled: sql<number | null>`NULL`.as('rolled'),
     })
     .from(events)
-    .where(condition ? and(eq(events.projectId, projectId), condition) : eq(events.projectId, projectId))
+    .where(
+      and(
+        eq(events.projectId, projectId),
+        // Only hours after the retention purge's cut: a day it left partial must not be rolled up again.
+        sql`${events.ts} >= COALESCE((SELECT ${rollupState.rawFrom} FROM ${rollupState} WHERE ${rollupState.projectId} = ${projectId}), 0)`,
+        condition,
+      ),
+    )
     .groupBy(sql`1`, sql`2`);
   return [
     db
@@ -72,6 +80,23 @@ export function bumpVersionsStatement(d1: D1Database, projectIds: readonly strin
     .bind(now, JSON.stringify(projectIds));
 }
 
+/**
+ * The statement that records, before a retention purge deletes them, that these projects' raw
+ * events before their cutoff (`now − retention_days`) are going: `raw_from` only moves forward,
+ * and cached answers are told (the version moves). Every day that starts before `raw_from` is from
+ * then on answered from its rollups alone and never recomputed.
+ */
+export function purgeCutoffStatement(d1: D1Database, projectIds: readonly string[], now: number): D1PreparedStatement {
+  return d1
+    .prepare(
+      `INSERT INTO rollup_state (project_id, version, updated_at, raw_from)
+       SELECT id, 1, ?1, ?1 - retention_days * 86400000 FROM projects WHERE id IN (SELECT value FROM json_each(?2))
+       ON CONFLICT (project_id) DO UPDATE SET version = version + 1, updated_at = excluded.updated_at,
+         raw_from = MAX(COALESCE(raw_from, 0), excluded.raw_from)`,
+    )
+    .bind(now, JSON.stringify(projectIds));
+}
+
 /** The local days (one, or two where a local midnight falls inside it) a UTC hour touches. */
 export function daysOfHour(hour: number, timeZone: string): string[] {
   const first = formatDate(localDate(hour * HOUR_MS, timeZone));
@@ -96,42 +121,87 @@ export interface Marks {
   settled: Set<number>;
 }
 
-/** The local days in `from`…`to` that a marked hour touches: those are read raw. */
-export function markedDays(marks: Marks, from: LocalDate, to: LocalDate, timeZone: string): Set<string> {
+/**
+ * The local days in `from`…`to` that a marked hour touches: those are read raw. A day that starts
+ * before `rawFrom` is not among them, marked or not: its raw events may be partly purged, so its
+ * rollups are the whole truth about it.
+ */
+export function markedDays(
+  marks: Marks,
+  from: LocalDate,
+  to: LocalDate,
+  timeZone: string,
+  rawFrom: number | null = null,
+  stale: ReadonlyMap<string, number> = new Map(),
+): Set<string> {
   const [first, last] = [formatDate(from), formatDate(to)];
   const days = new Set<string>();
+  // Rolled up with an older catalog: read raw (exact for every dimension) while it is complete.
+  for (const day of stale.keys()) {
+    if (day >= first && day <= last && isComplete(day, timeZone, rawFrom)) days.add(day);
+  }
   for (const [hour, mark] of marks.hours) {
     const rolled = marks.settled.has(hour) ? mark : null;
-    for (const day of dirtyDaysOfMark({ hour, mark, rolled }, timeZone)) if (day >= first && day <= last) days.add(day);
+    for (const day of dirtyDaysOfMark({ hour, mark, rolled }, timeZone)) {
+      if (day >= first && day <= last && isComplete(day, timeZone, rawFrom)) days.add(day);
+    }
   }
   return days;
+}
+
+/** Whether a local day still has all its raw events: it starts at or after `rawFrom`. */
+export function isComplete(day: string, timeZone: string, rawFrom: number | null): boolean {
+  return rawFrom === null || firstInstantAt(parseDate(day) as LocalDate, timeZone) >= rawFrom;
 }
 
 /** What a project's stored numbers look like right now, for one span of time. */
 export interface Freshness {
   version: number;
   marks: Marks;
+  /**
+   * Days of the span rolled up with an older catalog, and that catalog's version: a dimension
+   * added since is not in their rows, so they are read raw while complete (until the cron has
+   * rolled them up again) and are "not available" for it once their raw events are gone.
+   */
+  stale: Map<string, number>;
+  /** Raw events before this instant may be purged: days that start earlier are read from rollups only. */
+  rawFrom: number | null;
 }
 
-/** The two reads that tell how fresh a project's numbers are over [start, end). */
-export function freshnessStatements(d1: D1Database, projectId: string, start: number, end: number) {
+/** The three reads that tell how fresh a project's numbers are over [start, end) of its calendar. */
+export function freshnessStatements(d1: D1Database, projectId: string, start: number, end: number, timeZone: string) {
   return [
-    d1.prepare('SELECT version FROM rollup_state WHERE project_id = ?').bind(projectId),
+    d1.prepare('SELECT version, raw_from FROM rollup_state WHERE project_id = ?').bind(projectId),
     // A local day reaches at most 14 hours beyond its UTC day; an hour either side covers the
     // hours that straddle the span's first and last local midnight.
     d1
       .prepare('SELECT hour, mark, rolled FROM rollup_dirty WHERE project_id = ? AND hour >= ? AND hour <= ?')
       .bind(projectId, Math.floor(start / HOUR_MS) - 1, Math.floor(end / HOUR_MS) + 1),
+    d1
+      .prepare(`SELECT day, version FROM rolled_days WHERE project_id = ? AND day >= ? AND day <= ? AND version < ?`)
+      .bind(
+        projectId,
+        formatDate(localDate(start, timeZone)),
+        formatDate(localDate(end - 1, timeZone)),
+        CATALOG_VERSION,
+      ),
   ];
 }
 
 /** Read the answers of {@link freshnessStatements}. */
 export function readFreshness(answers: D1Result[]): Freshness {
-  const version = (answers[0]?.results[0] as { version?: number } | undefined)?.version ?? 0;
+  const state = answers[0]?.results[0] as { version?: number; raw_from?: number | null } | undefined;
+  const version = state?.version ?? 0;
   const rows = (answers[1]?.results ?? []) as { hour: number; mark: number; rolled: number | null }[];
   const hours = new Map(rows.map((row) => [row.hour, row.mark]));
   const settled = new Set(rows.filter((row) => row.rolled === row.mark).map((row) => row.hour));
-  return { version, marks: { hours, settled } };
+  const stale = (answers[2]?.results ?? []) as { day: string; version: number }[];
+  return {
+    version,
+    marks: { hours, settled },
+    rawFrom: state?.raw_from ?? null,
+    stale: new Map(stale.map((row) => [row.day, row.version])),
+  };
 }
 
 /**
@@ -148,6 +218,49 @@ export function markAllEventHoursStatement(d1: D1Database, projectId: string): D
     .bind(projectId);
 }
 
+/**
+ * Mark for rolling up again the days rolled up with an older catalog (a dimension was added since)
+ * whose raw events are all still there: at most `limit` days a run. A day the retention purge cut
+ * into stays as it is (its rollups are all there is; the stats API says the new dimension is not
+ * available for it). Returns the days marked.
+ */
+export async function markStaleDays(d1: D1Database, limit: number): Promise<number> {
+  const { results } = await d1
+    .prepare(
+      `SELECT r.project_id AS projectId, r.day, COALESCE(p.zones, p.timezone) AS timezone, s.raw_from AS rawFrom
+       FROM rolled_days r JOIN projects p ON p.id = r.project_id LEFT JOIN rollup_state s ON s.project_id = r.project_id
+       WHERE r.version < ?1 AND (s.raw_from IS NULL OR r.day >= date(s.raw_from / 1000, 'unixepoch', '+2 days'))
+       ORDER BY r.day LIMIT ?2`,
+    )
+    .bind(CATALOG_VERSION, limit)
+    .all<{ projectId: string; day: string; timezone: string; rawFrom: number | null }>();
+  const complete = results.filter((row) => isComplete(row.day, row.timezone, row.rawFrom));
+  if (!complete.length) return 0;
+  await d1.batch(
+    complete.flatMap((row) => {
+      const start = firstInstantAt(parseDate(row.day) as LocalDate, row.timezone);
+      const end = firstInstantAt(addDays(parseDate(row.day) as LocalDate, 1), row.timezone);
+      return [
+        d1
+          .prepare(
+            `INSERT INTO rollup_dirty (project_id, hour, mark)
+             SELECT project_id, ts / ${HOUR_MS}, 1 FROM events WHERE project_id = ?1 AND ts >= ?2 AND ts < ?3 GROUP BY 1, 2
+             ON CONFLICT (project_id, hour) DO UPDATE SET mark = mark + 1`,
+          )
+          .bind(row.projectId, start, end),
+        // A day without events left has nothing to roll up again: it holds what it can.
+        d1
+          .prepare(
+            `UPDATE rolled_days SET version = ?4 WHERE project_id = ?1 AND day = ?2
+             AND NOT EXISTS (SELECT 1 FROM events WHERE project_id = ?1 AND ts >= ?3 AND ts < ?5)`,
+          )
+          .bind(row.projectId, row.day, start, CATALOG_VERSION, end),
+      ];
+    }),
+  );
+  return complete.length;
+}
+
 /** A marked hour as the rollup job reads it, with its project's settings. */
 export interface HourMark {
   projectId: string;
@@ -155,16 +268,21 @@ export interface HourMark {
   mark: number;
   /** The mark at which the hour's closed day was rolled up, for an hour cut by a local midnight. */
   rolled: number | null;
+  /** The project's calendar (`shared/calendar.ts`). */
   timezone: string;
   currency: string;
+  /** The project's `raw_from`: days that start earlier are never rolled up again. */
+  rawFrom: number | null;
 }
 
 /** The oldest `limit` marked hours of every project, with the settings their days are rolled with. */
 export function oldestMarksStatement(d1: D1Database, limit: number): D1PreparedStatement {
   return d1
     .prepare(
-      `SELECT d.project_id AS projectId, d.hour, d.mark, d.rolled, p.timezone, p.currency
-       FROM rollup_dirty d JOIN projects p ON p.id = d.project_id ORDER BY d.hour LIMIT ?`,
+      `SELECT d.project_id AS projectId, d.hour, d.mark, d.rolled, COALESCE(p.zones, p.timezone) AS timezone,
+         p.currency, s.raw_from AS rawFrom
+       FROM rollup_dirty d JOIN projects p ON p.id = d.project_id LEFT JOIN rollup_state s ON s.project_id = d.project_id
+       ORDER BY d.hour LIMIT ?`,
     )
     .bind(limit);
 }

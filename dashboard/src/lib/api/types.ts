@@ -30,6 +30,8 @@ export interface Project {
   name: string;
   siteKey: string;
   timezone: string;
+  /** When the current timezone took (or takes) effect; null if it never changed. */
+  timezoneFrom: number | null;
   retentionDays: number;
   publicLive: boolean;
   /** ISO 4217 code the revenue metric reports in. */
