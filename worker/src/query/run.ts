@@ -271,7 +271,8 @@ function unavailableDays(
   /** The range's days before `day`, if any. */
   const before = (day: LocalDate) => {
     const end = formatDate(addDays(day, -1));
-    return end < first ? null : { from: first, to: end < last ? end : last };
+    // Day labels sort as text (four-digit years): the earlier of the two.
+    return end < first ? null : { from: first, to: [end, last].sort()[0] as string };
   };
   if (freshness.rawFrom !== null) {
     const complete = firstDayFrom(freshness.rawFrom, timeZone);
