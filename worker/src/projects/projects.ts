@@ -1,5 +1,5 @@
 import { asc, eq } from 'drizzle-orm';
-import { type Db, members, projectHostnames, projects, } from '../db/index.ts';
+import { type Db, members, projectHostnames, projects } from '../db/index.ts';
 import { calendarOf, changeZone, lastZoneChange } from '../shared/calendar.ts';
 import { clearIsolateCaches } from '../shared/isolate-cache.ts';
 import { remarkEventHoursStatements } from '../store/index.ts';
