@@ -124,7 +124,7 @@ const REFERRERS = [
 const CAMPAIGNS = [
   { weight: 90, query: '' },
   { weight: 4, query: '?utm_source=newsletter&utm_medium=email&utm_campaign=winter_sale' },
-  { weight: 3, query: '?utm_source=twitter&utm_medium=social&utm_campaign=launch' },
+  { weight: 3, query: '?utm_source=twitter&utm_medium=social&utm_campaign=launch&utm_content=video_a' },
   { weight: 3, query: '?utm_source=google&utm_medium=cpc&utm_campaign=brand&utm_term=shoes' },
 ] as const;
 

@@ -24,6 +24,21 @@ import { rollUpAll } from '../src/rollup/index.ts';
 import { GOAL_DIMENSION } from '../src/stats/goal-keys.ts';
 import { event, seed, signUp } from './query-oracle-harness.ts';
 
+// The bench's generator, loaded by path: it belongs to the bench's TypeScript project, not the worker's.
+const bench = (await import(new URL('../../bench/rows.ts', import.meta.url).pathname)) as {
+  EVENT_COLUMNS: readonly string[];
+  dayRows: (
+    project: string,
+    dayStart: number,
+    target: number,
+    rand: () => number,
+    counter: { next: number },
+  ) => unknown[][];
+};
+const { random } = (await import(new URL('../../bench/events.ts', import.meta.url).pathname)) as {
+  random: (seed: number) => () => number;
+};
+
 const COLUMN_NAMES = new Set(Object.values(getTableColumns(events)).map((column) => column.name));
 
 describe('the catalog', () => {
@@ -103,5 +118,18 @@ describe('the catalog', () => {
 
   it('is what docs/STATS.md defines: every dimension and metric is named there', () => {
     for (const name of [...DIMENSION_NAMES, ...METRIC_NAMES]) expect(stats, name).toContain(`\`${name}\``);
+  });
+
+  it('is what the bench generates: every catalog column filled on some event, through enrichment', () => {
+    expect(bench.EVENT_COLUMNS).toEqual([...COLUMN_NAMES]);
+    const rows = bench.dayRows('bench', Date.UTC(2026, 4, 1), 2_000, random(7), { next: 0 });
+    const columns = DIMENSION_NAMES.flatMap((name) => DIMENSIONS[name].column ?? []);
+    for (const column of new Set(columns)) {
+      const index = bench.EVENT_COLUMNS.indexOf(column);
+      expect(
+        rows.some((row) => row[index] !== null && row[index] !== undefined),
+        column,
+      ).toBe(true);
+    }
   });
 });
