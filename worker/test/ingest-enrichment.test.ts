@@ -4,6 +4,7 @@
  */
 import type { WireEvent } from '@tally/sdk/protocol';
 import { beforeEach, describe, expect, it } from 'vitest';
+import { primaryLanguage } from '../src/ingest/enrich.ts';
 import type { StoredEvent } from '../src/pipeline/messages.ts';
 import { createProject, pageview, postEvent, type TestProject, USER_AGENTS, waitForEvents } from './helpers.ts';
 
@@ -148,5 +149,30 @@ describe('geography from request.cf', () => {
     expect((await postEvent(pageview(project.siteKey), { cf: { country: 'T1' } })).status).toBe(202);
     const [row] = await waitForEvents(project.id, 1);
     expect(row).toMatchObject({ country: null, region: null, city: null });
+  });
+});
+
+describe('language from Accept-Language', () => {
+  it('stores the first language of the request, canonicalised, and nothing else of the header', async () => {
+    const res = await postEvent(pageview(project.siteKey), {
+      headers: { 'accept-language': 'pt-br,pt;q=0.9,en;q=0.8' },
+    });
+    expect(res.status).toBe(202);
+    const [row] = await waitForEvents(project.id, 1);
+    expect(row?.language).toBe('pt-BR');
+  });
+
+  it.each([
+    ['de-de,en;q=0.8', 'de-DE'],
+    ['en;q=0.5, fr-CA', 'fr-CA'],
+    ['ZH-hant-tw', 'zh-Hant-TW'],
+    ['en-US-x-private', 'en-US'],
+    ['*', null],
+    ['', null],
+    ['en;q=0', null],
+    ['!!;q=1', null],
+    [`${'x'.repeat(600)},de`, null],
+  ])('%j → %j', (header, language) => {
+    expect(primaryLanguage(header)).toBe(language);
   });
 });

@@ -154,6 +154,18 @@ const ACCEPT_LANGUAGE_CHARS = 500;
  * ```
  */
 export function primaryLanguage(header: string): string | null {
+  const cached = languageCache.get(header);
+  if (cached !== undefined) return cached;
+  const language = parseLanguage(header);
+  if (languageCache.size >= AGENT_CACHE_SIZE) languageCache.delete(languageCache.keys().next().value as string);
+  languageCache.set(header, language);
+  return language;
+}
+
+/** Parsed headers, per isolate: a site's visitors send a handful of them (every event of a batch the same). */
+const languageCache = new Map<string, string | null>();
+
+function parseLanguage(header: string): string | null {
   let best: { tag: string; weight: number } | null = null;
   for (const part of header.slice(0, ACCEPT_LANGUAGE_CHARS).split(',')) {
     const [tag = '', ...params] = part.trim().split(';');
