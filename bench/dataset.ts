@@ -7,6 +7,7 @@ import { statSync } from 'node:fs';
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
 import { random } from './events.ts';
 import { DAY_MS, dayRows, EVENT_COLUMNS, type Row } from './rows.ts';
+import { MARK_SPAN_HOURS_SQL } from '../worker/src/store/freshness.ts';
 
 /** Open a SQLite file for bulk writing. */
 export function openSqlite(file: string): DatabaseSync {
@@ -117,11 +118,8 @@ export function generateDataset(
 function markDirty(db: DatabaseSync, projectId: string): void {
   const hasMarks = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'rollup_dirty'").get();
   if (hasMarks) {
-    db.prepare(
-      `INSERT INTO rollup_dirty (project_id, hour, mark)
-       SELECT project_id, ts / 3600000, 1 FROM events WHERE project_id = ? GROUP BY 1, 2
-       ON CONFLICT (project_id, hour) DO UPDATE SET mark = mark + 1`,
-    ).run(projectId);
+    // The store's own marking SQL (node:sqlite runs it as D1 would).
+    db.prepare(MARK_SPAN_HOURS_SQL).run(projectId, 0, Number.MAX_SAFE_INTEGER);
   }
   db.exec('PRAGMA wal_checkpoint(TRUNCATE)');
 }

@@ -11,6 +11,7 @@ import { type Budget, log, status } from './progress.ts';
 import { formatSize, sizeFigures } from './query-figures.ts';
 import { BENCH_GOALS, DASHBOARD_QUERIES, type Pass, passDetails, rollUpEverything, runPass } from './query-passes.ts';
 import { type Figure, percentile } from './report.ts';
+import { MARK_SPAN_HOURS_SQL } from '../worker/src/store/freshness.ts';
 import { DAY_MS } from './rows.ts';
 import { d1File, type Stack, startStack } from './stack.ts';
 
@@ -187,11 +188,7 @@ async function openDayFigures(
     .all<{ n: number }>();
   const events = Number(results[0]?.n ?? 0);
   await db
-    .prepare(
-      `INSERT INTO rollup_dirty (project_id, hour, mark)
-       SELECT project_id, ts / 3600000, 1 FROM events WHERE project_id = ? AND ts >= ? AND ts < ? GROUP BY 1, 2
-       ON CONFLICT (project_id, hour) DO UPDATE SET mark = mark + 1`,
-    )
+    .prepare(MARK_SPAN_HOURS_SQL)
     .bind(project.id, start, start + DAY_MS)
     .run();
   let pass: Pass;

@@ -205,17 +205,30 @@ export function readFreshness(answers: D1Result[]): Freshness {
 }
 
 /**
- * The statement that marks every hour holding a project's events, for events that reached D1
- * without {@link MARK_EVENT_HOURS_SQL} beside them (an import, a test's hand-written rows).
+ * SQL that marks every hour holding events of project `?1` in [`?2`, `?3`) ms, for events that
+ * reached the table without {@link MARK_EVENT_HOURS_SQL} beside them: an import, the demo seed, the
+ * bench's dataset, a test's hand-written rows. A mark that exists is bumped, so a rollup in flight
+ * cannot clear it.
  */
+export const MARK_SPAN_HOURS_SQL = `INSERT INTO rollup_dirty (project_id, hour, mark)
+SELECT project_id, ts / ${HOUR_MS}, 1 FROM events WHERE project_id = ?1 AND ts >= ?2 AND ts < ?3 GROUP BY 1, 2
+ON CONFLICT (project_id, hour) DO UPDATE SET mark = mark + 1`;
+
+/** The statement of {@link MARK_SPAN_HOURS_SQL} over all of a project's events. */
 export function markAllEventHoursStatement(d1: D1Database, projectId: string): D1PreparedStatement {
-  return d1
-    .prepare(
-      `INSERT INTO rollup_dirty (project_id, hour, mark)
-       SELECT project_id, ts / ${HOUR_MS}, 1 FROM events WHERE project_id = ? GROUP BY 1, 2
-       ON CONFLICT (project_id, hour) DO UPDATE SET mark = mark + 1`,
-    )
-    .bind(projectId);
+  return d1.prepare(MARK_SPAN_HOURS_SQL).bind(projectId, 0, Number.MAX_SAFE_INTEGER);
+}
+
+/**
+ * {@link MARK_SPAN_HOURS_SQL} as text with its values written in, for a script that runs SQL from
+ * a file (`wrangler d1 execute --file`), where nothing can be bound.
+ */
+export function markSpanHoursSqlText(projectId: string, start: number, end: number): string {
+  if (!Number.isSafeInteger(start) || !Number.isSafeInteger(end)) throw new Error('span bounds must be integers');
+  const quoted = `'${projectId.replaceAll("'", "''")}'`;
+  const sql = MARK_SPAN_HOURS_SQL.replace('?1', quoted).replace('?2', String(start)).replace('?3', String(end));
+  // One line: the seed's SQL files hold one statement a line.
+  return `${sql.replace(/\s*\n\s*/g, ' ')};`;
 }
 
 /**
@@ -241,13 +254,7 @@ export async function markStaleDays(d1: D1Database, limit: number): Promise<numb
       const start = firstInstantAt(parseDate(row.day) as LocalDate, row.timezone);
       const end = firstInstantAt(addDays(parseDate(row.day) as LocalDate, 1), row.timezone);
       return [
-        d1
-          .prepare(
-            `INSERT INTO rollup_dirty (project_id, hour, mark)
-             SELECT project_id, ts / ${HOUR_MS}, 1 FROM events WHERE project_id = ?1 AND ts >= ?2 AND ts < ?3 GROUP BY 1, 2
-             ON CONFLICT (project_id, hour) DO UPDATE SET mark = mark + 1`,
-          )
-          .bind(row.projectId, start, end),
+        d1.prepare(MARK_SPAN_HOURS_SQL).bind(row.projectId, start, end),
         // A day without events left has nothing to roll up again: it holds what it can.
         d1
           .prepare(

@@ -14,6 +14,8 @@ export {
   type HourMark,
   MARK_EVENT_HOURS_SQL,
   markAllEventHoursStatement,
+  MARK_SPAN_HOURS_SQL,
+  markSpanHoursSqlText,
   type Marks,
   markedDays,
   markStaleDays,
