@@ -90,9 +90,10 @@ export interface DimensionDefinition {
   export: { file: string; metrics: readonly MetricName[] } | null;
   /**
    * Where the dashboard shows it: a tab of a panel, with the metrics of its columns (the first
-   * sizes the bars). Dimensions that share a tab id are one tab with a select (UTM).
+   * sizes the bars) and its place among the panel's tabs. Dimensions that share a tab id are one tab
+   * with a select (UTM).
    */
-  panel: { panel: PanelName; tab: string; tabLabel: string; metrics: readonly MetricName[] } | null;
+  panel: { panel: PanelName; tab: string; order: number; tabLabel: string; metrics: readonly MetricName[] } | null;
   /** One line: what the value is. */
   definition: string;
 }
@@ -131,28 +132,28 @@ const utm = (name: string, label: string, term: string) =>
   visit(name, label, `The \`${name}\` parameter (${term}) of the entry page's URL`, {
     none: '(not set)',
     export: { file: `${name}s.csv`, metrics: VISIT_METRICS },
-    panel: { panel: 'sources', tab: 'utm', tabLabel: 'UTM', metrics: VISITORS },
+    panel: { panel: 'sources', tab: 'utm', order: 2, tabLabel: 'UTM', metrics: VISITORS },
   });
 
 /** Every dimension but the time buckets and custom properties, in the order the API lists them. */
 export const DIMENSIONS = {
   entry_page: visit('path', 'Entry page', 'The path of the visit’s first event', {
     export: { file: 'entry_pages.csv', metrics: VISIT_METRICS },
-    panel: { panel: 'pages', tab: 'entry', tabLabel: 'Entry', metrics: ['visitors', 'visits'] },
+    panel: { panel: 'pages', tab: 'entry', order: 1, tabLabel: 'Entry', metrics: ['visitors', 'visits'] },
   }),
   exit_page: visit(null, 'Exit page', 'The path of the visit’s last pageview', {
     export: { file: 'exit_pages.csv', metrics: ['visitors', 'visits'] },
-    panel: { panel: 'pages', tab: 'exit', tabLabel: 'Exit', metrics: ['visitors', 'visits'] },
+    panel: { panel: 'pages', tab: 'exit', order: 2, tabLabel: 'Exit', metrics: ['visitors', 'visits'] },
   }),
   source: visit('source', 'Source', 'A known name for the referrer (Google), its host, or utm_source', {
     none: 'Direct / None',
     export: { file: 'sources.csv', metrics: VISIT_METRICS },
-    panel: { panel: 'sources', tab: 'source', tabLabel: 'Sources', metrics: VISITORS },
+    panel: { panel: 'sources', tab: 'source', order: 0, tabLabel: 'Sources', metrics: VISITORS },
   }),
   referrer: visit('referrer', 'Referrer', 'The referring URL, without query string or fragment', {
     none: 'Direct / None',
     export: { file: 'referrers.csv', metrics: VISIT_METRICS },
-    panel: { panel: 'sources', tab: 'referrer', tabLabel: 'Referrers', metrics: VISITORS },
+    panel: { panel: 'sources', tab: 'referrer', order: 1, tabLabel: 'Referrers', metrics: VISITORS },
   }),
   utm_source: utm('utm_source', 'UTM source', 'the campaign’s source'),
   utm_medium: utm('utm_medium', 'UTM medium', 'the campaign’s medium'),
@@ -162,15 +163,15 @@ export const DIMENSIONS = {
   country: visit('country', 'Country', 'ISO 3166-1 alpha-2 code, from Cloudflare’s edge', {
     values: 'country',
     export: { file: 'countries.csv', metrics: VISITORS },
-    panel: { panel: 'locations', tab: 'country', tabLabel: 'Countries', metrics: VISITORS },
+    panel: { panel: 'locations', tab: 'country', order: 0, tabLabel: 'Countries', metrics: VISITORS },
   }),
   region: visit('region', 'Region', 'The region (state, province) from Cloudflare’s edge', {
     export: { file: 'regions.csv', metrics: VISITORS },
-    panel: { panel: 'locations', tab: 'region', tabLabel: 'Regions', metrics: VISITORS },
+    panel: { panel: 'locations', tab: 'region', order: 1, tabLabel: 'Regions', metrics: VISITORS },
   }),
   city: visit('city', 'City', 'The city from Cloudflare’s edge', {
     export: { file: 'cities.csv', metrics: VISITORS },
-    panel: { panel: 'locations', tab: 'city', tabLabel: 'Cities', metrics: VISITORS },
+    panel: { panel: 'locations', tab: 'city', order: 2, tabLabel: 'Cities', metrics: VISITORS },
   }),
   language: visit(
     'language',
@@ -180,34 +181,34 @@ export const DIMENSIONS = {
       values: 'language',
       since: 2,
       export: { file: 'languages.csv', metrics: VISITORS },
-      panel: { panel: 'locations', tab: 'language', tabLabel: 'Languages', metrics: VISITORS },
+      panel: { panel: 'locations', tab: 'language', order: 3, tabLabel: 'Languages', metrics: VISITORS },
     },
   ),
   browser: visit('browser', 'Browser', 'The browser’s name, from the user agent', {
     export: { file: 'browsers.csv', metrics: VISITORS },
-    panel: { panel: 'devices', tab: 'browser', tabLabel: 'Browser', metrics: VISITORS },
+    panel: { panel: 'devices', tab: 'browser', order: 0, tabLabel: 'Browser', metrics: VISITORS },
   }),
   browser_version: visit('browser_version', 'Browser version', 'The browser’s major version', {
     export: { file: 'browser_versions.csv', metrics: VISITORS },
   }),
   os: visit('os', 'OS', 'The operating system’s name, from the user agent', {
     export: { file: 'operating_systems.csv', metrics: VISITORS },
-    panel: { panel: 'devices', tab: 'os', tabLabel: 'OS', metrics: VISITORS },
+    panel: { panel: 'devices', tab: 'os', order: 1, tabLabel: 'OS', metrics: VISITORS },
   }),
   os_version: visit('os_version', 'OS version', 'The operating system’s version', {
     export: { file: 'operating_system_versions.csv', metrics: VISITORS },
   }),
   device: visit('device', 'Device', 'The device type from the user agent: desktop, mobile, tablet, …', {
     export: { file: 'devices.csv', metrics: VISITORS },
-    panel: { panel: 'devices', tab: 'device', tabLabel: 'Device', metrics: VISITORS },
+    panel: { panel: 'devices', tab: 'device', order: 3, tabLabel: 'Device', metrics: VISITORS },
   }),
   screen: visit('screen', 'Screen', 'The screen class from its width: Mobile, Tablet, Laptop, Desktop', {
     export: { file: 'screens.csv', metrics: VISITORS },
-    panel: { panel: 'devices', tab: 'screen', tabLabel: 'Screen', metrics: VISITORS },
+    panel: { panel: 'devices', tab: 'screen', order: 2, tabLabel: 'Screen', metrics: VISITORS },
   }),
   page: event('path', 'Page', 'The path of the event’s page', {
     export: { file: 'pages.csv', metrics: ['visitors', 'pageviews'] },
-    panel: { panel: 'pages', tab: 'page', tabLabel: 'Top', metrics: ['visitors', 'pageviews'] },
+    panel: { panel: 'pages', tab: 'page', order: 0, tabLabel: 'Top', metrics: ['visitors', 'pageviews'] },
   }),
   hostname: event('hostname', 'Hostname', 'The hostname of the event’s page'),
   'event:name': event('name', 'Event', 'The event’s name: `pageview` or a custom name', {
@@ -302,21 +303,21 @@ export interface PanelTab {
   options?: { dimension: NamedDimension; label: string }[];
 }
 
-/** The tabs of a panel, in catalog order. */
+/** The tabs of a panel, in their order. */
 export function panelTabs(panel: PanelName): PanelTab[] {
-  const tabs: PanelTab[] = [];
+  const tabs: (PanelTab & { order: number })[] = [];
   for (const name of DIMENSION_NAMES) {
     const place = DIMENSIONS[name].panel;
     if (!place || place.panel !== panel) continue;
     const existing = tabs.find((tab) => tab.id === place.tab);
     if (!existing) {
-      tabs.push({ id: place.tab, label: place.tabLabel, dimension: name, metrics: place.metrics });
+      tabs.push({ id: place.tab, label: place.tabLabel, dimension: name, metrics: place.metrics, order: place.order });
       continue;
     }
     existing.options ??= [{ dimension: existing.dimension, label: DIMENSIONS[existing.dimension].label }];
     existing.options.push({ dimension: name, label: DIMENSIONS[name].label });
   }
-  return tabs;
+  return tabs.sort((a, b) => a.order - b.order).map(({ order: _order, ...tab }) => tab);
 }
 
 /** One group of a `POST /api/v1/query` answer: its dimension values and metrics, in the order asked. */

@@ -20,10 +20,15 @@ describe('the dashboard and the catalog', () => {
     const shown = (tabs: typeof SOURCE_TABS) =>
       tabs.flatMap((tab) => (tab.options ? tab.options.map((option) => option.dimension) : [tab.dimension]));
     const placed = (panel: string) => DIMENSION_NAMES.filter((name) => DIMENSIONS[name].panel?.panel === panel);
-    expect(shown(SOURCE_TABS)).toEqual(placed('sources'));
-    expect(shown(PAGE_TABS)).toEqual(placed('pages'));
-    expect(shown(LOCATION_TABS)).toEqual(placed('locations'));
-    expect(shown(DEVICE_TABS)).toEqual(placed('devices'));
+    const sorted = (list: string[]) => [...list].sort();
+    expect(sorted(shown(SOURCE_TABS))).toEqual(sorted(placed('sources')));
+    expect(sorted(shown(PAGE_TABS))).toEqual(sorted(placed('pages')));
+    expect(sorted(shown(LOCATION_TABS))).toEqual(sorted(placed('locations')));
+    expect(sorted(shown(DEVICE_TABS))).toEqual(sorted(placed('devices')));
+    // Each panel opens on its first tab: Top pages, Sources, Countries, Browser.
+    expect(PAGE_TABS.map((tab) => tab.label)).toEqual(['Top', 'Entry', 'Exit']);
+    expect(SOURCE_TABS.map((tab) => tab.label)).toEqual(['Sources', 'Referrers', 'UTM']);
+    expect(DEVICE_TABS.map((tab) => tab.label)).toEqual(['Browser', 'OS', 'Screen', 'Device']);
     expect(LOCATION_TABS.map((tab) => tab.label)).toContain('Languages');
     for (const tab of [...SOURCE_TABS, ...PAGE_TABS, ...LOCATION_TABS, ...DEVICE_TABS]) {
       expect(tab.columns).toHaveLength(tab.metrics.length);
