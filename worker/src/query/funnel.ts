@@ -17,7 +17,7 @@ import type { DateRangeSpec } from './date-range.ts';
 import { resolveProjectRange } from './first-day.ts';
 import { goalCondition, pageviewPaths } from '../stats/goals.ts';
 import { DateRangeSchema, FilterSchema, type Query, VISIT_DIMENSIONS } from './schema.ts';
-import { baseCte, filterSql } from '../stats/sql.ts';
+import { baseCte, filterSql, visitOrderSql } from '../stats/sql.ts';
 import { statsProject } from './plan.ts';
 
 const FunnelQuerySchema = z
@@ -66,8 +66,8 @@ export async function runFunnel(
   const paths = byPath ? await pageviewPaths(d1, project.id, [span]) : [];
   const where = filters.map(filterSql);
   const conditions = steps.map((step) => goalCondition(stepColumns(step), paths));
-  // A visit's events in time order, ties by arrival: the integer key of `entryExitCtes` (sql.ts).
-  const position = 'kept.ts * 1048576 + kept.seq';
+  // A visit's events in time order, ties by arrival: the key `entryExitCtes` orders by too.
+  const position = visitOrderSql('kept.');
   const stepCtes = conditions.map((condition, index) =>
     index === 0
       ? `s0 AS (SELECT session_id, MIN(${position}) AS position FROM kept WHERE ${condition.sql} GROUP BY session_id)`

@@ -54,7 +54,7 @@ export const queryRoutes = createRouter().openapi(
       "Plausible's definition). **visits**: sessions as the ProjectDO assigns them (30 minutes of silence or a local " +
       'midnight ends one). **bounce_rate**: visits with one pageview and no other event. **visit_duration**: last − ' +
       'first event of a visit, averaged. **pageviews** and **events** count events; **views_per_visit** is pageviews ' +
-      'per visit. **entry_page** / **exit_page**: the first and last page of each visit. **conversion_rate**: the ' +
+      'per visit. **entry_page** / **exit_page**: the page of each visit’s first event and of its last pageview (by time). **conversion_rate**: the ' +
       "group's visitors who completed the goal ÷ its visitors without the goal condition, in percent. **revenue**: the " +
       "amounts in the project's currency (`meta.currency`). All " +
       "buckets are local to the project's timezone, correct across DST. Closed days are read from rollups, the open " +

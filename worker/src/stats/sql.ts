@@ -100,9 +100,14 @@ export const ENTRY_SOURCE_COLUMNS = [...new Set(Object.values(VISIT_COLUMNS))].f
  * hold about 900,000 events in a 25-hour day). Events other than pageviews key 0 for the exit: they
  * hold the maximum only in a visit without pageviews, whose exit page is then null.
  */
+/** A visit's events in time order, ties by arrival, as one integer (see {@link entryExitCtes}); `table.` prefixes the columns. */
+export function visitOrderSql(table = ''): string {
+  return `${table}ts * 1048576 + ${table}seq`;
+}
+
 export function entryExitCtes(source: string, entries: string, exits: string): string {
   const columns = Object.entries(VISIT_COLUMNS).map(([name, column]) => `${column} AS v_${name}`);
-  const order = 'ts * 1048576 + seq';
+  const order = visitOrderSql();
   return `${entries} AS (
   SELECT session_id, MIN(${order}), ${columns.join(', ')} FROM ${source} GROUP BY session_id
 ),
