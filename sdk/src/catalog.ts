@@ -69,8 +69,11 @@ export function metricColumn(name: MetricName): string {
 /** The dashboard's breakdown panels. */
 export type PanelName = 'sources' | 'pages' | 'locations' | 'devices';
 
-/** How a dimension's values are shown: as they are, or as a country or language name. */
-export type ValueFormat = 'text' | 'country' | 'language';
+/**
+ * How a dimension's values are shown: as they are, as a country or language name, or as a device
+ * type spelt like the screen classes beside it (`desktop` → "Desktop", `smarttv` → "Smart TV").
+ */
+export type ValueFormat = 'text' | 'country' | 'language' | 'device';
 
 /** A dimension: where its value comes from, how it reads, and where it appears. */
 export interface DimensionDefinition {
@@ -199,6 +202,7 @@ export const DIMENSIONS = {
     export: { file: 'operating_system_versions.csv', metrics: VISITORS },
   }),
   device: visit('device', 'Device', 'The device type from the user agent: desktop, mobile, tablet, …', {
+    values: 'device',
     export: { file: 'devices.csv', metrics: VISITORS },
     panel: { panel: 'devices', tab: 'device', order: 3, tabLabel: 'Device', metrics: VISITORS },
   }),

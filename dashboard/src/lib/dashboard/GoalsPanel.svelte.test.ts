@@ -31,3 +31,28 @@ describe('GoalsPanel', () => {
     await vi.waitFor(() => expect(get).toHaveBeenCalledTimes(2));
   });
 });
+
+describe('GoalsPanel revenue', () => {
+  it('shows revenue only where a goal earned some: a page-visit goal reads —, not $0.00', async () => {
+    const query = vi.fn(async () => ({
+      results: [
+        { dimensions: ['Bought'], metrics: [3, 4, 10, 59.5] },
+        { dimensions: ['Visit /pricing'], metrics: [7, 9, 23.33, 0] },
+      ],
+      meta: { currency: 'USD' },
+    }));
+    const ctx: DashboardContext = {
+      api: { query, get: vi.fn() } as unknown as Api,
+      projectId: 'demo',
+      view: DEFAULT_STATE,
+      navigate: () => {},
+      settingsHref: null,
+      tick: 0,
+    };
+    render(GoalsPanel, { ctx });
+    const pricing = await screen.findByTitle('Filter by goal: Visit /pricing');
+    expect(pricing.textContent).toContain('—');
+    expect(pricing.textContent).not.toContain('$0.00');
+    expect((await screen.findByTitle('Filter by goal: Bought')).textContent).toContain('$59.50');
+  });
+});

@@ -51,5 +51,8 @@ describe('the dashboard and the catalog', () => {
     expect(valueLabel('language', 'pt-BR')).toBe('Brazilian Portuguese');
     expect(valueLabel('language', null)).toBe('Unknown');
     expect(valueLabel('utm_term', null)).toBe('(not set)');
+    // Device types read like the screen classes beside them, not in lower case.
+    expect(valueLabel('device', 'desktop')).toBe('Desktop');
+    expect(valueLabel('device', 'smarttv')).toBe('Smart TV');
   });
 });

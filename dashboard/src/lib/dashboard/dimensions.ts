@@ -19,8 +19,12 @@ export function valueLabel(dimension: string, value: string | null): string {
   const format = dimensionDefinition(dimension)?.values;
   if (format === 'country') return countryName(value);
   if (format === 'language') return languageName(value);
+  if (format === 'device') return DEVICE_NAMES[value] ?? value.charAt(0).toUpperCase() + value.slice(1);
   return value;
 }
+
+/** ua-parser-js's device types as people write them; others are capitalised. */
+const DEVICE_NAMES: Record<string, string> = { smarttv: 'Smart TV', xr: 'XR' };
 
 let languages: Intl.DisplayNames | null = null;
 
