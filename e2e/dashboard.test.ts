@@ -175,7 +175,10 @@ describe('the dashboard', () => {
       // Too short first: the form says so once (the error), not twice (error and hint).
       await page.getByLabel('Password').fill('short');
       await page.getByRole('button', { name: 'Create account' }).click();
-      await page.locator('.field-error').filter({ hasText: /at least 8 characters/i }).waitFor();
+      await page
+        .locator('.field-error')
+        .filter({ hasText: /at least 8 characters/i })
+        .waitFor();
       expect(await page.getByText(/at least 8 characters/i).count()).toBe(1);
       await page.getByLabel('Password').fill(OWNER_PASSWORD);
       await page.getByRole('button', { name: 'Create account' }).click();

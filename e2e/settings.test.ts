@@ -286,7 +286,7 @@ describe('project settings', () => {
   );
 
   it(
-    'resets the data after typing the project id (the dashboard is empty), then deletes the project',
+    'resets the data after typing the project name (the dashboard is empty), then deletes the project',
     async () => {
       await page.goto(settingsUrl('danger'));
       const danger = page.locator('#danger');
@@ -295,7 +295,7 @@ describe('project settings', () => {
       // The button wakes up only for the exact id.
       await resetDialog.getByLabel(/^Type/).fill('dem');
       expect(await resetDialog.getByRole('button', { name: 'Reset data' }).isDisabled()).toBe(true);
-      await confirm(page, 'Reset the data of Demo renamed?', 'Reset data', DEMO.projectId);
+      await confirm(page, 'Reset the data of Demo renamed?', 'Reset data', 'Demo renamed');
       await danger.getByRole('status').filter({ hasText: 'The data is gone' }).waitFor();
 
       await page.goto(dashboardUrl());
@@ -305,7 +305,7 @@ describe('project settings', () => {
 
       await page.goto(settingsUrl('danger'));
       await danger.getByRole('button', { name: 'Delete project…' }).click();
-      await confirm(page, 'Delete Demo renamed?', 'Delete project', DEMO.projectId);
+      await confirm(page, 'Delete Demo renamed?', 'Delete project', 'Demo renamed');
       await page.waitForURL('**/projects');
       await page.getByText('No projects yet').waitFor();
       await page.goto(dashboardUrl());

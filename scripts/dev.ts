@@ -245,9 +245,14 @@ async function main(): Promise<void> {
     cwd: path.join(ROOT, 'dashboard'),
     env: { TALLY_API: origin },
   });
+  // Ctrl+C stops every child: their exits are then expected, not news.
+  let stopping = false;
+  process.once('SIGINT', () => {
+    stopping = true;
+  });
   // The dashboard is half of what `npm start` promises: without it, stop everything.
   vite.on('close', (code) => {
-    if (exited) return;
+    if (exited || stopping) return;
     console.error(`\n✖ The dashboard (vite dev) exited with code ${code}; stopping.`);
     exitCode = 1;
     child.kill('SIGTERM');
