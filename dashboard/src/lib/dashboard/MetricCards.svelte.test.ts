@@ -1,6 +1,7 @@
 import { fireEvent, render, screen } from '@testing-library/svelte';
 import type { ComponentProps } from 'svelte';
 import { describe, expect, it, vi } from 'vitest';
+import { GOAL_METRICS, SITE_METRICS } from '../state/url-state.ts';
 import MetricCards from './MetricCards.svelte';
 
 // visitors, visits, pageviews, views per visit, bounce rate (%), visit duration (s)
@@ -14,6 +15,7 @@ const change = (metric: string) => card(metric).querySelector('.change');
 function renderCards(props: Partial<ComponentProps<typeof MetricCards>> = {}) {
   const onselect = vi.fn();
   render(MetricCards, {
+    metrics: SITE_METRICS,
     totals: TOTALS,
     comparisonTotals: undefined,
     selected: 'visitors',
@@ -75,5 +77,45 @@ describe('MetricCards', () => {
     renderCards({ totals: undefined });
     expect(screen.queryByTestId('metric-visitors')).toBeNull();
     expect(screen.getAllByRole('button')).toHaveLength(6);
+  });
+
+  describe('under a goal filter', () => {
+    // unique conversions, total conversions, conversion rate (%), revenue (in meta.currency)
+    const goal = (totals: number[] | undefined, more: Partial<ComponentProps<typeof MetricCards>> = {}) =>
+      renderCards({ metrics: GOAL_METRICS, goal: true, totals, currency: 'EUR', ...more });
+    const labels = () => [...document.querySelectorAll('.metric .label')].map((label) => label.textContent);
+
+    it("shows Plausible's goal cards instead of pageviews, bounce rate and duration", () => {
+      goal([120, 150, 3.456, 1234.5]);
+      expect(labels()).toEqual(['Unique conversions', 'Total conversions', 'Conversion rate', 'Revenue']);
+      expect(screen.getByTestId('metric-visitors').textContent).toBe('120');
+      expect(screen.getByTestId('metric-events').textContent).toBe('150');
+      expect(screen.getByTestId('metric-conversion_rate').textContent).toBe('3.46%');
+      expect(screen.getByTestId('metric-revenue').textContent).toBe('€1,235');
+      for (const metric of ['pageviews', 'views_per_visit', 'bounce_rate', 'visit_duration']) {
+        expect(screen.queryByTestId(`metric-${metric}`)).toBeNull();
+      }
+    });
+
+    it('leaves revenue out when none was earned', () => {
+      goal([120, 150, 3.456, 0]);
+      expect(labels()).toEqual(['Unique conversions', 'Total conversions', 'Conversion rate']);
+      expect(screen.queryByTestId('metric-revenue')).toBeNull();
+    });
+
+    it('keeps revenue when only the compared period earned some', () => {
+      goal([120, 150, 3.456, 0], { comparisonTotals: [100, 110, 3, 99], compareLabel: 'Previous period' });
+      expect(screen.getByTestId('metric-revenue').textContent).toBe('€0.00');
+      expect(change('revenue')?.getAttribute('title')).toBe('Previous period: €99.00');
+      // The conversion rate moves in percentage points.
+      expect(change('conversion_rate')?.textContent).toContain('(+0.5 pp)');
+    });
+
+    it('charts a goal card', async () => {
+      const { onselect } = goal([120, 150, 3.456, 10], { selected: 'visitors' });
+      expect(card('visitors').getAttribute('aria-pressed')).toBe('true');
+      await fireEvent.click(card('conversion_rate'));
+      expect(onselect).toHaveBeenCalledWith('conversion_rate');
+    });
   });
 });

@@ -14,10 +14,16 @@
 import type { Interval, MetricName } from '../format.ts';
 import type { QueryRequest } from '../api/types.ts';
 import { type DateSpan, daysBetween, defaultInterval, intervalsFor } from '../state/dates.ts';
-import { CHART_METRICS, type DashboardState, dateRangeOf, type Filter } from '../state/url-state.ts';
+import { type ChartMetric, cardMetrics, type DashboardState, dateRangeOf, type Filter } from '../state/url-state.ts';
 
-/** The cards, in order; also the chart's metrics, so switching the chart's metric never refetches. */
-export const CARD_METRICS: MetricName[] = [...CHART_METRICS];
+/**
+ * The metric the main chart plots: the chosen one when the view shows its card, else the first card
+ * (visitors, or unique conversions under a goal filter).
+ */
+export function chartMetric(state: DashboardState): ChartMetric {
+  const cards = cardMetrics(state.filters);
+  return cards.includes(state.metric) ? state.metric : (cards[0] ?? 'visitors');
+}
 
 /** Buckets of a time series are never cut by the default limit of 100 rows. */
 const SERIES_LIMIT = 10_000;
@@ -35,11 +41,14 @@ export function intervalForMonths(months: number): Interval {
   return months <= 3 ? 'day' : months <= 24 ? 'week' : 'month';
 }
 
-/** Cards and chart in one request (see the top of this file). */
+/**
+ * Cards and chart in one request (see the top of this file). It asks for every card's metric — the
+ * goal cards under a goal filter (`cardMetrics`) — so switching the chart's metric never refetches.
+ */
 export function mainQuery(project: string, state: DashboardState, interval: Interval): QueryRequest {
   return {
     project,
-    metrics: CARD_METRICS,
+    metrics: [...cardMetrics(state.filters)],
     date_range: dateRangeOf(state),
     dimensions: [`time:${interval}`],
     filters: state.filters,
@@ -57,7 +66,7 @@ export function comparisonSeriesQuery(
 ): QueryRequest {
   return {
     project,
-    metrics: CARD_METRICS,
+    metrics: [...cardMetrics(state.filters)],
     date_range: [span.from, span.to],
     dimensions: [`time:${interval}`],
     filters: state.filters,

@@ -22,8 +22,8 @@ export type Operator = (typeof OPERATORS)[number];
 /** `[operator, dimension, values]`, exactly as `POST /api/v1/query` takes it. */
 export type Filter = [Operator, string, (string | null)[]];
 
-/** Metrics the main chart can plot (the metric cards). */
-export const CHART_METRICS = [
+/** The metric cards of a view without a goal filter, in order. */
+export const SITE_METRICS = [
   'visitors',
   'visits',
   'pageviews',
@@ -31,7 +31,32 @@ export const CHART_METRICS = [
   'bounce_rate',
   'visit_duration',
 ] as const satisfies readonly MetricName[];
+
+/**
+ * The metric cards of a view filtered by a goal, as Plausible shows them: unique and total
+ * conversions, the conversion rate, revenue. Pageviews, bounce rate and duration of goal events
+ * mean nothing there, and `conversion_rate` needs the goal filter (docs/STATS.md).
+ */
+export const GOAL_METRICS = [
+  'visitors',
+  'events',
+  'conversion_rate',
+  'revenue',
+] as const satisfies readonly MetricName[];
+
+/** Metrics the main chart can plot: any card's. */
+export const CHART_METRICS = [...SITE_METRICS, 'events', 'conversion_rate', 'revenue'] as const;
 export type ChartMetric = (typeof CHART_METRICS)[number];
+
+/** Whether a view is filtered by a goal (and so shows the goal cards). */
+export function hasGoalFilter(filters: readonly Filter[]): boolean {
+  return filters.some(([, dimension]) => dimension === 'event:goal');
+}
+
+/** The metric cards of a view with these filters, in order; also the main query's metrics. */
+export function cardMetrics(filters: readonly Filter[]): readonly ChartMetric[] {
+  return hasGoalFilter(filters) ? GOAL_METRICS : SITE_METRICS;
+}
 
 const INTERVALS = ['hour', 'day', 'week', 'month'] as const satisfies readonly Interval[];
 
@@ -133,7 +158,8 @@ export function parseState(params: URLSearchParams): DashboardState {
     to,
     compare: oneOf(COMPARISONS, params.get('compare')),
     interval: oneOf(INTERVALS, params.get('interval')),
-    metric: oneOf(CHART_METRICS, params.get('metric')) ?? 'visitors',
+    // A metric only the other set of cards has (`revenue` without a goal filter) falls back.
+    metric: oneOf(cardMetrics(filters), params.get('metric')) ?? 'visitors',
     filters,
   };
 }
