@@ -16,13 +16,13 @@ const FUNNEL = {
   createdAt: 0,
 };
 
-function renderPanel(answer: FunnelResponse) {
+function renderPanel(answer: FunnelResponse, view = DEFAULT_STATE) {
   const get = vi.fn(async () => ({ funnels: [FUNNEL] }));
   const post = vi.fn(async () => answer);
   const ctx: DashboardContext = {
     api: { get, post } as unknown as Api,
     projectId: 'demo',
-    view: DEFAULT_STATE,
+    view,
     navigate: () => {},
     settingsHref: null,
     tick: 0,
@@ -66,5 +66,16 @@ describe('FunnelsPanel', () => {
     expect(fills()).toEqual(['0%', '0%']);
     expect(document.body.textContent).not.toContain('100%');
     expect(screen.queryByText('of step 1', { exact: false })).toBeNull();
+  });
+
+  it('says in plain words why a filter on pages is left out of a funnel', async () => {
+    renderPanel(
+      { steps: [{ name: 'Visit /pricing', visits: 3, conversion_rate: 100, drop_off: 0 }] },
+      { ...DEFAULT_STATE, filters: [['is', 'page', ['/blog']]] },
+    );
+    const note = await screen.findByText('left out here', { exact: false });
+    const text = note.textContent?.replace(/\s+/g, ' ');
+    expect(text).toContain('Your filter on pages or events is left out here');
+    expect(text).toContain('what the whole visit has in common');
   });
 });
