@@ -194,6 +194,8 @@ describe('the dashboard', () => {
       expect(projectId).not.toBe('');
 
       await page.getByTestId('snippet-status').filter({ hasText: 'Waiting for the first event' }).waitFor();
+      // Why a page on localhost stays uncounted is said beside the waiting badge.
+      expect(await page.getByTestId('snippet-local-note').textContent()).toContain('localhost');
       await page.getByRole('button', { name: 'Copy snippet' }).click();
       snippet = await page.evaluate(() => navigator.clipboard.readText());
       expect(snippet).toMatch(/^<script defer src="http:\/\/127\.0\.0\.1:8827\/t\.js" data-site="[^"]+"><\/script>$/);
@@ -271,12 +273,15 @@ describe('the dashboard', () => {
       await chip.waitFor();
       // Only the visit's /pricing pageview passes the filter.
       await expect.poll(() => metric(page, 'pageviews').textContent(), { timeout: 15_000 }).toBe('1');
+      // The realtime card counts everyone, and says the filters do not apply to it.
+      await page.getByText("the dashboard's filters do not apply here").waitFor();
       await screenshots(page, 'dashboard-filtered');
 
       await page.goBack();
       await page.waitForURL(before);
       await chip.waitFor({ state: 'detached' });
       await expect.poll(() => metric(page, 'pageviews').textContent(), { timeout: 15_000 }).toBe('2');
+      await page.getByText("the dashboard's filters do not apply here").waitFor({ state: 'detached' });
     },
     STEP_TIMEOUT,
   );

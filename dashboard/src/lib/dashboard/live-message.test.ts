@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseLiveMessage } from './live-message.ts';
+import { parseLiveMessage, visitorsElsewhere } from './live-message.ts';
 
 describe('parseLiveMessage', () => {
   it('reads snapshots and updates', () => {
@@ -29,5 +29,14 @@ describe('parseLiveMessage', () => {
 
   it('ignores binary frames', () => {
     expect(parseLiveMessage(new ArrayBuffer(4))).toBeNull();
+  });
+});
+
+describe('visitorsElsewhere', () => {
+  it('counts the visitors on pages the card does not list: 5 visitors, 3 pages of 1 listed, +2 more', () => {
+    const pages = ['/a', '/b', '/c', '/d', '/e'].map((path) => ({ path, visitors: 1 }));
+    expect(visitorsElsewhere({ visitors: 5, pages }, 3)).toBe(2);
+    expect(visitorsElsewhere({ visitors: 5, pages: pages.slice(0, 3) }, 3)).toBe(2);
+    expect(visitorsElsewhere({ visitors: 2, pages: [{ path: '/', visitors: 2 }] }, 3)).toBe(0);
   });
 });

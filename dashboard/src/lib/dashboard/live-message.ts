@@ -25,3 +25,8 @@ export function parseLiveMessage(text: unknown): LiveMessage | null {
     recent: Array.isArray(message.recent) ? message.recent : [],
   };
 }
+
+/** Visitors now on pages beyond the first `shown` listed (each visitor counts on their current page). */
+export function visitorsElsewhere(message: Pick<LiveMessage, 'visitors' | 'pages'>, shown: number): number {
+  return Math.max(0, message.visitors - message.pages.slice(0, shown).reduce((sum, page) => sum + page.visitors, 0));
+}
