@@ -26,6 +26,19 @@ export const PROJECT_TABLES: readonly string[] = (Object.values(schema) as unkno
   .filter((table) => Object.values(getTableColumns(table)).some((column) => column.name === 'project_id'))
   .map((table) => getTableName(table));
 
+/** Delete a project's rows of one table, a chunk per statement. */
+async function deleteRows(d1: D1Database, table: string, projectId: string): Promise<void> {
+  for (;;) {
+    const result = await d1
+      .prepare(
+        `DELETE FROM "${table}" WHERE rowid IN (SELECT rowid FROM "${table}" WHERE project_id = ? LIMIT ${DELETE_CHUNK})`,
+      )
+      .bind(projectId)
+      .run();
+    if (result.meta.changes < DELETE_CHUNK) return;
+  }
+}
+
 /**
  * Delete a project and everything it owns: its ProjectDO storage (salts, visits, outbox), every
  * row with its id in every table, its quarantined messages, and the project itself. Data first,
@@ -36,16 +49,7 @@ export const PROJECT_TABLES: readonly string[] = (Object.values(schema) as unkno
 export async function deleteProject(env: Env, projectId: string): Promise<void> {
   const stub = env.PROJECT.get(env.PROJECT.idFromName(projectId)) as DurableObjectStub<ProjectStorage>;
   await stub.destroy();
-  for (const table of PROJECT_TABLES) {
-    for (;;) {
-      const result = await env.DB.prepare(
-        `DELETE FROM "${table}" WHERE rowid IN (SELECT rowid FROM "${table}" WHERE project_id = ? LIMIT ${DELETE_CHUNK})`,
-      )
-        .bind(projectId)
-        .run();
-      if (result.meta.changes < DELETE_CHUNK) break;
-    }
-  }
+  for (const table of PROJECT_TABLES) await deleteRows(env.DB, table, projectId);
   // Quarantined messages hold events as JSON text, without a project_id column: match the field.
   await env.DB.prepare('DELETE FROM quarantine WHERE instr(body, ?) > 0')
     .bind(`"projectId":${JSON.stringify(projectId)}`)
@@ -70,16 +74,7 @@ export const DATA_TABLES: readonly string[] = [
  * outlives the reset. Events on the queue at that moment are still written afterwards.
  */
 export async function resetProjectData(env: Env, projectId: string, now: number): Promise<void> {
-  for (const table of DATA_TABLES) {
-    for (;;) {
-      const result = await env.DB.prepare(
-        `DELETE FROM "${table}" WHERE rowid IN (SELECT rowid FROM "${table}" WHERE project_id = ? LIMIT ${DELETE_CHUNK})`,
-      )
-        .bind(projectId)
-        .run();
-      if (result.meta.changes < DELETE_CHUNK) break;
-    }
-  }
+  for (const table of DATA_TABLES) await deleteRows(env.DB, table, projectId);
   // Nothing is left to be partial: a day the purge once cut into is an empty day now.
   await env.DB.batch([
     env.DB.prepare('UPDATE rollup_state SET raw_from = NULL WHERE project_id = ?').bind(projectId),

@@ -4,6 +4,7 @@
  * on it; it depends on none of them. Its contract is in ARCHITECTURE.md ("The store").
  */
 export { DATA_TABLES, deleteProject, PROJECT_TABLES, resetProjectData } from './delete.ts';
+export { markStaleDays, purgeCutoffStatement } from './history.ts';
 export { eventProblem, insertEventStatements, type PendingEvent, type StoredEvent } from './events.ts';
 export {
   bumpVersionsStatement,
@@ -18,10 +19,8 @@ export {
   markSpanHoursSqlText,
   type Marks,
   markedDays,
-  markStaleDays,
   isComplete,
   oldestMarksStatement,
-  purgeCutoffStatement,
   readFreshness,
   remarkEventHoursStatements,
   settleMarksStatements,

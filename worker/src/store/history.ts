@@ -1,0 +1,62 @@
+/**
+ * History no rebuild destroys (ARCHITECTURE.md, "The store"): the retention purge records
+ * `raw_from` before it deletes, so a day it cut into is never recomputed, and days rolled up with
+ * an older catalog are marked again while their raw events are all there.
+ */
+import { CATALOG_VERSION } from '@tally/sdk/catalog';
+import { addDays, firstInstantAt, type LocalDate, parseDate } from '../shared/calendar.ts';
+import { isComplete, MARK_SPAN_HOURS_SQL } from './freshness.ts';
+
+/**
+ * The statement that records, before a retention purge deletes them, that these projects' raw
+ * events before their cutoff (`now − retention_days`) are going: `raw_from` only moves forward,
+ * and cached answers are told (the version moves). Every day that starts before `raw_from` is from
+ * then on answered from its rollups alone and never recomputed.
+ */
+export function purgeCutoffStatement(d1: D1Database, projectIds: readonly string[], now: number): D1PreparedStatement {
+  return d1
+    .prepare(
+      `INSERT INTO rollup_state (project_id, version, updated_at, raw_from)
+       SELECT id, 1, ?1, ?1 - retention_days * 86400000 FROM projects WHERE id IN (SELECT value FROM json_each(?2))
+       ON CONFLICT (project_id) DO UPDATE SET version = version + 1, updated_at = excluded.updated_at,
+         raw_from = MAX(COALESCE(raw_from, 0), excluded.raw_from)`,
+    )
+    .bind(now, JSON.stringify(projectIds));
+}
+
+/**
+ * Mark for rolling up again the days rolled up with an older catalog (a dimension was added since)
+ * whose raw events are all still there: at most `limit` days a run. A day the retention purge cut
+ * into stays as it is (its rollups are all there is; the stats API says the new dimension is not
+ * available for it). Returns the days marked.
+ */
+export async function markStaleDays(d1: D1Database, limit: number): Promise<number> {
+  const { results } = await d1
+    .prepare(
+      `SELECT r.project_id AS projectId, r.day, COALESCE(p.zones, p.timezone) AS timezone, s.raw_from AS rawFrom
+       FROM rolled_days r JOIN projects p ON p.id = r.project_id LEFT JOIN rollup_state s ON s.project_id = r.project_id
+       WHERE r.version < ?1 AND (s.raw_from IS NULL OR r.day >= date(s.raw_from / 1000, 'unixepoch', '+2 days'))
+       ORDER BY r.day LIMIT ?2`,
+    )
+    .bind(CATALOG_VERSION, limit)
+    .all<{ projectId: string; day: string; timezone: string; rawFrom: number | null }>();
+  const complete = results.filter((row) => isComplete(row.day, row.timezone, row.rawFrom));
+  if (!complete.length) return 0;
+  await d1.batch(
+    complete.flatMap((row) => {
+      const start = firstInstantAt(parseDate(row.day) as LocalDate, row.timezone);
+      const end = firstInstantAt(addDays(parseDate(row.day) as LocalDate, 1), row.timezone);
+      return [
+        d1.prepare(MARK_SPAN_HOURS_SQL).bind(row.projectId, start, end),
+        // A day without events left has nothing to roll up again: it holds what it can.
+        d1
+          .prepare(
+            `UPDATE rolled_days SET version = ?4 WHERE project_id = ?1 AND day = ?2
+             AND NOT EXISTS (SELECT 1 FROM events WHERE project_id = ?1 AND ts >= ?3 AND ts < ?5)`,
+          )
+          .bind(row.projectId, row.day, start, CATALOG_VERSION, end),
+      ];
+    }),
+  );
+  return complete.length;
+}
