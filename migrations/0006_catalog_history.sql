@@ -5,6 +5,7 @@ CREATE TABLE `rolled_days` (
 	PRIMARY KEY(`project_id`, `day`)
 );
 --> statement-breakpoint
+CREATE INDEX `rolled_days_version_idx` ON `rolled_days` (`version`);--> statement-breakpoint
 ALTER TABLE `events` ADD `language` text;--> statement-breakpoint
 ALTER TABLE `goals` ADD `history_from` integer;--> statement-breakpoint
 ALTER TABLE `projects` ADD `zones` text;--> statement-breakpoint

@@ -392,5 +392,9 @@ export const rolledDays = sqliteTable(
     day: text('day').notNull(),
     version: integer('version').notNull(),
   },
-  (t) => [primaryKey({ columns: [t.projectId, t.day] })],
+  (t) => [
+    primaryKey({ columns: [t.projectId, t.day] }),
+    // The cron looks for days of an older catalog on every tick: a seek, not a scan of every day.
+    index('rolled_days_version_idx').on(t.version),
+  ],
 );
