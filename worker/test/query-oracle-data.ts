@@ -410,8 +410,11 @@ export async function insertProject(projectId: string, timezone: string, userId:
 /** The events table's columns, from the drizzle schema: a column added there is inserted here as NULL. */
 const COLUMNS = Object.values(getTableColumns(eventsTable)).map((column) => column.name);
 
-/** Insert events as the consumer would have stored them (one statement each: 32 of D1's 100 parameters). */
-export async function insertEvents(projectId: string, events: readonly RawEvent[]): Promise<void> {
+/**
+ * Insert events as the consumer would have stored them (one statement each: 32 of D1's 100
+ * parameters), marking every hour of the project; `markAll: false` leaves the marks to the caller.
+ */
+export async function insertEvents(projectId: string, events: readonly RawEvent[], markAll = true): Promise<void> {
   if (!events.length) return;
   const statement = env.DB.prepare(
     `INSERT INTO events (${COLUMNS.join(', ')}) VALUES (${COLUMNS.map(() => '?').join(', ')})`,
@@ -428,6 +431,6 @@ export async function insertEvents(projectId: string, events: readonly RawEvent[
   });
   await env.DB.batch([
     ...events.map((event) => statement.bind(...COLUMNS.map((column) => row(event)[column] ?? null))),
-    markEventHoursStatement(projectId),
+    ...(markAll ? [markEventHoursStatement(projectId)] : []),
   ]);
 }

@@ -227,7 +227,13 @@ export const events = sqliteTable(
     revenueAmount: real('revenue_amount'),
     revenueCurrency: text('revenue_currency'),
   },
-  (t) => [primaryKey({ columns: [t.projectId, t.id] }), index('events_project_ts_idx').on(t.projectId, t.ts)],
+  (t) => [
+    primaryKey({ columns: [t.projectId, t.id] }),
+    index('events_project_ts_idx').on(t.projectId, t.ts),
+    // A visitor's events of the day so far, for the hourly rollups' differences (rollup/hours.ts):
+    // what an hour adds is computed from the visitors active in it, not from the whole day.
+    index('events_project_visitor_idx').on(t.projectId, t.visitorId, t.ts),
+  ],
 );
 
 /** An event as stored in D1; the keys are the drizzle schema's, which the consumer maps to columns. */
@@ -322,6 +328,21 @@ export const funnels = sqliteTable(
   (t) => [uniqueIndex('funnels_project_name_idx').on(t.projectId, t.name)],
 );
 
+/** A rollup row's numbers (`rollups`, `rollup_hours`), in the order `stats/metric-sql.ts` writes them. */
+function rollupNumbers() {
+  return {
+    visitors: integer('visitors').notNull(),
+    visits: integer('visits').notNull(),
+    pageviews: integer('pageviews').notNull(),
+    events: integer('events').notNull(),
+    bounces: integer('bounces').notNull(),
+    /** Visit durations summed (ms). */
+    duration: integer('duration').notNull(),
+    /** Revenue in the project's currency, summed. */
+    revenue: real('revenue').notNull().default(0),
+  };
+}
+
 /**
  * Rollups: for each closed local day of a project, the numbers of the stats API per dimension
  * value, exactly as a query over that day's raw events gives them. `dimension` is `''` for the
@@ -336,15 +357,7 @@ export const rollups = sqliteTable(
     day: text('day').notNull(),
     dimension: text('dimension').notNull(),
     value: text('value').notNull(),
-    visitors: integer('visitors').notNull(),
-    visits: integer('visits').notNull(),
-    pageviews: integer('pageviews').notNull(),
-    events: integer('events').notNull(),
-    bounces: integer('bounces').notNull(),
-    /** Visit durations summed (ms). */
-    duration: integer('duration').notNull(),
-    /** Revenue in the project's currency, summed. */
-    revenue: real('revenue').notNull().default(0),
+    ...rollupNumbers(),
   },
   (t) => [primaryKey({ columns: [t.projectId, t.dimension, t.day, t.value] })],
 );
@@ -365,8 +378,39 @@ export const rollupDirty = sqliteTable(
      * closed day was rolled up. While `rolled = mark` the hour makes only its later, open day raw.
      */
     rolled: integer('rolled'),
+    /**
+     * The `mark` at which the open day's part of this hour was rolled up into `rollup_hours`, and
+     * the catalog version it was rolled with: while both are current, and every earlier hour of the
+     * day is too, that part is read from `rollup_hours` instead of raw (`rollup/hours.ts`).
+     */
+    hourly: integer('hourly'),
+    hourlyVersion: integer('hourly_version'),
   },
   (t) => [primaryKey({ columns: [t.projectId, t.hour] })],
+);
+
+/**
+ * Hourly rollups of the open day: per project, local day and hour segment (the part of a UTC hour
+ * inside the day, by its first instant `start`), what the segment ADDS to the day's numbers per
+ * dimension value — the day's numbers over [day start, segment end) minus those over [day start,
+ * segment start), computed from the visitors active in the segment (every number is a sum over
+ * visitors, so the others add nothing). The rows of a day's segments therefore sum to the day so
+ * far, exactly, distinct visitors included; they may be negative (a visit that stops bouncing). The
+ * day's `rollups` replace them once it closes. Written by the cron (`worker/src/rollup/hours.ts`).
+ */
+export const rollupHours = sqliteTable(
+  'rollup_hours',
+  {
+    projectId: text('project_id').notNull(),
+    dimension: text('dimension').notNull(),
+    /** Local day (YYYY-MM-DD) in the project's timezone. */
+    day: text('day').notNull(),
+    /** The segment's first instant (ms): a whole UTC hour, or the part of one after a local midnight. */
+    start: integer('start').notNull(),
+    value: text('value').notNull(),
+    ...rollupNumbers(),
+  },
+  (t) => [primaryKey({ columns: [t.projectId, t.dimension, t.day, t.start, t.value] })],
 );
 
 /** Per project: how many times its rollups changed, part of every cached answer's key. */

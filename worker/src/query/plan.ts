@@ -6,8 +6,8 @@
  */
 import { goalRollupKey } from '../stats/goal-keys.ts';
 import type { RawBudget, Span } from './budget.ts';
-import { type Freshness, markedDays } from '../store/index.ts';
-import { calendarOf, dayBounds, type LocalDate } from '../shared/calendar.ts';
+import { type Freshness, hourlyRolledThrough, markedDays } from '../store/index.ts';
+import { calendarOf, dayBounds, hourSegments, type LocalDate, localDate } from '../shared/calendar.ts';
 import type { ResolvedRange } from './date-range.ts';
 import { anyGoalCondition, type Goal, goalCondition, pageviewPaths } from '../stats/goals.ts';
 import {
@@ -77,7 +77,7 @@ export async function planAggregations(
   project: QueryProject,
   query: Query,
   ranges: ResolvedRange[],
-  context: { freshness: Freshness; goals: Goal[]; budget: RawBudget },
+  context: { freshness: Freshness; goals: Goal[]; budget: RawBudget; now: number },
 ) {
   const goalFilters = query.filters.filter(([, dimension]) => dimension === 'event:goal');
   const { freshness, goals, budget } = context;
@@ -87,6 +87,9 @@ export async function planAggregations(
   // Rollups hold unfiltered numbers only: any filter, a goal filter too, reads raw.
   const unfiltered = query.filters.length === 0;
   const closed = (r: ResolvedRange) => (r.from && r.to ? { from: r.from, to: r.to } : null);
+  // The open day's closed hours may be rolled up already (rollup/hours.ts): read from there.
+  const today = localDate(context.now, tz);
+  const open = { day: today, through: hourlyRolledThrough(freshness.marks, hourSegments(today, tz)) };
   const markedOf = (days: { from: LocalDate; to: LocalDate }) =>
     markedDays(freshness.marks, days.from, days.to, tz, freshness.rawFrom, freshness.stale);
   /** The runs of marked days a goal breakdown reads raw beside goal rollups; null: all of it raw. */
@@ -153,7 +156,7 @@ export async function planAggregations(
     const days = closed(r);
     const grouping = rollupGrouping(dimensions);
     if (unfiltered && !where.length && days && grouping !== null) {
-      const read = planFromRollups(d1, scope, days, dimensions, grouping, markedOf(days));
+      const read = planFromRollups(d1, scope, days, dimensions, grouping, markedOf(days), open);
       if (read) {
         scans.push(...read.spans);
         return push(read.statements, read.merge);

@@ -15,6 +15,7 @@ import type { Span } from './budget.ts';
 import { addDays, dayBounds, daysBetween, formatDate, type LocalDate } from '../shared/calendar.ts';
 import type { Dimension } from './schema.ts';
 import { aggregateSql, type RawScope } from '../stats/sql.ts';
+import { segmentSql, VISIT_GROUPINGS } from '../stats/segment-sql.ts';
 
 /** What D1 returns per group, raw or from rollups. */
 export interface AggregateRow {
@@ -158,12 +159,16 @@ export function planFromRollups(
   dimensions: readonly Dimension[],
   grouping: string,
   marked: Set<string>,
+  /** The open day, and how far its hourly rollups reach (`hourlyRolledThrough`). */
+  open: { day: LocalDate; through: number } | null = null,
 ): {
   statements: D1PreparedStatement[];
   merge: (answers: AggregateRow[][]) => AggregateRow[];
   spans: Span[];
 } | null {
-  const runs = rawRuns(range, marked);
+  const hourly =
+    open && marked.has(formatDate(open.day)) ? openDayRead(d1, scope, range, dimensions, grouping, open) : null;
+  const runs = rawRuns(range, hourly ? new Set([...marked].filter((day) => day !== hourly.day)) : marked);
   if (!runs) return null;
   const spans = runs.map(
     ([first, last]): Span => [dayBounds(first, scope.timeZone).start, dayBounds(last, scope.timeZone).end],
@@ -186,7 +191,57 @@ export function planFromRollups(
       )
       .bind(scope.projectId, grouping, formatDate(range.from), formatDate(range.to), JSON.stringify([...marked])),
   );
-  return { statements, merge: mergeRows, spans };
+  if (!hourly) return { statements, merge: mergeRows, spans };
+  statements.push(...hourly.statements);
+  spans.push(...hourly.spans);
+  // Hourly rows are differences: a group whose numbers sum to zero has no event in the range.
+  return { statements, merge: (answers) => mergeRows(answers).filter((row) => row.events !== 0), spans };
+}
+
+/**
+ * The open day read hour by hour: its rolled hours from `rollup_hours` (each row what its hour adds
+ * to the day), and what came after them (`open.through`) from the events of the visitors active
+ * since then (`stats/segment-sql.ts`) — both grouped like a rollup read. Null when the open day is
+ * outside the range or none of it is rolled yet (it is then read raw).
+ */
+function openDayRead(
+  d1: D1Database,
+  scope: Omit<RawScope, 'start' | 'end'>,
+  range: { from: LocalDate; to: LocalDate },
+  dimensions: readonly Dimension[],
+  grouping: string,
+  open: { day: LocalDate; through: number },
+): { day: string; statements: D1PreparedStatement[]; spans: Span[] } | null {
+  const day = formatDate(open.day);
+  const { start, end } = dayBounds(open.day, scope.timeZone);
+  if (day < formatDate(range.from) || day > formatDate(range.to) || open.through <= start) return null;
+  const groups = [0, 1, 2].map((i) => {
+    const dimension = dimensions[i];
+    return dimension ? `${rollupDimensionSql(dimension)} AS g${i}` : `NULL AS g${i}`;
+  });
+  const sums = SUMMED.map((column) => `SUM(${column}) AS ${column}`).join(', ');
+  const statements = [
+    d1
+      .prepare(
+        `SELECT ${groups.join(', ')}, ${sums} FROM rollup_hours
+         WHERE project_id = ? AND dimension = ? AND day = ? AND start < ? GROUP BY g0, g1, g2`,
+      )
+      .bind(scope.projectId, grouping, day, open.through),
+  ];
+  const spans: Span[] = [];
+  if (open.through < end) {
+    const kind = (VISIT_GROUPINGS as readonly string[]).includes(grouping) ? 'visit' : 'event';
+    const project = { id: scope.projectId, currency: scope.currency, timezone: scope.timeZone };
+    const segment = { day, dayStart: start, dayEnd: end, lo: open.through, hi: end };
+    const wrap = {
+      sql: (select: string) => `SELECT ${groups.join(', ')}, ${sums} FROM (${select}) GROUP BY g0, g1, g2`,
+      params: [],
+    };
+    const { sql, params } = segmentSql(project, segment, kind, [grouping], wrap);
+    statements.push(d1.prepare(sql).bind(...params));
+    spans.push([open.through, end]);
+  }
+  return { day, statements, spans };
 }
 
 /** Sum the rows of several answers per group. */

@@ -161,7 +161,7 @@ export async function runQueries(
 
   const prepared = [];
   for (const one of missing) {
-    prepared.push(await prepareAnswer(d1, project, one.query, { ...one, freshness, goals, budget }));
+    prepared.push(await prepareAnswer(d1, project, one.query, { ...one, freshness, goals, budget, now }));
   }
   const statements = [];
   for (const answer of prepared) statements.push(await answer.statements());
@@ -208,13 +208,15 @@ async function prepareAnswer(
     freshness: Parameters<typeof planAggregations>[4]['freshness'];
     goals: Goal[];
     budget: RawBudget;
+    now: number;
   },
 ): Promise<Prepared> {
-  const { range, compare, freshness, goals, budget } = context;
+  const { range, compare, freshness, goals, budget, now } = context;
   const aggregate = await planAggregations(d1, project, query, [range, ...(compare ? [compare] : [])], {
     freshness,
     goals,
     budget,
+    now,
   });
   const mainRows = aggregate(range, query.dimensions);
   const totalRows = query.include.totals ? aggregate(range, []) : null;

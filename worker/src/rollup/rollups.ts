@@ -9,7 +9,7 @@
  * concurrently), and clears a mark only if no event was written to its hour since it was read.
  * The open day is never rolled up; it is always read raw.
  */
-import { CATALOG_VERSION, DIMENSIONS, type Dimension, ROLLED_DIMENSIONS } from '@tally/sdk/catalog';
+import { CATALOG_VERSION, type Dimension, ROLLED_DIMENSIONS } from '@tally/sdk/catalog';
 import {
   bumpVersionsStatement,
   dirtyDaysOfMark,
@@ -20,10 +20,12 @@ import {
   settleMarksStatements,
 } from '../store/index.ts';
 import { dayBounds, formatDate, type LocalDate, localDate, parseDate } from '../shared/calendar.ts';
-import { dimensionSql, ENTRY_SOURCE_COLUMNS, entryExitCtes, localTimeSql } from '../stats/sql.ts';
+import { ENTRY_SOURCE_COLUMNS, entryExitCtes, localTimeSql } from '../stats/sql.ts';
+import { EVENT_GROUPINGS, groupingCaseSql, VISIT_GROUPINGS } from '../stats/segment-sql.ts';
 import { EVENT_METRICS, EVENT_REVENUE, ROLLUP_INSERT, ROLLUP_VISIT, rollupMetricsSql } from '../stats/metric-sql.ts';
 import { GOAL_DIMENSION, goalRollupKey, type RollupGoal } from '../stats/goal-keys.ts';
 import { dayPathsStatement, goalDaySql, rollupGoalsStatement } from './goal-rollups.ts';
+import { deleteDayHoursStatement, rollUpOpenDay } from './hours.ts';
 
 /** The breakdown dimensions rolled up per day: the catalog's rolled dimensions. */
 export const ROLLUP_DIMENSIONS: readonly Dimension[] = ROLLED_DIMENSIONS;
@@ -49,18 +51,10 @@ export interface RollupResult {
   cleared: number;
   /** The budget ran out with closed days still marked: the next run carries on. */
   exhausted: boolean;
+  /** Closed hours of open days rolled up (`hours.ts`). */
+  hours: number;
 }
 
-const caseOf = (names: readonly string[]) =>
-  `CASE grouping ${names.map((name) => `WHEN '${name}' THEN ${dimensionSql(name as Dimension).sql}`).join(' ')} END`;
-
-const VISIT_GROUPINGS: readonly string[] = ROLLED_DIMENSIONS.filter((name) => DIMENSIONS[name].kind === 'visit');
-/** The day's totals (''), its hours, and the rolled event dimensions. */
-const EVENT_GROUPINGS = [
-  '',
-  'time:hour',
-  ...ROLLED_DIMENSIONS.filter((name) => DIMENSIONS[name].kind === 'event'),
-] as const;
 /** Every `dimension` a day's rollup writes, as the JSON list its DELETE binds. */
 const ROLLED_GROUPINGS = JSON.stringify([...new Set([...VISIT_GROUPINGS, ...EVENT_GROUPINGS, GOAL_DIMENSION])]);
 
@@ -97,12 +91,12 @@ visits AS MATERIALIZED (
   const byVisit = `${head}
 ${ROLLUP_INSERT}
 SELECT ?, ?, v.grouping, json_quote(v.value), ${rollupMetricsSql('v', 'v')}
-FROM (SELECT *, ${caseOf(VISIT_GROUPINGS)} AS value
+FROM (SELECT *, ${groupingCaseSql(VISIT_GROUPINGS)} AS value
   FROM (SELECT visits.*, g.value AS grouping FROM visits CROSS JOIN json_each(?) AS g)) AS v
 GROUP BY v.grouping, v.value`;
   const byEvent = `${head},
 per_visit AS (
-  SELECT grouping, ${caseOf(EVENT_GROUPINGS.slice(1))} AS value, session_id, ${EVENT_METRICS}
+  SELECT grouping, ${groupingCaseSql(EVENT_GROUPINGS.slice(1))} AS value, session_id, ${EVENT_METRICS}
   FROM (SELECT day_events.*, g.value AS grouping FROM day_events CROSS JOIN json_each(?) AS g)
   GROUP BY grouping, value, session_id
 )
@@ -187,21 +181,26 @@ export async function rollUp(
   // Days rolled up before a dimension was added are marked again (a few a run) while complete.
   await markStaleDays(d1, STALE_DAYS_PER_RUN);
   const { results: marks } = await oldestMarksStatement(d1, MARKS_PER_RUN).all<Mark>();
-  const result: RollupResult = { days: 0, cleared: 0, exhausted: false };
+  const result: RollupResult = { days: 0, cleared: 0, exhausted: false, hours: 0 };
 
   // Per project, the closed days its marks touch (oldest first) and the marks touching each.
-  const byProject = new Map<string, { project: RollupProject; rawFrom: number | null; days: Map<string, Mark[]> }>();
+  const byProject = new Map<
+    string,
+    { project: RollupProject; rawFrom: number | null; days: Map<string, Mark[]>; marks: Mark[] }
+  >();
   for (const mark of marks) {
     const entry = byProject.get(mark.projectId) ?? {
       project: { id: mark.projectId, timezone: mark.timezone, currency: mark.currency },
       rawFrom: mark.rawFrom,
       days: new Map<string, Mark[]>(),
+      marks: [],
     };
     byProject.set(mark.projectId, entry);
+    entry.marks.push(mark);
     for (const day of dirtyDaysOfMark(mark, mark.timezone)) entry.days.set(day, [...(entry.days.get(day) ?? []), mark]);
   }
 
-  for (const { project, rawFrom, days } of byProject.values()) {
+  for (const { project, rawFrom, days, marks: projectMarks } of byProject.values()) {
     const today = formatDate(localDate(now, project.timezone));
     const rolled = new Set<string>();
     // Read once per project and run: a goal changed since then marked its hours again, so a day
@@ -235,14 +234,18 @@ export async function rollUp(
           : [];
       const answers = await d1.batch([
         ...replace,
+        // The day's hourly rows, if it was rolled hour by hour while open: its daily rows replace them.
+        deleteDayHoursStatement(d1, project.id, label),
         ...settleMarksStatements(d1, project.id, done, settled),
         bumpVersionsStatement(d1, [project.id], now),
       ]);
       result.days += 1;
       result.cleared += answers
-        .slice(replace.length, replace.length + done.length)
+        .slice(replace.length + 1, replace.length + 1 + done.length)
         .reduce((sum, answer) => sum + answer.meta.changes, 0);
     }
+    // The open day's closed hours, once the closed days are done.
+    result.hours += await rollUpOpenDay(d1, { ...project, rawFrom }, projectMarks, now, started + budget.ms);
   }
   return result;
 }

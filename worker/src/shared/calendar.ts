@@ -213,6 +213,22 @@ export function dayBounds(date: LocalDate, timeZone: string): { start: number; e
 }
 
 /**
+ * A local day cut at every UTC hour inside it: each part [lo, hi) lies in one UTC hour (the first
+ * and last may be parts of one, where a zone's midnight is not on the hour).
+ */
+export function hourSegments(date: LocalDate, timeZone: string): { lo: number; hi: number }[] {
+  const HOUR = 3_600_000;
+  const { start, end } = dayBounds(date, timeZone);
+  const segments: { lo: number; hi: number }[] = [];
+  for (let lo = start; lo < end; ) {
+    const hi = Math.min(end, (Math.floor(lo / HOUR) + 1) * HOUR);
+    segments.push({ lo, hi });
+    lo = hi;
+  }
+  return segments;
+}
+
+/**
  * The buckets of `interval` that cover local dates `from` … `to` (inclusive), in order,
  * contiguous, each labelled by its first local date (hours: `YYYY-MM-DD HH:00`). A week or month
  * bucket may begin before `from`; its start is clipped to `from`, so that buckets never reach

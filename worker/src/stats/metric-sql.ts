@@ -102,7 +102,8 @@ export function rollupMetricsSql(v: string, e: string): string {
   return selectList(rollupMetrics(v, e));
 }
 
+/** A rollup row's numbers, in the table's column order (`rollups`, `rollup_hours`). */
+export const ROLLUP_COLUMNS: readonly string[] = rollupMetrics('v', 'e').map(([column]) => column);
+
 /** The head of an `INSERT … SELECT` of rollup rows: the key, then the numbers of {@link rollupMetricsSql}. */
-export const ROLLUP_INSERT = `INSERT INTO rollups (project_id, day, dimension, value, ${rollupMetrics('v', 'e')
-  .map(([column]) => column)
-  .join(', ')})`;
+export const ROLLUP_INSERT = `INSERT INTO rollups (project_id, day, dimension, value, ${ROLLUP_COLUMNS.join(', ')})`;

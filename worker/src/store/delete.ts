@@ -63,6 +63,7 @@ export async function deleteProject(env: Env, projectId: string): Promise<void> 
 export const DATA_TABLES: readonly string[] = [
   schema.events,
   schema.rollups,
+  schema.rollupHours,
   schema.rollupDirty,
   schema.rolledDays,
   schema.dropCounts,

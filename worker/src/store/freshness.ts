@@ -41,6 +41,8 @@ export function remarkEventHoursStatements(db: Db, projectId: string, now: numbe
       mark: sql<number>`1`.as('mark'),
       // drizzle's INSERT … SELECT names every column of the table, in order.
       rolled: sql<number | null>`NULL`.as('rolled'),
+      hourly: sql<number | null>`NULL`.as('hourly'),
+      hourlyVersion: sql<number | null>`NULL`.as('hourly_version'),
     })
     .from(events)
     .where(
@@ -102,6 +104,26 @@ export interface Marks {
   hours: Map<number, number>;
   /** Hours cut by a local midnight whose earlier, closed day is rolled up at their current count. */
   settled: Set<number>;
+  /**
+   * Hours whose open-day part is in `rollup_hours` at their current count and catalog
+   * (`rollup/hours.ts`); absent from older callers, which then read the open day raw.
+   */
+  hourly?: Set<number>;
+}
+
+/**
+ * Where the open day's hourly rollups stop being usable: the start of its first segment (of
+ * `segments`, in order, each [lo, hi) inside one UTC hour) whose hour is marked but not rolled at
+ * its current count. A segment's rows are computed from its visitors' earlier events, so one
+ * stale hour makes every later one unusable too (the cron re-rolls from there, and clears the
+ * later hours' state as it does). An hour without a mark has no events: it adds nothing.
+ */
+export function hourlyRolledThrough(marks: Marks, segments: readonly { lo: number; hi: number }[]): number {
+  for (const { lo } of segments) {
+    const hour = Math.floor(lo / HOUR_MS);
+    if (marks.hours.has(hour) && !marks.hourly?.has(hour)) return lo;
+  }
+  return segments[segments.length - 1]?.hi ?? 0;
 }
 
 /**
@@ -158,7 +180,9 @@ export function freshnessStatements(d1: D1Database, projectId: string, start: nu
     // A local day reaches at most 14 hours beyond its UTC day; an hour either side covers the
     // hours that straddle the span's first and last local midnight.
     d1
-      .prepare('SELECT hour, mark, rolled FROM rollup_dirty WHERE project_id = ? AND hour >= ? AND hour <= ?')
+      .prepare(
+        'SELECT hour, mark, rolled, hourly, hourly_version FROM rollup_dirty WHERE project_id = ? AND hour >= ? AND hour <= ?',
+      )
       .bind(projectId, Math.floor(start / HOUR_MS) - 1, Math.floor(end / HOUR_MS) + 1),
     d1
       .prepare(`SELECT day, version FROM rolled_days WHERE project_id = ? AND day >= ? AND day <= ? AND version < ?`)
@@ -175,13 +199,22 @@ export function freshnessStatements(d1: D1Database, projectId: string, start: nu
 export function readFreshness(answers: D1Result[]): Freshness {
   const state = answers[0]?.results[0] as { version?: number; raw_from?: number | null } | undefined;
   const version = state?.version ?? 0;
-  const rows = (answers[1]?.results ?? []) as { hour: number; mark: number; rolled: number | null }[];
+  const rows = (answers[1]?.results ?? []) as {
+    hour: number;
+    mark: number;
+    rolled: number | null;
+    hourly: number | null;
+    hourly_version: number | null;
+  }[];
   const hours = new Map(rows.map((row) => [row.hour, row.mark]));
   const settled = new Set(rows.filter((row) => row.rolled === row.mark).map((row) => row.hour));
+  const hourly = new Set(
+    rows.filter((row) => row.hourly === row.mark && row.hourly_version === CATALOG_VERSION).map((row) => row.hour),
+  );
   const stale = (answers[2]?.results ?? []) as { day: string; version: number }[];
   return {
     version,
-    marks: { hours, settled },
+    marks: { hours, settled, hourly },
     rawFrom: state?.raw_from ?? null,
     stale: new Map(stale.map((row) => [row.day, row.version])),
   };
@@ -221,6 +254,9 @@ export interface HourMark {
   mark: number;
   /** The mark at which the hour's closed day was rolled up, for an hour cut by a local midnight. */
   rolled: number | null;
+  /** The mark and catalog version at which its open-day part was rolled into `rollup_hours`. */
+  hourly: number | null;
+  hourlyVersion: number | null;
   /** The project's calendar (`shared/calendar.ts`). */
   timezone: string;
   currency: string;
@@ -232,7 +268,8 @@ export interface HourMark {
 export function oldestMarksStatement(d1: D1Database, limit: number): D1PreparedStatement {
   return d1
     .prepare(
-      `SELECT d.project_id AS projectId, d.hour, d.mark, d.rolled, COALESCE(p.zones, p.timezone) AS timezone,
+      `SELECT d.project_id AS projectId, d.hour, d.mark, d.rolled, d.hourly, d.hourly_version AS hourlyVersion,
+         COALESCE(p.zones, p.timezone) AS timezone,
          p.currency, s.raw_from AS rawFrom
        FROM rollup_dirty d JOIN projects p ON p.id = d.project_id LEFT JOIN rollup_state s ON s.project_id = d.project_id
        ORDER BY d.hour LIMIT ?`,

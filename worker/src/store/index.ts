@@ -13,6 +13,7 @@ export {
   type Freshness,
   freshnessStatements,
   type HourMark,
+  hourlyRolledThrough,
   MARK_EVENT_HOURS_SQL,
   markAllEventHoursStatement,
   MARK_SPAN_HOURS_SQL,

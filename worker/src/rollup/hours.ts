@@ -1,0 +1,112 @@
+/**
+ * Hourly rollups of the open day. Every closed hour of today is rolled up into `rollup_hours` as
+ * what it adds to the day (`stats/segment-sql.ts`): one statement per kind of grouping reads the
+ * hour's events and its visitors' earlier events of the day, never the whole day. A query for
+ * today then reads those rows plus, raw, only what came after them (`query/hour-read.ts`).
+ *
+ * A segment's rows stay right only while nothing changes before its end: an event written to an
+ * earlier hour of the day (a late one) can change what its visitor's later events add. So the
+ * job rolls from the first hour whose mark moved since it was rolled (or that never was) to the
+ * last closed hour, one hour a batch, and each batch forgets the later hours' state; the reader
+ * uses rows only up to the first hour not rolled at its current mark (`hourlyRolledThrough`).
+ * Nothing here changes an answer, so no cached answer is invalidated.
+ */
+import { CATALOG_VERSION } from '@tally/sdk/catalog';
+import { dayBounds, formatDate, hourSegments, type LocalDate, localDate } from '../shared/calendar.ts';
+import { ROLLUP_COLUMNS } from '../stats/metric-sql.ts';
+import { EVENT_GROUPINGS, segmentSql, VISIT_GROUPINGS } from '../stats/segment-sql.ts';
+import { type HourMark, isComplete } from '../store/index.ts';
+
+const HOUR_MS = 3_600_000;
+
+/** The `dimension`s of a day's hourly rows, as the JSON list their DELETE binds. */
+export const HOURLY_GROUPINGS = JSON.stringify([...VISIT_GROUPINGS, ...EVENT_GROUPINGS]);
+
+const INSERT = `INSERT INTO rollup_hours (project_id, start, day, dimension, value, ${ROLLUP_COLUMNS.join(', ')})`;
+
+/** The statements that replace one segment's hourly rows (its old rows first). */
+export function replaceSegmentStatements(
+  d1: D1Database,
+  project: { id: string; timezone: string; currency: string },
+  day: LocalDate,
+  segment: { lo: number; hi: number },
+): D1PreparedStatement[] {
+  const { start, end } = dayBounds(day, project.timezone);
+  const label = formatDate(day);
+  const whole = { day: label, dayStart: start, dayEnd: end, lo: segment.lo, hi: segment.hi };
+  const insert = {
+    sql: (select: string) => `${INSERT}\nSELECT ?, ${segment.lo}, * FROM (${select})`,
+    params: [project.id],
+  };
+  return [
+    d1
+      .prepare(
+        'DELETE FROM rollup_hours WHERE project_id = ?1 AND dimension IN (SELECT value FROM json_each(?2)) AND day = ?3 AND start = ?4',
+      )
+      .bind(project.id, HOURLY_GROUPINGS, label, segment.lo),
+    ...(['visit', 'event'] as const).map((kind) => {
+      const groupings = kind === 'visit' ? VISIT_GROUPINGS : EVENT_GROUPINGS;
+      const { sql, params } = segmentSql(project, whole, kind, groupings, insert);
+      return d1.prepare(sql).bind(...params);
+    }),
+  ];
+}
+
+/** The statement that deletes a day's hourly rows (once its daily rows replace them). */
+export function deleteDayHoursStatement(d1: D1Database, projectId: string, day: string): D1PreparedStatement {
+  return d1
+    .prepare(
+      'DELETE FROM rollup_hours WHERE project_id = ?1 AND dimension IN (SELECT value FROM json_each(?2)) AND day = ?3',
+    )
+    .bind(projectId, HOURLY_GROUPINGS, day);
+}
+
+/**
+ * Roll up the closed hours of a project's open day that need it, given the project's marks read
+ * by this run; stops when `deadline` (ms) passes. Returns how many segments it rolled.
+ */
+export async function rollUpOpenDay(
+  d1: D1Database,
+  project: { id: string; timezone: string; currency: string; rawFrom: number | null },
+  marks: readonly HourMark[],
+  now: number,
+  deadline: number,
+): Promise<number> {
+  const today = localDate(now, project.timezone);
+  if (!isComplete(formatDate(today), project.timezone, project.rawFrom)) return 0;
+  const segments = hourSegments(today, project.timezone);
+  const byHour = new Map(marks.map((mark) => [mark.hour, mark]));
+  const isRolled = (mark: HourMark) => mark.hourly === mark.mark && mark.hourlyVersion === CATALOG_VERSION;
+  const first = segments.findIndex(({ lo }) => {
+    const mark = byHour.get(Math.floor(lo / HOUR_MS));
+    return mark !== undefined && !isRolled(mark);
+  });
+  if (first < 0) return 0;
+  const lastHour = Math.floor(((segments[segments.length - 1]?.hi ?? now) - 1) / HOUR_MS);
+  let rolled = 0;
+  for (const segment of segments.slice(first)) {
+    if (segment.hi > now || Date.now() > deadline) break;
+    const hour = Math.floor(segment.lo / HOUR_MS);
+    const mark = byHour.get(hour);
+    // No mark: no events in this hour (or its marks were not among those read this run: then a
+    // later hour stays unrolled, which only means the reader reads more of today raw).
+    if (!mark) continue;
+    await d1.batch([
+      ...replaceSegmentStatements(d1, project, today, segment),
+      // Rolled at the count read before the batch: a write since then leaves the hour unrolled.
+      d1
+        .prepare(
+          `UPDATE rollup_dirty SET hourly = ?3, hourly_version = ${CATALOG_VERSION} WHERE project_id = ?1 AND hour = ?2 AND mark = ?3`,
+        )
+        .bind(project.id, hour, mark.mark),
+      // What later hours add was computed without this hour's latest events: forget it.
+      d1
+        .prepare(
+          'UPDATE rollup_dirty SET hourly = NULL WHERE project_id = ?1 AND hour > ?2 AND hour <= ?3 AND hourly IS NOT NULL',
+        )
+        .bind(project.id, hour, lastHour),
+    ]);
+    rolled += 1;
+  }
+  return rolled;
+}
