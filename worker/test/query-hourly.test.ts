@@ -11,6 +11,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { ROLLUP_DIMENSIONS, rollUp, rollUpAll } from '../src/rollup/index.ts';
 import { addDays, dayBounds, formatDate, type LocalDate, parseDate } from '../src/shared/calendar.ts';
 import { type OracleQuery, type RawEvent, runOracle } from './query-oracle.ts';
+import type { OracleGoal } from './query-oracle-goals.ts';
 import { insertEvents, materialize, queryShape, scenario, WINDOW } from './query-oracle-data.ts';
 import { ask, event, seed, signInBeforeAll } from './query-oracle-harness.ts';
 
@@ -28,6 +29,8 @@ const dimensions: fc.Arbitrary<string[]> = fc.oneof(
   fc
     .tuple(fc.constantFrom('time:day', 'time:week', 'time:month'), fc.constantFrom(...ROLLUP_DIMENSIONS))
     .map(([time, dimension]) => [time, dimension]),
+  // Goal breakdowns read goal rows (rollup_hours' `event:goal`), alone or by day, week or month.
+  fc.constantFrom<string[]>(['event:goal'], ['time:day', 'event:goal'], ['event:goal', 'time:month']),
 );
 const unfiltered = fc.tuple(queryShape, dimensions, fc.boolean()).map(([shape, list, todayOnly]) => ({
   shape: { ...shape, dimensions: list, filters: [], goal: { dimension: null, filter: null, conversionRate: null } },
@@ -84,7 +87,7 @@ describe('the open day read hour by hour', () => {
           const expected = runOracle(events, query, data);
           const expectedEarly = runOracle(early, query, data);
 
-          const projectId = await seed(data.timezone, early);
+          const projectId = await seed(data.timezone, early, data.goals);
           await rollUpAll(env.DB, now);
           const closedToday = early.filter((event) => event.ts >= start && event.ts < Math.floor(now / HOUR) * HOUR);
           if (closedToday.length) expect(await hourlyRows(projectId)).toBeGreaterThan(0);
@@ -133,14 +136,25 @@ describe('the open day read hour by hour', () => {
         include: { totals: true },
       }),
     );
-    const projectId = await seed(zone.timezone, events);
+    const goals: OracleGoal[] = [
+      { name: 'Pricing', kind: 'pageview', path: '/pricing', event_name: null, property_key: null, property_value: null },
+      { name: 'Signup', kind: 'event', path: null, event_name: 'signup', property_key: null, property_value: null },
+    ];
+    const goalQuery: OracleQuery = {
+      metrics: ['visitors', 'visits', 'events', 'conversion_rate'],
+      date_range: ['2026-05-04', '2026-05-04'],
+      dimensions: ['event:goal'],
+    };
+    queries.push(goalQuery, { ...goalQuery, dimensions: ['time:day', 'event:goal'] });
+    const data = { ...zone, goals };
+    const projectId = await seed(zone.timezone, events, goals);
     await rollUpAll(env.DB, now);
     expect(await hourlyRows(projectId)).toBeGreaterThan(0);
-    for (const query of queries) expect(await ask(projectId, query)).toEqual(runOracle(events, query, zone));
+    for (const query of queries) expect(await ask(projectId, query)).toEqual(runOracle(events, query, data));
     await writeLate(projectId, [late, lateInVisit]);
     const all = [...events, late, lateInVisit];
-    for (const query of queries) expect(await ask(projectId, query)).toEqual(runOracle(all, query, zone));
+    for (const query of queries) expect(await ask(projectId, query)).toEqual(runOracle(all, query, data));
     await rollUp(env.DB, now);
-    for (const query of queries) expect(await ask(projectId, query)).toEqual(runOracle(all, query, zone));
+    for (const query of queries) expect(await ask(projectId, query)).toEqual(runOracle(all, query, data));
   });
 });

@@ -7,12 +7,13 @@
 import { goalRollupKey } from '../stats/goal-keys.ts';
 import type { RawBudget, Span } from './budget.ts';
 import { type Freshness, hourlyRolledThrough, markedDays } from '../store/index.ts';
-import { calendarOf, dayBounds, hourSegments, type LocalDate, localDate } from '../shared/calendar.ts';
+import { calendarOf, dayBounds, formatDate, hourSegments, type LocalDate, localDate } from '../shared/calendar.ts';
 import type { ResolvedRange } from './date-range.ts';
 import { anyGoalCondition, type Goal, goalCondition, pageviewPaths } from '../stats/goals.ts';
 import {
   type AggregateRow,
   goalRollupDimensions,
+  type OpenGoals,
   planFromRollups,
   planGoalsFromRollups,
   rawRuns,
@@ -20,6 +21,7 @@ import {
 } from './rollup-read.ts';
 import type { Dimension, Query } from './schema.ts';
 import { aggregateSql, type Condition } from '../stats/sql.ts';
+import { readSegmentPaths } from '../stats/goal-segment-sql.ts';
 
 /** The project facts a query needs. */
 export interface QueryProject {
@@ -92,10 +94,26 @@ export async function planAggregations(
   const open = { day: today, through: hourlyRolledThrough(freshness.marks, hourSegments(today, tz)) };
   const markedOf = (days: { from: LocalDate; to: LocalDate }) =>
     markedDays(freshness.marks, days.from, days.to, tz, freshness.rawFrom, freshness.stale);
+  const todayLabel = formatDate(today);
+  const todayBounds = dayBounds(today, tz);
+  /** Whether a goal breakdown over `r` reads the open day hour by hour (goal rows of rollup_hours). */
+  const goalsHourly = (r: ResolvedRange, dimensions: readonly Dimension[]) => {
+    const days = closed(r);
+    return Boolean(
+      unfiltered &&
+        days &&
+        goalRollupDimensions(dimensions) &&
+        open.through > todayBounds.start &&
+        markedOf(days).has(todayLabel),
+    );
+  };
   /** The runs of marked days a goal breakdown reads raw beside goal rollups; null: all of it raw. */
   const goalRuns = (r: ResolvedRange, dimensions: readonly Dimension[]) => {
     const days = closed(r);
-    return unfiltered && days && goalRollupDimensions(dimensions) ? rawRuns(days, markedOf(days)) : null;
+    if (!unfiltered || !days || !goalRollupDimensions(dimensions)) return null;
+    const marked = markedOf(days);
+    if (goalsHourly(r, dimensions)) marked.delete(todayLabel);
+    return rawRuns(days, marked);
   };
   const spanOf = ([first, last]: [LocalDate, LocalDate]): [number, number] => [
     dayBounds(first, tz).start,
@@ -110,11 +128,31 @@ export async function planAggregations(
       spans.push(...(runs ? runs.map(spanOf) : [[r.start, r.end] as [number, number]]));
     }
   }
-  await budget.charge(spans);
+  // A goal breakdown reading the open day hour by hour matches its pageview goals against the
+  // paths of the visitors active since its hourly rows stop.
+  const openSegment = {
+    day: todayLabel,
+    dayStart: todayBounds.start,
+    dayEnd: todayBounds.end,
+    lo: open.through,
+    hi: todayBounds.end,
+  };
+  const openPathsNeeded =
+    ranges.some((r) => goalsHourly(r, query.dimensions)) &&
+    open.through < todayBounds.end &&
+    goals.some((goal) => goal.kind === 'pageview');
+  await budget.charge(openPathsNeeded ? [...spans, [open.through, todayBounds.end]] : spans);
   const paths = await pageviewPaths(d1, project.id, spans);
+  const openPaths = openPathsNeeded ? await readSegmentPaths(d1, project.id, openSegment) : [];
   const keys = query.dimensions.includes('event:goal')
     ? await Promise.all(goals.map(async (goal) => ({ key: await goalRollupKey(goal), name: goal.name })))
     : [];
+  const openGoals: OpenGoals = {
+    ...open,
+    project: { id: project.id, currency: project.currency, timezone: tz },
+    goals: goals.map((goal, index) => ({ ...goal, key: keys[index]?.key ?? '' })),
+    paths: openPaths,
+  };
   // Every goal filter holds (AND); each keeps the events that complete any of its goals.
   const goalWhere: Condition[] = goalFilters.map(([, , names]) =>
     anyGoalCondition(
@@ -171,7 +209,16 @@ export async function planAggregations(
     if (goalRuns(r, dimensions) && days) {
       const perGoal = ([first, last]: [LocalDate, LocalDate]) =>
         rawByGoal({ start: dayBounds(first, tz).start, end: dayBounds(last, tz).end }, dimensions, []);
-      const read = planGoalsFromRollups(d1, project.id, days, dimensions, keys, markedOf(days), perGoal);
+      const read = planGoalsFromRollups(
+        d1,
+        project.id,
+        days,
+        dimensions,
+        keys,
+        markedOf(days),
+        perGoal,
+        goalsHourly(r, dimensions) ? openGoals : null,
+      );
       if (read) return push(read.statements, read.merge);
     }
     return push(rawByGoal(r, dimensions, goalWhere), flat);

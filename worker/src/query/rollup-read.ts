@@ -9,7 +9,8 @@
  * month) from the goal rows whose key is the current goal's. Filters, properties and `realtime`
  * read raw events over the range.
  */
-import { GOAL_DIMENSION, goalRollupValue } from '../stats/goal-keys.ts';
+import { GOAL_DIMENSION, goalRollupValue, type RollupGoal } from '../stats/goal-keys.ts';
+import { goalSegmentSql } from '../stats/goal-segment-sql.ts';
 import { ROLLED_DIMENSIONS } from '@tally/sdk/catalog';
 import type { Span } from './budget.ts';
 import { addDays, dayBounds, daysBetween, formatDate, type LocalDate } from '../shared/calendar.ts';
@@ -117,8 +118,11 @@ export function planGoalsFromRollups(
   goals: readonly { key: string; name: string }[],
   marked: Set<string>,
   raw: (span: [LocalDate, LocalDate]) => D1PreparedStatement[],
+  /** The open day read hour by hour (its segment's goals and paths), or null: read raw like any marked day. */
+  open: OpenGoals | null = null,
 ): { statements: D1PreparedStatement[]; merge: (answers: AggregateRow[][]) => AggregateRow[] } | null {
-  const runs = rawRuns(range, marked);
+  const openDay = open ? formatDate(open.day) : null;
+  const runs = rawRuns(range, new Set([...marked].filter((day) => day !== openDay)));
   if (!runs) return null;
   const statements = runs.flatMap(raw);
   const groups = [0, 1, 2].map((i) => {
@@ -145,7 +149,41 @@ export function planGoalsFromRollups(
         JSON.stringify(keyed),
       ),
   );
-  return { statements, merge: mergeRows };
+  if (!open) return { statements, merge: mergeRows };
+  // The open day: its rolled hours' goal rows, and what came after them from its visitors' events.
+  const { start, end } = dayBounds(open.day, open.project.timezone);
+  const join = `JOIN (SELECT value ->> '$[0]' AS value, value ->> '$[1]' AS name FROM json_each(?)) AS g ON g.value = r.value`;
+  const sums = SUMMED.map((column) => `SUM(r.${column}) AS ${column}`).join(', ');
+  statements.push(
+    d1
+      .prepare(
+        `SELECT ${groups.join(', ')}, ${sums} FROM rollup_hours AS r ${join}
+         WHERE r.project_id = ? AND r.dimension = '${GOAL_DIMENSION}' AND r.day = ? AND r.start < ? GROUP BY g0, g1, g2`,
+      )
+      .bind(JSON.stringify(keyed), projectId, openDay, open.through),
+  );
+  if (open.through < end) {
+    const segment = { day: openDay as string, dayStart: start, dayEnd: end, lo: open.through, hi: end };
+    const wrap = {
+      sql: (select: string) => `SELECT ${groups.join(', ')}, ${sums} FROM (${select}) AS r ${join} GROUP BY g0, g1, g2`,
+      params: [JSON.stringify(keyed)],
+    };
+    const { sql, params } = goalSegmentSql(open.project, segment, open.goals, open.paths, wrap);
+    statements.push(d1.prepare(sql).bind(...params));
+  }
+  return { statements, merge: (answers) => mergeRows(answers).filter((row) => row.events !== 0) };
+}
+
+/** What a goal breakdown needs to read the open day hour by hour. */
+export interface OpenGoals {
+  day: LocalDate;
+  /** Where its hourly rows stop (`hourlyRolledThrough`). */
+  through: number;
+  project: { id: string; currency: string; timezone: string };
+  /** The project's goals with their rollup keys. */
+  goals: readonly (RollupGoal & { key: string })[];
+  /** The pageview paths of the visitors active since `through` (`segmentPathsSql`). */
+  paths: readonly string[];
 }
 
 /**

@@ -11,7 +11,7 @@
  * those days again they are read raw.
  */
 import { dayBounds, formatDate, type LocalDate } from '../shared/calendar.ts';
-import { GOAL_DIMENSION, type RollupGoal } from '../stats/goal-keys.ts';
+import { GOAL_DIMENSION, goalRollupKey, type RollupGoal } from '../stats/goal-keys.ts';
 import { eventGoalSql, goalPaths } from '../stats/goals.ts';
 import { EVENT_METRICS, EVENT_REVENUE, ROLLUP_INSERT, ROLLUP_VISIT, rollupMetricsSql } from '../stats/metric-sql.ts';
 
@@ -101,5 +101,21 @@ GROUP BY p.goal_key`;
   return {
     sql,
     params: [project.currency, project.id, JSON.stringify(definitions), project.id, formatDate(day)],
+  };
+}
+
+/** A project's goals, keyed, and a reader of a day's pageview paths when any goal needs them. */
+export async function goalsOf(d1: D1Database, project: { id: string; timezone: string }) {
+  const { results } = await rollupGoalsStatement(d1, project.id).all<RollupGoal>();
+  const list = await Promise.all(results.map(async (goal) => ({ ...goal, key: await goalRollupKey(goal) })));
+  const needsPaths = list.some((goal) => goal.kind === 'pageview');
+  return {
+    list,
+    dayPaths: async (day: LocalDate) =>
+      needsPaths
+        ? (await dayPathsStatement(d1, project.id, day, project.timezone).all<{ path: string }>()).results.map(
+            (row) => row.path,
+          )
+        : [],
   };
 }

@@ -14,22 +14,31 @@
 import { CATALOG_VERSION } from '@tally/sdk/catalog';
 import { dayBounds, formatDate, hourSegments, type LocalDate, localDate } from '../shared/calendar.ts';
 import { ROLLUP_COLUMNS } from '../stats/metric-sql.ts';
+import { GOAL_DIMENSION, type RollupGoal } from '../stats/goal-keys.ts';
+import { goalSegmentSql, readSegmentPaths } from '../stats/goal-segment-sql.ts';
 import { EVENT_GROUPINGS, segmentSql, VISIT_GROUPINGS } from '../stats/segment-sql.ts';
+import { goalsOf } from './goal-rollups.ts';
 import { type HourMark, isComplete } from '../store/index.ts';
 
 const HOUR_MS = 3_600_000;
 
+type KeyedGoal = RollupGoal & { key: string };
+
 /** The `dimension`s of a day's hourly rows, as the JSON list their DELETE binds. */
-export const HOURLY_GROUPINGS = JSON.stringify([...VISIT_GROUPINGS, ...EVENT_GROUPINGS]);
+export const HOURLY_GROUPINGS = JSON.stringify([...VISIT_GROUPINGS, ...EVENT_GROUPINGS, GOAL_DIMENSION]);
 
 const INSERT = `INSERT INTO rollup_hours (project_id, start, day, dimension, value, ${ROLLUP_COLUMNS.join(', ')})`;
 
-/** The statements that replace one segment's hourly rows (its old rows first). */
+/**
+ * The statements that replace one segment's hourly rows (its old rows first); `goals` with the
+ * pageview paths of the segment's visitors (`segmentPathsSql`), when the project has goals.
+ */
 export function replaceSegmentStatements(
   d1: D1Database,
   project: { id: string; timezone: string; currency: string },
   day: LocalDate,
   segment: { lo: number; hi: number },
+  goals: { list: readonly KeyedGoal[]; paths: readonly string[] } = { list: [], paths: [] },
 ): D1PreparedStatement[] {
   const { start, end } = dayBounds(day, project.timezone);
   const label = formatDate(day);
@@ -49,6 +58,9 @@ export function replaceSegmentStatements(
       const { sql, params } = segmentSql(project, whole, kind, groupings, insert);
       return d1.prepare(sql).bind(...params);
     }),
+    ...(goals.list.length ? [goalSegmentSql(project, whole, goals.list, goals.paths, insert)] : []).map(
+      ({ sql, params }) => d1.prepare(sql).bind(...params),
+    ),
   ];
 }
 
@@ -84,6 +96,8 @@ export async function rollUpOpenDay(
   if (first < 0) return 0;
   const lastHour = Math.floor(((segments[segments.length - 1]?.hi ?? now) - 1) / HOUR_MS);
   let rolled = 0;
+  const goals = (await goalsOf(d1, project)).list;
+  const { start, end } = dayBounds(today, project.timezone);
   for (const segment of segments.slice(first)) {
     if (segment.hi > now || Date.now() > deadline) break;
     const hour = Math.floor(segment.lo / HOUR_MS);
@@ -91,8 +105,12 @@ export async function rollUpOpenDay(
     // No mark: no events in this hour (or its marks were not among those read this run: then a
     // later hour stays unrolled, which only means the reader reads more of today raw).
     if (!mark) continue;
+    const segmentOfDay = { day: formatDate(today), dayStart: start, dayEnd: end, ...segment };
+    const paths = goals.some((goal) => goal.kind === 'pageview')
+      ? await readSegmentPaths(d1, project.id, segmentOfDay)
+      : [];
     await d1.batch([
-      ...replaceSegmentStatements(d1, project, today, segment),
+      ...replaceSegmentStatements(d1, project, today, segment, { list: goals, paths }),
       // Rolled at the count read before the batch: a write since then leaves the hour unrolled.
       d1
         .prepare(

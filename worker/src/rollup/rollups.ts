@@ -23,8 +23,8 @@ import { dayBounds, formatDate, type LocalDate, localDate, parseDate } from '../
 import { ENTRY_SOURCE_COLUMNS, entryExitCtes, localTimeSql } from '../stats/sql.ts';
 import { EVENT_GROUPINGS, groupingCaseSql, VISIT_GROUPINGS } from '../stats/segment-sql.ts';
 import { EVENT_METRICS, EVENT_REVENUE, ROLLUP_INSERT, ROLLUP_VISIT, rollupMetricsSql } from '../stats/metric-sql.ts';
-import { GOAL_DIMENSION, goalRollupKey, type RollupGoal } from '../stats/goal-keys.ts';
-import { dayPathsStatement, goalDaySql, rollupGoalsStatement } from './goal-rollups.ts';
+import { GOAL_DIMENSION, type RollupGoal } from '../stats/goal-keys.ts';
+import { goalDaySql, goalsOf } from './goal-rollups.ts';
 import { deleteDayHoursStatement, rollUpOpenDay } from './hours.ts';
 
 /** The breakdown dimensions rolled up per day: the catalog's rolled dimensions. */
@@ -143,22 +143,6 @@ export function replaceDayStatements(
       )
       .bind(project.id, formatDate(day)),
   ];
-}
-
-/** A project's goals, keyed, and a reader of a day's pageview paths when any goal needs them. */
-async function goalsOf(d1: D1Database, project: RollupProject) {
-  const { results } = await rollupGoalsStatement(d1, project.id).all<RollupGoal>();
-  const list = await Promise.all(results.map(async (goal) => ({ ...goal, key: await goalRollupKey(goal) })));
-  const needsPaths = list.some((goal) => goal.kind === 'pageview');
-  return {
-    list,
-    dayPaths: async (day: LocalDate) =>
-      needsPaths
-        ? (await dayPathsStatement(d1, project.id, day, project.timezone).all<{ path: string }>()).results.map(
-            (row) => row.path,
-          )
-        : [],
-  };
 }
 
 type Mark = HourMark;

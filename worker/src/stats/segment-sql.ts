@@ -69,37 +69,7 @@ export function segmentSql(
   groupings: readonly string[],
   wrap: { sql: (select: string) => string; params: unknown[] },
 ): SegmentStatement {
-  const { day, dayStart, dayEnd, lo, hi } = segment;
-  if (!/^\d{4,5}-\d{2}-\d{2}$/.test(day)) throw new Error(`not a day: ${day}`);
-  const visitColumns = VISIT_GROUPINGS.map((name) => `v_${name}`).join(', ');
-  const head = `WITH active AS MATERIALIZED (
-  SELECT DISTINCT visitor_id FROM events WHERE project_id = ? AND ts >= ${int(lo)} AND ts < ${int(hi)}
-),
-seg_events AS MATERIALIZED (
-  SELECT e.session_id, e.visitor_id, e.seq, e.ts, e.name, e.path, e.hostname, ${EVENT_REVENUE},
-    ${localTimeSql(dayStart, dayEnd, project.timezone)} AS lt,
-    ${ENTRY_SOURCE_COLUMNS.map((column) => `e.${column}`).join(', ')}
-  FROM active AS a CROSS JOIN events AS e INDEXED BY events_project_visitor_idx
-  WHERE e.project_id = ? AND e.visitor_id = a.visitor_id AND e.ts >= ${int(dayStart)} AND e.ts < ${int(hi)}
-),
-day_events AS MATERIALIZED (
-  SELECT p.value AS phase, s.session_id || '/' || p.value AS session_id, s.visitor_id || '/' || p.value AS visitor_id,
-    s.seq, s.ts, s.name, s.path, s.path AS page, s.hostname, s.lt, s.revenue, ${ENTRY_SOURCE_COLUMNS.map((column) => `s.${column}`).join(', ')}
-  FROM seg_events AS s CROSS JOIN json_each('[0,1]') AS p WHERE p.value = 1 OR s.ts < ${int(lo)}
-),
-${entryExitCtes('day_events', 'entries', 'exits')},
-visits AS MATERIALIZED (
-  SELECT s.*, ${visitColumns}
-  FROM (
-    SELECT session_id, MIN(phase) AS phase, ${ROLLUP_VISIT}, ${EVENT_METRICS}
-    FROM day_events GROUP BY session_id
-  ) AS s JOIN entries USING (session_id) JOIN exits USING (session_id)
-)`;
-  const signed = ROLLUP_COLUMNS.map((column) => `SUM(sign * ${column}) AS ${column}`).join(', ');
-  const nonzero = ROLLUP_COLUMNS.map((column) => `${column} != 0`).join(' OR ');
-  const outer = (inner: string) =>
-    `SELECT * FROM (SELECT '${day}' AS day, grouping AS dimension, json_quote(value) AS value, ${signed}
-FROM (${inner}) GROUP BY grouping, value) WHERE ${nonzero}`;
+  const head = segmentHead(project, segment);
   // Each kind's groupings are crossed with its rows in one more CTE, whose placeholder (the
   // groupings' JSON list) comes before the wrapper's.
   const grouped =
@@ -122,7 +92,56 @@ FROM (${inner}) GROUP BY grouping, value) WHERE ${nonzero}`;
   FROM grouped AS p JOIN visits AS v ON v.session_id = p.session_id
   GROUP BY v.phase, p.grouping, p.value`;
   return {
-    sql: `${head},\n${grouped}\n${wrap.sql(outer(inner))}`,
-    params: [project.id, project.currency, project.id, JSON.stringify(groupings), ...wrap.params],
+    sql: `${head},\n${grouped}\n${wrap.sql(signedSums(segment.day, inner))}`,
+    params: [...headParams(project), JSON.stringify(groupings), ...wrap.params],
   };
+}
+
+/**
+ * The CTEs every segment statement starts with: `day_events` (the events of the segment's visitors
+ * up to its end, twice over: `phase` 1 up to `hi`, `phase` 0 up to `lo`, with phased visit and
+ * visitor ids), `entries`, `exits` and `visits` (one row per phased visit, with its `phase`).
+ * Binds {@link headParams}.
+ */
+export function segmentHead(project: { timezone: string }, segment: DaySegment): string {
+  const { day, dayStart, dayEnd, lo, hi } = segment;
+  if (!/^\d{4,5}-\d{2}-\d{2}$/.test(day)) throw new Error(`not a day: ${day}`);
+  const visitColumns = VISIT_GROUPINGS.map((name) => `v_${name}`).join(', ');
+  return `WITH active AS MATERIALIZED (
+  SELECT DISTINCT visitor_id FROM events WHERE project_id = ? AND ts >= ${int(lo)} AND ts < ${int(hi)}
+),
+seg_events AS MATERIALIZED (
+  SELECT e.session_id, e.visitor_id, e.seq, e.ts, e.name, e.path, e.hostname, e.props, ${EVENT_REVENUE},
+    ${localTimeSql(dayStart, dayEnd, project.timezone)} AS lt,
+    ${ENTRY_SOURCE_COLUMNS.map((column) => `e.${column}`).join(', ')}
+  FROM active AS a CROSS JOIN events AS e INDEXED BY events_project_visitor_idx
+  WHERE e.project_id = ? AND e.visitor_id = a.visitor_id AND e.ts >= ${int(dayStart)} AND e.ts < ${int(hi)}
+),
+day_events AS MATERIALIZED (
+  SELECT p.value AS phase, s.session_id || '/' || p.value AS session_id, s.visitor_id || '/' || p.value AS visitor_id,
+    s.seq, s.ts, s.name, s.path, s.path AS page, s.hostname, s.props, s.lt, s.revenue, ${ENTRY_SOURCE_COLUMNS.map((column) => `s.${column}`).join(', ')}
+  FROM seg_events AS s CROSS JOIN json_each('[0,1]') AS p WHERE p.value = 1 OR s.ts < ${int(lo)}
+),
+${entryExitCtes('day_events', 'entries', 'exits')},
+visits AS MATERIALIZED (
+  SELECT s.*, ${visitColumns}
+  FROM (
+    SELECT session_id, MIN(phase) AS phase, ${ROLLUP_VISIT}, ${EVENT_METRICS}
+    FROM day_events GROUP BY session_id
+  ) AS s JOIN entries USING (session_id) JOIN exits USING (session_id)
+)`;
+}
+
+/** The parameters of {@link segmentHead}, in order. */
+export const headParams = (project: { id: string; currency: string }) => [project.id, project.currency, project.id];
+
+/**
+ * Per `grouping` and `value` of `inner`'s rows (each with a `sign`), the signed sums, as rows shaped
+ * like a rollup row (`day`, `dimension`, `value` as JSON text, {@link ROLLUP_COLUMNS}), zeros left out.
+ */
+export function signedSums(day: string, inner: string): string {
+  const signed = ROLLUP_COLUMNS.map((column) => `SUM(sign * ${column}) AS ${column}`).join(', ');
+  const nonzero = ROLLUP_COLUMNS.map((column) => `${column} != 0`).join(' OR ');
+  return `SELECT * FROM (SELECT '${day}' AS day, grouping AS dimension, json_quote(value) AS value, ${signed}
+FROM (${inner}) GROUP BY grouping, value) WHERE ${nonzero}`;
 }
