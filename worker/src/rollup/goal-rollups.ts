@@ -12,8 +12,8 @@
  */
 import { dayBounds, formatDate, type LocalDate } from '../shared/calendar.ts';
 import { GOAL_DIMENSION, goalRollupKey, type RollupGoal } from '../stats/goal-keys.ts';
-import { eventGoalSql, goalPaths } from '../stats/goals.ts';
-import { EVENT_METRICS, EVENT_REVENUE, ROLLUP_INSERT, ROLLUP_VISIT, rollupMetricsSql } from '../stats/metric-sql.ts';
+import { goalDefinitions, goalMatchCtes } from '../stats/goal-segment-sql.ts';
+import { EVENT_REVENUE, ROLLUP_INSERT, ROLLUP_VISIT, rollupMetricsSql } from '../stats/metric-sql.ts';
 
 /** The statement that reads a project's goals as the rollup needs them. */
 export function rollupGoalsStatement(d1: D1Database, projectId: string): D1PreparedStatement {
@@ -54,20 +54,6 @@ export function goalDaySql(
 ): { sql: string; params: unknown[] } {
   const { start, end } = dayBounds(day, project.timezone);
   if (!Number.isSafeInteger(start) || !Number.isSafeInteger(end)) throw new Error('day bounds must be integers');
-  const definitions = goals.map((goal) => ({
-    k: goal.key,
-    kind: goal.kind,
-    paths: goal.kind === 'pageview' ? goalPaths(goal, dayPaths) : [],
-    e: goal.eventName,
-    pk: goal.propertyKey,
-    pv: goal.propertyValue,
-  }));
-  // The event's `name` and `props`: neither `defs` nor json_each has such a column.
-  const completesEventGoal = eventGoalSql('d.event_name', {
-    key: 'd.property_key',
-    value: 'd.property_value',
-    nullable: true,
-  });
   const sql = `WITH day_events AS MATERIALIZED (
   SELECT session_id, visitor_id, ts, name, path, props, ${EVENT_REVENUE}
   FROM events WHERE project_id = ? AND ts >= ${start} AND ts < ${end}
@@ -75,32 +61,14 @@ export function goalDaySql(
 visits AS MATERIALIZED (
   SELECT session_id, ${ROLLUP_VISIT} FROM day_events GROUP BY session_id
 ),
-defs AS MATERIALIZED (
-  SELECT value ->> '$.k' AS goal_key, value ->> '$.kind' AS kind, value -> '$.paths' AS paths,
-    value ->> '$.e' AS event_name, value ->> '$.pk' AS property_key, value ->> '$.pv' AS property_value
-  FROM json_each(?)
-),
-goal_paths AS MATERIALIZED (
-  SELECT d.goal_key, p.value AS page FROM defs AS d, json_each(d.paths) AS p WHERE d.kind = 'pageview'
-),
-matches AS (
-  SELECT gp.goal_key, e.session_id, e.name, e.revenue
-  FROM day_events AS e JOIN goal_paths AS gp ON gp.page = e.path WHERE e.name = 'pageview'
-  UNION ALL
-  SELECT d.goal_key, e.session_id, e.name, e.revenue
-  FROM day_events AS e JOIN defs AS d
-    ON d.kind = 'event' AND ${completesEventGoal}
-),
-per_visit AS (
-  SELECT goal_key, session_id, ${EVENT_METRICS} FROM matches GROUP BY goal_key, session_id
-)
+${goalMatchCtes()}
 ${ROLLUP_INSERT}
 SELECT ?, ?, '${GOAL_DIMENSION}', json_quote(p.goal_key), ${rollupMetricsSql('v', 'p')}
-FROM per_visit AS p JOIN visits AS v ON v.session_id = p.session_id
+FROM grouped AS p JOIN visits AS v ON v.session_id = p.session_id
 GROUP BY p.goal_key`;
   return {
     sql,
-    params: [project.currency, project.id, JSON.stringify(definitions), project.id, formatDate(day)],
+    params: [project.currency, project.id, goalDefinitions(goals, dayPaths), project.id, formatDate(day)],
   };
 }
 

@@ -41,33 +41,38 @@ export async function readSegmentPaths(d1: D1Database, projectId: string, segmen
 }
 
 /**
- * One statement giving, per goal, what `segment` adds to its day, as {@link segmentSql}'s rows
- * (dimension `event:goal`, value the goal's key as JSON text). Goals travel as ONE bound JSON list,
- * each pageview goal with the segment's `paths` (`segmentPathsSql`) its pattern matches.
+ * The goal list as ONE bound JSON parameter (each pageview goal with the `paths` its pattern
+ * matches: in the Worker, as its `*` stops at `/`, which GLOB's does not), so no number of goals
+ * passes D1's 100 bound parameters.
  */
-export function goalSegmentSql(
-  project: { id: string; currency: string; timezone: string },
-  segment: DaySegment,
-  goals: readonly (RollupGoal & { key: string })[],
-  paths: readonly string[],
-  wrap: { sql: (select: string) => string; params: unknown[] },
-): SegmentStatement {
-  const definitions = goals.map((goal) => ({
-    k: goal.key,
-    kind: goal.kind,
-    paths: goal.kind === 'pageview' ? goalPaths(goal, paths) : [],
-    e: goal.eventName,
-    pk: goal.propertyKey,
-    pv: goal.propertyValue,
-  }));
+export function goalDefinitions(goals: readonly (RollupGoal & { key: string })[], paths: readonly string[]): string {
+  return JSON.stringify(
+    goals.map((goal) => ({
+      k: goal.key,
+      kind: goal.kind,
+      paths: goal.kind === 'pageview' ? goalPaths(goal, paths) : [],
+      e: goal.eventName,
+      pk: goal.propertyKey,
+      pv: goal.propertyValue,
+    })),
+  );
+}
+
+/**
+ * CTEs over `day_events` (columns `session_id`, `name`, `path`, `props`, `revenue`): `defs` (the
+ * goals of {@link goalDefinitions}, its one placeholder), `goal_paths`, and `grouped`, one row per
+ * goal and visit with the {@link EVENT_METRICS} of the visit's events that complete the goal. An
+ * event that completes two goals counts in both. NOTE: two terms of UNION ALL, well inside what D1
+ * accepts.
+ */
+export function goalMatchCtes(): string {
   // The event's `name` and `props`: neither `defs` nor json_each has such a column.
   const completesEventGoal = eventGoalSql('d.event_name', {
     key: 'd.property_key',
     value: 'd.property_value',
     nullable: true,
   });
-  const sql = `${segmentHead(project, segment)},
-defs AS MATERIALIZED (
+  return `defs AS MATERIALIZED (
   SELECT value ->> '$.k' AS goal_key, value ->> '$.kind' AS kind, value -> '$.paths' AS paths,
     value ->> '$.e' AS event_name, value ->> '$.pk' AS property_key, value ->> '$.pv' AS property_value
   FROM json_each(?)
@@ -85,7 +90,23 @@ matches AS (
 ),
 grouped AS (
   SELECT goal_key, session_id, ${EVENT_METRICS} FROM matches GROUP BY goal_key, session_id
-)
+)`;
+}
+
+/**
+ * One statement giving, per goal, what `segment` adds to its day, as {@link segmentSql}'s rows
+ * (dimension `event:goal`, value the goal's key as JSON text). Goals travel as ONE bound JSON list,
+ * each pageview goal with the segment's `paths` (`segmentPathsSql`) its pattern matches.
+ */
+export function goalSegmentSql(
+  project: { id: string; currency: string; timezone: string },
+  segment: DaySegment,
+  goals: readonly (RollupGoal & { key: string })[],
+  paths: readonly string[],
+  wrap: { sql: (select: string) => string; params: unknown[] },
+): SegmentStatement {
+  const sql = `${segmentHead(project, segment)},
+${goalMatchCtes()}
 ${wrap.sql(
   signedSums(
     segment.day,
@@ -94,5 +115,5 @@ ${wrap.sql(
   GROUP BY v.phase, p.goal_key`,
   ),
 )}`;
-  return { sql, params: [...headParams(project), JSON.stringify(definitions), ...wrap.params] };
+  return { sql, params: [...headParams(project), goalDefinitions(goals, paths), ...wrap.params] };
 }
