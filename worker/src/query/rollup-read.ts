@@ -1,7 +1,8 @@
 /**
- * Reading a query from rollups: closed days come from the `rollups` table, the days with marked
- * hours (today, and any day a late event reached since its rollup) from raw events, and the two
- * are summed per group. Every number the stats API reports is a sum over days once visits end at
+ * Reading a query from rollups: closed days come from the `rollups` table, the open day from its
+ * closed hours' `rollup_hours` rows plus what came after them (`stats/segment-sql.ts`), other days
+ * with marked hours (a late event reached them since their rollup) from raw events, and all are
+ * summed per group. Every number the stats API reports is a sum over days once visits end at
  * local midnight (visitors are counted per day by definition), so the sum is exact.
  *
  * Rollups answer the dashboard's unfiltered views: totals, a time series, one breakdown dimension

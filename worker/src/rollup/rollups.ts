@@ -7,7 +7,7 @@
  * (`rollup_dirty`). Each run takes the oldest marked hours, recomputes every closed local day they
  * touch (`DELETE` + `INSERT … SELECT` in one transaction: idempotent, safe to run twice or
  * concurrently), and clears a mark only if no event was written to its hour since it was read.
- * The open day is never rolled up; it is always read raw.
+ * The open day is never rolled up here; its closed hours are, one by one (`hours.ts`).
  */
 import { CATALOG_VERSION, type Dimension, ROLLED_DIMENSIONS } from '@tally/sdk/catalog';
 import {
