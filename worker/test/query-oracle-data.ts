@@ -66,7 +66,7 @@ const REFERRERS: Record<string, string | null> = {
   Google: 'https://www.google.com/',
   news: 'https://news.example.org/story?id=7',
 };
-const POOL_VALUES: Record<string, readonly (string | null)[]> = {
+export const POOL_VALUES: Record<string, readonly (string | null)[]> = {
   ...POOLS,
   entry_page: POOLS.page,
   exit_page: POOLS.page,

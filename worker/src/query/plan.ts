@@ -20,6 +20,7 @@ import {
   rollupGrouping,
 } from './rollup-read.ts';
 import type { Dimension, Query } from './schema.ts';
+import { type Filter, ROLLED_DIMENSIONS } from '@tally/sdk/catalog';
 import { aggregateSql, type Condition } from '../stats/sql.ts';
 import { readSegmentPaths } from '../stats/goal-segment-sql.ts';
 
@@ -61,6 +62,25 @@ function chunks<T>(list: readonly T[], size: number): T[][] {
   const out: T[][] = [];
   for (let i = 0; i < list.length; i += size) out.push(list.slice(i, i + size));
   return out;
+}
+
+/** Breakdowns by which a lone-value filter's rollup rows can be grouped: their rows are per day. */
+const DAY_TIMES: readonly Dimension[] = ['time:day', 'time:week', 'time:month'];
+
+/**
+ * The filters as one `is` filter of one value on a rolled dimension (and `dimensions` as at most a
+ * day, week or month), with that value as a rollup row holds it (JSON text); null otherwise.
+ */
+export function loneValueFilter(
+  filters: readonly Filter[],
+  dimensions: readonly Dimension[],
+): { filter: Filter; value: string } | null {
+  const [only] = filters;
+  if (filters.length !== 1 || !only || dimensions.some((dimension) => !DAY_TIMES.includes(dimension))) return null;
+  const [operator, dimension, values] = only;
+  if (operator !== 'is' || values.length !== 1 || !(ROLLED_DIMENSIONS as readonly string[]).includes(dimension))
+    return null;
+  return { filter: only, value: JSON.stringify(values[0] ?? null) };
 }
 
 /** Whether a query names goals (and so needs the project's goals loaded). */
@@ -189,12 +209,17 @@ export async function planAggregations(
   };
   const flat = (answers: Row[][]) => answers.flat();
 
-  /** An aggregation without a goal dimension: rollups when nothing narrows it, else raw. */
+  /**
+   * An aggregation without a goal dimension: rollups when nothing narrows it, or when a lone `is`
+   * filter of one value on a rolled dimension does and the breakdown is by day, week or month (a
+   * breakdown row is exactly the numbers of the events the filter keeps); else raw.
+   */
   const plain = (r: ResolvedRange, dimensions: readonly Dimension[], where: Condition[]): Merge => {
     const days = closed(r);
-    const grouping = rollupGrouping(dimensions);
-    if (unfiltered && !where.length && days && grouping !== null) {
-      const read = planFromRollups(d1, scope, days, dimensions, grouping, markedOf(days), open);
+    const lone = where.length ? null : loneValueFilter(query.filters, dimensions);
+    const grouping = unfiltered ? rollupGrouping(dimensions) : (lone?.filter[1] ?? null);
+    if ((unfiltered || lone) && !where.length && days && grouping !== null) {
+      const read = planFromRollups(d1, scope, days, dimensions, grouping, markedOf(days), open, lone);
       if (read) {
         scans.push(...read.spans);
         return push(read.statements, read.merge);

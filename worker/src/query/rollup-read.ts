@@ -16,6 +16,7 @@ import { ROLLED_DIMENSIONS } from '@tally/sdk/catalog';
 import type { Span } from './budget.ts';
 import { addDays, dayBounds, daysBetween, formatDate, type LocalDate } from '../shared/calendar.ts';
 import type { Dimension } from './schema.ts';
+import type { Filter } from '@tally/sdk/catalog';
 import { aggregateSql, type RawScope } from '../stats/sql.ts';
 import { segmentSql, VISIT_GROUPINGS } from '../stats/segment-sql.ts';
 
@@ -200,20 +201,24 @@ export function planFromRollups(
   marked: Set<string>,
   /** The open day, and how far its hourly rollups reach (`hourlyRolledThrough`). */
   open: { day: LocalDate; through: number } | null = null,
+  /** A lone `is` filter of one value on `grouping`: only its rows (`value`, JSON text) are read. */
+  only: { filter: Filter; value: string } | null = null,
 ): {
   statements: D1PreparedStatement[];
   merge: (answers: AggregateRow[][]) => AggregateRow[];
   spans: Span[];
 } | null {
   const hourly =
-    open && marked.has(formatDate(open.day)) ? openDayRead(d1, scope, range, dimensions, grouping, open) : null;
+    open && marked.has(formatDate(open.day))
+      ? openDayRead(d1, scope, range, dimensions, { grouping, value: only?.value ?? null }, open)
+      : null;
   const runs = rawRuns(range, hourly ? new Set([...marked].filter((day) => day !== hourly.day)) : marked);
   if (!runs) return null;
   const spans = runs.map(
     ([first, last]): Span => [dayBounds(first, scope.timeZone).start, dayBounds(last, scope.timeZone).end],
   );
   const statements = spans.map(([start, end]) => {
-    const { sql, params } = aggregateSql({ ...scope, start, end }, dimensions, []);
+    const { sql, params } = aggregateSql({ ...scope, start, end }, dimensions, only ? [only.filter] : []);
     return d1.prepare(sql).bind(...params);
   });
   const groups = [0, 1, 2].map((i) => {
@@ -226,9 +231,17 @@ export function planFromRollups(
         `SELECT ${groups.join(', ')}, ${SUMMED.map((column) => `SUM(${column}) AS ${column}`).join(', ')}
          FROM rollups
          WHERE project_id = ? AND dimension = ? AND day >= ? AND day <= ? AND day NOT IN (SELECT value FROM json_each(?))
+           ${only ? 'AND value = ?' : ''}
          GROUP BY g0, g1, g2`,
       )
-      .bind(scope.projectId, grouping, formatDate(range.from), formatDate(range.to), JSON.stringify([...marked])),
+      .bind(
+        scope.projectId,
+        grouping,
+        formatDate(range.from),
+        formatDate(range.to),
+        JSON.stringify([...marked]),
+        ...(only ? [only.value] : []),
+      ),
   );
   if (!hourly) return { statements, merge: mergeRows, spans };
   statements.push(...hourly.statements);
@@ -248,9 +261,10 @@ function openDayRead(
   scope: Omit<RawScope, 'start' | 'end'>,
   range: { from: LocalDate; to: LocalDate },
   dimensions: readonly Dimension[],
-  grouping: string,
+  { grouping, value }: { grouping: string; value: string | null },
   open: { day: LocalDate; through: number },
 ): { day: string; statements: D1PreparedStatement[]; spans: Span[] } | null {
+  const onlyValue = value === null ? '' : 'AND value = ?';
   const day = formatDate(open.day);
   const { start, end } = dayBounds(open.day, scope.timeZone);
   if (day < formatDate(range.from) || day > formatDate(range.to) || open.through <= start) return null;
@@ -263,9 +277,9 @@ function openDayRead(
     d1
       .prepare(
         `SELECT ${groups.join(', ')}, ${sums} FROM rollup_hours
-         WHERE project_id = ? AND dimension = ? AND day = ? AND start < ? GROUP BY g0, g1, g2`,
+         WHERE project_id = ? AND dimension = ? AND day = ? AND start < ? ${onlyValue} GROUP BY g0, g1, g2`,
       )
-      .bind(scope.projectId, grouping, day, open.through),
+      .bind(scope.projectId, grouping, day, open.through, ...(value === null ? [] : [value])),
   ];
   const spans: Span[] = [];
   if (open.through < end) {
@@ -273,8 +287,9 @@ function openDayRead(
     const project = { id: scope.projectId, currency: scope.currency, timezone: scope.timeZone };
     const segment = { day, dayStart: start, dayEnd: end, lo: open.through, hi: end };
     const wrap = {
-      sql: (select: string) => `SELECT ${groups.join(', ')}, ${sums} FROM (${select}) GROUP BY g0, g1, g2`,
-      params: [],
+      sql: (select: string) =>
+        `SELECT ${groups.join(', ')}, ${sums} FROM (${select}) WHERE 1 ${onlyValue} GROUP BY g0, g1, g2`,
+      params: value === null ? [] : [value],
     };
     const { sql, params } = segmentSql(project, segment, kind, [grouping], wrap);
     statements.push(d1.prepare(sql).bind(...params));
