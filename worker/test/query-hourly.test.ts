@@ -13,7 +13,7 @@ import { addDays, dayBounds, formatDate, type LocalDate, parseDate } from '../sr
 import { type OracleQuery, type RawEvent, runOracle } from './query-oracle.ts';
 import type { OracleGoal } from './query-oracle-goals.ts';
 import { insertEvents, materialize, POOL_VALUES, queryShape, scenario, WINDOW } from './query-oracle-data.ts';
-import type { Filter } from '@tally/sdk/catalog';
+import type { Filter } from './query-oracle.ts';
 import { ask, event, seed, signInBeforeAll } from './query-oracle-harness.ts';
 
 signInBeforeAll();
@@ -48,6 +48,13 @@ async function writeLate(projectId: string, late: readonly RawEvent[]): Promise<
       .bind(projectId, hour)
       .run();
   }
+}
+
+async function hourlyRowsOf(projectId: string, day: string): Promise<number> {
+  const row = await env.DB.prepare('SELECT COUNT(*) AS n FROM rollup_hours WHERE project_id = ? AND day = ?')
+    .bind(projectId, day)
+    .first<{ n: number }>();
+  return row?.n ?? 0;
 }
 
 async function hourlyRows(projectId: string): Promise<number> {
@@ -124,6 +131,15 @@ describe('the open day read hour by hour', () => {
             await rollUp(env.DB, now);
             expect(await ask(projectId, query), `re-rolled ${JSON.stringify(query)}`).toEqual(expected);
           }
+
+          // The day closes: its last hours are rolled, and its rollups become the sum of its hours.
+          const later = end + 10 * 60_000;
+          vi.setSystemTime(later);
+          await rollUpAll(env.DB, later);
+          expect(await hourlyRowsOf(projectId, formatDate(today))).toBe(0);
+          expect(await ask(projectId, query), `closed ${JSON.stringify(query)}`).toEqual(
+            late.length ? expected : expectedEarly,
+          );
         },
       ),
       { numRuns: 80 },
@@ -161,7 +177,14 @@ describe('the open day read hour by hour', () => {
       }),
     );
     const goals: OracleGoal[] = [
-      { name: 'Pricing', kind: 'pageview', path: '/pricing', event_name: null, property_key: null, property_value: null },
+      {
+        name: 'Pricing',
+        kind: 'pageview',
+        path: '/pricing',
+        event_name: null,
+        property_key: null,
+        property_value: null,
+      },
       { name: 'Signup', kind: 'event', path: null, event_name: 'signup', property_key: null, property_value: null },
     ];
     const goalQuery: OracleQuery = {
@@ -179,6 +202,12 @@ describe('the open day read hour by hour', () => {
     const all = [...events, late, lateInVisit];
     for (const query of queries) expect(await ask(projectId, query)).toEqual(runOracle(all, query, data));
     await rollUp(env.DB, now);
+    for (const query of queries) expect(await ask(projectId, query)).toEqual(runOracle(all, query, data));
+    // After midnight the day is the sum of its hours, its last ones rolled first.
+    const later = Date.parse('2026-05-04T18:40:00Z');
+    vi.setSystemTime(later);
+    await rollUpAll(env.DB, later);
+    expect(await hourlyRowsOf(projectId, '2026-05-04')).toBe(0);
     for (const query of queries) expect(await ask(projectId, query)).toEqual(runOracle(all, query, data));
   });
 });

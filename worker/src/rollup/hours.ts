@@ -73,6 +73,9 @@ export function deleteDayHoursStatement(d1: D1Database, projectId: string, day: 
     .bind(projectId, HOURLY_GROUPINGS, day);
 }
 
+/** Whether an hour's open-day part is in `rollup_hours` at its current count and catalog. */
+export const isHourlyRolled = (mark: HourMark) => mark.hourly === mark.mark && mark.hourlyVersion === CATALOG_VERSION;
+
 /**
  * Roll up the closed hours of a project's open day that need it, given the project's marks read
  * by this run; stops when `deadline` (ms) passes. Returns how many segments it rolled.
@@ -86,31 +89,46 @@ export async function rollUpOpenDay(
 ): Promise<number> {
   const today = localDate(now, project.timezone);
   if (!isComplete(formatDate(today), project.timezone, project.rawFrom)) return 0;
-  const segments = hourSegments(today, project.timezone);
+  return (await rollUpDayHours(d1, project, today, marks, now, deadline)).rolled;
+}
+
+/**
+ * Roll up the hours of `day` that ended by `now` and need it, from the first whose mark moved
+ * since it was rolled (or that never was), one hour a batch, until `deadline` (ms). `complete`:
+ * every hour of the day is now in `rollup_hours` at the count this run read.
+ */
+export async function rollUpDayHours(
+  d1: D1Database,
+  project: { id: string; timezone: string; currency: string },
+  day: LocalDate,
+  marks: readonly HourMark[],
+  now: number,
+  deadline: number,
+): Promise<{ rolled: number; complete: boolean }> {
+  const segments = hourSegments(day, project.timezone);
   const byHour = new Map(marks.map((mark) => [mark.hour, mark]));
-  const isRolled = (mark: HourMark) => mark.hourly === mark.mark && mark.hourlyVersion === CATALOG_VERSION;
   const first = segments.findIndex(({ lo }) => {
     const mark = byHour.get(Math.floor(lo / HOUR_MS));
-    return mark !== undefined && !isRolled(mark);
+    return mark !== undefined && !isHourlyRolled(mark);
   });
-  if (first < 0) return 0;
+  if (first < 0) return { rolled: 0, complete: (segments[segments.length - 1]?.hi ?? 0) <= now };
   const lastHour = Math.floor(((segments[segments.length - 1]?.hi ?? now) - 1) / HOUR_MS);
   let rolled = 0;
   const goals = (await goalsOf(d1, project)).list;
-  const { start, end } = dayBounds(today, project.timezone);
+  const { start, end } = dayBounds(day, project.timezone);
   for (const segment of segments.slice(first)) {
-    if (segment.hi > now || Date.now() > deadline) break;
+    if (segment.hi > now || Date.now() > deadline) return { rolled, complete: false };
     const hour = Math.floor(segment.lo / HOUR_MS);
     const mark = byHour.get(hour);
     // No mark: no events in this hour (or its marks were not among those read this run: then a
-    // later hour stays unrolled, which only means the reader reads more of today raw).
+    // later hour stays unrolled, which only means the reader reads more of the day raw).
     if (!mark) continue;
-    const segmentOfDay = { day: formatDate(today), dayStart: start, dayEnd: end, ...segment };
+    const segmentOfDay = { day: formatDate(day), dayStart: start, dayEnd: end, ...segment };
     const paths = goals.some((goal) => goal.kind === 'pageview')
       ? await readSegmentPaths(d1, project.id, segmentOfDay)
       : [];
     await d1.batch([
-      ...replaceSegmentStatements(d1, project, today, segment, { list: goals, paths }),
+      ...replaceSegmentStatements(d1, project, day, segment, { list: goals, paths }),
       // Rolled at the count read before the batch: a write since then leaves the hour unrolled.
       d1
         .prepare(
@@ -126,5 +144,45 @@ export async function rollUpOpenDay(
     ]);
     rolled += 1;
   }
-  return rolled;
+  return { rolled, complete: true };
+}
+
+/**
+ * Statements that make a closed day's rollups the sum of its hourly rows (every hour of it rolled
+ * at its current count): no statement reads the day's raw events. The caller deletes the hourly
+ * rows in the same batch.
+ */
+export function compactDayStatements(
+  d1: D1Database,
+  projectId: string,
+  day: string,
+  rolledGroupings: string,
+): D1PreparedStatement[] {
+  const sums = ROLLUP_COLUMNS.map((column) => `SUM(${column})`).join(', ');
+  return [
+    d1
+      .prepare(
+        'DELETE FROM rollups WHERE project_id = ?1 AND dimension IN (SELECT value FROM json_each(?3)) AND day = ?2',
+      )
+      .bind(projectId, day, rolledGroupings),
+    d1
+      .prepare(
+        `INSERT INTO rollups (project_id, day, dimension, value, ${ROLLUP_COLUMNS.join(', ')})
+         SELECT project_id, day, dimension, value, ${sums} FROM rollup_hours
+         WHERE project_id = ?1 AND dimension IN (SELECT value FROM json_each(?3)) AND day = ?2
+         GROUP BY dimension, value HAVING SUM(events) != 0`,
+      )
+      .bind(projectId, day, HOURLY_GROUPINGS),
+    rolledDayStatement(d1, projectId, day),
+  ];
+}
+
+/** The statement recording the catalog a day was rolled with: a dimension added later is not in its rows. */
+export function rolledDayStatement(d1: D1Database, projectId: string, day: string): D1PreparedStatement {
+  return d1
+    .prepare(
+      `INSERT INTO rolled_days (project_id, day, version) VALUES (?, ?, ${CATALOG_VERSION})
+       ON CONFLICT (project_id, day) DO UPDATE SET version = excluded.version`,
+    )
+    .bind(projectId, day);
 }

@@ -9,7 +9,7 @@
  * concurrently), and clears a mark only if no event was written to its hour since it was read.
  * The open day is never rolled up here; its closed hours are, one by one (`hours.ts`).
  */
-import { CATALOG_VERSION, type Dimension, ROLLED_DIMENSIONS } from '@tally/sdk/catalog';
+import { type Dimension, ROLLED_DIMENSIONS } from '@tally/sdk/catalog';
 import {
   bumpVersionsStatement,
   dirtyDaysOfMark,
@@ -25,7 +25,14 @@ import { EVENT_GROUPINGS, groupingCaseSql, VISIT_GROUPINGS } from '../stats/segm
 import { EVENT_METRICS, EVENT_REVENUE, ROLLUP_INSERT, ROLLUP_VISIT, rollupMetricsSql } from '../stats/metric-sql.ts';
 import { GOAL_DIMENSION, type RollupGoal } from '../stats/goal-keys.ts';
 import { goalDaySql, goalsOf } from './goal-rollups.ts';
-import { deleteDayHoursStatement, rollUpOpenDay } from './hours.ts';
+import {
+  compactDayStatements,
+  deleteDayHoursStatement,
+  isHourlyRolled,
+  rolledDayStatement,
+  rollUpDayHours,
+  rollUpOpenDay,
+} from './hours.ts';
 
 /** The breakdown dimensions rolled up per day: the catalog's rolled dimensions. */
 export const ROLLUP_DIMENSIONS: readonly Dimension[] = ROLLED_DIMENSIONS;
@@ -135,13 +142,7 @@ export function replaceDayStatements(
       )
       .bind(project.id, formatDate(day), ROLLED_GROUPINGS),
     ...[...rollupDaySql(project, day), ...goalRows].map(({ sql, params }) => d1.prepare(sql).bind(...params)),
-    // The catalog this day was rolled with: a dimension added later is not in its rows.
-    d1
-      .prepare(
-        `INSERT INTO rolled_days (project_id, day, version) VALUES (?, ?, ${CATALOG_VERSION})
-         ON CONFLICT (project_id, day) DO UPDATE SET version = excluded.version`,
-      )
-      .bind(project.id, formatDate(day)),
+    rolledDayStatement(d1, project.id, formatDate(day)),
   ];
 }
 
@@ -187,6 +188,13 @@ export async function rollUp(
   for (const { project, rawFrom, days, marks: projectMarks } of byProject.values()) {
     const today = formatDate(localDate(now, project.timezone));
     const rolled = new Set<string>();
+    /** Roll a closed day's hours that were not rolled while it was open, if it had any that were. */
+    const hourlyDay = async (day: LocalDate) => {
+      const { start, end } = dayBounds(day, project.timezone);
+      const ofDay = projectMarks.filter((mark) => mark.hour * 3_600_000 < end && (mark.hour + 1) * 3_600_000 > start);
+      if (!ofDay.some(isHourlyRolled)) return null;
+      return rollUpDayHours(d1, project, day, projectMarks, now, started + budget.ms);
+    };
     // Read once per project and run: a goal changed since then marked its hours again, so a day
     // rolled with the old definition stays marked (and its rows' key is the old one).
     let goals: Awaited<ReturnType<typeof goalsOf>> | null = null;
@@ -209,11 +217,19 @@ export async function rollUp(
       // A day the retention purge cut into keeps the rollups it has: recomputing it would count
       // only what is left of it. Its marks are settled all the same.
       const complete = isComplete(label, project.timezone, rawFrom);
-      goals ??= complete ? await goalsOf(d1, project) : null;
+      // A day rolled hour by hour while it was open: its last hours too, then it is their sum, and
+      // no statement reads more than an hour's visitors (`hours.ts`).
+      const hourly = complete ? await hourlyDay(day) : null;
+      if (hourly && !hourly.complete) {
+        result.exhausted = true;
+        return result;
+      }
+      goals ??= complete && !hourly ? await goalsOf(d1, project) : null;
       // Read before the batch: an event written to the day since then marks its hour, so the
       // day's mark is not cleared and it is rolled again.
-      const replace =
-        complete && goals
+      const replace = hourly
+        ? compactDayStatements(d1, project.id, label, ROLLED_GROUPINGS)
+        : complete && goals
           ? replaceDayStatements(d1, project, day, { list: goals.list, dayPaths: await goals.dayPaths(day) })
           : [];
       const answers = await d1.batch([
