@@ -3,11 +3,14 @@
  * runs them): a new user signs up, creates a project, copies its snippet onto a site, and watches
  * the visit arrive — in the snippet check, the cards, the chart, the panels and the realtime card;
  * a click on a page filters the view through the URL, and so do the range picker's presets and a
- * custom range; the theme toggle turns the page dark; an API key is shown once and revoked; a new
- * goal appears on the dashboard; a share link opens read-only without signing in; events whose
- * URL, referrer, UTM tags, name and properties carry script payloads render as inert text, for the
- * owner and in the share view; and the user signs out and back in. Screenshots of the main views,
- * light and dark, go to e2e/artifacts/ (CI keeps them with its logs).
+ * custom range ("All time" says its dates); the keyboard keeps its place when a row applies a
+ * filter or a chip is removed, and the skip link moves focus to the content; the theme toggle turns
+ * the page dark; an API key is shown once and revoked; a new goal appears on the dashboard; a share
+ * link opens read-only without signing in; events whose URL, referrer, UTM tags, name and
+ * properties carry script payloads render as inert text, for the owner and in the share view; at
+ * 375 px nothing runs together, goal names are whole and the settings rows keep their buttons in
+ * view; and the user signs out and back in. Screenshots of the main views, light and dark, go to
+ * e2e/artifacts/ (CI keeps them with its logs).
  *
  * The realtime card's one-second target is printed, not asserted (timings belong to benchmarks).
  */
@@ -287,6 +290,47 @@ describe('the dashboard', () => {
   );
 
   it(
+    'keeps keyboard focus in place: Enter on a row filters, a removed chip, the skip link',
+    async () => {
+      const page = ownerPage;
+      const focused = () =>
+        page.evaluate(() => {
+          const element = document.activeElement as HTMLElement | null;
+          return {
+            tag: element?.tagName ?? null,
+            key: element?.dataset.focusKey ?? null,
+            label: element?.getAttribute('aria-label') ?? null,
+            id: element?.id ?? null,
+          };
+        });
+      const row = panel(page, 'Pages').locator('.row-btn', { hasText: '/pricing' });
+      await row.focus();
+      await page.keyboard.press('Enter');
+      await page.waitForURL(/[?&]f=is,page,\/pricing(&|$)/);
+      // The filtered answer re-renders the panel's rows: focus stays on the row that applied the filter.
+      await expect.poll(() => metric(page, 'pageviews').textContent(), { timeout: 15_000 }).toBe('1');
+      await expect.poll(focused).toMatchObject({ tag: 'BUTTON', key: 'page:/pricing' });
+
+      // The only chip removed by keyboard: focus goes to the overview whose numbers change, not to the page body.
+      await page.getByRole('button', { name: /^Remove filter: Page is \/pricing$/ }).focus();
+      await page.keyboard.press('Enter');
+      await page.waitForURL((url) => !url.search.includes('f='));
+      await expect.poll(focused).toMatchObject({ tag: 'SECTION', label: 'Overview' });
+
+      // The skip link is the first stop, and moves focus (not only the view) to the content.
+      await page.reload();
+      await metric(page, 'visitors').waitFor();
+      await page.keyboard.press('Tab');
+      expect(await page.evaluate(() => document.activeElement?.textContent)).toBe('Skip to content');
+      await page.keyboard.press('Enter');
+      await expect.poll(focused).toMatchObject({ tag: 'MAIN', id: 'main' });
+      await page.keyboard.press('Tab');
+      expect(await page.evaluate(() => document.activeElement?.closest('main') !== null)).toBe(true);
+    },
+    STEP_TIMEOUT,
+  );
+
+  it(
     'changes the range with a preset and with a custom range, through the URL',
     async () => {
       const page = ownerPage;
@@ -312,6 +356,17 @@ describe('the dashboard', () => {
       await range.selectOption({ label: 'Change dates…' });
       await from.waitFor();
       await page.getByRole('button', { name: 'Cancel' }).click();
+
+      // "All time" says which dates it covers: the first day with data (today: every visit so far) to today.
+      await range.selectOption({ label: 'All time' });
+      await page.waitForURL(/[?&]period=all(&|$)/);
+      const todayText = new Date(`${today}T12:00:00Z`).toLocaleDateString('en-US', {
+        month: 'short',
+        day: 'numeric',
+        year: 'numeric',
+        timeZone: 'UTC',
+      });
+      await expect.poll(() => page.getByTestId('range-dates').textContent(), { timeout: 15_000 }).toBe(todayText);
       await range.selectOption({ label: 'Last 30 days' });
       await page.waitForURL((url) => !url.search.includes('period='));
     },
@@ -494,21 +549,85 @@ describe('the dashboard', () => {
   );
 
   it(
-    'fits a 375 px screen',
+    'fits a 375 px screen: headings apart, goal names whole, settings rows with their buttons in view',
     async () => {
       const phone = await browser.newContext({
         viewport: { width: 375, height: 812 },
         storageState: await owner.storageState(),
       });
       const page = await phone.newPage();
+      const overflow = () =>
+        page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
       await page.goto(`${dashboard.url}/projects/${encodeURIComponent(projectId)}`);
+      // A goal with a long name: on a phone it wraps, it is not cut to "Visit …".
+      const longGoal = 'Visit the home page from any campaign or referrer';
+      const created = await page.evaluate(
+        async ({ id, name }) =>
+          (
+            await fetch(`/api/projects/${encodeURIComponent(id)}/goals`, {
+              method: 'POST',
+              headers: { 'content-type': 'application/json' },
+              body: JSON.stringify({ kind: 'pageview', path: '/', name }),
+            })
+          ).status,
+        { id: projectId, name: longGoal },
+      );
+      expect(created).toBe(201);
+      await page.reload();
       await expect.poll(() => metric(page, 'visitors').textContent(), { timeout: 30_000 }).not.toBe(null);
       await panel(page, 'Pages').locator('.row-btn').first().waitFor();
-      const overflow = await page.evaluate(
-        () => document.documentElement.scrollWidth - document.documentElement.clientWidth,
+      const goalLabel = panel(page, 'Goals').locator('.row-label', { hasText: longGoal });
+      await goalLabel.waitFor({ timeout: 30_000 });
+      expect(
+        await goalLabel.evaluate((label) => ({ text: label.textContent, cut: label.scrollWidth > label.clientWidth })),
+      ).toEqual({ text: longGoal, cut: false });
+      // Column headings ("Visitors", "Views", "Uniques", "Total") each fit, and never touch the next one.
+      const headings = await page.locator('.col-heads .cols').evaluateAll((rows) =>
+        rows.map((row) => {
+          const spans = [...row.children] as HTMLElement[];
+          return {
+            text: spans.map((span) => span.textContent).join(' '),
+            cut: spans.some((span) => span.scrollWidth > span.clientWidth),
+            overlap: spans.some(
+              (span, i) =>
+                i > 0 &&
+                (spans[i - 1] as HTMLElement).getBoundingClientRect().right > span.getBoundingClientRect().left,
+            ),
+          };
+        }),
       );
-      expect(overflow).toBeLessThanOrEqual(0);
+      expect(headings.length).toBeGreaterThan(4);
+      for (const heading of headings) expect(heading, heading.text).toMatchObject({ cut: false, overlap: false });
+      expect(await overflow()).toBeLessThanOrEqual(0);
       await screenshots(page, 'dashboard-375');
+
+      // Settings: each API key and member is a card with its buttons in view, nothing scrolls sideways.
+      await page.goto(`${dashboard.url}/projects/${encodeURIComponent(projectId)}/settings#keys`);
+      const keys = page.locator('#keys');
+      await keys.getByLabel('Name', { exact: true }).fill('phone');
+      await keys.getByRole('button', { name: 'Create key' }).click();
+      await keys.getByTestId('api-key-secret').waitFor();
+      const members = page.locator('#members');
+      await members.getByRole('button', { name: 'Leave' }).waitFor();
+      const buttons = [
+        keys.getByRole('button', { name: 'Rotate' }),
+        keys.getByRole('button', { name: 'Revoke' }),
+        members.getByRole('button', { name: 'Leave' }),
+      ];
+      for (const button of buttons) {
+        await button.scrollIntoViewIfNeeded();
+        expect(await button.isVisible()).toBe(true);
+        const box = await button.boundingBox();
+        expect(box).not.toBeNull();
+        expect(box?.x ?? -1).toBeGreaterThanOrEqual(0);
+        expect((box?.x ?? 0) + (box?.width ?? 0)).toBeLessThanOrEqual(375);
+      }
+      const sideways = await page
+        .locator('.list-table')
+        .evaluateAll((tables) => tables.filter((table) => table.scrollWidth > table.clientWidth).length);
+      expect(sideways).toBe(0);
+      expect(await overflow()).toBeLessThanOrEqual(0);
+      await screenshots(page, 'settings-375');
       await page.goto(`${dashboard.url}/projects`);
       await page.getByRole('link', { name: 'E2E site', exact: true }).waitFor();
       await screenshots(page, 'projects-375');

@@ -1,6 +1,7 @@
 import { env } from 'cloudflare:workers';
 import { describe, expect, it } from 'vitest';
 import { rotateSaltsSlice, runScheduled } from '../src/cron.ts';
+import { expectLogs } from './expected-logs.ts';
 
 const DAY = 86_400_000;
 const TICK = 5 * 60_000;
@@ -29,6 +30,7 @@ describe('the cron', () => {
   });
 
   it('runs every step even when one fails, then reports the failure', async () => {
+    const failures = expectLogs('error', /^cron: salt rotation failed: /);
     await env.DB.prepare(
       "INSERT INTO projects (id, name, site_key, created_at, updated_at) VALUES ('cron-x', 'X', 'cron-x', 0, 0)",
     ).run();
@@ -46,6 +48,7 @@ describe('the cron', () => {
       } as unknown as Env['PROJECT'],
     };
     await expect(runScheduled(broken, MIDNIGHT + 60_000)).rejects.toThrow('cron steps failed: salt rotation');
+    expect(failures.lines).toEqual(['cron: salt rotation failed: Durable Object is overloaded']);
     // The auth cleanup after it still ran.
     const left = await env.DB.prepare("SELECT COUNT(*) AS n FROM sign_in_throttle WHERE key = 'email:stale'").first<{
       n: number;

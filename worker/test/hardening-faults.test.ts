@@ -20,6 +20,8 @@ import { app } from '../src/app.ts';
 import { PASSWORD, signUp } from './accounts.ts';
 import { createProject, expectError, ORIGIN, pageview, postEvent, type TestProject, USER_AGENTS } from './helpers.ts';
 import { D1_TRANSIENT_ERRORS, QueueSimulator, seededRandom } from './hardening-queue.ts';
+import { DELIBERATE_CRASH } from './deliberate-crash.ts';
+import { expectLogs } from './expected-logs.ts';
 
 const NO_LIMITS = { projectRate: 1e6, projectBurst: 1e6, visitorRate: 1e6, visitorBurst: 1e6 };
 
@@ -89,10 +91,13 @@ async function flood(
   return result;
 }
 
-/** Abort a ProjectDO as a crash would: in-flight calls fail, memory is lost, storage is kept. */
+/**
+ * Abort a ProjectDO as a crash would: in-flight calls fail, memory is lost, storage is kept. The
+ * reason marks workerd's report of it as expected (deliberate-crash.ts).
+ */
 async function crash(projectId: string): Promise<void> {
   await runInDurableObject(projectStub(projectId), (_instance, state) => {
-    state.abort('crash');
+    state.abort(DELIBERATE_CRASH);
   }).catch(() => undefined);
 }
 
@@ -111,6 +116,8 @@ async function stored(projectId: string) {
 
 describe('every 202 reaches D1 exactly once', () => {
   it('through DO restarts, refused sends, crashing consumers, D1 errors and a dead-letter replay', async () => {
+    // The outbox logs each send the simulated queue refuses, and retries it: expected here.
+    const refusedSends = expectLogs('warn', /Queue send failed: service unavailable/);
     const random = seededRandom(8);
     const projects = [
       await createProject({ rateLimits: NO_LIMITS }),
@@ -189,6 +196,7 @@ describe('every 202 reaches D1 exactly once', () => {
     expect(counts.d1FailedAfter).toBeGreaterThan(0);
     expect(counts.movedToDeadLetter).toBeGreaterThan(0);
     expect(counts.sendsRefused).toBeGreaterThan(0);
+    expect(refusedSends.lines.length).toBeGreaterThan(0);
     const { results: quarantined } = await env.DB.prepare('SELECT body FROM quarantine').all<{ body: string }>();
     expect(quarantined.filter((row) => projects.some((p) => row.body.includes(p.id)))).toEqual([]);
   }, 120_000);
@@ -196,6 +204,8 @@ describe('every 202 reaches D1 exactly once', () => {
 
 describe('when the ProjectDO is aborted with admissions in flight', () => {
   it('answers each request 202 (stored exactly once) or 503 with Retry-After, never anything else', async () => {
+    // Each 503 is an admission the abort broke, and the Worker logs why.
+    const admitFailures = expectLogs('error', /^ProjectDO admit failed: /);
     const random = seededRandom(86);
     const project = await createProject({ rateLimits: NO_LIMITS });
     const REQUESTS = 120;
@@ -248,6 +258,7 @@ describe('when the ProjectDO is aborted with admissions in flight', () => {
     // The aborts struck requests in flight (with this seed and timing: 2 of 120), and spared the rest.
     expect(refused.length).toBeGreaterThan(0);
     expect(accepted.length).toBeGreaterThan(REQUESTS / 2);
+    expect(admitFailures.lines).toEqual(refused.map(() => `ProjectDO admit failed: ${DELIBERATE_CRASH}`));
   }, 60_000);
 });
 
@@ -264,6 +275,7 @@ function envWithFailingDurableObject(message: string): Env {
 describe('when events cannot be made durable (the admission fails)', () => {
   it('answers 503 with Retry-After, never 202, and stores nothing', async () => {
     vi.useRealTimers();
+    const admitFailures = expectLogs('error', /^ProjectDO admit failed: /);
     const project = await createProject({ hostnames: ['example.com'] });
     const messages = [
       'Durable Object is overloaded',
@@ -295,12 +307,15 @@ describe('when events cannot be made durable (the admission fails)', () => {
         `with Retry-After, 0 answered 202; COUNT(*) ${inD1.total}, pending ${await projectStub(project.id).pendingEvents()}`,
     );
     expect(inD1.total).toBe(0);
+    // The cause stays in the logs.
+    expect(admitFailures.lines).toEqual(messages.map((message) => `ProjectDO admit failed: ${message}`));
   });
 });
 
 describe('when D1 is overloaded or resetting during a request', () => {
   it.each(D1_TRANSIENT_ERRORS)('answers 503 with Retry-After, never 500 or the D1 text (%s)', async (message) => {
     vi.useRealTimers();
+    const logged = expectLogs('error', /^storage unavailable: /);
     const project = await createProject();
     const user = await signUp();
     const failing = new Proxy(env.DB, {
@@ -336,5 +351,7 @@ describe('when D1 is overloaded or resetting during a request', () => {
       expect(error.message).not.toContain('D1');
     }
     expect(await projectStub(project.id).pendingEvents()).toBe(0);
+    // The cause stays in the logs, once per request.
+    expect(logged.lines).toEqual(requests.map(() => `storage unavailable: ${message}`));
   });
 });

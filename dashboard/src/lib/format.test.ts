@@ -71,6 +71,14 @@ describe('formatMetric', () => {
     expect(formatMetric('conversion_rate', 4.25)).toBe('4.25%');
     expect(formatMetric('conversion_rate', 44.8)).toBe('44.8%');
   });
+
+  it('spells revenue in the currency of the answer', () => {
+    expect(formatMetric('revenue', 49.5, 'EUR')).toBe('€49.50');
+    expect(formatMetric('revenue', 1234.5, 'GBP')).toBe('£1,235');
+    expect(formatMetric('revenue', 12_345, 'JPY')).toBe('¥12.3k');
+    // Without a currency (never in an answer that has revenue), a plain number rather than a wrong symbol.
+    expect(formatMetric('revenue', 1234)).toBe('1.2k');
+  });
 });
 
 describe('formatMoney', () => {
@@ -78,7 +86,10 @@ describe('formatMoney', () => {
     expect(formatMoney(9.99, 'USD')).toBe('$9.99');
     expect(formatMoney(1234.5, 'EUR')).toBe('€1,235');
     expect(formatMoney(12_345, 'USD')).toBe('$12.3k');
-    expect(formatMoney(0, 'GBP')).toBe('£0.00');
+    expect(formatMoney(0, 'GBP')).toBe('£0');
+    // Whole amounts, as on a chart's axis, without cents.
+    expect(formatMoney(500, 'EUR')).toBe('€500');
+    expect(formatMoney(0.5, 'USD')).toBe('$0.50');
   });
 });
 

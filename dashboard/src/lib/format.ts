@@ -66,9 +66,19 @@ export function formatDuration(seconds: number): string {
 /** Metrics the stats API knows (the catalog's). */
 export type { MetricName };
 
-/** A metric's value in its unit: counts short, rates in percent, durations in minutes and seconds. */
-export function formatMetric(metric: MetricName, value: number): string {
+/**
+ * A metric's value in its unit: counts short, rates in percent, durations in minutes and seconds,
+ * revenue in `currency` (the answer's `meta.currency`: the project's) when it is known.
+ *
+ * @example
+ * ```ts
+ * formatMetric('revenue', 1234.5, 'EUR'); // '€1,235'
+ * ```
+ */
+export function formatMetric(metric: MetricName, value: number, currency?: string): string {
   switch (metric) {
+    case 'revenue':
+      return currency ? formatMoney(value, currency) : formatNumber(value);
     case 'bounce_rate':
       return `${Math.round(value)}%`;
     case 'conversion_rate':
@@ -120,7 +130,8 @@ export function formatChange(metric: MetricName, current: number, previous: numb
 }
 
 /**
- * An amount of money in its currency, short for large sums: `$9.99`, `€1,234`, `$12.3k`.
+ * An amount of money in its currency, short for large sums, cents only when there are some:
+ * `$9.99`, `$500`, `€1,234`, `$12.3k`.
  *
  * @example
  * ```ts
@@ -135,10 +146,12 @@ export function formatMoney(amount: number, currency: string): string {
         .find((part) => part.type === 'currency')?.value;
       return `${symbol ?? `${currency} `}${formatNumber(amount)}`;
     }
+    const cents = Math.abs(amount) < 1000 && !Number.isInteger(amount);
     return new Intl.NumberFormat('en-US', {
       style: 'currency',
       currency,
-      maximumFractionDigits: Math.abs(amount) >= 1000 ? 0 : 2,
+      minimumFractionDigits: cents ? 2 : 0,
+      maximumFractionDigits: cents ? 2 : 0,
     }).format(amount);
   } catch {
     return `${formatNumber(amount)} ${currency}`;

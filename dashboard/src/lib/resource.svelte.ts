@@ -1,6 +1,6 @@
 /**
  * Data that a component fetches from the API and refetches when its inputs change: the previous
- * answer stays on screen (dimmed) while the next loads, stale answers are dropped, a transient
+ * answer stays on screen, marked `stale`, while the next loads, late answers are dropped, a transient
  * failure (network, 502-504: a deploy or a restart) is retried once by itself, and any other failed
  * load offers `retry`. Call it during component initialisation (it registers an `$effect`).
  */
@@ -15,6 +15,11 @@ export interface Resource<T> {
   readonly data: T | undefined;
   readonly error: Error | null;
   readonly loading: boolean;
+  /**
+   * `data` is the answer to older inputs (other filters, another range) while the new answer
+   * loads: whoever shows it marks it so (`.stale`, `aria-busy`), never as current numbers.
+   */
+  readonly stale: boolean;
   /** Load again, bypassing the query memory. */
   retry(): void;
 }
@@ -70,7 +75,11 @@ export function resource<I, T>(
 
   $effect(() => {
     const value = input();
-    if (value === null) return;
+    if (value === null) {
+      // Nothing is asked (any more): nothing is loading, and what an earlier input left is not stale.
+      loading = false;
+      return;
+    }
     untrack(() => run(value, false));
     return () => {
       generation++;
@@ -87,6 +96,9 @@ export function resource<I, T>(
     },
     get loading() {
       return loading;
+    },
+    get stale() {
+      return loading && data !== undefined;
     },
     retry() {
       if (last !== null) run(last, true);

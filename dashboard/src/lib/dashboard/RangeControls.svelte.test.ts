@@ -75,6 +75,26 @@ describe('RangeControls', () => {
     expect(navigate).not.toHaveBeenCalled();
   });
 
+  it('shows the dates of "All time" once the first day with data is known', async () => {
+    const view: DashboardState = { ...DEFAULT_STATE, period: 'all' };
+    const navigate = vi.fn<(next: DashboardState) => void>();
+    const { rerender } = render(RangeControls, { view, span: null, interval: 'month', today: TODAY, navigate });
+    // Until the API has said which day that is, no dates rather than wrong ones.
+    expect(screen.queryByTestId('range-dates')).toBeNull();
+    await rerender({
+      view,
+      span: null,
+      allSpan: { from: '2025-11-03', to: TODAY },
+      interval: 'month',
+      today: TODAY,
+      navigate,
+    });
+    expect(screen.getByTestId('range-dates').textContent).toBe('Nov 3, 2025 – Feb 10, 2026');
+    // A custom range starts from them.
+    await choose(rangeSelect(), 'Custom range…');
+    expect(input('From').value).toBe('2025-11-03');
+  });
+
   it('changes the comparison', async () => {
     const { navigate } = renderControls(CUSTOM);
     await choose(screen.getByLabelText('Compare with') as HTMLSelectElement, 'vs Previous period');

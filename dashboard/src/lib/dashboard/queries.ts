@@ -75,6 +75,15 @@ export function comparisonSeriesQuery(
   };
 }
 
+/**
+ * The project's first day with data, for the dates of `all`: the earliest day of its day-by-day
+ * series (time dimensions sort ascending; days without events have no row). No filters: the range
+ * is the project's, and the answer is read from rollups.
+ */
+export function firstDayQuery(project: string): QueryRequest {
+  return { project, metrics: ['events'], date_range: 'all', dimensions: ['time:day'], limit: 1 };
+}
+
 /** A panel's breakdown: the top `limit` values of one dimension. */
 export function breakdownQuery(
   project: string,
