@@ -1,3 +1,12 @@
+CREATE TABLE `rolled_hours` (
+	`project_id` text NOT NULL,
+	`day` text NOT NULL,
+	`start` integer NOT NULL,
+	`mark` integer NOT NULL,
+	`version` integer NOT NULL,
+	PRIMARY KEY(`project_id`, `day`, `start`)
+);
+--> statement-breakpoint
 CREATE TABLE `rollup_hours` (
 	`project_id` text NOT NULL,
 	`dimension` text NOT NULL,
@@ -14,6 +23,4 @@ CREATE TABLE `rollup_hours` (
 	PRIMARY KEY(`project_id`, `dimension`, `day`, `start`, `value`)
 );
 --> statement-breakpoint
-ALTER TABLE `rollup_dirty` ADD `hourly` integer;--> statement-breakpoint
-ALTER TABLE `rollup_dirty` ADD `hourly_version` integer;--> statement-breakpoint
 CREATE INDEX `events_project_visitor_idx` ON `events` (`project_id`,`visitor_id`,`ts`);

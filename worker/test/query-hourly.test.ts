@@ -9,6 +9,7 @@ import { env } from 'cloudflare:workers';
 import fc from 'fast-check';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { ROLLUP_DIMENSIONS, rollUp, rollUpAll } from '../src/rollup/index.ts';
+import { HOUR_GRACE_MS } from '../src/rollup/hours.ts';
 import { addDays, dayBounds, formatDate, type LocalDate, parseDate } from '../src/shared/calendar.ts';
 import { type OracleQuery, type RawEvent, runOracle } from './query-oracle.ts';
 import type { OracleGoal } from './query-oracle-goals.ts';
@@ -120,7 +121,8 @@ describe('the open day read hour by hour', () => {
 
           const projectId = await seed(data.timezone, early, data.goals);
           await rollUpAll(env.DB, now);
-          const closedToday = early.filter((event) => event.ts >= start && event.ts < Math.floor(now / HOUR) * HOUR);
+          const rolledBy = Math.floor((now - HOUR_GRACE_MS) / HOUR) * HOUR;
+          const closedToday = early.filter((event) => event.ts >= start && event.ts < rolledBy);
           if (closedToday.length) expect(await hourlyRows(projectId)).toBeGreaterThan(0);
           expect(await ask(projectId, query), `rolled ${JSON.stringify(query)}`).toEqual(expectedEarly);
 
@@ -209,5 +211,105 @@ describe('the open day read hour by hour', () => {
     await rollUpAll(env.DB, later);
     expect(await hourlyRowsOf(projectId, '2026-05-04')).toBe(0);
     for (const query of queries) expect(await ask(projectId, query)).toEqual(runOracle(all, query, data));
+  });
+});
+
+describe('a day rolled hour by hour and then closed', () => {
+  const BIG = { days: 100_000, ms: Number.POSITIVE_INFINITY };
+  const cron = async (at: string) => {
+    const now = Date.parse(at);
+    vi.setSystemTime(now);
+    return rollUp(env.DB, now, BIG);
+  };
+  const day = (label: string): OracleQuery => ({
+    metrics: ['visitors', 'visits', 'pageviews'],
+    date_range: [label, label],
+  });
+  const KOLKATA = { timezone: 'Asia/Kolkata', goals: [] };
+
+  it('keeps a late event into yesterday whole, in a zone whose midnight cuts an hour', async () => {
+    vi.useFakeTimers({ toFake: ['Date'] });
+    vi.setSystemTime(Date.parse('2026-05-03T05:05:00Z'));
+    const projectId = await seed(KOLKATA.timezone, []);
+    const y1 = event('2026-05-03T05:00:00Z', { visitor_id: 'v1', session_id: 's1' });
+    const y2 = event('2026-05-03T10:00:00Z', { visitor_id: 'v2', session_id: 's2' });
+    // The hour 18:00–19:00 UTC: the end of 2026-05-03 and the start of 2026-05-04 in Kolkata.
+    const shared = event('2026-05-03T18:10:00Z', { visitor_id: 'v3', session_id: 's3' });
+    const next = event('2026-05-03T19:10:00Z', { visitor_id: 'vt', session_id: 'st' });
+    await writeLate(projectId, [y1]);
+    await cron('2026-05-03T06:05:00Z');
+    await writeLate(projectId, [y2]);
+    await cron('2026-05-03T11:05:00Z');
+    await writeLate(projectId, [shared]);
+    await cron('2026-05-03T18:35:00Z');
+    await writeLate(projectId, [next]);
+    await cron('2026-05-03T20:05:00Z');
+    const before = [y1, y2, shared, next];
+    expect(await ask(projectId, day('2026-05-03'))).toEqual(runOracle(before, day('2026-05-03'), KOLKATA));
+    // A late event (a queue retry) into yesterday, whose hourly rows are gone since it closed.
+    const late = event('2026-05-03T12:00:00Z', { visitor_id: 'vz', session_id: 'sz' });
+    await writeLate(projectId, [late]);
+    await cron('2026-05-03T20:15:00Z');
+    const all = [...before, late];
+    expect(await ask(projectId, day('2026-05-03'))).toEqual(runOracle(all, day('2026-05-03'), KOLKATA));
+    expect(await ask(projectId, day('2026-05-04'))).toEqual(runOracle(all, day('2026-05-04'), KOLKATA));
+  });
+
+  it("counts the open day's first half-hour, rolled apart from yesterday's half of the same hour", async () => {
+    vi.useFakeTimers({ toFake: ['Date'] });
+    vi.setSystemTime(Date.parse('2026-05-03T10:05:00Z'));
+    const projectId = await seed(KOLKATA.timezone, []);
+    const y = event('2026-05-03T10:00:00Z', { visitor_id: 'vy', session_id: 'sy' });
+    await writeLate(projectId, [y]);
+    await cron('2026-05-03T12:00:00Z');
+    // 00:01 in Kolkata on 2026-05-04: the later half of the hour whose earlier half closes 05-03.
+    const a = event('2026-05-03T18:31:00Z', { visitor_id: 'va', session_id: 'sa' });
+    await writeLate(projectId, [a]);
+    await cron('2026-05-03T18:35:00Z');
+    const b = event('2026-05-03T20:10:00Z', { visitor_id: 'vb', session_id: 'sb' });
+    await writeLate(projectId, [b]);
+    await cron('2026-05-03T21:05:00Z');
+    const all = [y, a, b];
+    expect(await ask(projectId, day('2026-05-03'))).toEqual(runOracle(all, day('2026-05-03'), KOLKATA));
+    expect(await ask(projectId, day('2026-05-04'))).toEqual(runOracle(all, day('2026-05-04'), KOLKATA));
+    await cron('2026-05-04T18:35:00Z');
+    await cron('2026-05-04T19:05:00Z');
+    expect(await ask(projectId, day('2026-05-04'))).toEqual(runOracle(all, day('2026-05-04'), KOLKATA));
+  });
+
+  it('stays whole when the cron reads only some of its marks in a run', async () => {
+    vi.useFakeTimers({ toFake: ['Date'] });
+    vi.setSystemTime(Date.parse('2026-05-04T01:00:00Z'));
+    const projectId = await seed('UTC', []);
+    const list = ['02', '05', '09', '14', '20'].map((h, i) =>
+      event(`2026-05-04T${h}:10:00Z`, { visitor_id: `v${i}`, session_id: `s${i}` }),
+    );
+    for (const one of list) {
+      await writeLate(projectId, [one]);
+      await cron(new Date(one.ts + HOUR).toISOString());
+    }
+    // Another project's 1,997 older marks: the run's 2,000 oldest end inside this day.
+    const other = `q-other-${crypto.randomUUID().slice(0, 8)}`;
+    const at = Date.now();
+    await env.DB.batch([
+      env.DB.prepare(
+        'INSERT INTO projects (id, name, site_key, timezone, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)',
+      ).bind(other, 'other', `site_${other}`, 'UTC', at, at),
+      // Past retention, so the other project's days are settled without work.
+      env.DB.prepare('INSERT INTO rollup_state (project_id, version, updated_at, raw_from) VALUES (?, 1, ?, ?)').bind(
+        other,
+        at,
+        Date.parse('2030-01-01T00:00:00Z'),
+      ),
+      env.DB.prepare(
+        `WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 1997)
+         INSERT INTO rollup_dirty (project_id, hour, mark) SELECT ?, ? - i, 1 FROM n`,
+      ).bind(other, Date.parse('2026-05-04T00:00:00Z') / HOUR),
+    ]);
+    const data = { timezone: 'UTC', goals: [] };
+    await cron('2026-05-05T00:10:00Z');
+    expect(await ask(projectId, day('2026-05-04'))).toEqual(runOracle(list, day('2026-05-04'), data));
+    await cron('2026-05-05T00:15:00Z');
+    expect(await ask(projectId, day('2026-05-04'))).toEqual(runOracle(list, day('2026-05-04'), data));
   });
 });

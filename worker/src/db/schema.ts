@@ -378,15 +378,28 @@ export const rollupDirty = sqliteTable(
      * closed day was rolled up. While `rolled = mark` the hour makes only its later, open day raw.
      */
     rolled: integer('rolled'),
-    /**
-     * The `mark` at which the open day's part of this hour was rolled up into `rollup_hours`, and
-     * the catalog version it was rolled with: while both are current, and every earlier hour of the
-     * day is too, that part is read from `rollup_hours` instead of raw (`rollup/hours.ts`).
-     */
-    hourly: integer('hourly'),
-    hourlyVersion: integer('hourly_version'),
   },
   (t) => [primaryKey({ columns: [t.projectId, t.hour] })],
+);
+
+/**
+ * The hour segments of a day whose `rollup_hours` rows are written (`rollup/hours.ts`): each at
+ * the `mark` its UTC hour had then, and with which catalog. While the mark is still the hour's and
+ * every earlier segment of the day is current too, a segment is read from `rollup_hours`; a
+ * segment rolled again drops the day's later rows here, whose numbers may have changed with it.
+ * Keyed by day and segment, not by UTC hour: an hour cut by a local midnight is two segments.
+ */
+export const rolledHours = sqliteTable(
+  'rolled_hours',
+  {
+    projectId: text('project_id').notNull(),
+    day: text('day').notNull(),
+    /** The segment's first instant (ms). */
+    start: integer('start').notNull(),
+    mark: integer('mark').notNull(),
+    version: integer('version').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.projectId, t.day, t.start] })],
 );
 
 /**

@@ -10,7 +10,7 @@
 import { z } from '@hono/zod-openapi';
 import { LIMITS } from '@tally/sdk/protocol';
 import { and, asc, eq, ne, sql } from 'drizzle-orm';
-import { type Db, goals, rollupState, rollups } from '../db/index.ts';
+import { type Db, goals, rollupHours, rollupState, rollups } from '../db/index.ts';
 import { GOAL_DIMENSION, goalRollupKey, goalRollupValue } from '../stats/goal-keys.ts';
 import { isUniqueViolation } from '../shared/db-errors.ts';
 import { ApiError, type FieldIssue } from '../shared/errors.ts';
@@ -273,6 +273,16 @@ export async function deleteGoal(db: Db, access: ProjectAccess, goalId: string):
           eq(rollups.projectId, projectId),
           eq(rollups.dimension, GOAL_DIMENSION),
           sql`substr(${rollups.value}, 1, length(${prefix})) = ${prefix}`,
+        ),
+      ),
+    // And the open day's hourly ones, which its daily rows would otherwise be summed from.
+    db
+      .delete(rollupHours)
+      .where(
+        and(
+          eq(rollupHours.projectId, projectId),
+          eq(rollupHours.dimension, GOAL_DIMENSION),
+          sql`substr(${rollupHours.value}, 1, length(${prefix})) = ${prefix}`,
         ),
       ),
   ]);

@@ -106,12 +106,12 @@ export async function planAggregations(
   const tz = project.timezone;
   const scope = { projectId: project.id, currency: project.currency, timeZone: tz };
   const filters = query.filters.filter(([, dimension]) => dimension !== 'event:goal');
-  // Rollups hold unfiltered numbers only: any filter, a goal filter too, reads raw.
+  // Rollups hold unfiltered numbers (and a lone value's, `loneValueFilter`); other filters read raw.
   const unfiltered = query.filters.length === 0;
   const closed = (r: ResolvedRange) => (r.from && r.to ? { from: r.from, to: r.to } : null);
   // The open day's closed hours may be rolled up already (rollup/hours.ts): read from there.
   const today = localDate(context.now, tz);
-  const open = { day: today, through: hourlyRolledThrough(freshness.marks, hourSegments(today, tz)) };
+  const open = { day: today, through: hourlyRolledThrough(freshness.marks, hourSegments(today, tz), freshness.rolledHours) };
   const markedOf = (days: { from: LocalDate; to: LocalDate }) =>
     markedDays(freshness.marks, days.from, days.to, tz, freshness.rawFrom, freshness.stale);
   const todayLabel = formatDate(today);
@@ -157,11 +157,9 @@ export async function planAggregations(
     lo: open.through,
     hi: todayBounds.end,
   };
-  const openPathsNeeded =
-    ranges.some((r) => goalsHourly(r, query.dimensions)) &&
-    open.through < todayBounds.end &&
-    goals.some((goal) => goal.kind === 'pageview');
-  await budget.charge(openPathsNeeded ? [...spans, [open.through, todayBounds.end]] : spans);
+  const openGoalSegment = ranges.some((r) => goalsHourly(r, query.dimensions)) && open.through < todayBounds.end;
+  const openPathsNeeded = openGoalSegment && goals.some((goal) => goal.kind === 'pageview');
+  await budget.charge(openGoalSegment ? [...spans, [open.through, todayBounds.end]] : spans);
   const paths = await pageviewPaths(d1, project.id, spans);
   const openPaths = openPathsNeeded ? await readSegmentPaths(d1, project.id, openSegment) : [];
   const keys = query.dimensions.includes('event:goal')

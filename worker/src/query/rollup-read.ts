@@ -7,8 +7,8 @@
  *
  * Rollups answer the dashboard's unfiltered views: totals, a time series, one breakdown dimension
  * (optionally by day, week or month), and the `event:goal` breakdown (optionally by day, week or
- * month) from the goal rows whose key is the current goal's. Filters, properties and `realtime`
- * read raw events over the range.
+ * month) from the goal rows whose key is the current goal's, and a lone one-value `is` filter on a
+ * rolled dimension (its value's rows). Other filters, properties and `realtime` read raw events.
  */
 import { GOAL_DIMENSION, goalRollupValue, type RollupGoal } from '../stats/goal-keys.ts';
 import { goalSegmentSql } from '../stats/goal-segment-sql.ts';

@@ -132,18 +132,16 @@ export async function runQueries(
   );
   const spans = asked.flatMap((one) => one.ranges);
   const goalsUsed = asked.some((one) => usesGoals(one.query));
-  const first = await d1.batch([
-    ...freshnessStatements(
-      d1,
-      project.id,
-      Math.min(...spans.map((r) => r.start)),
-      Math.max(...spans.map((r) => r.end)),
-      tz,
-    ),
-    ...(goalsUsed ? [goalsStatement(d1, project.id)] : []),
-  ]);
+  const reads = freshnessStatements(
+    d1,
+    project.id,
+    Math.min(...spans.map((r) => r.start)),
+    Math.max(...spans.map((r) => r.end)),
+    tz,
+  );
+  const first = await d1.batch([...reads, ...(goalsUsed ? [goalsStatement(d1, project.id)] : [])]);
   const freshness = readFreshness(first);
-  const goals = (first[3]?.results ?? []) as Goal[];
+  const goals = (first[reads.length]?.results ?? []) as Goal[];
 
   const answers: (QueryResponse | null)[] = [];
   const keys: (Request | null)[] = [];

@@ -2,13 +2,14 @@
  * Hourly rollups of the open day. Every closed hour of today is rolled up into `rollup_hours` as
  * what it adds to the day (`stats/segment-sql.ts`): one statement per kind of grouping reads the
  * hour's events and its visitors' earlier events of the day, never the whole day. A query for
- * today then reads those rows plus, raw, only what came after them (`query/hour-read.ts`).
+ * today then reads those rows plus, raw, only what came after them (`query/rollup-read.ts`).
  *
  * A segment's rows stay right only while nothing changes before its end: an event written to an
  * earlier hour of the day (a late one) can change what its visitor's later events add. So the
- * job rolls from the first hour whose mark moved since it was rolled (or that never was) to the
- * last closed hour, one hour a batch, and each batch forgets the later hours' state; the reader
- * uses rows only up to the first hour not rolled at its current mark (`hourlyRolledThrough`).
+ * job rolls from the first segment whose hour's mark moved since it was rolled (or that never was)
+ * to the last closed one, one segment a batch, recording the mark each was rolled at in
+ * `rolled_hours` and dropping the later segments' records; the reader uses rows only up to the
+ * first segment not rolled at its hour's current mark (`hourlyRolledThrough`).
  * Nothing here changes an answer, so no cached answer is invalidated.
  */
 import { CATALOG_VERSION } from '@tally/sdk/catalog';
@@ -18,7 +19,7 @@ import { GOAL_DIMENSION, type RollupGoal } from '../stats/goal-keys.ts';
 import { goalSegmentSql, readSegmentPaths } from '../stats/goal-segment-sql.ts';
 import { EVENT_GROUPINGS, segmentSql, VISIT_GROUPINGS } from '../stats/segment-sql.ts';
 import { goalsOf } from './goal-rollups.ts';
-import { type HourMark, isComplete } from '../store/index.ts';
+import { isComplete } from '../store/index.ts';
 
 const HOUR_MS = 3_600_000;
 
@@ -64,93 +65,117 @@ export function replaceSegmentStatements(
   ];
 }
 
-/** The statement that deletes a day's hourly rows (once its daily rows replace them). */
-export function deleteDayHoursStatement(d1: D1Database, projectId: string, day: string): D1PreparedStatement {
-  return d1
-    .prepare(
-      'DELETE FROM rollup_hours WHERE project_id = ?1 AND dimension IN (SELECT value FROM json_each(?2)) AND day = ?3',
-    )
-    .bind(projectId, HOURLY_GROUPINGS, day);
+/** The statements that delete a day's hourly rows and their state (once its daily rows replace them). */
+export function deleteDayHoursStatements(d1: D1Database, projectId: string, day: string): D1PreparedStatement[] {
+  return [
+    d1
+      .prepare(
+        'DELETE FROM rollup_hours WHERE project_id = ?1 AND dimension IN (SELECT value FROM json_each(?2)) AND day = ?3',
+      )
+      .bind(projectId, HOURLY_GROUPINGS, day),
+    d1.prepare('DELETE FROM rolled_hours WHERE project_id = ? AND day = ?').bind(projectId, day),
+  ];
 }
 
-/** Whether an hour's open-day part is in `rollup_hours` at its current count and catalog. */
-export const isHourlyRolled = (mark: HourMark) => mark.hourly === mark.mark && mark.hourlyVersion === CATALOG_VERSION;
-
 /**
- * Roll up the closed hours of a project's open day that need it, given the project's marks read
- * by this run; stops when `deadline` (ms) passes. Returns how many segments it rolled.
+ * An hour is rolled only this long after it ended: events still on their way (the queue, a
+ * client's clock running behind) would otherwise roll it, and every later hour, again.
  */
+export const HOUR_GRACE_MS = 5 * 60_000;
+
+/** The open day of a project, if its closed hours need rolling, rolled; returns how many segments it rolled. */
 export async function rollUpOpenDay(
   d1: D1Database,
   project: { id: string; timezone: string; currency: string; rawFrom: number | null },
-  marks: readonly HourMark[],
   now: number,
   deadline: number,
 ): Promise<number> {
   const today = localDate(now, project.timezone);
   if (!isComplete(formatDate(today), project.timezone, project.rawFrom)) return 0;
-  return (await rollUpDayHours(d1, project, today, marks, now, deadline)).rolled;
+  return (await rollUpDayHours(d1, project, today, now - HOUR_GRACE_MS, deadline)).rolled;
+}
+
+/** What {@link rollUpDayHours} did: segments rolled, whether every segment with events is now current. */
+export interface DayHours {
+  rolled: number;
+  complete: boolean;
+  /** Whether the day had any segment rolled before this run (`rolled_hours`). */
+  started: boolean;
 }
 
 /**
- * Roll up the hours of `day` that ended by `now` and need it, from the first whose mark moved
- * since it was rolled (or that never was), one hour a batch, until `deadline` (ms). `complete`:
- * every hour of the day is now in `rollup_hours` at the count this run read.
+ * Roll up the hour segments of `day` that ended by `until` and need it: from the first whose hour's
+ * mark moved since it was rolled (or that never was), one segment a batch, until `deadline` (ms).
+ * The day's marks and segment state are read here, whole (the cron's own read is bounded).
  */
 export async function rollUpDayHours(
   d1: D1Database,
   project: { id: string; timezone: string; currency: string },
   day: LocalDate,
-  marks: readonly HourMark[],
-  now: number,
+  until: number,
   deadline: number,
-): Promise<{ rolled: number; complete: boolean }> {
-  const segments = hourSegments(day, project.timezone);
-  const byHour = new Map(marks.map((mark) => [mark.hour, mark]));
-  const first = segments.findIndex(({ lo }) => {
-    const mark = byHour.get(Math.floor(lo / HOUR_MS));
-    return mark !== undefined && !isHourlyRolled(mark);
-  });
-  if (first < 0) return { rolled: 0, complete: (segments[segments.length - 1]?.hi ?? 0) <= now };
-  const lastHour = Math.floor(((segments[segments.length - 1]?.hi ?? now) - 1) / HOUR_MS);
-  let rolled = 0;
-  const goals = (await goalsOf(d1, project)).list;
+  /** Roll nothing unless the day already has rolled segments (a closed day rolled while open). */
+  options: { onlyIfStarted?: boolean } = {},
+): Promise<DayHours> {
+  const label = formatDate(day);
   const { start, end } = dayBounds(day, project.timezone);
+  const [marks, rolledRows] = await d1.batch([
+    d1
+      .prepare('SELECT hour, mark FROM rollup_dirty WHERE project_id = ? AND hour >= ? AND hour < ?')
+      .bind(project.id, Math.floor(start / HOUR_MS), Math.ceil(end / HOUR_MS)),
+    d1
+      .prepare('SELECT start, mark FROM rolled_hours WHERE project_id = ? AND day = ? AND version = ?')
+      .bind(project.id, label, CATALOG_VERSION),
+  ]);
+  const markOf = new Map(((marks?.results ?? []) as { hour: number; mark: number }[]).map((r) => [r.hour, r.mark]));
+  const rolled = new Map(
+    ((rolledRows?.results ?? []) as { start: number; mark: number }[]).map((r) => [r.start, r.mark]),
+  );
+  const segments = hourSegments(day, project.timezone);
+  const stale = (lo: number) => {
+    const mark = markOf.get(Math.floor(lo / HOUR_MS));
+    return mark !== undefined && rolled.get(lo) !== mark;
+  };
+  const first = segments.findIndex(({ lo }) => stale(lo));
+  const result: DayHours = { rolled: 0, complete: first < 0, started: rolled.size > 0 };
+  if (first < 0 || (options.onlyIfStarted && !result.started)) return result;
+  const goals = (await goalsOf(d1, project)).list;
   for (const segment of segments.slice(first)) {
-    if (segment.hi > now || Date.now() > deadline) return { rolled, complete: false };
+    if (segment.hi > until || Date.now() > deadline) return result;
     const hour = Math.floor(segment.lo / HOUR_MS);
-    const mark = byHour.get(hour);
-    // No mark: no events in this hour (or its marks were not among those read this run: then a
-    // later hour stays unrolled, which only means the reader reads more of the day raw).
-    if (!mark) continue;
-    const segmentOfDay = { day: formatDate(day), dayStart: start, dayEnd: end, ...segment };
-    const paths = goals.some((goal) => goal.kind === 'pageview')
-      ? await readSegmentPaths(d1, project.id, segmentOfDay)
-      : [];
-    await d1.batch([
+    const mark = markOf.get(hour);
+    // No mark: no events in this segment. A segment after a rolled one is rolled again even if
+    // its own mark did not move: its visitors' earlier events may have.
+    if (mark === undefined) continue;
+    const whole = { day: label, dayStart: start, dayEnd: end, ...segment };
+    const paths = goals.some((goal) => goal.kind === 'pageview') ? await readSegmentPaths(d1, project.id, whole) : [];
+    const answers = await d1.batch([
       ...replaceSegmentStatements(d1, project, day, segment, { list: goals, paths }),
-      // Rolled at the count read before the batch: a write since then leaves the hour unrolled.
+      // Current at the count read before the batch: a write since then leaves the segment stale.
       d1
         .prepare(
-          `UPDATE rollup_dirty SET hourly = ?3, hourly_version = ${CATALOG_VERSION} WHERE project_id = ?1 AND hour = ?2 AND mark = ?3`,
+          `INSERT INTO rolled_hours (project_id, day, start, mark, version)
+           SELECT ?1, ?2, ?3, mark, ${CATALOG_VERSION} FROM rollup_dirty WHERE project_id = ?1 AND hour = ?4 AND mark = ?5
+           ON CONFLICT (project_id, day, start) DO UPDATE SET mark = excluded.mark, version = excluded.version`,
         )
-        .bind(project.id, hour, mark.mark),
-      // What later hours add was computed without this hour's latest events: forget it.
+        .bind(project.id, label, segment.lo, hour, mark),
+      // What later segments add was computed without this one's latest events.
       d1
-        .prepare(
-          'UPDATE rollup_dirty SET hourly = NULL WHERE project_id = ?1 AND hour > ?2 AND hour <= ?3 AND hourly IS NOT NULL',
-        )
-        .bind(project.id, hour, lastHour),
+        .prepare('DELETE FROM rolled_hours WHERE project_id = ? AND day = ? AND start > ?')
+        .bind(project.id, label, segment.lo),
     ]);
-    rolled += 1;
+    result.rolled += 1;
+    // The state row was not written (a write came in since the marks were read): not current.
+    if ((answers[answers.length - 2]?.meta.changes ?? 0) === 0) return result;
   }
-  return { rolled, complete: true };
+  result.complete = true;
+  return result;
 }
 
 /**
- * Statements that make a closed day's rollups the sum of its hourly rows (every hour of it rolled
- * at its current count): no statement reads the day's raw events. The caller deletes the hourly
- * rows in the same batch.
+ * Statements that make a closed day's rollups the sum of its hourly rows (every segment with
+ * events rolled at its hour's current count): no statement reads the day's raw events. The caller
+ * deletes the hourly rows in the same batch.
  */
 export function compactDayStatements(
   d1: D1Database,

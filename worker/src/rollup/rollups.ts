@@ -17,6 +17,7 @@ import {
   isComplete,
   markStaleDays,
   oldestMarksStatement,
+  recentlyMarkedProjectsStatement,
   settleMarksStatements,
 } from '../store/index.ts';
 import { dayBounds, formatDate, type LocalDate, localDate, parseDate } from '../shared/calendar.ts';
@@ -27,8 +28,8 @@ import { GOAL_DIMENSION, type RollupGoal } from '../stats/goal-keys.ts';
 import { goalDaySql, goalsOf } from './goal-rollups.ts';
 import {
   compactDayStatements,
-  deleteDayHoursStatement,
-  isHourlyRolled,
+  deleteDayHoursStatements,
+  HOUR_GRACE_MS,
   rolledDayStatement,
   rollUpDayHours,
   rollUpOpenDay,
@@ -163,6 +164,7 @@ export async function rollUp(
   budget: { days: number; ms: number } = { days: 40, ms: 20_000 },
 ): Promise<RollupResult> {
   const started = Date.now();
+  const deadline = started + budget.ms;
   // Days rolled up before a dimension was added are marked again (a few a run) while complete.
   await markStaleDays(d1, STALE_DAYS_PER_RUN);
   const { results: marks } = await oldestMarksStatement(d1, MARKS_PER_RUN).all<Mark>();
@@ -185,16 +187,9 @@ export async function rollUp(
     for (const day of dirtyDaysOfMark(mark, mark.timezone)) entry.days.set(day, [...(entry.days.get(day) ?? []), mark]);
   }
 
-  for (const { project, rawFrom, days, marks: projectMarks } of byProject.values()) {
+  for (const { project, rawFrom, days } of byProject.values()) {
     const today = formatDate(localDate(now, project.timezone));
     const rolled = new Set<string>();
-    /** Roll a closed day's hours that were not rolled while it was open, if it had any that were. */
-    const hourlyDay = async (day: LocalDate) => {
-      const { start, end } = dayBounds(day, project.timezone);
-      const ofDay = projectMarks.filter((mark) => mark.hour * 3_600_000 < end && (mark.hour + 1) * 3_600_000 > start);
-      if (!ofDay.some(isHourlyRolled)) return null;
-      return rollUpDayHours(d1, project, day, projectMarks, now, started + budget.ms);
-    };
     // Read once per project and run: a goal changed since then marked its hours again, so a day
     // rolled with the old definition stays marked (and its rows' key is the old one).
     let goals: Awaited<ReturnType<typeof goalsOf>> | null = null;
@@ -205,6 +200,14 @@ export async function rollUp(
         return result;
       }
       const day = parseDate(label) as LocalDate;
+      const complete = isComplete(label, project.timezone, rawFrom);
+      // A day rolled hour by hour while it was open (`rolled_hours`): its remaining hours too, and
+      // then its rollups are their sum, so no statement reads more than an hour's visitors. Until
+      // its last hour can be rolled (`HOUR_GRACE_MS`), it waits, marked.
+      const hourly = complete
+        ? await rollUpDayHours(d1, project, day, now - HOUR_GRACE_MS, deadline, { onlyIfStarted: true })
+        : null;
+      if (hourly?.started && !hourly.complete) continue;
       rolled.add(label);
       // A mark is cleared once every day its hour touches is rolled up, and only if unchanged.
       // An hour that today also touches (a midnight at :30 or :45) stays marked for today, but
@@ -216,36 +219,38 @@ export async function rollUp(
       );
       // A day the retention purge cut into keeps the rollups it has: recomputing it would count
       // only what is left of it. Its marks are settled all the same.
-      const complete = isComplete(label, project.timezone, rawFrom);
-      // A day rolled hour by hour while it was open: its last hours too, then it is their sum, and
-      // no statement reads more than an hour's visitors (`hours.ts`).
-      const hourly = complete ? await hourlyDay(day) : null;
-      if (hourly && !hourly.complete) {
-        result.exhausted = true;
-        return result;
-      }
-      goals ??= complete && !hourly ? await goalsOf(d1, project) : null;
+      const compact = hourly?.started === true;
+      goals ??= complete && !compact ? await goalsOf(d1, project) : null;
       // Read before the batch: an event written to the day since then marks its hour, so the
       // day's mark is not cleared and it is rolled again.
-      const replace = hourly
+      const replace = compact
         ? compactDayStatements(d1, project.id, label, ROLLED_GROUPINGS)
         : complete && goals
           ? replaceDayStatements(d1, project, day, { list: goals.list, dayPaths: await goals.dayPaths(day) })
           : [];
+      // The day's hourly rows, if it was rolled hour by hour while open: its daily rows replace them.
+      const forget = deleteDayHoursStatements(d1, project.id, label);
       const answers = await d1.batch([
         ...replace,
-        // The day's hourly rows, if it was rolled hour by hour while open: its daily rows replace them.
-        deleteDayHoursStatement(d1, project.id, label),
+        ...forget,
         ...settleMarksStatements(d1, project.id, done, settled),
         bumpVersionsStatement(d1, [project.id], now),
       ]);
       result.days += 1;
+      const settledFrom = replace.length + forget.length;
       result.cleared += answers
-        .slice(replace.length + 1, replace.length + 1 + done.length)
+        .slice(settledFrom, settledFrom + done.length)
         .reduce((sum, answer) => sum + answer.meta.changes, 0);
     }
-    // The open day's closed hours, once the closed days are done.
-    result.hours += await rollUpOpenDay(d1, { ...project, rawFrom }, projectMarks, now, started + budget.ms);
+  }
+  // The open days' closed hours, once the closed days are done: every project with recent marks,
+  // not only those among the oldest marks read above.
+  const { results: recent } = await recentlyMarkedProjectsStatement(d1, now).all<
+    RollupProject & { rawFrom: number | null }
+  >();
+  for (const project of recent) {
+    if (Date.now() > deadline) break;
+    result.hours += await rollUpOpenDay(d1, project, now, deadline);
   }
   return result;
 }

@@ -10,7 +10,7 @@
  *
  * and the segments of a day add up to the day so far, exactly. This is how the open day is rolled
  * up hour by hour (`rollup/hours.ts`) and how a query reads the part of it not rolled up yet
- * (`query/hour-read.ts`): each reads the segment's events, then only its visitors' earlier events
+ * (`query/rollup-read.ts`): each reads the segment's events, then only its visitors' earlier events
  * of the day (through `events_project_visitor_idx`), never the whole day.
  *
  * Both sides are computed by one statement: every event of those visitors before `hi` appears with

@@ -64,6 +64,7 @@ export const DATA_TABLES: readonly string[] = [
   schema.events,
   schema.rollups,
   schema.rollupHours,
+  schema.rolledHours,
   schema.rollupDirty,
   schema.rolledDays,
   schema.dropCounts,

@@ -41,8 +41,6 @@ export function remarkEventHoursStatements(db: Db, projectId: string, now: numbe
       mark: sql<number>`1`.as('mark'),
       // drizzle's INSERT … SELECT names every column of the table, in order.
       rolled: sql<number | null>`NULL`.as('rolled'),
-      hourly: sql<number | null>`NULL`.as('hourly'),
-      hourlyVersion: sql<number | null>`NULL`.as('hourly_version'),
     })
     .from(events)
     .where(
@@ -104,11 +102,6 @@ export interface Marks {
   hours: Map<number, number>;
   /** Hours cut by a local midnight whose earlier, closed day is rolled up at their current count. */
   settled: Set<number>;
-  /**
-   * Hours whose open-day part is in `rollup_hours` at their current count and catalog
-   * (`rollup/hours.ts`); absent from older callers, which then read the open day raw.
-   */
-  hourly?: Set<number>;
 }
 
 /**
@@ -118,10 +111,15 @@ export interface Marks {
  * stale hour makes every later one unusable too (the cron re-rolls from there, and clears the
  * later hours' state as it does). An hour without a mark has no events: it adds nothing.
  */
-export function hourlyRolledThrough(marks: Marks, segments: readonly { lo: number; hi: number }[]): number {
+export function hourlyRolledThrough(
+  marks: Marks,
+  segments: readonly { lo: number; hi: number }[],
+  /** Segment start → the mark it was rolled at (`rolled_hours`, current catalog only). */
+  rolled: ReadonlyMap<number, number>,
+): number {
   for (const { lo } of segments) {
-    const hour = Math.floor(lo / HOUR_MS);
-    if (marks.hours.has(hour) && !marks.hourly?.has(hour)) return lo;
+    const mark = marks.hours.get(Math.floor(lo / HOUR_MS));
+    if (mark !== undefined && rolled.get(lo) !== mark) return lo;
   }
   return segments[segments.length - 1]?.hi ?? 0;
 }
@@ -171,21 +169,29 @@ export interface Freshness {
   stale: Map<string, number>;
   /** Raw events before this instant may be purged: days that start earlier are read from rollups only. */
   rawFrom: number | null;
+  /** Hour segments of the span's days in `rollup_hours`: start → the mark they were rolled at. */
+  rolledHours: Map<number, number>;
 }
 
-/** The three reads that tell how fresh a project's numbers are over [start, end) of its calendar. */
+/** The reads that tell how fresh a project's numbers are over [start, end) of its calendar. */
 export function freshnessStatements(d1: D1Database, projectId: string, start: number, end: number, timeZone: string) {
   return [
     d1.prepare('SELECT version, raw_from FROM rollup_state WHERE project_id = ?').bind(projectId),
     // A local day reaches at most 14 hours beyond its UTC day; an hour either side covers the
     // hours that straddle the span's first and last local midnight.
     d1
-      .prepare(
-        'SELECT hour, mark, rolled, hourly, hourly_version FROM rollup_dirty WHERE project_id = ? AND hour >= ? AND hour <= ?',
-      )
+      .prepare('SELECT hour, mark, rolled FROM rollup_dirty WHERE project_id = ? AND hour >= ? AND hour <= ?')
       .bind(projectId, Math.floor(start / HOUR_MS) - 1, Math.floor(end / HOUR_MS) + 1),
     d1
       .prepare(`SELECT day, version FROM rolled_days WHERE project_id = ? AND day >= ? AND day <= ? AND version < ?`)
+      .bind(
+        projectId,
+        formatDate(localDate(start, timeZone)),
+        formatDate(localDate(end - 1, timeZone)),
+        CATALOG_VERSION,
+      ),
+    d1
+      .prepare('SELECT start, mark FROM rolled_hours WHERE project_id = ? AND day >= ? AND day <= ? AND version = ?')
       .bind(
         projectId,
         formatDate(localDate(start, timeZone)),
@@ -199,22 +205,15 @@ export function freshnessStatements(d1: D1Database, projectId: string, start: nu
 export function readFreshness(answers: D1Result[]): Freshness {
   const state = answers[0]?.results[0] as { version?: number; raw_from?: number | null } | undefined;
   const version = state?.version ?? 0;
-  const rows = (answers[1]?.results ?? []) as {
-    hour: number;
-    mark: number;
-    rolled: number | null;
-    hourly: number | null;
-    hourly_version: number | null;
-  }[];
+  const rows = (answers[1]?.results ?? []) as { hour: number; mark: number; rolled: number | null }[];
   const hours = new Map(rows.map((row) => [row.hour, row.mark]));
   const settled = new Set(rows.filter((row) => row.rolled === row.mark).map((row) => row.hour));
-  const hourly = new Set(
-    rows.filter((row) => row.hourly === row.mark && row.hourly_version === CATALOG_VERSION).map((row) => row.hour),
-  );
+  const segments = (answers[3]?.results ?? []) as { start: number; mark: number }[];
   const stale = (answers[2]?.results ?? []) as { day: string; version: number }[];
   return {
     version,
-    marks: { hours, settled, hourly },
+    marks: { hours, settled },
+    rolledHours: new Map(segments.map((row) => [row.start, row.mark])),
     rawFrom: state?.raw_from ?? null,
     stale: new Map(stale.map((row) => [row.day, row.version])),
   };
@@ -254,9 +253,6 @@ export interface HourMark {
   mark: number;
   /** The mark at which the hour's closed day was rolled up, for an hour cut by a local midnight. */
   rolled: number | null;
-  /** The mark and catalog version at which its open-day part was rolled into `rollup_hours`. */
-  hourly: number | null;
-  hourlyVersion: number | null;
   /** The project's calendar (`shared/calendar.ts`). */
   timezone: string;
   currency: string;
@@ -268,13 +264,26 @@ export interface HourMark {
 export function oldestMarksStatement(d1: D1Database, limit: number): D1PreparedStatement {
   return d1
     .prepare(
-      `SELECT d.project_id AS projectId, d.hour, d.mark, d.rolled, d.hourly, d.hourly_version AS hourlyVersion,
-         COALESCE(p.zones, p.timezone) AS timezone,
+      `SELECT d.project_id AS projectId, d.hour, d.mark, d.rolled, COALESCE(p.zones, p.timezone) AS timezone,
          p.currency, s.raw_from AS rawFrom
        FROM rollup_dirty d JOIN projects p ON p.id = d.project_id LEFT JOIN rollup_state s ON s.project_id = d.project_id
        ORDER BY d.hour LIMIT ?`,
     )
     .bind(limit);
+}
+
+/**
+ * The projects with marks in the last 27 hours (every open day of every zone starts within them),
+ * with the settings their open day is rolled with: the hourly rollups' work list.
+ */
+export function recentlyMarkedProjectsStatement(d1: D1Database, now: number): D1PreparedStatement {
+  return d1
+    .prepare(
+      `SELECT p.id, COALESCE(p.zones, p.timezone) AS timezone, p.currency, s.raw_from AS rawFrom
+       FROM projects p LEFT JOIN rollup_state s ON s.project_id = p.id
+       WHERE p.id IN (SELECT DISTINCT project_id FROM rollup_dirty WHERE hour >= ?)`,
+    )
+    .bind(Math.floor(now / HOUR_MS) - 27);
 }
 
 /**

@@ -22,6 +22,7 @@ export {
   markedDays,
   isComplete,
   oldestMarksStatement,
+  recentlyMarkedProjectsStatement,
   readFreshness,
   remarkEventHoursStatements,
   settleMarksStatements,
