@@ -3,8 +3,10 @@
  *
  * 1. `.dev.vars` with random API_KEY_PEPPER and AUTH_SECRET, if missing (gitignored; wrangler dev reads it);
  * 2. local D1 migrations;
- * 3. the demo seed (idempotent), and 30 days of demo history for the days that have no events yet;
- * 4. `wrangler dev` on 127.0.0.1:$PORT (default 8787), once /api/health answers:
+ * 3. the demo seed (idempotent), and the demo history: 60 days and today up to now, for what each
+ *    day still lacks (demo-history.ts);
+ * 4. `wrangler dev` on 127.0.0.1:$PORT (default 8787), once /api/health answers: the demo goals and
+ *    funnel (through the API, if missing) and live demo traffic through POST /api/event;
  * 5. the dashboard (`vite dev`, proxying /api to the worker) on $DASHBOARD_PORT (default PORT + 1)
  *    and the demo site, whose pages load the tracker, on $DEMO_PORT (default PORT + 2); then a banner.
  *
@@ -15,8 +17,10 @@ import { appendFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFil
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { hashPassword } from '../worker/src/auth/password.ts';
-import { buildHistorySql, historyDays } from './demo-history.ts';
+import { ensureDemoGoals, signIn } from './demo-goals.ts';
+import { buildHistorySql, demoDays, demoFills } from './demo-history.ts';
 import { startDemoSite } from './demo-site.ts';
+import { type DemoTraffic, startDemoTraffic } from './demo-traffic.ts';
 import {
   type Captured,
   capture,
@@ -34,8 +38,6 @@ const HOST = '127.0.0.1';
 const PORT = parsePort(process.env.PORT ?? '8787');
 const DASHBOARD_PORT = parsePort(process.env.DASHBOARD_PORT ?? String(PORT + 1));
 const DEMO_PORT = parsePort(process.env.DEMO_PORT ?? String(PORT + 2));
-/** Days of made-up history the demo project gets before today. */
-const HISTORY_DAYS = 30;
 /** The demo curl sends a browser's User-Agent: ingest drops bots, and `curl/x.y` is one. */
 const BROWSER_UA =
   'User-Agent: Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Safari/537.36';
@@ -100,27 +102,50 @@ async function seedDemo(): Promise<void> {
 }
 
 /**
- * Thirty days of demo traffic, for the days before today that hold no demo events yet (so a re-run
- * adds only the days that passed since, and never mixes made-up rows into a day with real ones).
+ * The demo history: for each of the last 60 days and today, the made-up visits that start after
+ * the day's last stored event and before now (demo-history.ts). A first run writes them all; a
+ * later one adds the hours since it stopped, and nothing to a day that has its traffic.
  */
 async function seedHistory(): Promise<void> {
+  const now = Date.now();
   const args = ['d1', 'execute', 'DB', '--local', '--json', '--command'];
+  const from = Date.parse(`${demoDays(now)[0]}T00:00:00Z`);
   // The demo project's timezone is UTC (seed.ts), so a local day is ts / 86,400,000.
-  const query = `SELECT DISTINCT ts / 86400000 AS day FROM events WHERE project_id = '${DEMO.projectId}'`;
+  const query = `SELECT ts / 86400000 AS day, MAX(ts) AS last FROM events WHERE project_id = '${DEMO.projectId}' AND ts >= ${from} GROUP BY day`;
   const result = await capture('wrangler', [...args, query]);
   if (result.code !== 0) {
     process.stderr.write(result.stdout + result.stderr);
     fail(`\`${commandLine('wrangler', [...args, query])}\` exited with code ${result.code}.`, result.code);
   }
-  const answer = parseJsonOutput(result.stdout) as { results?: { day: number }[] }[];
-  const present = new Set((answer[0]?.results ?? []).map((row) => row.day));
-  const days = historyDays(Date.now(), HISTORY_DAYS).filter((day) => !present.has(Date.parse(day) / 86_400_000));
-  if (days.length === 0) {
+  const answer = parseJsonOutput(result.stdout) as { results?: { day: number; last: number }[] }[];
+  const lastEvents = new Map(
+    (answer[0]?.results ?? []).map((row) => [new Date(row.day * 86_400_000).toISOString().slice(0, 10), row.last]),
+  );
+  const history = buildHistorySql(DEMO.projectId, DEMO.hostnames[0], demoFills(now, lastEvents));
+  if (history.events === 0) {
     console.log('Demo history is in place.');
     return;
   }
-  await executeSql(buildHistorySql(DEMO.projectId, DEMO.hostnames[0], days));
-  console.log(`Added demo traffic for ${days.length} day(s): ${days[0]} to ${days.at(-1)}.`);
+  await executeSql(history.sql);
+  const span = history.days.length > 1 ? `${history.days[0]} to ${history.days.at(-1)}` : history.days[0];
+  console.log(
+    `Added ${history.events} demo events (${span}), up to ${new Date(now).toISOString().slice(11, 16)} UTC today.`,
+  );
+}
+
+/** The demo goals and funnel, through the API; a failure is reported, and the demo runs on without them. */
+async function ensureGoals(origin: string): Promise<void> {
+  try {
+    const api = await signIn(fetch, origin, DEMO);
+    const created = await ensureDemoGoals(api, DEMO.projectId);
+    console.log(
+      created.length
+        ? `Created the demo goals and funnel: ${created.join(', ')}.`
+        : 'Demo goals and funnel are in place.',
+    );
+  } catch (error) {
+    console.warn(`Could not create the demo goals and funnel: ${(error as Error).message}`);
+  }
 }
 
 /** Poll until a page answers (any HTTP status); false on timeout. */
@@ -171,6 +196,7 @@ function printBanner(origin: string, dashboard: string, demoSite: string): void 
       `  Dashboard   ${dashboard}`,
       `  Demo login  ${DEMO.email} / ${DEMO.password}`,
       `  Demo site   ${demoSite}   (its pages load the tracker: browse them and watch Realtime)`,
+      '  Live demo   made-up visitors arrive every few seconds through POST /api/event until Ctrl+C',
       '',
       `  API         ${origin}/api`,
       `  Health      ${origin}/api/health`,
@@ -235,6 +261,21 @@ async function main(): Promise<void> {
     return;
   }
 
+  // Ctrl+C (or a TERM/HUP) stops every child: their exits are then expected, not news; and the
+  // live traffic stops first, so it does not knock on a worker that is going away.
+  let stopping = false;
+  let traffic: DemoTraffic | undefined;
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+    process.once(signal, () => {
+      stopping = true;
+      traffic?.stop();
+    });
+  }
+
+  step('Demo goals and live traffic');
+  await ensureGoals(origin);
+  traffic = startDemoTraffic({ origin, siteKey: DEMO.siteKey, hostname: DEMO.hostnames[0] });
+
   step(`Starting the dashboard on http://${HOST}:${DASHBOARD_PORT} and the demo site on http://${HOST}:${DEMO_PORT}`);
   const dashboard = `http://${HOST}:${DASHBOARD_PORT}`;
   const demoSite = `http://${HOST}:${DEMO_PORT}`;
@@ -245,17 +286,21 @@ async function main(): Promise<void> {
     cwd: path.join(ROOT, 'dashboard'),
     env: { TALLY_API: origin },
   });
-  // Ctrl+C stops every child: their exits are then expected, not news.
-  let stopping = false;
-  process.once('SIGINT', () => {
-    stopping = true;
-  });
   // The dashboard is half of what `npm start` promises: without it, stop everything.
-  vite.on('close', (code) => {
-    if (exited || stopping) return;
-    console.error(`\n✖ The dashboard (vite dev) exited with code ${code}; stopping.`);
-    exitCode = 1;
-    child.kill('SIGTERM');
+  vite.on('close', (code, signal) => {
+    // Ctrl+C signals the terminal's whole process group: vite may die of it before our own handler
+    // has run, so a death by signal waits a moment to learn whether we are stopping too.
+    setTimeout(
+      () => {
+        if (exited || stopping) return;
+        traffic?.stop();
+        if (signal) console.log(`\nThe dashboard (vite dev) was stopped by ${signal}; stopping.`);
+        else console.error(`\n✖ The dashboard (vite dev) exited with code ${code}; stopping.`);
+        if (!signal) exitCode = 1;
+        child.kill('SIGTERM');
+      },
+      signal ? 250 : 0,
+    );
   });
   await startDemoSite({ host: HOST, port: DEMO_PORT, trackerOrigin: origin, siteKey: DEMO.siteKey }).catch(
     (error: Error) => {

@@ -1,9 +1,11 @@
 /**
  * The dev demo seed (scripts/seed.ts), applied to a real D1 the way `npm run dev` applies it: it is
  * idempotent, and the demo account can sign in, owns the demo project, and can track localhost.
+ * With its history (scripts/demo-history.ts) and its goals (scripts/demo-goals.ts, through the
+ * API), the first screen has visitors today, goal conversions and a funnel.
  */
 import { env, exports } from 'cloudflare:workers';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { hashPassword } from '../src/auth/password.ts';
 import { clearSiteCache } from '../src/ingest/index.ts';
 import { ORIGIN, pageview, postEvent } from './helpers.ts';
@@ -21,11 +23,37 @@ interface SeedModule {
   buildSeedSql(input: { passwordHash: string; userId: string; now: number }): string;
 }
 
+/** A goal or funnel step as the API takes it. */
+type Step = { kind: 'pageview'; path: string } | { kind: 'event'; eventName: string };
+type ApiCall = (method: 'GET' | 'POST', path: string, body?: unknown) => Promise<unknown>;
+
+/** The part of scripts/demo-goals.ts these tests use. */
+interface GoalsModule {
+  DEMO_GOALS: readonly (Step & { name: string })[];
+  DEMO_FUNNEL: { name: string; steps: readonly Step[] };
+  signIn(
+    fetcher: (url: string, init: RequestInit) => Promise<Response>,
+    origin: string,
+    account: { email: string; password: string },
+  ): Promise<ApiCall>;
+  ensureDemoGoals(api: ApiCall, projectId: string): Promise<string[]>;
+}
+
+/** The part of scripts/demo-history.ts these tests use. */
+interface HistoryModule {
+  demoFills(now: number, lastEvents: ReadonlyMap<string, number>, days?: number): unknown[];
+  buildHistorySql(projectId: string, hostname: string, fills: readonly unknown[]): { sql: string; events: number };
+}
+
 // NOTE: scripts/ is a TypeScript project of its own, outside the worker's rootDir, so a static import
 // fails `tsc -p worker` (TS6059/TS6307). A computed specifier keeps tsc out of it while vitest still
-// loads the real module; the interface above is checked against it by the tests themselves.
-const SEED_MODULE = new URL('../../scripts/seed.ts', import.meta.url).pathname;
-const { buildSeedSql, DEMO } = (await import(/* @vite-ignore */ SEED_MODULE)) as SeedModule;
+// loads the real module; the interfaces above are checked against it by the tests themselves.
+const script = (name: string) => new URL(`../../scripts/${name}`, import.meta.url).pathname;
+const { buildSeedSql, DEMO } = (await import(/* @vite-ignore */ script('seed.ts'))) as SeedModule;
+const { DEMO_FUNNEL, DEMO_GOALS, ensureDemoGoals, signIn } = (await import(
+  /* @vite-ignore */ script('demo-goals.ts')
+)) as GoalsModule;
+const { buildHistorySql, demoFills } = (await import(/* @vite-ignore */ script('demo-history.ts'))) as HistoryModule;
 
 /**
  * The statements of a SQL script, as `wrangler d1 execute --file` reads them: split on `;` outside
@@ -137,5 +165,76 @@ describe('the demo seed', () => {
     const body = (await response.json()) as { accepted: number };
     expect(response.status, JSON.stringify(body)).toBe(202);
     expect(body.accepted).toBe(1);
+  });
+
+  describe('with its history and goals, on a weekday afternoon', () => {
+    const NOW = Date.UTC(2026, 10, 24, 15, 42);
+    const api = () => signIn((url, init) => exports.default.fetch(url, init), ORIGIN, DEMO);
+    const query = async (body: Record<string, unknown>) => {
+      const answer = (await (
+        await api()
+      )('POST', '/api/v1/query', { project: DEMO.projectId, ...body })) as {
+        results: { dimensions: string[]; metrics: number[] }[];
+      };
+      return answer.results;
+    };
+
+    beforeAll(async () => {
+      // As `npm start` at NOW: the last week and today, up to NOW.
+      const history = buildHistorySql(DEMO.projectId, DEMO.hostnames[0] as string, demoFills(NOW, new Map(), 7));
+      expect(history.events).toBeGreaterThan(1_000);
+      await applySeed(history.sql);
+    });
+    afterEach(() => {
+      vi.useRealTimers();
+    });
+
+    it('gets its two goals and its funnel through the API, once', async () => {
+      vi.useFakeTimers({ toFake: ['Date'] });
+      vi.setSystemTime(NOW);
+      const names = [...DEMO_GOALS.map((goal) => goal.name), DEMO_FUNNEL.name];
+      expect(await ensureDemoGoals(await api(), DEMO.projectId)).toEqual(names);
+      expect(await ensureDemoGoals(await api(), DEMO.projectId)).toEqual([]);
+      const { goals } = (await (
+        await api()
+      )('GET', `/api/projects/${DEMO.projectId}/goals`)) as {
+        goals: { name: string; kind: string }[];
+      };
+      expect(goals.map((goal) => [goal.name, goal.kind]).sort()).toEqual([
+        ['Signup', 'event'],
+        ['Visit pricing', 'pageview'],
+      ]);
+    });
+
+    it('shows visitors today up to now, both goals converting, and visits walking the funnel', async () => {
+      vi.useFakeTimers({ toFake: ['Date'] });
+      vi.setSystemTime(NOW);
+      const [today] = await query({ metrics: ['visitors', 'pageviews'], date_range: 'today' });
+      expect(today?.metrics[0]).toBeGreaterThan(50);
+      // The hours of today so far have traffic; the hours after NOW have none yet.
+      const hours = await query({ metrics: ['visitors'], date_range: 'today', dimensions: ['time:hour'] });
+      const busy = hours
+        .filter((row) => (row.metrics[0] ?? 0) > 0)
+        .map((row) => Number(row.dimensions[0]?.slice(11, 13)));
+      expect(Math.max(...busy)).toBe(15);
+      expect(busy.length).toBeGreaterThan(12);
+      const goals = await query({ metrics: ['visitors'], date_range: '7d', dimensions: ['event:goal'] });
+      expect(goals.map((row) => row.dimensions[0]).sort()).toEqual(['Signup', 'Visit pricing']);
+      expect(goals.every((row) => (row.metrics[0] ?? 0) > 0)).toBe(true);
+      const { funnels } = (await (
+        await api()
+      )('GET', `/api/projects/${DEMO.projectId}/funnels`)) as {
+        funnels: { id: string }[];
+      };
+      const funnel = (await (
+        await api()
+      )('POST', '/api/v1/funnel', {
+        project: DEMO.projectId,
+        funnel: funnels[0]?.id,
+        date_range: '7d',
+      })) as { steps: { visits: number }[] };
+      expect(funnel.steps).toHaveLength(DEMO_FUNNEL.steps.length);
+      expect(funnel.steps.every((step) => step.visits > 0)).toBe(true);
+    });
   });
 });
