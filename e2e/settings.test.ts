@@ -92,7 +92,10 @@ describe('project settings', () => {
       await page.goto(settingsUrl('general'));
       const general = page.locator('#general');
       await general.getByLabel('Name', { exact: true }).fill('Demo renamed');
-      await general.getByLabel('Timezone').selectOption('Europe/Berlin');
+      // The timezone picker searches as one types; Enter takes the first match.
+      await general.getByLabel('Timezone').fill('Berlin');
+      await general.getByRole('option', { name: /Europe\/Berlin/ }).waitFor();
+      await general.getByLabel('Timezone').press('Enter');
       await general.getByLabel(/^Keep raw events for/).fill('90');
       await general.getByLabel('Add a hostname').fill('https://Shop.Example.com/path');
       await general.getByRole('button', { name: 'Add hostname' }).click();

@@ -5,7 +5,7 @@ import type { QueryRequest, QueryResponse } from '../api/types.ts';
 import { DEFAULT_STATE, type DashboardState } from '../state/url-state.ts';
 import BreakdownPanel from './BreakdownPanel.svelte';
 import type { DashboardContext } from './context.ts';
-import { SOURCE_TABS } from './panels.ts';
+import { PAGE_TABS, SOURCE_TABS } from './panels.ts';
 
 // Values as a hostile site can send them: they must reach the page as text, never as markup or links.
 const MARKUP = '<img src=x onerror="window.hacked=1">';
@@ -91,5 +91,39 @@ describe('BreakdownPanel', () => {
     const { navigate } = renderPanel();
     await fireEvent.click(await screen.findByTitle('Filter by Source: Direct / None'));
     expect(navigate.mock.calls[0]?.[0].filters).toEqual([['is', 'source', [null]]]);
+  });
+});
+
+describe('BreakdownPanel for screen readers', () => {
+  it('gives each tab its panel (aria-controls, aria-selected) and names the panel by the active tab', async () => {
+    renderPanel();
+    await screen.findByText(MARKUP);
+    const tabpanel = screen.getByRole('tabpanel');
+    for (const tab of screen.getAllByRole('tab')) expect(tab.getAttribute('aria-controls')).toBe(tabpanel.id);
+    expect(screen.getByRole('tabpanel', { name: 'Sources' })).toBe(tabpanel);
+    await openReferrers();
+    expect(screen.getByRole('tab', { name: 'Referrers' }).getAttribute('aria-selected')).toBe('true');
+    expect(screen.getByRole('tab', { name: 'Sources' }).getAttribute('aria-selected')).toBe('false');
+    expect(screen.getByRole('tabpanel', { name: 'Referrers' })).toBe(tabpanel);
+  });
+
+  it('reads each number of a row after its column’s heading', async () => {
+    const query = vi.fn(
+      async (_body: QueryRequest): Promise<QueryResponse> => ({
+        results: [{ dimensions: ['/pricing'], metrics: [1234, 56] }],
+        meta: {},
+      }),
+    );
+    const ctx: DashboardContext = {
+      api: { query } as unknown as Api,
+      projectId: 'demo',
+      view: DEFAULT_STATE,
+      navigate: vi.fn(),
+      settingsHref: null,
+      tick: 0,
+    };
+    render(BreakdownPanel, { title: 'Pages', tabs: PAGE_TABS, ctx });
+    await screen.findByText('/pricing');
+    expect(screen.getByRole('button', { name: '/pricing Visitors 1.2k Views 56' })).toBeTruthy();
   });
 });

@@ -14,7 +14,7 @@ const VIEW: DashboardState = {
 
 function renderChips(view: DashboardState) {
   const navigate = vi.fn<(next: DashboardState) => void>();
-  const { container } = render(FilterChips, { view, navigate });
+  const { container } = render(FilterChips, { view, navigate, onedit: vi.fn() });
   return { container, navigate };
 }
 
@@ -43,7 +43,19 @@ describe('FilterChips', () => {
   it('offers no "Clear all" for a single filter', () => {
     renderChips({ ...VIEW, filters: [['is', 'page', ['/']]] });
     expect(screen.queryByRole('button', { name: 'Clear all' })).toBeNull();
-    expect(screen.getAllByRole('button')).toHaveLength(1);
+    // Its text (to edit it) and its ×.
+    expect(screen.getAllByRole('button')).toHaveLength(2);
+  });
+
+  it('opens the builder on a chip’s filter', async () => {
+    const onedit = vi.fn<(index: number, opener: HTMLElement) => void>();
+    const navigate = vi.fn<(next: DashboardState) => void>();
+    render(FilterChips, { view: VIEW, navigate, onedit });
+    const edit = screen.getByRole('button', { name: 'Edit filter: Source is not Direct / None' });
+    expect(edit.getAttribute('aria-haspopup')).toBe('dialog');
+    await fireEvent.click(edit);
+    expect(onedit).toHaveBeenCalledWith(1, edit);
+    expect(navigate).not.toHaveBeenCalled();
   });
 
   it('renders nothing without filters', () => {

@@ -54,5 +54,7 @@ describe('GoalsPanel revenue', () => {
     expect(pricing.textContent).toContain('—');
     expect(pricing.textContent).not.toContain('$0.00');
     expect((await screen.findByTitle('Filter by goal: Bought')).textContent).toContain('$59.50');
+    // Each number is read after its column's heading.
+    expect(screen.getByRole('button', { name: 'Bought Uniques 3 Total 4 CR 10% Revenue $59.50' })).toBeTruthy();
   });
 });

@@ -9,6 +9,7 @@ import {
   parseState,
   stateToSearch,
   withFilter,
+  withFilterAt,
   withoutFilter,
   withPeriod,
 } from './url-state.ts';
@@ -171,5 +172,56 @@ describe('changing the state', () => {
       to: '2026-03-02',
     });
     expect(withPeriod(state, 'custom', 'nope', '2026-03-01')).toBe(state);
+  });
+});
+
+describe('withFilterAt', () => {
+  const state: DashboardState = {
+    ...DEFAULT_STATE,
+    filters: [
+      ['is', 'country', ['DE']],
+      ['contains', 'page', ['/blog']],
+    ],
+  };
+
+  it('adds a filter of several values', () => {
+    expect(withFilterAt(state, null, ['is_not', 'source', [null, 'Google']]).filters).toEqual([
+      ...state.filters,
+      ['is_not', 'source', [null, 'Google']],
+    ]);
+  });
+
+  it('joins an added filter to one of the same operator and dimension (OR), without duplicates', () => {
+    expect(withFilterAt(state, null, ['is', 'country', ['AT', 'DE']]).filters).toEqual([
+      ['is', 'country', ['DE', 'AT']],
+      ['contains', 'page', ['/blog']],
+    ]);
+  });
+
+  it('replaces the edited filter in its place, operator and dimension included', () => {
+    expect(withFilterAt(state, 0, ['is_not', 'region', ['Bavaria']]).filters).toEqual([
+      ['is_not', 'region', ['Bavaria']],
+      ['contains', 'page', ['/blog']],
+    ]);
+  });
+
+  it('removes an edited filter left without values, and adds nothing without values', () => {
+    expect(withFilterAt(state, 1, ['contains', 'page', []]).filters).toEqual([['is', 'country', ['DE']]]);
+    expect(withFilterAt(state, null, ['is', 'page', []])).toBe(state);
+  });
+
+  it('refuses time dimensions, a missing index and more filters than the API takes', () => {
+    expect(withFilterAt(state, null, ['is', 'time:day', ['2026-01-01']])).toBe(state);
+    expect(withFilterAt(state, 5, ['is', 'page', ['/']])).toBe(state);
+    const full: DashboardState = {
+      ...DEFAULT_STATE,
+      filters: Array.from({ length: MAX_FILTERS }, (_, i): Filter => ['is', `event:props:k${i}`, ['x']]),
+    };
+    expect(withFilterAt(full, null, ['is', 'country', ['DE']])).toBe(full);
+  });
+
+  it('keeps at most 50 values', () => {
+    const many = Array.from({ length: 60 }, (_, i) => `/${i}`);
+    expect(withFilterAt(DEFAULT_STATE, null, ['is', 'page', many]).filters[0]?.[2]).toHaveLength(50);
   });
 });

@@ -7,6 +7,7 @@
  * a part, `%` and `,` are escaped as `%25` and `%2C`; an empty value means "no value" (`null`:
  * direct traffic, a missing property).
  */
+import { FILTER_OPERATORS } from '@tally/sdk/catalog';
 import type { Interval, MetricName } from '../format.ts';
 
 export const PERIODS = ['today', 'yesterday', '7d', '30d', 'month', 'last_month', '12mo', 'year', 'all'] as const;
@@ -16,7 +17,8 @@ export type Period = Preset | 'custom';
 export const COMPARISONS = ['previous_period', 'year_over_year'] as const;
 export type Comparison = (typeof COMPARISONS)[number];
 
-export const OPERATORS = ['is', 'is_not', 'contains', 'matches'] as const;
+/** The API's filter operators (the catalog's): there is no "does not contain". */
+export const OPERATORS = FILTER_OPERATORS;
 export type Operator = (typeof OPERATORS)[number];
 
 /** `[operator, dimension, values]`, exactly as `POST /api/v1/query` takes it. */
@@ -206,6 +208,39 @@ export function withFilter(state: DashboardState, dimension: string, value: stri
   const filters = state.filters.filter(([operator, d]) => !(d === dimension && operator === 'is'));
   if (filters.length >= MAX_FILTERS) return state;
   return { ...state, filters: [...filters, ['is', dimension, [value]]] };
+}
+
+/** Values one filter may hold (the stats API's limit). */
+export const MAX_VALUES = 50;
+
+/**
+ * The state with `filter` put in place of filter number `index` (editing a chip), or added when
+ * `index` is null (the filter builder). An added filter with the operator and dimension of one
+ * already there joins its values instead (OR), since two would be ANDed. A filter without values
+ * removes the edited one.
+ *
+ * @example
+ * ```ts
+ * withFilterAt(state, null, ['is', 'country', ['DE', 'AT']]).filters.at(-1); // ['is', 'country', ['DE', 'AT']]
+ * ```
+ */
+export function withFilterAt(state: DashboardState, index: number | null, filter: Filter): DashboardState {
+  const [operator, dimension, values] = filter;
+  const kept = [...new Set(values)].slice(0, MAX_VALUES);
+  if (!dimension || dimension.startsWith('time:')) return state;
+  if (index !== null) {
+    if (!state.filters[index]) return state;
+    if (kept.length === 0) return withoutFilter(state, index);
+    return { ...state, filters: state.filters.map((old, i) => (i === index ? [operator, dimension, kept] : old)) };
+  }
+  if (kept.length === 0) return state;
+  const same = state.filters.findIndex(([o, d]) => o === operator && d === dimension);
+  if (same >= 0) {
+    const joined = [...new Set([...(state.filters[same]?.[2] ?? []), ...kept])].slice(0, MAX_VALUES);
+    return { ...state, filters: state.filters.map((old, i) => (i === same ? [operator, dimension, joined] : old)) };
+  }
+  if (state.filters.length >= MAX_FILTERS) return state;
+  return { ...state, filters: [...state.filters, [operator, dimension, kept]] };
 }
 
 /** The state without its filter number `index`. */
