@@ -111,7 +111,10 @@ export async function planAggregations(
   const closed = (r: ResolvedRange) => (r.from && r.to ? { from: r.from, to: r.to } : null);
   // The open day's closed hours may be rolled up already (rollup/hours.ts): read from there.
   const today = localDate(context.now, tz);
-  const open = { day: today, through: hourlyRolledThrough(freshness.marks, hourSegments(today, tz), freshness.rolledHours) };
+  const open = {
+    day: today,
+    through: hourlyRolledThrough(freshness.marks, hourSegments(today, tz), freshness.rolledHours),
+  };
   const markedOf = (days: { from: LocalDate; to: LocalDate }) =>
     markedDays(freshness.marks, days.from, days.to, tz, freshness.rawFrom, freshness.stale);
   const todayLabel = formatDate(today);
