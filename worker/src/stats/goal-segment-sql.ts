@@ -22,7 +22,7 @@ function int(value: number): string {
 export function segmentPathsSql(projectId: string, segment: DaySegment): SegmentStatement {
   return {
     sql: `SELECT DISTINCT e.path FROM (
-  SELECT DISTINCT visitor_id FROM events WHERE project_id = ? AND ts >= ${int(segment.lo)} AND ts < ${int(segment.hi)}
+  SELECT DISTINCT visitor_id FROM events INDEXED BY events_project_ts_idx WHERE project_id = ? AND ts >= ${int(segment.lo)} AND ts < ${int(segment.hi)}
 ) AS a CROSS JOIN events AS e INDEXED BY events_project_visitor_idx
 WHERE e.project_id = ? AND e.visitor_id = a.visitor_id AND e.ts >= ${int(segment.dayStart)} AND e.ts < ${int(segment.hi)}
   AND e.name = 'pageview'`,

@@ -107,8 +107,10 @@ export function segmentHead(project: { timezone: string }, segment: DaySegment):
   const { day, dayStart, dayEnd, lo, hi } = segment;
   if (!/^\d{4,5}-\d{2}-\d{2}$/.test(day)) throw new Error(`not a day: ${day}`);
   const visitColumns = VISIT_GROUPINGS.map((name) => `v_${name}`).join(', ');
+  // NOTE: without INDEXED BY, SQLite answers DISTINCT visitor_id from the covering visitor index,
+  // reading every event the project has (20M rows read for a 10M-event project's "today").
   return `WITH active AS MATERIALIZED (
-  SELECT DISTINCT visitor_id FROM events WHERE project_id = ? AND ts >= ${int(lo)} AND ts < ${int(hi)}
+  SELECT DISTINCT visitor_id FROM events INDEXED BY events_project_ts_idx WHERE project_id = ? AND ts >= ${int(lo)} AND ts < ${int(hi)}
 ),
 seg_events AS MATERIALIZED (
   SELECT e.session_id, e.visitor_id, e.seq, e.ts, e.name, e.path, e.hostname, e.props, ${EVENT_REVENUE},
