@@ -83,18 +83,48 @@ export async function createGoals(
   for (const goal of goals) await call(`${origin}/api/projects/${projectId}/goals`, { token, body: goal });
 }
 
-/** A stats answer with its timing; through the meter Worker also D1's rows read and the Worker's own time. */
+/** Add a funnel to a project; returns its id. */
+export async function createFunnel(
+  origin: string,
+  token: string,
+  projectId: string,
+  funnel: { name: string; steps: readonly Record<string, string>[] },
+): Promise<string> {
+  return (await call<{ id: string }>(`${origin}/api/projects/${projectId}/funnels`, { token, body: funnel })).id;
+}
+
+/**
+ * A stats answer with its timing; through the meter Worker also D1's rows read and the Worker's own
+ * time. A refused request is an answer too (D1 bills what it read before the refusal).
+ */
 export interface QueryAnswer {
   ms: number;
   body: unknown;
   rowsRead: number | null;
   handlerMs: number | null;
+  /** What the API said instead of numbers: `400 too_expensive: This question would read…`. */
+  error?: string;
 }
 
-/** POST a stats query. */
-export async function postQuery(origin: string, key: string, query: unknown): Promise<QueryAnswer> {
+/** The API's error shape as one line: status, code, message. */
+function errorLine(status: number, text: string): string {
+  try {
+    const { error } = JSON.parse(text) as { error?: { code?: string; message?: string } };
+    return `${status} ${error?.code ?? ''}: ${error?.message ?? ''}`.slice(0, 300);
+  } catch {
+    return `${status}: ${text.slice(0, 200)}`;
+  }
+}
+
+/** POST a stats request (`/api/v1/query` unless `path` says otherwise: the funnel, the drop counts). */
+export async function postQuery(
+  origin: string,
+  key: string,
+  query: unknown,
+  path = '/api/v1/query',
+): Promise<QueryAnswer> {
   const started = performance.now();
-  const response = await fetch(`${origin}/api/v1/query`, {
+  const response = await fetch(`${origin}${path}`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` },
     body: JSON.stringify(query),
@@ -102,10 +132,15 @@ export async function postQuery(origin: string, key: string, query: unknown): Pr
   });
   const text = await response.text();
   const ms = performance.now() - started;
-  if (!response.ok) throw new Error(`query answered ${response.status}: ${text.slice(0, 500)}`);
   const header = (name: string) => {
     const value = response.headers.get(name);
     return value === null ? null : Number(value);
   };
-  return { ms, body: JSON.parse(text), rowsRead: header('x-bench-rows-read'), handlerMs: header('x-bench-handler-ms') };
+  return {
+    ms,
+    body: response.ok ? JSON.parse(text) : null,
+    rowsRead: header('x-bench-rows-read'),
+    handlerMs: header('x-bench-handler-ms'),
+    ...(response.ok ? {} : { error: errorLine(response.status, text) }),
+  };
 }

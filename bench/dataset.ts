@@ -6,14 +6,14 @@
 import { statSync } from 'node:fs';
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
 import { random } from './events.ts';
-import { DAY_MS, dayRows, EVENT_COLUMNS, type Row } from './rows.ts';
+import { dayRows, EVENT_COLUMNS, type Row } from './rows.ts';
 import { MARK_SPAN_HOURS_SQL } from '../worker/src/store/freshness.ts';
 
 /** Open a SQLite file for bulk writing. */
 export function openSqlite(file: string): DatabaseSync {
   const db = new DatabaseSync(file);
   db.exec('PRAGMA busy_timeout = 10000');
-  // ~1 GB of page cache: the events table's two indexes stay in memory while they grow.
+  // ~1 GB of page cache: the events table's indexes stay in memory while they grow.
   db.exec('PRAGMA cache_size = -1000000');
   return db;
 }
@@ -39,10 +39,10 @@ export function checkColumns(db: DatabaseSync): void {
   }
 }
 
-/** A prepared INSERT of rows in `EVENT_COLUMNS` order. */
-export function eventInsert(db: DatabaseSync): StatementSync {
+/** A prepared INSERT of rows in `EVENT_COLUMNS` order (into `table`, `events` by default). */
+export function eventInsert(db: DatabaseSync, table = 'events'): StatementSync {
   return db.prepare(
-    `INSERT INTO events (${EVENT_COLUMNS.join(', ')}) VALUES (${EVENT_COLUMNS.map(() => '?').join(', ')})`,
+    `INSERT INTO ${table} (${EVENT_COLUMNS.join(', ')}) VALUES (${EVENT_COLUMNS.map(() => '?').join(', ')})`,
   );
 }
 
@@ -58,109 +58,98 @@ export function insertRows(db: DatabaseSync, insert: StatementSync, rows: readon
   }
 }
 
-/** What a generated dataset holds. */
-export interface Dataset {
+/** One day to write: its UTC start, its events, and how much of it has passed (the open day). */
+export interface DaySpec {
+  start: number;
   events: number;
-  /** Bytes of the SQLite file per event (table, indexes and marks; before any rollup). */
-  bytesPerEvent: number;
-  /** First and last UTC day (YYYY-MM-DD), inclusive. */
-  from: string;
-  to: string;
-  ms: number;
+  /** Ms of the day that hold events; the whole day when absent. */
+  span?: number;
 }
 
+/** Events generated in JavaScript per day at most; the rest of a day is copies of them. */
+const GENERATED_PER_DAY = 40_000;
+
 /**
- * Fill a project with `total` events spread over the `days` UTC days that end with `lastDay`
- * (its start in ms), then mark every hour that received events dirty, as the consumer does, so
- * that the rollup cron has the whole history to roll up.
+ * Write `days` of a project's events into a SQLite file, and return how many and how long.
+ *
+ * A large day is generated in JavaScript at a fraction of its size (enrichEvent is most of a row's
+ * cost: ~75k events/s here) and copied inside SQLite, each copy with its own event, visit and
+ * visitor ids (the last three hex digits, `000` in generated ids, become the copy's number): other
+ * visitors making the same kinds of visits at the same times. A day's rows stay together in the
+ * file, as a live table's do, so a day's scan reads its own pages. The events are not marked for
+ * rollup: the caller marks what the cron should see ({@link markEventHours}).
  */
-export function generateDataset(
+export function writeDays(
   file: string,
   projectId: string,
-  total: number,
-  days: number,
-  lastDay: number,
-  progress: (done: number) => void,
-): Dataset {
-  const started = performance.now();
-  const before = statSync(file).size;
-  const db = openSqlite(file);
-  try {
-    checkColumns(db);
-    const insert = eventInsert(db);
-    const rand = random(7);
-    const counter = { next: 1 };
-    let events = 0;
-    const firstDay = lastDay - (days - 1) * DAY_MS;
-    for (let day = 0; day < days; day++) {
-      // Weekdays are busier than weekends, as on most sites.
-      const weekday = new Date(firstDay + day * DAY_MS).getUTCDay();
-      const share = weekday === 0 || weekday === 6 ? 0.8 : 1.08;
-      const target = day === days - 1 ? total - events : Math.round((total / days) * share);
-      const rows = dayRows(projectId, firstDay + day * DAY_MS, Math.max(1, target), rand, counter);
-      insertRows(db, insert, rows);
-      events += rows.length;
-      progress(events);
-    }
-    markDirty(db, projectId);
-    const iso = (ms: number) => new Date(ms).toISOString().slice(0, 10);
-    const bytesPerEvent = (statSync(file).size - before) / events;
-    return { events, bytesPerEvent, from: iso(firstDay), to: iso(lastDay), ms: performance.now() - started };
-  } finally {
-    db.close();
-  }
-}
-
-/**
- * Mark every hour of the project that holds events, as the consumer marks the hours it writes
- * (a mark that exists is bumped, so a rollup in flight cannot clear it).
- */
-function markDirty(db: DatabaseSync, projectId: string): void {
-  const hasMarks = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'rollup_dirty'").get();
-  if (hasMarks) {
-    // The store's own marking SQL (node:sqlite runs it as D1 would).
-    db.prepare(MARK_SPAN_HOURS_SQL).run(projectId, 0, Number.MAX_SAFE_INTEGER);
-  }
-  db.exec('PRAGMA wal_checkpoint(TRUNCATE)');
-}
-
-/**
- * Grow a generated dataset `factor`-fold in SQL: each copy of the original rows gets new event,
- * visit and visitor ids (the last three hex digits, `000` in generated ids, become the copy's
- * number) and keeps its times, so the copies are other visitors making the same kinds of visits.
- * Far faster than generating rows in JavaScript, which matters at ten million.
- */
-export function multiplyDataset(
-  file: string,
-  projectId: string,
-  factor: number,
-  progress: (copies: number) => void,
+  days: readonly DaySpec[],
+  seed: number,
 ): { events: number; ms: number } {
   const started = performance.now();
   const db = openSqlite(file);
   try {
-    const suffixed = (column: string, keep: number) => `substr(${column}, 1, ${keep}) || printf('%03x', ?1)`;
+    // A benchmark's file: a crash while writing it means building it again, not repairing it.
+    db.exec('PRAGMA synchronous = OFF');
+    checkColumns(db);
+    db.exec('CREATE TEMP TABLE bench_day AS SELECT * FROM events WHERE 0');
+    const insert = eventInsert(db, 'temp.bench_day');
+    const suffixed = (column: string, keep: number) => `substr(${column}, 1, ${keep}) || printf('%03x', ?)`;
     const select = EVENT_COLUMNS.map((column) => {
       if (column === 'id' || column === 'session_id') return suffixed(column, 33);
       if (column === 'visitor_id') return suffixed(column, 13);
       return column;
     });
+    // Three suffixed columns, each bound to the copy's number.
     const copy = db.prepare(
-      `INSERT INTO events (${EVENT_COLUMNS.join(', ')})
-       SELECT ${select.join(', ')} FROM events WHERE project_id = ?2 AND substr(id, 34, 3) = '000' ORDER BY ts`,
+      `INSERT INTO events (${EVENT_COLUMNS.join(', ')}) SELECT ${select.join(', ')} FROM temp.bench_day ORDER BY ts`,
     );
-    for (let k = 1; k < factor; k++) {
+    const rand = random(seed);
+    const counter = { next: 1 };
+    let events = 0;
+    for (const day of days) {
+      const copies = Math.max(1, Math.ceil(day.events / GENERATED_PER_DAY));
+      const rows = dayRows(projectId, day.start, Math.max(1, Math.round(day.events / copies)), rand, counter, day.span);
       db.exec('BEGIN');
-      copy.run(k, projectId);
-      db.exec('COMMIT');
-      progress(k);
+      try {
+        db.exec('DELETE FROM temp.bench_day');
+        for (const row of rows) insert.run(...row);
+        for (let k = 0; k < copies; k++) copy.run(k, k, k);
+        db.exec('COMMIT');
+      } catch (error) {
+        db.exec('ROLLBACK');
+        throw error;
+      }
+      events += rows.length * copies;
     }
-    markDirty(db, projectId);
-    const events = Number(
-      (db.prepare('SELECT COUNT(*) AS n FROM events WHERE project_id = ?').get(projectId) as { n: number }).n,
-    );
+    db.exec('PRAGMA wal_checkpoint(TRUNCATE)');
     return { events, ms: performance.now() - started };
   } finally {
     db.close();
   }
+}
+
+/**
+ * Mark every hour of [`start`, `end`) that holds events of the project, as the consumer marks the
+ * hours it writes: the store's own marking SQL, run by `node:sqlite` as D1 would run it.
+ */
+export function markEventHours(file: string, projectId: string, start: number, end: number): void {
+  const db = openSqlite(file);
+  try {
+    db.prepare(MARK_SPAN_HOURS_SQL).run(projectId, start, end);
+    db.exec('PRAGMA wal_checkpoint(TRUNCATE)');
+  } finally {
+    db.close();
+  }
+}
+
+/** The size of a SQLite file with its write-ahead log. */
+export function sqliteBytes(file: string): number {
+  const size = (name: string) => {
+    try {
+      return statSync(name).size;
+    } catch {
+      return 0;
+    }
+  };
+  return size(file) + size(`${file}-wal`);
 }

@@ -28,6 +28,11 @@ export interface Figure {
   note?: string;
 }
 
+/** An event count as the groups name it: 100k, 1M, 10M. */
+export function formatSize(size: number): string {
+  return size >= 1e6 ? `${+(size / 1e6).toFixed(1)}M` : `${+(size / 1e3).toFixed(0)}k`;
+}
+
 /** A number for a table cell: thousands separated, few digits. */
 export function formatNumber(value: number | null | undefined, unit = ''): string {
   if (value === null || value === undefined || !Number.isFinite(value)) return 'n/a';

@@ -100,7 +100,9 @@ function enrich(event: ValidEvent, projectId: string, ts: number, receivedAt: nu
 
 /**
  * Events of one UTC day for a project, about `target` of them, sorted by time. One visit in four
- * comes from a visitor already seen that day.
+ * comes from a visitor already seen that day. `span` (ms from `dayStart`) ends the day early: the
+ * day in progress holds events only up to now, and a visit longer than what is left is compressed
+ * to fit.
  */
 export function dayRows(
   projectId: string,
@@ -108,6 +110,7 @@ export function dayRows(
   target: number,
   rand: () => number,
   counter: RowCounter,
+  span = DAY_MS,
 ): Row[] {
   const rows: Row[] = [];
   const visitors: Visitor[] = [];
@@ -134,8 +137,10 @@ export function dayRows(
     let length = 1;
     while (length < 12 && rand() > 0.4) length++;
     const gaps = Array.from({ length }, (_, i) => (i === 0 ? 0 : 5_000 + Math.floor(rand() * 150_000)));
-    const span = gaps.reduce((sum, gap) => sum + gap, 0);
-    let ts = dayStart + Math.floor(rand() * (DAY_MS - span - 1_000));
+    const visitMs = gaps.reduce((sum, gap) => sum + gap, 0);
+    const fit = Math.min(1, (span - 1_000) / Math.max(1, visitMs));
+    for (let i = 0; i < length; i++) gaps[i] = Math.floor((gaps[i] as number) * fit);
+    let ts = dayStart + Math.floor(rand() * Math.max(1, span - visitMs * fit - 1_000));
     const sessionId = uuidAt(ts, counter.next++);
 
     // What the tracker sends: the landing page with its campaign query and the outside referrer;

@@ -5,9 +5,10 @@
  *
  * - `tally`  — the bundle, with its D1, queue producer and consumers, ProjectDO and vars/secrets;
  * - `hello`  — a hello-world Worker behind an identical socket (the reference for ingest);
- * - `meter`  — the same bundle with its D1 watched, to count D1's `rows_read` per API request;
+ * - `meter`  — the same bundle with its D1 watched, to count D1's `rows_read` per API request, and
+ *   to run tally's scheduled handler (the cron) with every D1 call timed;
  * - `driver` — hands prepared batches to tally's queue handler and times it (the drain figure),
- *   and runs tally's scheduled handler (the cron), on a socket of its own.
+ *   on a socket of its own.
  *
  * tally and hello listen on direct sockets (`unsafeDirectSockets`): workerd's own HTTP server with
  * nothing in front, where `MF-CF-Blob` sets `request.cf` and `CF-Connecting-IP` passes through as
@@ -29,11 +30,39 @@ const BIN = path.join(ROOT, 'node_modules', '.bin');
 /** Ports of this benchmark (its own range, so that it never collides with dev servers). */
 export const PORTS = { tally: 8831, hello: 8832, entry: 8833, meter: 8834, driver: 8835 } as const;
 
+/** The meter's route that runs the cron (bench/workers/meter.mjs); every other path is Tally's. */
+const METER_CRON_PATH = '/__bench/cron';
+
+/** The Worker's secrets (API keys are stored as HMACs with the pepper, so a database needs its own). */
+export interface Secrets {
+  API_KEY_PEPPER: string;
+  AUTH_SECRET: string;
+}
+
 /**
- * The bench's own secrets, one pair per run (restarts must keep them: API keys are stored as HMACs
- * with the pepper). A fresh clone has no .dev.vars, and a run must not depend on one.
+ * Fresh secrets. A fresh clone has no .dev.vars, and a run must not depend on one; a cached
+ * database keeps the secrets it was built with, and restarts of one run keep the run's.
  */
-const SECRETS = { API_KEY_PEPPER: randomBytes(32).toString('hex'), AUTH_SECRET: randomBytes(32).toString('hex') };
+export function newSecrets(): Secrets {
+  return { API_KEY_PEPPER: randomBytes(32).toString('hex'), AUTH_SECRET: randomBytes(32).toString('hex') };
+}
+
+const SECRETS = newSecrets();
+
+/** One run of the cron as the meter saw it: its D1 calls timed, D1's own row counts. */
+export interface CronRun {
+  /** Wall time of the scheduled handler, in workerd. */
+  ms: number;
+  /** `ok`, or the error the handler threw. */
+  outcome: string;
+  rowsRead: number;
+  rowsWritten: number;
+  statements: number;
+  /** The longest single D1 call (a statement, or a batch: one transaction of several). */
+  longestMs: number;
+  /** The start of that call's SQL (the first statement's, for a batch). */
+  longestSql: string;
+}
 
 /** What the stack serves, and how to reach its storage. */
 export interface Stack {
@@ -43,8 +72,8 @@ export interface Stack {
   meterUrl: string;
   /** The D1 database `DB`, through Miniflare's proxy. */
   d1(): Promise<D1Like>;
-  /** Run tally's scheduled handler once, as the cron would at `scheduledTime`. */
-  scheduled(scheduledTime: number): Promise<string>;
+  /** Run tally's scheduled handler once, as the cron would at `scheduledTime`, through the meter. */
+  cron(scheduledTime: number): Promise<CronRun>;
   /** Hand batches of message bodies to tally's queue handler; the time is measured in workerd. */
   drain(queue: string, batches: string[][]): Promise<{ ms: number; acked: number; retried: number }>;
   /** Dispose Miniflare (workerd exits). */
@@ -135,6 +164,8 @@ export interface StackOptions {
   cacheApi?: boolean;
   /** Open workerd's DevTools inspector on this port (`bench/profile.ts` records CPU profiles). */
   inspectorPort?: number;
+  /** The database's secrets, when it was built by an earlier run (a cached dataset). */
+  secrets?: Secrets;
 }
 
 /** Start workerd with the four Workers; registered for cleanup. */
@@ -149,6 +180,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     contents: readFileSync(options.bundle, 'utf8'),
   };
   const problems: string[] = [];
+  const secrets = options.secrets ?? SECRETS;
 
   const mf = new Miniflare(
     convertV4MiniflareOptions({
@@ -163,7 +195,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
         {
           ...tallyBindings,
           name: 'tally',
-          bindings: { ...tallyBindings.bindings, ...SECRETS },
+          bindings: { ...tallyBindings.bindings, ...secrets },
           modules: [bundleModule],
           modulesRoot: bundleDir,
           cacheAPI: options.cacheApi ?? true,
@@ -179,7 +211,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
           name: 'meter',
           compatibilityDate: tallyBindings.compatibilityDate,
           compatibilityFlags: tallyBindings.compatibilityFlags,
-          bindings: { ...tallyBindings.bindings, ...SECRETS },
+          bindings: { ...tallyBindings.bindings, ...secrets, BENCH_CRON_PATH: METER_CRON_PATH },
           d1Databases: tallyBindings.d1Databases,
           queueProducers: tallyBindings.queueProducers,
           durableObjects: { PROJECT: { className: 'ProjectDO', scriptName: 'tally', useSQLite: true } },
@@ -206,13 +238,13 @@ export async function startStack(options: StackOptions): Promise<Stack> {
   await mf.ready;
 
   const d1 = async () => (await mf.getD1Database('DB', 'tally')) as unknown as D1Like;
-  const callDriver = async <T>(route: string, body: unknown): Promise<T> => {
-    const response = await fetch(`http://127.0.0.1:${PORTS.driver}${route}`, {
+  const call = async <T>(url: string, body: unknown): Promise<T> => {
+    const response = await fetch(url, {
       method: 'POST',
       body: JSON.stringify(body),
       signal: AbortSignal.timeout(15 * 60_000),
     });
-    if (!response.ok) throw new Error(`driver ${route} answered ${response.status}: ${await response.text()}`);
+    if (!response.ok) throw new Error(`${url} answered ${response.status}: ${await response.text()}`);
     return (await response.json()) as T;
   };
   if (options.migrate) {
@@ -229,10 +261,8 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     problems,
     consumerBatchSize: tallyBindings.queueConsumers?.['tally-events']?.maxBatchSize ?? 100,
     workerdCpuMs,
-    async scheduled(scheduledTime) {
-      return (await callDriver<{ outcome: string }>('/scheduled', { scheduledTime })).outcome;
-    },
-    drain: (queue, batches) => callDriver('/drain', { queue, batches }),
+    cron: (scheduledTime) => call(`http://127.0.0.1:${PORTS.meter}${METER_CRON_PATH}`, { scheduledTime }),
+    drain: (queue, batches) => call(`http://127.0.0.1:${PORTS.driver}/drain`, { queue, batches }),
     stop: release,
   };
 }
@@ -256,10 +286,13 @@ function workerdCpuMs(): number | null {
   }
 }
 
-/** Run a wrangler API call with its informational logging off (e.g. "Using secrets defined in .dev.vars"). */
+/**
+ * Run a wrangler API call with its logging below errors off: "Using secrets defined in .dev.vars",
+ * and the warning that the required secrets are missing, which the bench passes itself.
+ */
 function quietly<T>(call: () => T): T {
   const level = process.env.WRANGLER_LOG;
-  process.env.WRANGLER_LOG = 'warn';
+  process.env.WRANGLER_LOG = 'error';
   try {
     return call();
   } finally {

@@ -1,9 +1,9 @@
 // Bench-only, bound to the real Tally Worker (TALLY) and reached on its own socket, so that the
-// harness never goes through Miniflare's proxy for long calls:
-// - POST /drain {queue, batches}: hands prepared message batches to Tally's queue handler, one
-//   batch at a time as a single queue consumer would, and times the handler inside workerd (the
-//   clock advances on I/O, and every batch is D1 I/O), so that shipping the batches is not timed;
-// - POST /scheduled {scheduledTime}: runs Tally's scheduled handler once, as the cron would.
+// harness never goes through Miniflare's proxy for long calls: POST /drain {queue, batches} hands
+// prepared message batches to Tally's queue handler, one batch at a time as a single queue consumer
+// would, and times the handler inside workerd (the clock advances on I/O, and every batch is D1
+// I/O), so that shipping the batches is not timed. (The cron runs in the meter Worker, which times
+// its D1 calls.)
 async function drain({ queue, batches }, env) {
   let acked = 0;
   let retried = 0;
@@ -24,17 +24,11 @@ async function drain({ queue, batches }, env) {
   return { ms: Date.now() - started, acked, retried, outcomes };
 }
 
-async function scheduled({ scheduledTime }, env) {
-  const result = await env.TALLY.scheduled({ scheduledTime: new Date(scheduledTime), cron: '*/5 * * * *' });
-  return { outcome: result.outcome };
-}
-
 export default {
   async fetch(request, env) {
     const { pathname } = new URL(request.url);
     const body = await request.json();
     if (pathname === '/drain') return Response.json(await drain(body, env));
-    if (pathname === '/scheduled') return Response.json(await scheduled(body, env));
     return new Response('not found', { status: 404 });
   },
 };

@@ -1,0 +1,233 @@
+/**
+ * The query benchmark's project: `events` over the last 30 days — 29 closed days, rolled up by the
+ * real cron and cached (bench/query-cache.ts), and the day in progress, written afresh on every
+ * run with its share of the events spread from midnight up to now, as a live site's today is —
+ * plus an empty project with the same goals and funnel, whose answers are the floor of the API
+ * path (the reference of each query's time). The project's timezone is UTC.
+ *
+ * A cached dataset follows the calendar: a run on a later day adds the days closed since (each
+ * rolled up by the cron's code, ~20 s a day at 10M), and days older than 30 stay behind, outside
+ * every range the bench asks. After a week of that it is built afresh, so it stays near its size.
+ */
+import { createBenchProject, createFunnel, createGoals, signUp } from './api.ts';
+import { type CronWork, cronUntilIdle, localCron } from './cron.ts';
+import { type DaySpec, markEventHours, sqliteBytes, writeDays } from './dataset.ts';
+import { log } from './progress.ts';
+import {
+  type CacheEntry,
+  cached,
+  cacheKey,
+  copyEntry,
+  discard,
+  EVENT_SOURCES,
+  updateMeta,
+  WRITER_SOURCES,
+} from './query-cache.ts';
+import { formatSize } from './report.ts';
+import { DAY_MS } from './rows.ts';
+import { d1File, newSecrets, type Secrets, startStack } from './stack.ts';
+
+const DAYS = 30;
+const HOUR_MS = 3_600_000;
+/** Days a cached dataset is carried forward before it is built afresh. */
+const CARRIED_DAYS = 7;
+
+/** The benchmark project's goals, matching the generated traffic (`events.ts`): two of each kind. */
+const BENCH_GOALS: readonly Record<string, string>[] = [
+  { name: 'Checkout', kind: 'pageview', path: '/checkout' },
+  { name: 'Read the blog', kind: 'pageview', path: '/blog/**' },
+  { name: 'Signup (pro)', kind: 'event', eventName: 'signup', propertyKey: 'plan', propertyValue: 'pro' },
+  { name: 'Purchase', kind: 'event', eventName: 'purchase' },
+];
+
+/** A funnel through the shop, as a site would define one (the dashboard shows the first). */
+const BENCH_FUNNEL: { name: string; steps: readonly Record<string, string>[] } = {
+  name: 'Pricing to purchase',
+  steps: [
+    { kind: 'pageview', path: '/pricing' },
+    { kind: 'pageview', path: '/checkout' },
+    { kind: 'event', eventName: 'purchase' },
+  ],
+};
+
+/** A project the benchmark asks questions of. */
+export interface QueryProject {
+  id: string;
+  readKey: string;
+  funnelId: string;
+}
+
+/** What a cached dataset holds, as its meta.json records it. */
+export interface DatasetMeta {
+  /** Events of an average day (a 30th of the dataset); weekdays have more, weekends fewer. */
+  dayEvents: number;
+  /** The UTC day (ms) its closed days end before; a run of that day adds today. */
+  until: number;
+  /** The UTC day it was built on. */
+  builtOn: number;
+  project: QueryProject;
+  empty: QueryProject;
+  secrets: Secrets;
+  bytesPerEvent: number;
+  rollup: { ms: number; runs: number; rowsPerDay: number; kbPerDay: number };
+  buildMs: number;
+}
+
+/** A closed day of the dataset: weekdays busier than weekends (the shares average 1 over a week). */
+function closedDay(start: number, dayEvents: number): DaySpec {
+  const weekend = [0, 6].includes(new Date(start).getUTCDay());
+  return { start, events: Math.round(dayEvents * (weekend ? 0.8 : 1.08)) };
+}
+
+async function createProject(origin: string, token: string, name: string): Promise<QueryProject> {
+  const project = await createBenchProject(origin, token, name);
+  await createGoals(origin, token, project.id, BENCH_GOALS);
+  const funnelId = await createFunnel(origin, token, project.id, BENCH_FUNNEL);
+  return { id: project.id, readKey: project.readKey, funnelId };
+}
+
+/**
+ * Write `days`, mark their hours as the consumer would, and roll them up with the cron's code (in
+ * Node: twice as fast as workerd for the same statements); fails when the cron leaves any of them
+ * marked (a dataset with closed days read raw would measure raw reads as if they were rollups').
+ */
+async function addClosedDays(
+  dir: string,
+  projectId: string,
+  days: readonly DaySpec[],
+): Promise<{ events: number; work: CronWork; rollupRows: number; eventBytes: number; rollupBytes: number }> {
+  const file = d1File(dir);
+  const first = days[0]?.start ?? 0;
+  const end = (days.at(-1)?.start ?? 0) + DAY_MS;
+  const before = sqliteBytes(file);
+  const written = writeDays(file, projectId, days, first / DAY_MS);
+  markEventHours(file, projectId, first, end);
+  const eventBytes = sqliteBytes(file) - before;
+  log(
+    'queries',
+    `${formatSize(written.events)} events of ${days.length} closed days written in ${(written.ms / 1000).toFixed(1)} s`,
+  );
+  const cron = localCron(file);
+  let work: CronWork;
+  let counts: { marked: number; rollups: number };
+  try {
+    work = await cronUntilIdle(cron, `rolling up ${days.length} days`);
+    const count = async (sql: string, ...params: unknown[]) =>
+      Number(
+        (
+          await cron.d1
+            .prepare(sql)
+            .bind(...params)
+            .all<{ n: number }>()
+        ).results[0]?.n ?? 0,
+      );
+    counts = {
+      marked: await count(
+        'SELECT COUNT(*) AS n FROM rollup_dirty WHERE project_id = ? AND hour < ?',
+        projectId,
+        end / HOUR_MS,
+      ),
+      rollups: await count(
+        'SELECT COUNT(*) AS n FROM rollups WHERE project_id = ? AND day >= ?',
+        projectId,
+        new Date(first).toISOString().slice(0, 10),
+      ),
+    };
+  } finally {
+    cron.close();
+  }
+  if (counts.marked) {
+    throw new Error(
+      `the cron left ${counts.marked} hours of closed days marked: ${work.failure ?? work.unfinished ?? 'stalled'}`,
+    );
+  }
+  const rollupBytes = sqliteBytes(file) - before - eventBytes;
+  return { events: written.events, work, rollupRows: counts.rollups, eventBytes, rollupBytes };
+}
+
+async function build(dir: string, bundle: string, events: number, today: number): Promise<DatasetMeta> {
+  const started = performance.now();
+  const secrets = newSecrets();
+  const stack = await startStack({ bundle, persistDir: dir, migrate: true, secrets });
+  let project: QueryProject;
+  let empty: QueryProject;
+  try {
+    const { token } = await signUp(stack.tallyUrl);
+    project = await createProject(stack.tallyUrl, token, 'queries');
+    empty = await createProject(stack.tallyUrl, token, 'empty (reference)');
+  } finally {
+    await stack.stop();
+  }
+  const dayEvents = Math.round(events / DAYS);
+  const days = Array.from({ length: DAYS - 1 }, (_, i) => closedDay(today - (DAYS - 1 - i) * DAY_MS, dayEvents));
+  const added = await addClosedDays(dir, project.id, days);
+  return {
+    dayEvents,
+    until: today,
+    builtOn: today,
+    project,
+    empty,
+    secrets,
+    bytesPerEvent: added.eventBytes / added.events,
+    rollup: {
+      ms: added.work.ms,
+      runs: added.work.runs,
+      rowsPerDay: added.rollupRows / days.length,
+      kbPerDay: added.rollupBytes / days.length / 1024,
+    },
+    buildMs: performance.now() - started,
+  };
+}
+
+/**
+ * This run's copy of the cached dataset of `events` (built when missing: minutes at 10M, reported
+ * by `buildMs`; carried forward to today when older), with today's events added up to now and
+ * marked for the cron as the consumer marks what it writes. `setupMs` is the one-time work: the
+ * build or the catch-up.
+ */
+export async function prepareDataset(
+  bundle: string,
+  events: number,
+  persistDir: string,
+): Promise<{ entry: CacheEntry<DatasetMeta>; todayEvents: number; setupMs: number }> {
+  const today = Math.floor(Date.now() / DAY_MS) * DAY_MS;
+  const key = cacheKey([...EVENT_SOURCES, ...WRITER_SOURCES, 'bench/query-data.ts'], [events]);
+  const entry = await cached(
+    `queries-${formatSize(events)}`,
+    key,
+    (dir) => {
+      log('queries', `building the ${formatSize(events)}-event dataset once (later runs reuse it)`);
+      return build(dir, bundle, events, today);
+    },
+    (meta) => meta.until <= today && today - meta.builtOn <= CARRIED_DAYS * DAY_MS,
+  );
+  let setupMs = entry.built ? entry.meta.buildMs : 0;
+  if (entry.meta.until < today) {
+    const started = performance.now();
+    const days = Array.from({ length: (today - entry.meta.until) / DAY_MS }, (_, i) =>
+      closedDay(entry.meta.until + i * DAY_MS, entry.meta.dayEvents),
+    );
+    try {
+      await addClosedDays(entry.dir, entry.meta.project.id, days);
+    } catch (error) {
+      discard(entry);
+      throw error;
+    }
+    updateMeta(entry, { ...entry.meta, until: today });
+    setupMs += performance.now() - started;
+  }
+  const copyStarted = performance.now();
+  copyEntry(entry, persistDir);
+  const copyMs = performance.now() - copyStarted;
+  const now = Date.now();
+  const file = d1File(persistDir);
+  const day = { start: today, events: entry.meta.dayEvents, span: now - today };
+  const written = writeDays(file, entry.meta.project.id, [day], today / DAY_MS);
+  markEventHours(file, entry.meta.project.id, today, now + 1);
+  log(
+    'queries',
+    `copied the cached dataset in ${(copyMs / 1000).toFixed(1)} s; ` +
+      `today: ${formatSize(written.events)} events up to ${new Date(now).toISOString().slice(11, 16)} UTC in ${(written.ms / 1000).toFixed(1)} s`,
+  );
+  return { entry, todayEvents: written.events, setupMs };
+}
