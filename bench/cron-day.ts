@@ -125,16 +125,17 @@ function figure(events: number, way: Way, outcome: { work: CronWork; left: numbe
 export async function benchCronDay(
   bundle: string,
   entry: CacheEntry<CronDayMeta>,
-  budget: Budget,
+  time: { budget: Budget; reserveMs: number },
   problems: string[],
 ): Promise<Figure[]> {
+  const { budget } = time;
   const { meta } = entry;
   const figures: Figure[] = [];
   const stack = await startStack({ bundle, persistDir: entry.dir, migrate: false });
   try {
     for (const way of ['hourly', 'whole'] as const) {
       const estimate = estimateMs(meta, way);
-      if (!budget.allows(estimate)) {
+      if (!budget.allows(estimate, time.reserveMs)) {
         figures.push(figure(meta.events, way, `not measured: ~${Math.ceil(estimate / 1000)} s needed, out of time`));
         continue;
       }

@@ -131,7 +131,7 @@ export function openTabFigure(
     unit: 'USD',
     reference: { label: 'rows read per refresh', value: rows, unit: '' },
     target: {
-      text: `≤ ${formatNumber(target)} USD (${LOAD_TARGET_PERCENT}% of today’s events a refresh)`,
+      text: `≤ ${target.toPrecision(2)} USD (${LOAD_TARGET_PERCENT}% of today’s events a refresh)`,
       pass: verdict.pass,
     },
     note: [note, price, verdict.note].filter(Boolean).join('; '),

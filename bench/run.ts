@@ -51,7 +51,7 @@ const MODES: Record<Mode['name'], Mode> = {
     ingest: { seconds: 10, warmupSeconds: 2, connections: 32, fixedRate: 1_000 },
     drainEvents: 200_000,
     freshnessSamples: 8,
-    queries: { events: 10_000_000, repeats: 10, cronDayEvents: 3_000_000 },
+    queries: { events: 10_000_000, repeats: 10, cronDayEvents: 3_000_000, laterPhasesMs: 60_000 },
   },
   quick: {
     name: 'quick',
@@ -59,7 +59,7 @@ const MODES: Record<Mode['name'], Mode> = {
     ingest: { seconds: 2, warmupSeconds: 1, connections: 32, fixedRate: 1_000 },
     drainEvents: 30_000,
     freshnessSamples: 3,
-    queries: { events: 100_000, repeats: 3, cronDayEvents: 30_000 },
+    queries: { events: 100_000, repeats: 3, cronDayEvents: 30_000, laterPhasesMs: 20_000 },
   },
 };
 
