@@ -13,7 +13,7 @@ import { HOUR_GRACE_MS } from '../src/rollup/hours.ts';
 import { addDays, dayBounds, formatDate, type LocalDate, parseDate } from '../src/shared/calendar.ts';
 import { type OracleQuery, type RawEvent, runOracle } from './query-oracle.ts';
 import type { OracleGoal } from './query-oracle-goals.ts';
-import { insertEvents, materialize, POOL_VALUES, queryShape, scenario, WINDOW } from './query-oracle-data.ts';
+import { filterOn, insertEvents, materialize, POOL_VALUES, queryShape, scenario, WINDOW } from './query-oracle-data.ts';
 import type { Filter } from './query-oracle.ts';
 import { ask, event, seed, signInBeforeAll } from './query-oracle-harness.ts';
 
@@ -88,12 +88,34 @@ const loneFilter = fc
     };
   });
 
+/** Filters all on the breakdown's own dimension (custom events, a detail view's search): from rollups. */
+const ownFilters = fc
+  .constantFrom(...ROLLUP_DIMENSIONS.filter((dimension) => POOL_VALUES[dimension]))
+  .chain((dimension) =>
+    fc.tuple(
+      queryShape,
+      fc.constant(dimension),
+      fc.array(filterOn(dimension), { minLength: 1, maxLength: 2 }),
+      fc.constantFrom<string[]>([], ['time:day'], ['time:month']),
+      fc.boolean(),
+    ),
+  )
+  .map(([shape, dimension, filters, times, todayOnly]) => ({
+    shape: {
+      ...shape,
+      dimensions: [...times, dimension],
+      filters,
+      goal: { dimension: null, filter: null, conversionRate: null },
+    },
+    todayOnly,
+  }));
+
 describe('the open day read hour by hour', () => {
   it('equals the oracle before and after late events, rolled or not (property)', async () => {
     await fc.assert(
       fc.asyncProperty(
         scenario,
-        fc.oneof(unfiltered, loneFilter),
+        fc.oneof(unfiltered, loneFilter, ownFilters),
         fc.integer({ min: WINDOW.first, max: WINDOW.last }),
         fc.double({ min: 0, max: 0.999, noNaN: true }),
         fc.array(fc.nat(), { maxLength: 3 }),

@@ -277,7 +277,8 @@ const pattern = (dimension: string) =>
     { weight: 1, arbitrary: pick(['*', '?', '/*', '*/*', '%', '_*', '*e*', '[a-z]*']) },
   );
 
-const filter: fc.Arbitrary<Filter> = pick(FILTER_DIMENSIONS).chain((dimension) =>
+/** A filter on `dimension`: any operator, with values drawn from its pool. */
+export const filterOn = (dimension: string): fc.Arbitrary<Filter> =>
   fc
     .oneof(
       {
@@ -302,8 +303,9 @@ const filter: fc.Arbitrary<Filter> = pick(FILTER_DIMENSIONS).chain((dimension) =
         ),
       },
     )
-    .map(([operator, values]): Filter => [operator, dimension, values]),
-);
+    .map(([operator, values]): Filter => [operator, dimension, values]);
+
+const filter: fc.Arbitrary<Filter> = pick(FILTER_DIMENSIONS).chain(filterOn);
 
 /** A query in day offsets from the scenario's anchor; {@link materialize} makes it a request. */
 export interface QueryShape {

@@ -64,7 +64,7 @@ export async function runFunnel(
   // Funnels read raw events: the path scan (with pageview steps) and the funnel's own scan.
   await budget.charge(byPath ? [span, span] : [span]);
   const paths = byPath ? await pageviewPaths(d1, project.id, [span]) : [];
-  const where = filters.map(filterSql);
+  const where = filters.map((filter) => filterSql(filter));
   const conditions = steps.map((step) => goalCondition(stepColumns(step), paths));
   // A visit's events in time order, ties by arrival: the key `entryExitCtes` orders by too.
   const position = visitOrderSql('kept.');

@@ -83,6 +83,23 @@ export function loneValueFilter(
   return { filter: only, value: JSON.stringify(values[0] ?? null) };
 }
 
+/**
+ * The filters of a breakdown by one rolled dimension when every filter is on that same dimension
+ * (the custom events panel's `event:name is_not pageview`, a detail view's search), with that
+ * dimension; null otherwise. Such filters keep or drop whole groups and change no kept group's
+ * numbers: a visit filter keeps whole visits, grouped by the same visit value, and an event filter
+ * keeps every event of a value it keeps (visit aggregates are the whole visit's either way). So the
+ * breakdown's rollup rows whose value passes the filters are the answer.
+ */
+export function groupFilters(
+  filters: readonly Filter[],
+  dimensions: readonly Dimension[],
+): { grouping: string; filters: Filter[] } | null {
+  const grouping = rollupGrouping(dimensions);
+  if (!filters.length || !grouping || grouping === 'time:hour') return null;
+  return filters.every(([, dimension]) => dimension === grouping) ? { grouping, filters: [...filters] } : null;
+}
+
 /** Whether a query names goals (and so needs the project's goals loaded). */
 export function usesGoals(query: Query): boolean {
   return query.dimensions.includes('event:goal') || query.filters.some(([, dimension]) => dimension === 'event:goal');
@@ -211,16 +228,18 @@ export async function planAggregations(
   const flat = (answers: Row[][]) => answers.flat();
 
   /**
-   * An aggregation without a goal dimension: rollups when nothing narrows it, or when a lone `is`
+   * An aggregation without a goal dimension: rollups when nothing narrows it, when a lone `is`
    * filter of one value on a rolled dimension does and the breakdown is by day, week or month (a
-   * breakdown row is exactly the numbers of the events the filter keeps); else raw.
+   * breakdown row is exactly the numbers of the events the filter keeps), or when every filter is
+   * on the breakdown's own dimension (`groupFilters`); else raw.
    */
   const plain = (r: ResolvedRange, dimensions: readonly Dimension[], where: Condition[]): Merge => {
     const days = closed(r);
     const lone = where.length ? null : loneValueFilter(query.filters, dimensions);
-    const grouping = unfiltered ? rollupGrouping(dimensions) : (lone?.filter[1] ?? null);
-    if ((unfiltered || lone) && !where.length && days && grouping !== null) {
-      const read = planFromRollups(d1, scope, days, dimensions, grouping, markedOf(days), open, lone);
+    const own = where.length || lone ? null : groupFilters(query.filters, dimensions);
+    const grouping = unfiltered ? rollupGrouping(dimensions) : (lone?.filter[1] ?? own?.grouping ?? null);
+    if ((unfiltered || lone || own) && !where.length && days && grouping !== null) {
+      const read = planFromRollups(d1, scope, days, dimensions, grouping, markedOf(days), open, lone, own?.filters);
       if (read) {
         scans.push(...read.spans);
         return push(read.statements, read.merge);

@@ -7,8 +7,9 @@
  *
  * Rollups answer the dashboard's unfiltered views: totals, a time series, one breakdown dimension
  * (optionally by day, week or month), and the `event:goal` breakdown (optionally by day, week or
- * month) from the goal rows whose key is the current goal's, and a lone one-value `is` filter on a
- * rolled dimension (its value's rows). Other filters, properties and `realtime` read raw events.
+ * month) from the goal rows whose key is the current goal's, a lone one-value `is` filter on a
+ * rolled dimension (its value's rows), and a breakdown whose filters are all on its own dimension
+ * (the rows whose value passes them). Other filters, properties and `realtime` read raw events.
  */
 import { GOAL_DIMENSION, goalRollupValue, type RollupGoal } from '../stats/goal-keys.ts';
 import { goalSegmentSql } from '../stats/goal-segment-sql.ts';
@@ -17,7 +18,7 @@ import type { Span } from './budget.ts';
 import { addDays, dayBounds, daysBetween, formatDate, type LocalDate } from '../shared/calendar.ts';
 import type { Dimension } from './schema.ts';
 import type { Filter } from '@tally/sdk/catalog';
-import { aggregateSql, type RawScope } from '../stats/sql.ts';
+import { aggregateSql, type Condition, filterSql, type RawScope } from '../stats/sql.ts';
 import { segmentSql, VISIT_GROUPINGS } from '../stats/segment-sql.ts';
 
 /** What D1 returns per group, raw or from rollups. */
@@ -203,6 +204,8 @@ export function planFromRollups(
   open: { day: LocalDate; through: number } | null = null,
   /** A lone `is` filter of one value on `grouping`: only its rows (`value`, JSON text) are read. */
   only: { filter: Filter; value: string } | null = null,
+  /** Filters on `grouping` itself (`groupFilters`): only the rows whose value passes them are read. */
+  keep: readonly Filter[] = [],
 ): {
   statements: D1PreparedStatement[];
   merge: (answers: AggregateRow[][]) => AggregateRow[];
@@ -210,7 +213,7 @@ export function planFromRollups(
 } | null {
   const hourly =
     open && marked.has(formatDate(open.day))
-      ? openDayRead(d1, scope, range, dimensions, { grouping, value: only?.value ?? null }, open)
+      ? openDayRead(d1, scope, range, dimensions, { grouping, value: only?.value ?? null, keep }, open)
       : null;
   const runs = rawRuns(range, hourly ? new Set([...marked].filter((day) => day !== hourly.day)) : marked);
   if (!runs) return null;
@@ -218,20 +221,24 @@ export function planFromRollups(
     ([first, last]): Span => [dayBounds(first, scope.timeZone).start, dayBounds(last, scope.timeZone).end],
   );
   const statements = spans.map(([start, end]) => {
-    const { sql, params } = aggregateSql({ ...scope, start, end }, dimensions, only ? [only.filter] : []);
+    const { sql, params } = aggregateSql({ ...scope, start, end }, dimensions, [
+      ...(only ? [only.filter] : []),
+      ...keep,
+    ]);
     return d1.prepare(sql).bind(...params);
   });
   const groups = [0, 1, 2].map((i) => {
     const dimension = dimensions[i];
     return dimension ? `${rollupDimensionSql(dimension)} AS g${i}` : `NULL AS g${i}`;
   });
+  const kept = valueConditions(keep, 'r');
   statements.push(
     d1
       .prepare(
         `SELECT ${groups.join(', ')}, ${SUMMED.map((column) => `SUM(${column}) AS ${column}`).join(', ')}
-         FROM rollups
+         FROM rollups AS r
          WHERE project_id = ? AND dimension = ? AND day >= ? AND day <= ? AND day NOT IN (SELECT value FROM json_each(?))
-           ${only ? 'AND value = ?' : ''}
+           ${only ? 'AND value = ?' : ''} ${kept.sql}
          GROUP BY g0, g1, g2`,
       )
       .bind(
@@ -241,6 +248,7 @@ export function planFromRollups(
         formatDate(range.to),
         JSON.stringify([...marked]),
         ...(only ? [only.value] : []),
+        ...kept.params,
       ),
   );
   if (!hourly) return { statements, merge: mergeRows, spans };
@@ -261,10 +269,11 @@ function openDayRead(
   scope: Omit<RawScope, 'start' | 'end'>,
   range: { from: LocalDate; to: LocalDate },
   dimensions: readonly Dimension[],
-  { grouping, value }: { grouping: string; value: string | null },
+  { grouping, value, keep }: { grouping: string; value: string | null; keep: readonly Filter[] },
   open: { day: LocalDate; through: number },
 ): { day: string; statements: D1PreparedStatement[]; spans: Span[] } | null {
   const onlyValue = value === null ? '' : 'AND value = ?';
+  const kept = valueConditions(keep, 'r');
   const day = formatDate(open.day);
   const { start, end } = dayBounds(open.day, scope.timeZone);
   if (day < formatDate(range.from) || day > formatDate(range.to) || open.through <= start) return null;
@@ -276,10 +285,10 @@ function openDayRead(
   const statements = [
     d1
       .prepare(
-        `SELECT ${groups.join(', ')}, ${sums} FROM rollup_hours
-         WHERE project_id = ? AND dimension = ? AND day = ? AND start < ? ${onlyValue} GROUP BY g0, g1, g2`,
+        `SELECT ${groups.join(', ')}, ${sums} FROM rollup_hours AS r
+         WHERE project_id = ? AND dimension = ? AND day = ? AND start < ? ${onlyValue} ${kept.sql} GROUP BY g0, g1, g2`,
       )
-      .bind(scope.projectId, grouping, day, open.through, ...(value === null ? [] : [value])),
+      .bind(scope.projectId, grouping, day, open.through, ...(value === null ? [] : [value]), ...kept.params),
   ];
   const spans: Span[] = [];
   if (open.through < end) {
@@ -288,14 +297,27 @@ function openDayRead(
     const segment = { day, dayStart: start, dayEnd: end, lo: open.through, hi: end };
     const wrap = {
       sql: (select: string) =>
-        `SELECT ${groups.join(', ')}, ${sums} FROM (${select}) WHERE 1 ${onlyValue} GROUP BY g0, g1, g2`,
-      params: value === null ? [] : [value],
+        `SELECT ${groups.join(', ')}, ${sums} FROM (${select}) AS r WHERE 1 ${onlyValue} ${kept.sql} GROUP BY g0, g1, g2`,
+      params: [...(value === null ? [] : [value]), ...kept.params],
     };
     const { sql, params } = segmentSql(project, segment, kind, [grouping], wrap);
     statements.push(d1.prepare(sql).bind(...params));
     spans.push([open.through, end]);
   }
   return { day, statements, spans };
+}
+
+/**
+ * `AND` the filters, each tested on the group value of the rollup rows aliased `table` (JSON text
+ * in `value`), as they test the dimension on raw events.
+ */
+function valueConditions(filters: readonly Filter[], table: string): Condition {
+  const over = { sql: `(${table}.value ->> '$')`, params: [] };
+  const conditions = filters.map((filter) => filterSql(filter, over));
+  return {
+    sql: conditions.map((condition) => `AND ${condition.sql}`).join(' '),
+    params: conditions.flatMap((condition) => condition.params),
+  };
 }
 
 /** Sum the rows of several answers per group. */

@@ -160,8 +160,12 @@ export interface Condition {
  * that no number of filters and values can pass D1's 100 bound parameters (and a NUL inside a
  * value survives, as `\u0000`). Dimension expressions never name a column json_each also has.
  */
-export function filterSql([operator, dimension, values]: Filter): Condition {
-  const { sql: expr, params } = dimensionSql(dimension);
+export function filterSql(
+  [operator, dimension, values]: Filter,
+  /** The value to test instead of the dimension's on `base` (a rollup row's, say). */
+  over: Condition = dimensionSql(dimension),
+): Condition {
+  const { sql: expr, params } = over;
   // GLOB and instr() read text up to a NUL; stored text never holds one (ingest removes them), so
   // a value with a NUL can match nothing and is left out rather than cut short.
   const listed = values.filter((value): value is string => value !== null && !value.includes('\u0000'));
@@ -266,7 +270,7 @@ export function aggregateSql(
         params: [JSON.stringify(goals.map((goal) => goal.name)), ...goals.flatMap((goal) => goal.condition.params)],
       }
     : null;
-  const grouped = groupedSelect(groups, [...filters.map(filterSql), ...(extra.where ?? [])], join);
+  const grouped = groupedSelect(groups, [...filters.map((filter) => filterSql(filter)), ...(extra.where ?? [])], join);
   return {
     sql: `WITH ${baseCte(scope.start, scope.end, scope.timeZone)}\n${grouped.sql}`,
     // In the order the placeholders appear: base's currency and project, then the groups and conditions.
