@@ -242,7 +242,7 @@ describe('the raw event budget', () => {
     const reached = await runFunnel(
       env.DB,
       project(projectId),
-      steps as never,
+      { id: 'funnel', steps: steps as never },
       ['2026-05-01', '2026-05-02'],
       [],
       NOW,
@@ -255,7 +255,7 @@ describe('the raw event budget', () => {
       runFunnel(
         env.DB,
         project(projectId),
-        steps as never,
+        { id: 'funnel', steps: steps as never },
         ['2026-05-01', '2026-05-02'],
         [],
         NOW,

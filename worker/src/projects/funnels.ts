@@ -3,8 +3,10 @@
  * Admins list, create, change and delete them; the query engine walks visits through the steps.
  */
 import { z } from '@hono/zod-openapi';
-import { and, asc, eq } from 'drizzle-orm';
-import { type Db, funnels } from '../db/index.ts';
+import { and, asc, eq, sql } from 'drizzle-orm';
+import { type Db, funnels, rollupHours, rollups } from '../db/index.ts';
+import { FUNNEL_DIMENSION } from '../stats/funnel-sql.ts';
+import { remarkEventHoursStatements } from '../store/index.ts';
 import { isUniqueViolation } from '../shared/db-errors.ts';
 import { ApiError } from '../shared/errors.ts';
 import { uuidv7 } from '../shared/ids.ts';
@@ -90,28 +92,73 @@ export async function createFunnel(
     steps: stepsJson(input.steps),
     createdAt: now,
   };
-  const inserted = await db.insert(funnels).values(row).onConflictDoNothing().returning();
+  const [inserted] = await db.batch([
+    db.insert(funnels).values(row).onConflictDoNothing().returning(),
+    // Only if the funnel was written (not a conflict): its days are rolled up again, with it.
+    ...remarkEventHoursStatements(db, row.projectId, now, sql`EXISTS (SELECT 1 FROM funnels WHERE id = ${row.id})`),
+  ]);
   if (!inserted[0]) throw nameTaken();
   return funnelView(inserted[0]);
 }
 
-/** Rename a funnel or replace its steps. */
+/** Statements deleting a funnel's rollup rows, daily and hourly, of every definition it had. */
+function deleteRowsStatements(db: Db, projectId: string, funnelId: string) {
+  // `"id:` starts each of their values.
+  const prefix = JSON.stringify(`${funnelId}:`).slice(0, -1);
+  return [
+    db
+      .delete(rollups)
+      .where(
+        and(
+          eq(rollups.projectId, projectId),
+          eq(rollups.dimension, FUNNEL_DIMENSION),
+          sql`substr(${rollups.value}, 1, length(${prefix})) = ${prefix}`,
+        ),
+      ),
+    db
+      .delete(rollupHours)
+      .where(
+        and(
+          eq(rollupHours.projectId, projectId),
+          eq(rollupHours.dimension, FUNNEL_DIMENSION),
+          sql`substr(${rollupHours.value}, 1, length(${prefix})) = ${prefix}`,
+        ),
+      ),
+  ] as const;
+}
+
+/**
+ * Rename a funnel or replace its steps. New steps drop the rows of the old ones and mark every
+ * hour with events, so its days are rolled up again (read raw until then).
+ */
 export async function updateFunnel(
   db: Db,
   access: ProjectAccess,
   funnelId: string,
   patch: UpdateFunnelInput,
+  now: number = Date.now(),
 ): Promise<FunnelView> {
   const changes = {
     ...(patch.name === undefined ? {} : { name: patch.name }),
     ...(patch.steps === undefined ? {} : { steps: stepsJson(patch.steps) }),
   };
-  const where = and(eq(funnels.id, funnelId), eq(funnels.projectId, access.project.id));
+  const projectId = access.project.id;
+  const where = and(eq(funnels.id, funnelId), eq(funnels.projectId, projectId));
   try {
+    const update = () => db.update(funnels).set(changes).where(where).returning();
+    const ours = sql`EXISTS (SELECT 1 FROM funnels WHERE id = ${funnelId} AND project_id = ${projectId})`;
     // Drizzle refuses an UPDATE without columns; an empty patch reads the funnel back instead.
-    const rows = Object.keys(changes).length
-      ? await db.update(funnels).set(changes).where(where).returning()
-      : await db.select().from(funnels).where(where);
+    const rows = !Object.keys(changes).length
+      ? await db.select().from(funnels).where(where)
+      : changes.steps === undefined
+        ? await update()
+        : (
+            await db.batch([
+              update(),
+              ...deleteRowsStatements(db, projectId, funnelId),
+              ...remarkEventHoursStatements(db, projectId, now, ours),
+            ])
+          )[0];
     if (!rows[0]) throw noSuchFunnel();
     return funnelView(rows[0]);
   } catch (error) {
@@ -122,9 +169,12 @@ export async function updateFunnel(
 
 /** Delete a funnel of this project; a funnel of another project is 404 like a missing one. */
 export async function deleteFunnel(db: Db, access: ProjectAccess, funnelId: string): Promise<void> {
-  const deleted = await db
-    .delete(funnels)
-    .where(and(eq(funnels.id, funnelId), eq(funnels.projectId, access.project.id)))
-    .returning({ id: funnels.id });
+  const [deleted] = await db.batch([
+    db
+      .delete(funnels)
+      .where(and(eq(funnels.id, funnelId), eq(funnels.projectId, access.project.id)))
+      .returning({ id: funnels.id }),
+    ...deleteRowsStatements(db, access.project.id, funnelId),
+  ]);
   if (!deleted[0]) throw noSuchFunnel();
 }

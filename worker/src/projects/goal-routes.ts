@@ -161,7 +161,7 @@ export const goalRoutes = createRouter()
       const { id, funnelId } = c.req.valid('param');
       const db = getDb(c.env.DB);
       const access = await authorizeProject(db, c.get('principal'), id, 'admin');
-      return c.json(await updateFunnel(db, access, funnelId, c.req.valid('json')), 200);
+      return c.json(await updateFunnel(db, access, funnelId, c.req.valid('json'), Date.now()), 200);
     },
   )
   .openapi(

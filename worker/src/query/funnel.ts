@@ -1,24 +1,40 @@
 /**
  * `POST /api/v1/funnel`: how many visits pass each step of a funnel, in order (docs/STATS.md).
  * Each step takes, per visit, the earliest matching event after the previous step's (in time
- * order, ties by arrival) — the greedy choice, which reaches the furthest step any choice could.
+ * order, ties by arrival) — the greedy choice, which reaches the furthest step any choice could
+ * (`stats/funnel-sql.ts`).
  */
 import { createRoute, z } from '@hono/zod-openapi';
 import { and, eq } from 'drizzle-orm';
 import { funnels, getDb } from '../db/index.ts';
 import { authorizeProject } from '../auth/access.ts';
 import type { GoalStep } from '../stats/goal-matching.ts';
-import { defaultGoalName, stepColumns } from '../stats/goal-matching.ts';
+import { defaultGoalName } from '../stats/goal-matching.ts';
 import { ApiError } from '../shared/errors.ts';
 import { createRouter } from '../shared/hono.ts';
 import { errorResponses, jsonBody, jsonResponse } from '../shared/openapi.ts';
 import { RAW_EVENT_BUDGET, RawBudget, type Span } from './budget.ts';
 import type { DateRangeSpec } from './date-range.ts';
 import { resolveProjectRange } from './first-day.ts';
-import { goalCondition, pageviewPaths } from '../stats/goals.ts';
+import { pageviewPaths } from '../stats/goals.ts';
 import { DateRangeSchema, FilterSchema, type Query, VISIT_DIMENSIONS } from './schema.ts';
-import { baseCte, filterSql, visitOrderSql } from '../stats/sql.ts';
+import { baseCte, filterSql } from '../stats/sql.ts';
 import { statsProject } from './plan.ts';
+import { rawRuns } from './rollup-read.ts';
+import { dayBounds, formatDate, hourSegments, type LocalDate, localDate } from '../shared/calendar.ts';
+import { freshnessStatements, hourlyRolledThrough, markedDays, readFreshness } from '../store/index.ts';
+import { readSegmentPaths } from '../stats/goal-segment-sql.ts';
+import {
+  FUNNEL_DIMENSION,
+  funnelRollupKey,
+  funnelSegmentSql,
+  funnelStepValue,
+  needsPaths,
+  type RollupFunnel,
+  stepConditions,
+  stepCounts,
+  stepCtes,
+} from '../stats/funnel-sql.ts';
 
 const FunnelQuerySchema = z
   .object({
@@ -48,58 +64,177 @@ const StepResultSchema = z.object({
 /** One step of the answer. */
 export type FunnelStepResult = z.infer<typeof StepResultSchema>;
 
-/** Walk a project's visits in a range through a funnel's steps. */
+/** A project as a funnel read needs it. */
+type FunnelProject = { id: string; timezone: string; createdAt: number; currency: string };
+
+/**
+ * Walk a project's visits in a range through a funnel's steps. Without filters, closed days come
+ * from the funnel's rollup rows, the open day from its hourly rows plus what came after them, and
+ * only runs of days marked since their rollup from raw events (`rolledCounts`); with filters, raw.
+ */
 export async function runFunnel(
   d1: D1Database,
-  project: { id: string; timezone: string; createdAt: number; currency: string },
-  steps: readonly GoalStep[],
+  project: FunnelProject,
+  funnel: RollupFunnel,
   spec: DateRangeSpec,
   filters: Query['filters'],
   now: number,
   budget: RawBudget = new RawBudget(d1, project.id, RAW_EVENT_BUDGET.funnel),
 ): Promise<FunnelStepResult[]> {
   const range = await resolveProjectRange(d1, project, spec, now);
-  const span: Span = [range.start, range.end];
-  const byPath = steps.some((step) => step.kind === 'pageview');
-  // Funnels read raw events: the path scan (with pageview steps) and the funnel's own scan.
-  await budget.charge(byPath ? [span, span] : [span]);
-  const paths = byPath ? await pageviewPaths(d1, project.id, [span]) : [];
-  const where = filters.map((filter) => filterSql(filter));
-  const conditions = steps.map((step) => goalCondition(stepColumns(step), paths));
-  // A visit's events in time order, ties by arrival: the key `entryExitCtes` orders by too.
-  const position = visitOrderSql('kept.');
-  const stepCtes = conditions.map((condition, index) =>
-    index === 0
-      ? `s0 AS (SELECT session_id, MIN(${position}) AS position FROM kept WHERE ${condition.sql} GROUP BY session_id)`
-      : `s${index} AS (SELECT kept.session_id, MIN(${position}) AS position FROM kept
-          JOIN s${index - 1} AS previous ON kept.session_id = previous.session_id AND ${position} > previous.position
-          WHERE ${condition.sql} GROUP BY kept.session_id)`,
-  );
-  // `kept` is read by every step: materialized once, not recomputed per step (a 3-step funnel over
-  // 12k events: 580 ms → 85 ms).
-  const sql = `WITH ${baseCte(range.start, range.end, project.timezone)},
-kept AS MATERIALIZED (SELECT * FROM base WHERE ${where.length ? where.map((w) => w.sql).join(' AND ') : '1'}),
-${stepCtes.join(',\n')}
-SELECT ${conditions.map((_, index) => `(SELECT COUNT(*) FROM s${index}) AS n${index}`).join(', ')}`;
-  const params = [
-    project.currency,
-    project.id,
-    ...where.flatMap((w) => w.params),
-    ...conditions.flatMap((c) => c.params),
-  ];
-  const row =
-    (await d1
-      .prepare(sql)
-      .bind(...params)
-      .first<Record<string, number>>()) ?? {};
-  const reached = steps.map((_, index) => row[`n${index}`] ?? 0);
+  const reached =
+    filters.length || !range.from || !range.to
+      ? await rawCounts(d1, project, funnel.steps, [[range.start, range.end]], filters, budget)
+      : await rolledCounts(d1, project, funnel, { from: range.from, to: range.to }, now, budget);
   const first = reached[0] ?? 0;
-  return steps.map((step, index) => ({
+  return funnel.steps.map((step, index) => ({
     name: defaultGoalName(step),
     visits: reached[index] ?? 0,
     conversion_rate: first ? Math.round(((reached[index] ?? 0) / first) * 100 * 100) / 100 : 0,
     drop_off: index === 0 ? 0 : (reached[index - 1] ?? 0) - (reached[index] ?? 0),
   }));
+}
+
+/** The visits reaching each step, summed over the answers' rows (raw: n0…nN; rollups: value and n). */
+function sumSteps(
+  steps: number,
+  key: string,
+  raw: Record<string, number>[][],
+  rolled: { value: string; n: number }[][],
+) {
+  const reached = Array.from({ length: steps }, () => 0);
+  for (const row of raw.flat()) for (let i = 0; i < steps; i++) reached[i] = (reached[i] ?? 0) + (row[`n${i}`] ?? 0);
+  const index = new Map(reached.map((_, i) => [funnelStepValue(key, i), i]));
+  for (const row of rolled.flat()) {
+    const i = index.get(row.value);
+    if (i !== undefined) reached[i] = (reached[i] ?? 0) + row.n;
+  }
+  return reached;
+}
+
+/** The statement counting, over raw events of a span, the visits the filters keep that reach each step. */
+function rawStatement(
+  d1: D1Database,
+  project: FunnelProject,
+  [start, end]: Span,
+  conditions: ReturnType<typeof stepConditions>,
+  filters: Query['filters'],
+): D1PreparedStatement {
+  const where = filters.map((filter) => filterSql(filter));
+  const steps = stepCtes('kept', conditions, false);
+  // `kept` is read by every step: materialized once, not recomputed per step (a 3-step funnel over
+  // 12k events: 580 ms → 85 ms).
+  const sql = `WITH ${baseCte(start, end, project.timezone)},
+kept AS MATERIALIZED (SELECT * FROM base WHERE ${where.length ? where.map((w) => w.sql).join(' AND ') : '1'}),
+${steps.sql}
+SELECT ${stepCounts(conditions.length, false)}`;
+  return d1.prepare(sql).bind(project.currency, project.id, ...where.flatMap((w) => w.params), ...steps.params);
+}
+
+/** Count raw events over spans (runs of days, or the range): the path scan and the funnel's own scan. */
+async function rawCounts(
+  d1: D1Database,
+  project: FunnelProject,
+  steps: readonly GoalStep[],
+  spans: Span[],
+  filters: Query['filters'],
+  budget: RawBudget,
+): Promise<number[]> {
+  const byPath = needsPaths(steps);
+  await budget.charge(byPath ? [...spans, ...spans] : spans);
+  const paths = byPath ? await pageviewPaths(d1, project.id, spans) : [];
+  const conditions = stepConditions(steps, paths);
+  const answers = await d1.batch<Record<string, number>>(
+    spans.map((span) => rawStatement(d1, project, span, conditions, filters)),
+  );
+  return sumSteps(
+    steps.length,
+    '',
+    answers.map((answer) => answer.results),
+    [],
+  );
+}
+
+/**
+ * Count an unfiltered funnel from rollups: unmarked days from its rows in `rollups`, the open day
+ * (when rolled hour by hour) from `rollup_hours` plus the difference SQL after them, and runs of
+ * other marked days raw — exact, as a funnel counts visits and visits end at local midnight.
+ */
+async function rolledCounts(
+  d1: D1Database,
+  project: FunnelProject,
+  funnel: RollupFunnel,
+  range: { from: LocalDate; to: LocalDate },
+  now: number,
+  budget: RawBudget,
+): Promise<number[]> {
+  const tz = project.timezone;
+  const { start, end } = { start: dayBounds(range.from, tz).start, end: dayBounds(range.to, tz).end };
+  const freshness = readFreshness(await d1.batch(freshnessStatements(d1, project.id, start, end, tz)));
+  const marked = markedDays(freshness.marks, range.from, range.to, tz, freshness.rawFrom, freshness.stale);
+  const today = localDate(now, tz);
+  const todayLabel = formatDate(today);
+  const todayBounds = dayBounds(today, tz);
+  const through = hourlyRolledThrough(freshness.marks, hourSegments(today, tz), freshness.rolledHours);
+  const hourly = marked.has(todayLabel) && through > todayBounds.start;
+  const runs = rawRuns(range, new Set([...marked].filter((day) => !hourly || day !== todayLabel)));
+  if (!runs) return rawCounts(d1, project, funnel.steps, [[start, end]], [], budget);
+  const spans = runs.map(([first, last]): Span => [dayBounds(first, tz).start, dayBounds(last, tz).end]);
+  const segment = {
+    day: todayLabel,
+    dayStart: todayBounds.start,
+    dayEnd: todayBounds.end,
+    lo: through,
+    hi: todayBounds.end,
+  };
+  const openSegment = hourly && through < todayBounds.end;
+  const byPath = needsPaths(funnel.steps);
+  await budget.charge([
+    ...(byPath ? [...spans, ...spans] : spans),
+    ...(openSegment ? [[through, todayBounds.end] as Span] : []),
+  ]);
+  const [paths, segmentPaths] = await Promise.all([
+    byPath ? pageviewPaths(d1, project.id, spans) : [],
+    byPath && openSegment ? readSegmentPaths(d1, project.id, segment) : [],
+  ]);
+  const key = await funnelRollupKey(funnel);
+  const values = JSON.stringify(funnel.steps.map((_, index) => funnelStepValue(key, index)));
+  const rolled = [
+    d1
+      .prepare(
+        `SELECT value, SUM(visits) AS n FROM rollups
+         WHERE project_id = ? AND dimension = '${FUNNEL_DIMENSION}' AND day >= ? AND day <= ?
+           AND day NOT IN (SELECT value FROM json_each(?)) AND value IN (SELECT value FROM json_each(?))
+         GROUP BY value`,
+      )
+      .bind(project.id, formatDate(range.from), formatDate(range.to), JSON.stringify([...marked]), values),
+  ];
+  if (hourly) {
+    rolled.push(
+      d1
+        .prepare(
+          `SELECT value, SUM(visits) AS n FROM rollup_hours
+           WHERE project_id = ? AND dimension = '${FUNNEL_DIMENSION}' AND day = ? AND start < ?
+             AND value IN (SELECT value FROM json_each(?))
+           GROUP BY value`,
+        )
+        .bind(project.id, todayLabel, through, values),
+    );
+  }
+  if (openSegment) {
+    const wrap = { sql: (select: string) => `SELECT value, visits AS n FROM (${select})`, params: [] };
+    const { sql, params } = funnelSegmentSql(project, segment, { ...funnel, key }, segmentPaths, wrap);
+    rolled.push(d1.prepare(sql).bind(...params));
+  }
+  const conditions = stepConditions(funnel.steps, paths);
+  const raw = spans.map((span) => rawStatement(d1, project, span, conditions, []));
+  const answers = await d1.batch([...raw, ...rolled]);
+  return sumSteps(
+    funnel.steps.length,
+    key,
+    answers.slice(0, raw.length).map((answer) => answer.results as Record<string, number>[]),
+    answers.slice(raw.length).map((answer) => answer.results as { value: string; n: number }[]),
+  );
 }
 
 export const funnelRoutes = createRouter().openapi(
@@ -125,9 +260,14 @@ export const funnelRoutes = createRouter().openapi(
       .get();
     if (!funnel) throw new ApiError(404, 'not_found', 'No such funnel');
     const steps = JSON.parse(funnel.steps) as GoalStep[];
-    return c.json(
-      { steps: await runFunnel(c.env.DB, statsProject(project), steps, body.date_range, body.filters, Date.now()) },
-      200,
+    const answer = await runFunnel(
+      c.env.DB,
+      statsProject(project),
+      { id: funnel.id, steps },
+      body.date_range,
+      body.filters,
+      Date.now(),
     );
+    return c.json({ steps: answer }, 200);
   },
 );

@@ -14,6 +14,8 @@ import { dayBounds, formatDate, type LocalDate } from '../shared/calendar.ts';
 import { GOAL_DIMENSION, goalRollupKey, type RollupGoal } from '../stats/goal-keys.ts';
 import { goalDefinitions, goalMatchCtes } from '../stats/goal-segment-sql.ts';
 import { EVENT_REVENUE, ROLLUP_INSERT, ROLLUP_VISIT, rollupMetricsSql } from '../stats/metric-sql.ts';
+import { funnelRollupKey, needsPaths as funnelNeedsPaths } from '../stats/funnel-sql.ts';
+import type { GoalStep } from '../stats/goal-matching.ts';
 
 /** The statement that reads a project's goals as the rollup needs them. */
 export function rollupGoalsStatement(d1: D1Database, projectId: string): D1PreparedStatement {
@@ -72,13 +74,28 @@ GROUP BY p.goal_key`;
   };
 }
 
-/** A project's goals, keyed, and a reader of a day's pageview paths when any goal needs them. */
+/**
+ * A project's goals and funnels, keyed, and a reader of a day's pageview paths when any goal or
+ * funnel step needs them.
+ */
 export async function goalsOf(d1: D1Database, project: { id: string; timezone: string }) {
-  const { results } = await rollupGoalsStatement(d1, project.id).all<RollupGoal>();
+  const [goalRows, funnelRows] = await d1.batch([
+    rollupGoalsStatement(d1, project.id),
+    d1.prepare('SELECT id, steps FROM funnels WHERE project_id = ?').bind(project.id),
+  ]);
+  const results = (goalRows?.results ?? []) as RollupGoal[];
   const list = await Promise.all(results.map(async (goal) => ({ ...goal, key: await goalRollupKey(goal) })));
-  const needsPaths = list.some((goal) => goal.kind === 'pageview');
+  const funnels = await Promise.all(
+    ((funnelRows?.results ?? []) as { id: string; steps: string }[]).map(async (row) => {
+      const funnel = { id: row.id, steps: JSON.parse(row.steps) as GoalStep[] };
+      return { ...funnel, key: await funnelRollupKey(funnel) };
+    }),
+  );
+  const needsPaths =
+    list.some((goal) => goal.kind === 'pageview') || funnels.some((funnel) => funnelNeedsPaths(funnel.steps));
   return {
     list,
+    funnels,
     dayPaths: async (day: LocalDate) =>
       needsPaths
         ? (await dayPathsStatement(d1, project.id, day, project.timezone).all<{ path: string }>()).results.map(

@@ -19,27 +19,42 @@ import { GOAL_DIMENSION, type RollupGoal } from '../stats/goal-keys.ts';
 import { goalSegmentSql, readSegmentPaths } from '../stats/goal-segment-sql.ts';
 import { EVENT_GROUPINGS, segmentSql, VISIT_GROUPINGS } from '../stats/segment-sql.ts';
 import { goalsOf } from './goal-rollups.ts';
+import {
+  FUNNEL_DIMENSION,
+  funnelSegmentSql,
+  needsPaths as funnelNeedsPaths,
+  type RollupFunnel,
+} from '../stats/funnel-sql.ts';
 import { isComplete } from '../store/index.ts';
 
 const HOUR_MS = 3_600_000;
 
 type KeyedGoal = RollupGoal & { key: string };
+type KeyedFunnel = RollupFunnel & { key: string };
 
 /** The `dimension`s of a day's hourly rows, as the JSON list their DELETE binds. */
-export const HOURLY_GROUPINGS = JSON.stringify([...VISIT_GROUPINGS, ...EVENT_GROUPINGS, GOAL_DIMENSION]);
+export const HOURLY_GROUPINGS = JSON.stringify([
+  ...VISIT_GROUPINGS,
+  ...EVENT_GROUPINGS,
+  GOAL_DIMENSION,
+  FUNNEL_DIMENSION,
+]);
 
 const INSERT = `INSERT INTO rollup_hours (project_id, start, day, dimension, value, ${ROLLUP_COLUMNS.join(', ')})`;
 
 /**
- * The statements that replace one segment's hourly rows (its old rows first); `goals` with the
- * pageview paths of the segment's visitors (`segmentPathsSql`), when the project has goals.
+ * The statements that replace one segment's hourly rows (its old rows first); `goals` (and
+ * funnels) with the pageview paths of the segment's visitors (`segmentPathsSql`).
  */
 export function replaceSegmentStatements(
   d1: D1Database,
   project: { id: string; timezone: string; currency: string },
   day: LocalDate,
   segment: { lo: number; hi: number },
-  goals: { list: readonly KeyedGoal[]; paths: readonly string[] } = { list: [], paths: [] },
+  goals: { list: readonly KeyedGoal[]; funnels?: readonly KeyedFunnel[]; paths: readonly string[] } = {
+    list: [],
+    paths: [],
+  },
 ): D1PreparedStatement[] {
   const { start, end } = dayBounds(day, project.timezone);
   const label = formatDate(day);
@@ -59,9 +74,10 @@ export function replaceSegmentStatements(
       const { sql, params } = segmentSql(project, whole, kind, groupings, insert);
       return d1.prepare(sql).bind(...params);
     }),
-    ...(goals.list.length ? [goalSegmentSql(project, whole, goals.list, goals.paths, insert)] : []).map(
-      ({ sql, params }) => d1.prepare(sql).bind(...params),
-    ),
+    ...[
+      ...(goals.list.length ? [goalSegmentSql(project, whole, goals.list, goals.paths, insert)] : []),
+      ...(goals.funnels ?? []).map((funnel) => funnelSegmentSql(project, whole, funnel, goals.paths, insert)),
+    ].map(({ sql, params }) => d1.prepare(sql).bind(...params)),
   ];
 }
 
@@ -139,7 +155,9 @@ export async function rollUpDayHours(
   const first = segments.findIndex(({ lo }) => stale(lo));
   const result: DayHours = { rolled: 0, complete: first < 0, started: rolled.size > 0 };
   if (first < 0 || (options.onlyIfStarted && !result.started)) return result;
-  const goals = (await goalsOf(d1, project)).list;
+  const { list: goals, funnels } = await goalsOf(d1, project);
+  const pathsNeeded =
+    goals.some((goal) => goal.kind === 'pageview') || funnels.some((funnel) => funnelNeedsPaths(funnel.steps));
   for (const segment of segments.slice(first)) {
     if (segment.hi > until || Date.now() > deadline) return result;
     const hour = Math.floor(segment.lo / HOUR_MS);
@@ -148,9 +166,9 @@ export async function rollUpDayHours(
     // its own mark did not move: its visitors' earlier events may have.
     if (mark === undefined) continue;
     const whole = { day: label, dayStart: start, dayEnd: end, ...segment };
-    const paths = goals.some((goal) => goal.kind === 'pageview') ? await readSegmentPaths(d1, project.id, whole) : [];
+    const paths = pathsNeeded ? await readSegmentPaths(d1, project.id, whole) : [];
     const answers = await d1.batch([
-      ...replaceSegmentStatements(d1, project, day, segment, { list: goals, paths }),
+      ...replaceSegmentStatements(d1, project, day, segment, { list: goals, funnels, paths }),
       // Current at the count read before the batch: a write since then leaves the segment stale.
       d1
         .prepare(
@@ -195,7 +213,7 @@ export function compactDayStatements(
         `INSERT INTO rollups (project_id, day, dimension, value, ${ROLLUP_COLUMNS.join(', ')})
          SELECT project_id, day, dimension, value, ${sums} FROM rollup_hours
          WHERE project_id = ?1 AND dimension IN (SELECT value FROM json_each(?3)) AND day = ?2
-         GROUP BY dimension, value HAVING SUM(events) != 0`,
+         GROUP BY dimension, value HAVING SUM(events) != 0 OR SUM(visits) != 0`,
       )
       .bind(projectId, day, HOURLY_GROUPINGS),
     rolledDayStatement(d1, projectId, day),

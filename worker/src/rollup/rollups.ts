@@ -26,6 +26,7 @@ import { EVENT_GROUPINGS, groupingCaseSql, VISIT_GROUPINGS } from '../stats/segm
 import { EVENT_METRICS, EVENT_REVENUE, ROLLUP_INSERT, ROLLUP_VISIT, rollupMetricsSql } from '../stats/metric-sql.ts';
 import { GOAL_DIMENSION, type RollupGoal } from '../stats/goal-keys.ts';
 import { goalDaySql, goalsOf } from './goal-rollups.ts';
+import { FUNNEL_DIMENSION, funnelDaySql, type RollupFunnel } from '../stats/funnel-sql.ts';
 import {
   compactDayStatements,
   deleteDayHoursStatements,
@@ -64,7 +65,9 @@ export interface RollupResult {
 }
 
 /** Every `dimension` a day's rollup writes, as the JSON list its DELETE binds. */
-const ROLLED_GROUPINGS = JSON.stringify([...new Set([...VISIT_GROUPINGS, ...EVENT_GROUPINGS, GOAL_DIMENSION])]);
+const ROLLED_GROUPINGS = JSON.stringify([
+  ...new Set([...VISIT_GROUPINGS, ...EVENT_GROUPINGS, GOAL_DIMENSION, FUNNEL_DIMENSION]),
+]);
 
 /**
  * The statements that write one local day's rollups (after its old rows are deleted): one for
@@ -121,19 +124,28 @@ GROUP BY p.grouping, p.value`;
 
 /** A project's goals with the keys of their rollup rows. */
 export type KeyedGoal = RollupGoal & { key: string };
+/** A project's funnels with the keys of their rollup rows. */
+export type KeyedFunnel = RollupFunnel & { key: string };
 
 /**
  * Statements that replace one day's rollups, in one batch (one transaction): its totals, hours and
- * breakdowns, and one row per goal (`goal-rollups.ts`; `dayPaths` are the day's distinct pageview
- * paths, which its pageview goals are matched against).
+ * breakdowns, one row per goal (`goal-rollups.ts`) and one per funnel step (`stats/funnel-sql.ts`);
+ * `dayPaths` are the day's distinct pageview paths, which pageview goals and steps are matched against.
  */
 export function replaceDayStatements(
   d1: D1Database,
   project: RollupProject,
   day: LocalDate,
-  goals: { list: readonly KeyedGoal[]; dayPaths: readonly string[] } = { list: [], dayPaths: [] },
+  goals: { list: readonly KeyedGoal[]; funnels?: readonly KeyedFunnel[]; dayPaths: readonly string[] } = {
+    list: [],
+    dayPaths: [],
+  },
 ): D1PreparedStatement[] {
-  const goalRows = goals.list.length ? [goalDaySql(project, day, goals.list, goals.dayPaths)] : [];
+  const bounds = { label: formatDate(day), ...dayBounds(day, project.timezone) };
+  const goalRows = [
+    ...(goals.list.length ? [goalDaySql(project, day, goals.list, goals.dayPaths)] : []),
+    ...(goals.funnels ?? []).map((funnel) => funnelDaySql(project, bounds, funnel, goals.dayPaths)),
+  ];
   return [
     // Naming the dimensions lets SQLite seek (project_id, dimension, day) in the primary key
     // instead of reading every rollup row the project has ever had.
@@ -226,7 +238,11 @@ export async function rollUp(
       const replace = compact
         ? compactDayStatements(d1, project.id, label, ROLLED_GROUPINGS)
         : complete && goals
-          ? replaceDayStatements(d1, project, day, { list: goals.list, dayPaths: await goals.dayPaths(day) })
+          ? replaceDayStatements(d1, project, day, {
+              list: goals.list,
+              funnels: goals.funnels,
+              dayPaths: await goals.dayPaths(day),
+            })
           : [];
       // The day's hourly rows, if it was rolled hour by hour while open: its daily rows replace them.
       const forget = deleteDayHoursStatements(d1, project.id, label);

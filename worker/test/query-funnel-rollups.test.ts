@@ -1,0 +1,174 @@
+/**
+ * Funnels from rollups (stats/funnel-sql.ts, query/funnel.ts): with closed days rolled up, the open
+ * day rolled hour by hour and only the rest read raw, every unfiltered funnel equals the oracle of
+ * test/query-oracle-funnels.ts — at any time of day, in zones whose midnight is not on the hour,
+ * with late events written to rolled hours, after the day closes, and after the funnel's steps
+ * change or a funnel is created once its days were rolled up.
+ */
+import { env, exports } from 'cloudflare:workers';
+import fc from 'fast-check';
+import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { rollUp, rollUpAll } from '../src/rollup/index.ts';
+import { FUNNEL_DIMENSION } from '../src/stats/funnel-sql.ts';
+import { addDays, dayBounds, formatDate, type LocalDate, parseDate } from '../src/shared/calendar.ts';
+import type { RawEvent } from './query-oracle.ts';
+import { insertEvents, scenario, WINDOW } from './query-oracle-data.ts';
+import { type FunnelRequest, funnelSteps, insertFunnel, runFunnelOracle } from './query-oracle-funnels.ts';
+import { event, type Owner, seed, signUp } from './query-oracle-harness.ts';
+
+let me: Owner;
+beforeAll(async () => {
+  me = await signUp();
+});
+afterEach(() => {
+  vi.useRealTimers();
+});
+
+const HOUR = 3_600_000;
+
+async function call(method: string, path: string, body?: unknown): Promise<unknown> {
+  const res = await exports.default.fetch(`http://tally.test${path}`, {
+    method,
+    headers: { authorization: `Bearer ${me.token}`, 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await res.text();
+  expect(res.status, `${method} ${path} ${JSON.stringify(body)} → ${text}`).toBeLessThan(300);
+  return text ? JSON.parse(text) : null;
+}
+
+const askFunnel = (projectId: string, funnel: string, request: FunnelRequest) =>
+  call('POST', '/api/v1/funnel', { project: projectId, funnel, ...request });
+
+/** Events written after the fact, marking their own hours as the consumer's batch does. */
+async function writeLate(projectId: string, late: readonly RawEvent[]): Promise<void> {
+  await insertEvents(projectId, late, false);
+  for (const hour of new Set(late.map((event) => Math.floor(event.ts / HOUR)))) {
+    await env.DB.prepare(
+      'INSERT INTO rollup_dirty (project_id, hour, mark) VALUES (?, ?, 1) ON CONFLICT DO UPDATE SET mark = mark + 1',
+    )
+      .bind(projectId, hour)
+      .run();
+  }
+}
+
+async function funnelRows(projectId: string, table: 'rollups' | 'rollup_hours'): Promise<number> {
+  const row = await env.DB.prepare(`SELECT COUNT(*) AS n FROM ${table} WHERE project_id = ? AND dimension = ?`)
+    .bind(projectId, FUNNEL_DIMENSION)
+    .first<{ n: number }>();
+  return row?.n ?? 0;
+}
+
+describe('funnels from rollups', () => {
+  it('equal the oracle rolled up, hour by hour, with late events and after the day closes (property)', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        scenario,
+        funnelSteps,
+        fc.integer({ min: WINDOW.first, max: WINDOW.last }),
+        fc.double({ min: 0, max: 0.999, noNaN: true }),
+        fc.array(fc.nat(), { maxLength: 3 }),
+        fc.boolean(),
+        async (data, steps, todayOffset, timeOfDay, latepicks, todayOnly) => {
+          const today = addDays(parseDate(data.anchor) as LocalDate, todayOffset);
+          const { start, end } = dayBounds(today, data.timezone);
+          const now = start + Math.floor((end - start) * timeOfDay);
+          vi.useFakeTimers({ toFake: ['Date'] });
+          vi.setSystemTime(now);
+          const events = data.events.filter((event) => event.ts < now + 5 * 60_000);
+          const late = [...new Set(latepicks.map((pick) => events[pick % events.length]))].filter(
+            (event) => event !== undefined,
+          );
+          const early = events.filter((event) => !late.includes(event));
+          const first = formatDate(addDays(today, -3));
+          const request: FunnelRequest = {
+            date_range: todayOnly ? [formatDate(today), formatDate(today)] : [first, formatDate(addDays(today, 1))],
+          };
+          const oracle = (list: readonly RawEvent[]) => runFunnelOracle(list, steps, request, data.timezone, now);
+
+          const projectId = await seed(data.timezone, early, [], me);
+          const funnel = await insertFunnel(projectId, steps);
+          await rollUpAll(env.DB, now);
+          const label = JSON.stringify({ steps, request });
+          expect(await askFunnel(projectId, funnel, request), `rolled ${label}`).toEqual(oracle(early));
+
+          if (late.length) {
+            await writeLate(projectId, late);
+            expect(await askFunnel(projectId, funnel, request), `late ${label}`).toEqual(oracle(events));
+            await rollUp(env.DB, now);
+            expect(await askFunnel(projectId, funnel, request), `re-rolled ${label}`).toEqual(oracle(events));
+          }
+
+          const later = end + 10 * 60_000;
+          vi.setSystemTime(later);
+          await rollUpAll(env.DB, later);
+          expect(await askFunnel(projectId, funnel, request), `closed ${label}`).toEqual(
+            runFunnelOracle(events, steps, request, data.timezone, later),
+          );
+        },
+      ),
+      { numRuns: 60 },
+    );
+  }, 240_000);
+
+  it('reads rows once rolled, and a funnel created or changed afterwards counts its days raw until re-rolled', async () => {
+    // Asia/Kolkata: its days start at 18:30 UTC, so its first hour segment is half an hour.
+    const timezone = 'Asia/Kolkata';
+    const visit = (id: string, times: string[], paths: string[]) =>
+      times.map((time, index) =>
+        event(time, {
+          visitor_id: `v${id}`,
+          session_id: `s${id}`,
+          seq: index + 1,
+          path: paths[index] ?? '/',
+          is_entry: index === 0,
+        }),
+      );
+    const events = [
+      ...visit('a', ['2026-05-03T10:00:00Z', '2026-05-03T10:05:00Z'], ['/', '/pricing']),
+      ...visit(
+        'b',
+        ['2026-05-03T19:00:00Z', '2026-05-03T20:10:00Z', '2026-05-03T21:20:00Z'],
+        ['/', '/docs', '/pricing'],
+      ),
+      ...visit('c', ['2026-05-03T20:40:00Z'], ['/pricing']),
+      // In the hour still open at `now`.
+      ...visit('d', ['2026-05-03T22:05:00Z', '2026-05-03T22:06:00Z'], ['/', '/pricing']),
+    ];
+    const now = Date.parse('2026-05-03T22:20:00Z');
+    vi.useFakeTimers({ toFake: ['Date'] });
+    vi.setSystemTime(now);
+    const projectId = await seed(timezone, events, [], me);
+    const steps = [
+      { kind: 'pageview' as const, path: '/' },
+      { kind: 'pageview' as const, path: '/pricing' },
+    ];
+    const funnel = await insertFunnel(projectId, steps);
+    await rollUpAll(env.DB, now);
+    expect(await funnelRows(projectId, 'rollups')).toBeGreaterThan(0);
+    expect(await funnelRows(projectId, 'rollup_hours')).toBeGreaterThan(0);
+    const request: FunnelRequest = { date_range: ['2026-05-03', '2026-05-04'] };
+    const oracle = (list: typeof steps | { kind: 'pageview'; path: string }[]) =>
+      runFunnelOracle(events, list, request, timezone, now);
+    expect(await askFunnel(projectId, funnel, request)).toEqual(oracle(steps));
+
+    // A funnel made through the API after the days were rolled: no rows of it yet, counted raw.
+    const made = (await call('POST', `/api/projects/${projectId}/funnels`, { name: 'Docs', steps })) as { id: string };
+    const docs = [steps[0] as (typeof steps)[number], { kind: 'pageview' as const, path: '/docs' }];
+    expect(await askFunnel(projectId, made.id, request)).toEqual(oracle(steps));
+    await call('PATCH', `/api/projects/${projectId}/funnels/${made.id}`, { steps: docs });
+    expect(await askFunnel(projectId, made.id, request)).toEqual(oracle(docs));
+    await rollUpAll(env.DB, now);
+    expect(await askFunnel(projectId, made.id, request)).toEqual(oracle(docs));
+    expect(await askFunnel(projectId, funnel, request)).toEqual(oracle(steps));
+
+    // Deleting it deletes its rows, daily and hourly.
+    const before = await funnelRows(projectId, 'rollups');
+    await call('DELETE', `/api/projects/${projectId}/funnels/${made.id}`);
+    expect(await funnelRows(projectId, 'rollups')).toBeLessThan(before);
+    const left = await env.DB.prepare('SELECT COUNT(*) AS n FROM rollup_hours WHERE project_id = ? AND value LIKE ?')
+      .bind(projectId, `"${made.id}:%`)
+      .first<{ n: number }>();
+    expect(left?.n).toBe(0);
+  });
+});
