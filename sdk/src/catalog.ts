@@ -55,6 +55,11 @@ export const METRICS = {
     definition: 'Visitors who completed the goal, as a share of the visitors of the same group',
   },
   revenue: { label: 'Revenue', format: 'money', definition: "Revenue amounts in the project's currency" },
+  exit_rate: {
+    label: 'Exit rate',
+    format: 'percent',
+    definition: 'Visits that left from the page, as a share of its pageviews',
+  },
 } as const satisfies Record<string, MetricDefinition>;
 
 export type MetricName = keyof typeof METRICS;
@@ -145,8 +150,8 @@ export const DIMENSIONS = {
     panel: { panel: 'pages', tab: 'entry', order: 1, tabLabel: 'Entry', metrics: ['visitors', 'visits'] },
   }),
   exit_page: visit(null, 'Exit page', 'The path of the visit’s last pageview', {
-    export: { file: 'exit_pages.csv', metrics: ['visitors', 'visits'] },
-    panel: { panel: 'pages', tab: 'exit', order: 2, tabLabel: 'Exit', metrics: ['visitors', 'visits'] },
+    export: { file: 'exit_pages.csv', metrics: ['visitors', 'visits', 'exit_rate'] },
+    panel: { panel: 'pages', tab: 'exit', order: 2, tabLabel: 'Exit', metrics: ['visitors', 'visits', 'exit_rate'] },
   }),
   source: visit('source', 'Source', 'A known name for the referrer (Google), its host, or utm_source', {
     none: 'Direct / None',
@@ -212,7 +217,13 @@ export const DIMENSIONS = {
   }),
   page: event('path', 'Page', 'The path of the event’s page', {
     export: { file: 'pages.csv', metrics: ['visitors', 'pageviews'] },
-    panel: { panel: 'pages', tab: 'page', order: 0, tabLabel: 'Top', metrics: ['visitors', 'pageviews'] },
+    panel: {
+      panel: 'pages',
+      tab: 'page',
+      order: 0,
+      tabLabel: 'Top',
+      metrics: ['visitors', 'pageviews', 'bounce_rate'],
+    },
   }),
   hostname: event('hostname', 'Hostname', 'The hostname of the event’s page'),
   'event:name': event('name', 'Event', 'The event’s name: `pageview` or a custom name', {

@@ -320,11 +320,16 @@ export interface QueryShape {
   totals: boolean;
   timeLabels: boolean;
   compare: 'previous_period' | 'year_over_year' | null;
+  /** Ask `exit_rate` too, where the query allows it (an `exit_page` breakdown, no page, goal or totals). */
+  exitRate: boolean;
 }
 
 export const queryShape: fc.Arbitrary<QueryShape> = fc.record({
   metrics: fc.shuffledSubarray(
-    METRICS.filter((metric): metric is Exclude<OracleMetric, 'conversion_rate'> => metric !== 'conversion_rate'),
+    METRICS.filter(
+      (metric): metric is Exclude<OracleMetric, 'conversion_rate' | 'exit_rate'> =>
+        metric !== 'conversion_rate' && metric !== 'exit_rate',
+    ),
     { minLength: 1, maxLength: 4 },
   ),
   goal: goalShape,
@@ -356,6 +361,7 @@ export const queryShape: fc.Arbitrary<QueryShape> = fc.record({
   totals: fc.boolean(),
   timeLabels: fc.boolean(),
   compare: maybe(pick(['previous_period', 'year_over_year'] as const), { value: 1, none: 2 }),
+  exitRate: fc.boolean(),
 });
 
 /**
@@ -366,6 +372,9 @@ export function materialize(shape: QueryShape, anchor: string, goalNames: readon
   const day0 = parseDate(anchor) as LocalDate;
   const from = addDays(day0, shape.range.from);
   const { metrics, dimensions, filters } = withGoals(shape, goalNames);
+  const goals = dimensions.includes('event:goal') || filters.some(([, dimension]) => dimension === 'event:goal');
+  if (shape.exitRate && dimensions.includes('exit_page') && !dimensions.includes('page') && !goals && !shape.totals)
+    metrics.push('exit_rate');
   const query: OracleQuery = {
     metrics,
     date_range: [formatDate(from), formatDate(addDays(from, shape.range.days - 1))],

@@ -53,6 +53,9 @@
  *    dimension — and keeps the group's other values (time by label, or position in a comparison)
  *    and other filters. `meta.totals`: visitors of E (a goal dimension does not narrow E) ÷ those
  *    without goal filters, so 100 with a goal dimension and no goal filter.
+ * 15. `exit_rate` of an `exit_page` group: its visits ÷ the pageviews of E whose page is that exit
+ *    page and whose other group values are the group's (time by label, or position in a
+ *    comparison), × 100, rounded; 0 without such pageviews.
  */
 import { VISIT_DIMENSIONS as VISIT_DIMENSIONS_LIST } from '../src/query/schema.ts';
 import {
@@ -281,6 +284,8 @@ function metricsOf(
   selection: Selection,
   metrics: readonly OracleMetric[],
   baseline = 0,
+  /** For `exit_rate` (reading 15): the pageviews of the group's exit page. */
+  pageViews = 0,
 ): number[] {
   const sessions = [...new Set(events.map((event) => event.session_id))].map((id) => selection.visits.get(id) as Visit);
   const visitors = new Set(events.map((event) => `${selection.day.get(event)} ${event.visitor_id}`)).size;
@@ -297,6 +302,7 @@ function metricsOf(
     bounce_rate: visits ? Math.round((100 * bounces) / visits) : 0,
     visit_duration: visits ? Math.round(durationMs / 1000 / visits) : 0,
     conversion_rate: baseline ? Math.round((visitors / baseline) * 100 * 100) / 100 : 0,
+    exit_rate: pageViews ? Math.round((100 * visits) / pageViews) : 0,
     revenue:
       Math.round(
         events.reduce(
@@ -426,9 +432,18 @@ export function runOracle(all: readonly RawEvent[], query: OracleQuery, context:
   const groups = dimensions.length
     ? [...groupsOf(main, dimensions, 'label').values()]
     : [{ key: [], events: main.events }];
+  // Reading 15: the pageviews of each exit page, grouped by `page` in its place.
+  const exits = query.metrics.includes('exit_rate');
+  const asPages = dimensions.map((dimension) => (dimension === 'exit_page' ? 'page' : dimension));
+  const pageViewsIn = (selection: Selection, timeAs: 'label' | 'position') => {
+    const byKey = exits ? groupsOf(selection, asPages, timeAs) : new Map<string, { events: RawEvent[] }>();
+    return (key: Value[]) =>
+      (byKey.get(JSON.stringify(key))?.events ?? []).filter((event) => event.name === 'pageview').length;
+  };
+  const pageViews = pageViewsIn(main, 'label');
   const rows: ResultRow[] = groups.map((group) => ({
     dimensions: group.key,
-    metrics: metricsOf(group.events, main, query.metrics, base?.of(group.key)),
+    metrics: metricsOf(group.events, main, query.metrics, base?.of(group.key), pageViews(group.key)),
   }));
   order(rows, query, dimensions);
   const results = rows.slice((page - 1) * limit, page * limit);
@@ -445,12 +460,15 @@ export function runOracle(all: readonly RawEvent[], query: OracleQuery, context:
     const compared = groupsOf(previous, dimensions, 'position');
     const previousBase = rate ? baselineOf(all, query, previousRange, context, dimensions, 'position') : null;
     const labels = main.buckets.map((bucket) => bucket.label);
+    const previousPageViews = pageViewsIn(previous, 'position');
     for (const row of results) {
       const key = row.dimensions.map((value, index) =>
         (dimensions[index] as string) in TIME ? String(labels.indexOf(value as string)) : value,
       );
       const events = dimensions.length ? (compared.get(JSON.stringify(key))?.events ?? []) : previous.events;
-      row.comparison = { metrics: metricsOf(events, previous, query.metrics, previousBase?.of(key)) };
+      row.comparison = {
+        metrics: metricsOf(events, previous, query.metrics, previousBase?.of(key), previousPageViews(key)),
+      };
     }
     if (include.totals) {
       meta.comparison_totals = metricsOf(previous.events, previous, query.metrics, previousBase?.total);

@@ -48,6 +48,8 @@ export function statsProject(row: {
 export interface Row extends AggregateRow {
   /** For conversion rates: the visitors of the same group without the goal condition. */
   baseVisitors?: number;
+  /** For exit rates: the pageviews of the group's exit page, as a `page` group of the same query. */
+  pagePageviews?: number;
 }
 
 type Merge = (all: Row[][]) => Row[];
@@ -269,7 +271,25 @@ export async function planAggregations(
     return push(rawByGoal(r, dimensions, goalWhere), flat);
   };
 
-  const plan = (r: ResolvedRange, dimensions: readonly Dimension[]): Merge => {
+  /** With `exit_rate`: each exit page's group paired with the pageviews of the same page and other values. */
+  const withExitRate = (r: ResolvedRange, dimensions: readonly Dimension[], rows: Merge): Merge => {
+    const exit = dimensions.indexOf('exit_page');
+    if (!query.metrics.includes('exit_rate') || exit < 0) return rows;
+    const pages = plain(
+      r,
+      dimensions.map((dimension) => (dimension === 'exit_page' ? 'page' : dimension)),
+      goalWhere,
+    );
+    const keyOf = (row: Row) => JSON.stringify([row.g0, row.g1, row.g2].slice(0, dimensions.length));
+    return (all) => {
+      const pageviews = new Map(pages(all).map((row) => [keyOf(row), row.pageviews]));
+      return rows(all).map((row) => ({ ...row, pagePageviews: pageviews.get(keyOf(row)) ?? 0 }));
+    };
+  };
+
+  const plan = (r: ResolvedRange, dimensions: readonly Dimension[]): Merge =>
+    withExitRate(r, dimensions, planGroups(r, dimensions));
+  const planGroups = (r: ResolvedRange, dimensions: readonly Dimension[]): Merge => {
     const goalIndex = dimensions.indexOf('event:goal');
     const rows = goalIndex >= 0 ? byGoal(r, dimensions) : plain(r, dimensions, goalWhere);
     if (!conversion) return rows;

@@ -43,6 +43,8 @@ function metricValue(metric: Metric, row: Row | undefined): number {
       return row.baseVisitors ? Math.round((row.visitors / row.baseVisitors) * 100 * 100) / 100 : 0;
     case 'revenue':
       return Math.round((row.revenue ?? 0) * 100) / 100;
+    case 'exit_rate':
+      return row.pagePageviews ? Math.round((row.visits / row.pagePageviews) * 100) : 0;
   }
 }
 

@@ -94,6 +94,7 @@ export const QuerySchema = z
       .openapi({
         description:
           'In the order the results list them. `conversion_rate` needs `event:goal` as a dimension or filter; ' +
+          '`exit_rate` (%) needs `exit_page` as a dimension; ' +
           '`views_per_visit`, `bounce_rate` (%) and `visit_duration` (s) are per visit. Definitions: docs/STATS.md',
         example: ['visitors', 'pageviews'],
       }),
@@ -165,6 +166,17 @@ export const QuerySchema = z
         path: ['metrics'],
         message: 'conversion_rate needs an event:goal dimension or filter',
       });
+    }
+    if ((query.metrics as string[]).includes('exit_rate')) {
+      // Exits of a page over the same group's pageviews of that page (`plan.ts` reads both).
+      const problem = !dims.has('exit_page')
+        ? 'exit_rate needs the exit_page dimension'
+        : dims.has('page') || goals
+          ? 'exit_rate cannot be combined with a page or event:goal dimension, nor a goal filter'
+          : query.include.totals
+            ? 'exit_rate is per exit page: ask it without include.totals'
+            : null;
+      if (problem) ctx.addIssue({ code: 'custom', path: ['metrics'], message: problem });
     }
     query.order_by?.forEach(([key], index) => {
       if (!(query.metrics as string[]).includes(key) && !dims.has(key as Dimension)) {
