@@ -71,7 +71,8 @@ export function stepCounts(steps: number, phased: boolean): string {
 }
 
 /** The CTE `counts`: the funnel's key (bound) and its step counts. */
-const countsCte = (steps: number, phased: boolean) => `counts AS (SELECT ? AS funnel_key, ${stepCounts(steps, phased)})`;
+const countsCte = (steps: number, phased: boolean) =>
+  `counts AS (SELECT ? AS funnel_key, ${stepCounts(steps, phased)})`;
 
 /**
  * Rows shaped like a rollup row (`day`, `dimension`, `value`, {@link ROLLUP_COLUMNS}), one per step
