@@ -122,10 +122,12 @@ const REFERRERS = [
 ] as const;
 
 const CAMPAIGNS = [
-  { weight: 90, query: '' },
+  { weight: 89, query: '' },
   { weight: 4, query: '?utm_source=newsletter&utm_medium=email&utm_campaign=winter_sale' },
   { weight: 3, query: '?utm_source=twitter&utm_medium=social&utm_campaign=launch&utm_content=video_a' },
   { weight: 3, query: '?utm_source=google&utm_medium=cpc&utm_campaign=brand&utm_term=shoes' },
+  // An auto-tagged ad click: Paid Search when the referrer is Google.
+  { weight: 1, query: '?gclid=bench' },
 ] as const;
 
 /** Window widths (`innerWidth`), of which ingest makes the screen class. */

@@ -128,8 +128,8 @@ describe('the filter builder', () => {
       expect(await focused(page)).toMatchObject({ tag: 'SELECT' });
       expect(await dialog.getByLabel('Dimension').inputValue()).toBe('page');
       expect(await dialog.getByRole('radio', { name: 'is', exact: true }).isChecked()).toBe(true);
-      // The operators are the API's: no "does not contain".
-      expect(await dialog.getByRole('radio').allTextContents()).toHaveLength(4);
+      // The operators are the API's, "does not contain" among them.
+      expect(await dialog.getByRole('radio').allTextContents()).toHaveLength(5);
 
       // Suggestions come from the page breakdown, with their visitors.
       const options = dialog.getByRole('listbox').getByRole('option');
@@ -350,8 +350,8 @@ describe('screen-reader basics', () => {
       await page.keyboard.press('ArrowLeft');
       await expect.poll(() => pages.getByRole('tab', { selected: true }).textContent()).toBe('Top');
 
-      // "/pricing": two visitors, two views; each number is read after its column's heading.
-      await pages.getByRole('button', { name: /^\/pricing Visitors 2 Views 2$/ }).waitFor();
+      // "/pricing": two visitors, two views, and its bounce rate; each number is read after its column's heading.
+      await pages.getByRole('button', { name: /^\/pricing Visitors 2 Views 2 Bounce rate \d+%$/ }).waitFor();
       const sources = panel(page, 'Sources');
       await sources.getByRole('button', { name: /^Direct \/ None Visitors 3$/ }).waitFor();
       await sources.getByRole('tabpanel').waitFor();

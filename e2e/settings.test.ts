@@ -10,6 +10,7 @@
  *
  * The tests share one project and run in order: later ones count on the visit made earlier.
  */
+import { fileURLToPath } from 'node:url';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningDashboard, startDashboard } from './dashboard-server.ts';
@@ -100,6 +101,20 @@ describe('project settings', () => {
       await general.getByLabel('Add a hostname').fill('https://Shop.Example.com/path');
       await general.getByRole('button', { name: 'Add hostname' }).click();
       await general.getByRole('button', { name: 'Save changes' }).click();
+      // Lowering retention (365 → 90 days) deletes raw events: the save asks first, naming how many days go.
+      const dialog = page.getByRole('dialog', { name: 'Delete 275 days of raw events?' });
+      await dialog.waitFor();
+      expect(await dialog.textContent()).toContain('for 90 instead of 365 days');
+      await page.screenshot({
+        path: fileURLToPath(new URL('./artifacts/retention-confirm-light.png', import.meta.url)),
+      });
+      await dialog.getByRole('button', { name: 'Cancel' }).click();
+      await dialog.waitFor({ state: 'hidden' });
+      expect((await worker.d1(`SELECT retention_days AS d FROM projects WHERE id = '${DEMO.projectId}'`))[0]?.d).toBe(
+        365,
+      );
+      await general.getByRole('button', { name: 'Save changes' }).click();
+      await confirm(page, 'Delete 275 days of raw events?', 'Delete 275 days and save');
       await general.getByRole('status').filter({ hasText: 'Saved' }).waitFor();
 
       await page.reload();

@@ -70,6 +70,14 @@ const ARRIVALS: Weighted<Arrival> = [
   [{ referrer: 'https://blog.example.org/best-analytics-tools', query: '' }, 2],
   [{ referrer: null, query: '?utm_source=newsletter&utm_medium=email&utm_campaign=launch&utm_content=header-link' }, 5],
   [{ referrer: null, query: '?utm_source=producthunt&utm_medium=social&utm_campaign=launch' }, 2],
+  [{ referrer: 'https://chatgpt.com/', query: '' }, 2],
+  [{ referrer: 'https://www.youtube.com/', query: '' }, 1],
+  [
+    { referrer: 'https://www.facebook.com/', query: '?utm_source=facebook&utm_medium=paid_social&utm_campaign=launch' },
+    1,
+  ],
+  // An auto-tagged Google Ads click: the click id alone makes it Paid Search.
+  [{ referrer: 'https://www.google.com/', query: '?gclid=demo' }, 1],
   [
     {
       referrer: 'https://www.google.com/',

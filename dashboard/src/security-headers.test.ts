@@ -9,6 +9,7 @@ import { describe, expect, it } from 'vitest';
 // @ts-expect-error svelte.config.js is plain JavaScript (typed by JSDoc only), outside the typecheck.
 import svelteConfig from '../svelte.config.js';
 import { handle } from './hooks.server.ts';
+import { shareSlug } from './lib/server/frame-ancestors.ts';
 
 const config = svelteConfig as Config;
 
@@ -88,5 +89,75 @@ describe('rendered pages', () => {
     expect(directives['frame-ancestors']).toEqual(['none']);
     // The CSP of the static files says the same about framing.
     expect(everyPath.get('content-security-policy')).toBe("frame-ancestors 'none'");
+  });
+});
+
+describe("a share link's view", () => {
+  const SVELTEKIT_CSP = "default-src 'self'; script-src 'self' 'nonce-abc'; frame-ancestors 'none'; object-src 'none'";
+
+  /** The headers of a page rendered with SvelteKit's CSP, the API answering the embed question with `answer`. */
+  async function headersOf(pathname: string, answer: () => Response): Promise<Headers> {
+    const asked: string[] = [];
+    const API = {
+      fetch: async (request: Request) => {
+        asked.push(new URL(request.url).pathname);
+        return answer();
+      },
+    };
+    const event = {
+      url: new URL(`https://dash.example${pathname}`),
+      request: new Request(`https://dash.example${pathname}`),
+      platform: { env: { API } },
+    };
+    const resolve = async () =>
+      new Response('<!doctype html>', {
+        headers: { 'content-type': 'text/html', 'content-security-policy': SVELTEKIT_CSP },
+      });
+    const response = await handle({ event, resolve } as unknown as Parameters<Handle>[0]);
+    if (!shareSlug(pathname)) expect(asked).toEqual([]);
+    return response.headers;
+  }
+
+  const origins = (frameAncestors: unknown) => () => Response.json({ frameAncestors });
+
+  it('may be framed by the origins its link lists, and only the frame-ancestors directive changes', async () => {
+    const headers = await headersOf('/share/abc', origins(['https://blog.example', 'http://localhost:5173']));
+    expect(headers.get('content-security-policy')).toBe(
+      "default-src 'self'; script-src 'self' 'nonce-abc'; frame-ancestors https://blog.example http://localhost:5173; object-src 'none'",
+    );
+    expect(headers.get('x-frame-options')).toBeNull();
+    expect(headers.get('x-content-type-options')).toBe('nosniff');
+  });
+
+  it("keeps 'none' when the link lists no origin, is unknown, or the API fails", async () => {
+    for (const answer of [
+      origins([]),
+      () => Response.json({ error: { code: 'not_found', message: 'No such share link' } }, { status: 404 }),
+      () => new Response('not json', { status: 200 }),
+      () => {
+        throw new Error('binding down');
+      },
+    ]) {
+      const headers = await headersOf('/share/abc', answer);
+      expect(headers.get('content-security-policy')).toBe(SVELTEKIT_CSP);
+      expect(headers.get('x-frame-options')).toBe('DENY');
+    }
+  });
+
+  it('never writes what is not a bare origin into the header', async () => {
+    const headers = await headersOf(
+      '/share/abc',
+      origins(["https://ok.example; script-src 'unsafe-inline'", 'https://*.example', 'https://fine.example']),
+    );
+    expect(headers.get('content-security-policy')).toContain('frame-ancestors https://fine.example;');
+    expect(headers.get('content-security-policy')).not.toContain('unsafe-inline');
+  });
+
+  it('changes nothing on other pages, whatever the API would say', async () => {
+    for (const pathname of ['/projects/demo', '/share/abc/more', '/signin']) {
+      const headers = await headersOf(pathname, origins(['https://blog.example']));
+      expect(headers.get('content-security-policy')).toBe(SVELTEKIT_CSP);
+      expect(headers.get('x-frame-options')).toBe('DENY');
+    }
   });
 });

@@ -11,9 +11,9 @@
 /**
  * The catalog's version. Bump it when a rolled-up dimension is added: every rolled day records the
  * version it was rolled with, so a dimension newer than a day's rollup answers "not available for
- * these days" instead of zero. 1: the dimensions before `language`; 2: `language`.
+ * these days" instead of zero. 1: the dimensions before `language`; 2: `language`; 3: `channel`.
  */
-export const CATALOG_VERSION = 2;
+export const CATALOG_VERSION = 3;
 
 /** How a metric's value reads. */
 export type MetricFormat = 'count' | 'decimal' | 'percent' | 'duration' | 'money';
@@ -163,6 +163,16 @@ export const DIMENSIONS = {
     export: { file: 'referrers.csv', metrics: VISIT_METRICS },
     panel: { panel: 'sources', tab: 'referrer', order: 1, tabLabel: 'Referrers', metrics: VISITORS },
   }),
+  channel: visit(
+    'channel',
+    'Channel',
+    'The acquisition channel (Organic Search, Paid Social, Email, …) from the source and utm_* values',
+    {
+      since: 3,
+      export: { file: 'channels.csv', metrics: VISIT_METRICS },
+      panel: { panel: 'sources', tab: 'channel', order: 3, tabLabel: 'Channels', metrics: VISITORS },
+    },
+  ),
   utm_source: utm('utm_source', 'UTM source', 'the campaign’s source'),
   utm_medium: utm('utm_medium', 'UTM medium', 'the campaign’s medium'),
   utm_campaign: utm('utm_campaign', 'UTM campaign', 'the campaign’s name'),
@@ -262,7 +272,7 @@ export const PROP_PREFIX = 'event:props:';
 export type Dimension = NamedDimension | TimeDimension | `event:props:${string}`;
 
 /** How a filter compares a dimension with its values. */
-export const FILTER_OPERATORS = ['is', 'is_not', 'contains', 'matches'] as const;
+export const FILTER_OPERATORS = ['is', 'is_not', 'contains', 'does_not_contain', 'matches'] as const;
 export type FilterOperator = (typeof FILTER_OPERATORS)[number];
 
 /** `[operator, dimension, values]`: `null` among the values stands for "no value". */

@@ -10,6 +10,7 @@ import { ingestRoutes, registerIngestOpenApi } from './ingest/index.ts';
 import { liveRoutes } from './live/index.ts';
 import { projectRoutes } from './projects/index.ts';
 import { dropRoutes, exportRoutes, funnelRoutes, queryRoutes } from './query/index.ts';
+import { segmentRoutes } from './segments/index.ts';
 import { isTransientStorageError } from './shared/db-errors.ts';
 import { ApiError, codeForStatus } from './shared/errors.ts';
 import { createRouter } from './shared/hono.ts';
@@ -37,6 +38,7 @@ app.route('/', queryRoutes);
 app.route('/', dropRoutes);
 app.route('/', funnelRoutes);
 app.route('/', exportRoutes);
+app.route('/', segmentRoutes);
 app.route('/', docsRoutes);
 app.route('/', trackerRoutes);
 

@@ -28,7 +28,7 @@ const EVIL = 'https://evil.example';
  * Routes that take no credentials at all: WebSockets (their tickets: the live socket case below and
  * live-tickets tests) and public ingest.
  */
-const WEBSOCKETS = new Set(['/api/projects/{id}/live', '/api/live/public/{siteKey}']);
+const WEBSOCKETS = new Set(['/api/projects/{id}/live', '/api/live/public/{siteKey}', '/api/share/{slug}/live']);
 
 const randomIp = () => `10.9.${[...crypto.getRandomValues(new Uint8Array(2))].join('.')}`;
 

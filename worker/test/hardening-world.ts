@@ -52,6 +52,7 @@ export interface ProjectWorld {
   funnelId: string;
   shareId: string;
   shareSlug: string;
+  segmentId: string;
   keyId: string;
   /** An API key of this project with every scope and a high rate limit. */
   apiKey: string;
@@ -95,6 +96,7 @@ export async function makeProject(owner: TestUser, member: TestUser): Promise<Pr
     ],
   });
   const share = await post<{ id: string; slug: string }>('/shares', { name: 'Public' });
+  const segment = await post<{ id: string }>('/segments', { name: 'Germany', filters: [['is', 'country', ['DE']]] });
   const key = await post<{ id: string; key: string }>('/keys', {
     name: 'all scopes',
     scopes: ['ingest', 'read', 'admin'],
@@ -108,6 +110,7 @@ export async function makeProject(owner: TestUser, member: TestUser): Promise<Pr
     funnelId: funnel.id,
     shareId: share.id,
     shareSlug: share.slug,
+    segmentId: segment.id,
     keyId: key.id,
     apiKey: key.key,
     memberUserId: member.userId,
@@ -137,6 +140,7 @@ export function pathFor(template: string, project: ProjectWorld): string {
     keyId: project.keyId,
     userId: project.memberUserId,
     slug: project.shareSlug,
+    segmentId: project.segmentId,
     siteKey: project.siteKey,
   };
   return template.replace(/\{(\w+)\}/g, (_match, name: string) => {
@@ -165,7 +169,13 @@ export function validBody(route: Route, project: ProjectWorld): unknown {
     'PATCH /api/projects/{id}/members/{userId}': { role: 'viewer' },
     'POST /api/projects/{id}/keys': { name: 'fuzzed', scopes: ['read'] },
     'POST /api/projects/{id}/shares': { name: 'fuzzed' },
+    'PATCH /api/projects/{id}/shares/{shareId}': { embedOrigins: ['https://blog.example.com'] },
     'POST /api/share/{slug}/auth': { password: 'not the password' },
+    'POST /api/projects/{id}/segments': {
+      name: 'Fuzzed segment',
+      filters: [['does_not_contain', 'page', ['/admin', null]]],
+    },
+    'PATCH /api/projects/{id}/segments/{segmentId}': { name: 'Renamed segment' },
     'POST /api/projects/{id}/goals': { kind: 'event', eventName: 'signup', propertyKey: 'plan', propertyValue: 'pro' },
     'PATCH /api/projects/{id}/goals/{goalId}': { path: '/blog/**', kind: 'pageview' },
     'POST /api/projects/{id}/funnels': {

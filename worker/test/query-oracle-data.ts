@@ -37,6 +37,7 @@ export const POOLS = {
   hostname: ['example.com', 'www.example.com'],
   'event:name': ['pageview', 'signup', 'click'],
   source: [null, 'Google', 'news'],
+  channel: [null, 'Direct', 'Organic Search', 'Paid Social'],
   utm_source: [null, 'newsletter'],
   utm_medium: [null, 'email'],
   utm_campaign: [null, 'spring', 'Spring_Sale'],
@@ -199,6 +200,8 @@ function build(timezone: string, anchor: string, people: PersonShape[]): RawEven
             : (step.drift ?? {
                 ...one.attributes,
                 source: null,
+                // Ingest gives a later event without referrer or campaign the channel Direct.
+                channel: 'Direct',
                 utm_source: null,
                 utm_medium: null,
                 utm_campaign: null,
@@ -293,6 +296,19 @@ export const filterOn = (dimension: string): fc.Arbitrary<Filter> =>
         arbitrary: fc.tuple(
           fc.constant('contains' as const),
           fc.array(fragment(dimension), { minLength: 1, maxLength: 2 }),
+        ),
+      },
+      {
+        weight: 1,
+        arbitrary: fc.tuple(
+          fc.constant('does_not_contain' as const),
+          fc.array(
+            fc.oneof({ weight: 4, arbitrary: fragment(dimension) }, { weight: 1, arbitrary: fc.constant(null) }),
+            {
+              minLength: 1,
+              maxLength: 2,
+            },
+          ),
         ),
       },
       {

@@ -301,6 +301,15 @@ const visitFilter: fc.Arbitrary<Filter> = fc.constantFrom(...Object.keys(VISIT_P
           [text.slice(a % text.length, (a % text.length) + 1 + (b % 3))],
         ],
       ),
+    fc
+      .tuple(fc.constantFrom(...texts), fc.nat(), fc.boolean())
+      .map(
+        ([text, a, orMissing]): Filter => [
+          'does_not_contain',
+          dimension,
+          [text.slice(a % text.length, (a % text.length) + 2), ...(orMissing ? [null] : [])],
+        ],
+      ),
     fc.constantFrom(...texts).map((text): Filter => ['matches', dimension, [`${text.slice(0, 2)}*`]]),
   );
 });

@@ -93,6 +93,7 @@ export function event(iso: string, fields: Partial<RawEvent> = {}): RawEvent {
     source: null,
     utm_source: null,
     utm_medium: null,
+    channel: null,
     utm_campaign: null,
     utm_term: null,
     utm_content: null,

@@ -110,6 +110,15 @@ describe('query results, checked by hand', () => {
         { results: [row([], [1, 2])], meta: {} },
       ],
       [
+        // A missing source contains nothing, so it is kept — unless `null` is listed, as with is_not.
+        { metrics, date_range, filters: [['does_not_contain', 'source', ['oo']]] },
+        { results: [row([], [1, 1])], meta: {} },
+      ],
+      [
+        { metrics, date_range, filters: [['does_not_contain', 'source', ['oo', null]]] },
+        { results: [row([], [0, 0])], meta: {} },
+      ],
+      [
         { metrics, date_range, dimensions: ['entry_page'], filters: [['is', 'page', ['/a']]] },
         { results: [row(['/'], [1, 1]), row(['/a'], [1, 1])], meta: {} },
       ],

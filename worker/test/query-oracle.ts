@@ -90,6 +90,7 @@ export interface RawEvent {
   path: string;
   referrer: string | null;
   source: string | null;
+  channel: string | null;
   utm_source: string | null;
   utm_medium: string | null;
   utm_campaign: string | null;
@@ -115,7 +116,7 @@ export interface RawEvent {
 /** The currency of the oracle's projects (the default of a new project). */
 export const ORACLE_CURRENCY = 'USD';
 
-export type Operator = 'is' | 'is_not' | 'contains' | 'matches';
+export type Operator = 'is' | 'is_not' | 'contains' | 'does_not_contain' | 'matches';
 export type Filter = [Operator, string, (string | null)[]];
 
 export type OracleMetric = Metric | 'conversion_rate';
@@ -243,6 +244,8 @@ export function keeps(operator: Operator, values: readonly Value[], v: Value): b
       return !equalsOne;
     case 'contains':
       return v !== null && values.some((value) => value !== null && v.includes(value));
+    case 'does_not_contain':
+      return v === null ? !values.includes(null) : !values.some((value) => value !== null && v.includes(value));
     case 'matches':
       return v !== null && values.some((value) => value !== null && wildcard(value).test(v));
   }

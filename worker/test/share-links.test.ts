@@ -49,6 +49,7 @@ describe('managing share links', () => {
       slug: expect.stringMatching(/^[A-Za-z0-9_-]{22,}$/),
       path: `/share/${open.slug}`,
       hasPassword: false,
+      embedOrigins: [],
       createdAt: expect.any(Number),
       revokedAt: null,
     });
@@ -319,7 +320,7 @@ describe('the OpenAPI document', () => {
       200,
     );
     expect(Object.keys(doc.paths['/api/projects/{id}/shares'] ?? {}).sort()).toEqual(['get', 'post']);
-    expect(Object.keys(doc.paths['/api/projects/{id}/shares/{shareId}'] ?? {})).toEqual(['delete']);
+    expect(Object.keys(doc.paths['/api/projects/{id}/shares/{shareId}'] ?? {}).sort()).toEqual(['delete', 'patch']);
     expect(Object.keys(doc.paths['/api/share/{slug}'] ?? {})).toEqual(['get']);
     expect(Object.keys(doc.paths['/api/share/{slug}/auth'] ?? {})).toEqual(['post']);
   });

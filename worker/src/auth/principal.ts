@@ -79,7 +79,7 @@ async function takeApiKeyToken(env: Env, key: VerifiedApiKey, now: number): Prom
  * budget is gone. Privacy: the project DO keeps the address only as an HMAC under the server
  * secret, salted with the link, so no row holds an address and rows of two links cannot be matched.
  */
-async function takeShareTokens(
+export async function takeShareTokens(
   env: Env,
   access: { shareId: string; projectId: string },
   ip: string,

@@ -165,6 +165,8 @@ export const shareLinks = sqliteTable(
     passwordHash: text('password_hash'),
     createdAt: integer('created_at').notNull(),
     revokedAt: integer('revoked_at'),
+    /** JSON array of origins (`https://host[:port]`) whose pages may frame the link's view; null: none. */
+    embedOrigins: text('embed_origins'),
   },
   (t) => [index('share_links_project_idx').on(t.projectId)],
 );
@@ -206,6 +208,8 @@ export const events = sqliteTable(
     utmCampaign: text('utm_campaign'),
     utmTerm: text('utm_term'),
     utmContent: text('utm_content'),
+    /** Acquisition channel (Organic Search, Paid Social, …) from the source and utm_* values (docs/STATS.md). */
+    channel: text('channel'),
     /** ISO 3166-1 alpha-2, from Cloudflare's edge. */
     country: text('country'),
     region: text('region'),
@@ -326,6 +330,26 @@ export const funnels = sqliteTable(
     createdAt: integer('created_at').notNull(),
   },
   (t) => [uniqueIndex('funnels_project_name_idx').on(t.projectId, t.name)],
+);
+
+/** Saved segments: a named set of dashboard filters, shared with the project's members. */
+export const segments = sqliteTable(
+  'segments',
+  {
+    id: text('id').primaryKey(),
+    projectId: text('project_id')
+      .notNull()
+      .references(() => projects.id, { onDelete: 'cascade' }),
+    /** Unique per project. */
+    name: text('name').notNull(),
+    /** JSON array of query filters (`[operator, dimension, values]`), as the query API takes them. */
+    filters: text('filters').notNull(),
+    /** The member who saved it; null once that account is gone. */
+    createdBy: text('created_by').references(() => users.id, { onDelete: 'set null' }),
+    createdAt: integer('created_at').notNull(),
+    updatedAt: integer('updated_at').notNull(),
+  },
+  (t) => [uniqueIndex('segments_project_name_idx').on(t.projectId, t.name)],
 );
 
 /** A rollup row's numbers (`rollups`, `rollup_hours`), in the order `stats/metric-sql.ts` writes them. */

@@ -2,6 +2,7 @@ import UAParser from 'ua-parser-js';
 import type { PendingEvent } from '../pipeline/messages.ts';
 import { uuidv7 } from '../shared/ids.ts';
 import { cleanText, type ValidEvent } from './schema.ts';
+import { channelOf, clickIdOf } from './channels.ts';
 import { sourceOfHost, sourceOfParam } from './sources.ts';
 
 /** What the request tells about the visitor, beyond the event itself. */
@@ -103,6 +104,12 @@ export function enrichEvent(
   // `ref` and `source` are common stand-ins for utm_source (Plausible honours them too).
   const taggedSource = utm.utm_source ?? (params.get('ref') || params.get('source'))?.slice(0, PARAM_CHARS) ?? null;
   const referred = referrerOf(event.r, url);
+  const source = taggedSource ? sourceOfParam(cleanText(taggedSource)) : referred.source;
+  const campaign = {
+    utmSource: utm.utm_source && cleanText(utm.utm_source),
+    utmMedium: utm.utm_medium && cleanText(utm.utm_medium),
+    utmCampaign: utm.utm_campaign && cleanText(utm.utm_campaign),
+  };
   const agent = parseAgent(visitor.userAgent);
   const cf = visitor.cf;
   const country = typeof cf?.country === 'string' && /^[A-Z]{2}$/i.test(cf.country) ? cf.country.toUpperCase() : null;
@@ -116,12 +123,11 @@ export function enrichEvent(
     path: pagePath(url, event.h === true),
     referrer: referred.referrer,
     referrerHost: referred.referrerHost,
-    source: taggedSource ? sourceOfParam(cleanText(taggedSource)) : referred.source,
-    utmSource: utm.utm_source && cleanText(utm.utm_source),
-    utmMedium: utm.utm_medium && cleanText(utm.utm_medium),
-    utmCampaign: utm.utm_campaign && cleanText(utm.utm_campaign),
+    source,
+    ...campaign,
     utmTerm: utm.utm_term && cleanText(utm.utm_term),
     utmContent: utm.utm_content && cleanText(utm.utm_content),
+    channel: channelOf({ source, ...campaign, clickId: clickIdOf(params) }),
     country,
     region: textOrNull(cf?.region),
     city: textOrNull(cf?.city),

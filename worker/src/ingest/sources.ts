@@ -47,6 +47,10 @@ const SOURCES_BY_HOST: Record<string, string> = {
   'discord.com': 'Discord',
   'slack.com': 'Slack',
   'substack.com': 'Substack',
+  'mail.google.com': 'Gmail',
+  'outlook.live.com': 'Outlook',
+  'outlook.office.com': 'Outlook',
+  'mail.yahoo.com': 'Yahoo! Mail',
 };
 
 /** Engines that live on many country domains: `google.de`, `google.co.uk`, `yandex.ru`, … */

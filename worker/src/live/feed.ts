@@ -12,8 +12,8 @@ import { liveSocketTarget } from './upgrade.ts';
 export const UPDATE_INTERVAL_MS = 1_000;
 
 /**
- * Public counters one object serves at most; beyond, new ones are refused (503). NOTE: an object
- * has one thread, and each update is sent to every socket in turn.
+ * Counters (public ones and share links' together) one object serves at most; beyond, new ones
+ * are refused (503). NOTE: an object has one thread, and each update is sent to every socket in turn.
  */
 export const MAX_PUBLIC_SOCKETS = 10_000;
 
@@ -63,12 +63,14 @@ export class LiveFeed {
   open(request: Request, now: number): { response: Response; projectId: string | null } {
     const target = liveSocketTarget(request);
     if (!target) return { response: new Response('Not a live socket request', { status: 400 }), projectId: null };
-    if (target.audience === 'public' && this.count('public') >= MAX_PUBLIC_SOCKETS) {
+    const counter = target.audience !== 'dashboard';
+    if (counter && this.count('public') + this.count('share') >= MAX_PUBLIC_SOCKETS) {
       const error = new ApiError(503, 'unavailable', 'Too many live counters are open; retry later');
       const headers = { 'Retry-After': '60' };
       return { response: Response.json(error.toBody(), { status: error.status, headers }), projectId: null };
     }
-    const response = this.accept(target.audience, target.projectId, target.userId, now);
+    const tags = target.shareId ? [shareTag(target.shareId)] : [];
+    const response = this.accept(target.audience, target.projectId, target.userId, now, tags);
     return { response, projectId: target.projectId };
   }
 
@@ -76,9 +78,15 @@ export class LiveFeed {
    * Accept a socket and send it a snapshot at once; the answer is the `101` that hands the
    * client's end to the caller.
    */
-  private accept(audience: LiveAudience, projectId: string, userId: string | null, now: number): Response {
+  private accept(
+    audience: LiveAudience,
+    projectId: string,
+    userId: string | null,
+    now: number,
+    tags: string[] = [],
+  ): Response {
     const [client, server] = Object.values(new WebSocketPair()) as [WebSocket, WebSocket];
-    this.ctx.acceptWebSocket(server, [audience]);
+    this.ctx.acceptWebSocket(server, [audience, ...tags]);
     const outgoing = this.compose(audience, 'snapshot', now);
     server.send(outgoing.text);
     const state: SocketState = { audience, projectId, userId, sentAt: now, sent: outgoing.digest };
@@ -99,7 +107,7 @@ export class LiveFeed {
 
   /** Whether any socket listens: when none does, changes cost nothing. */
   listening(): boolean {
-    return this.count('dashboard') + this.count('public') > 0;
+    return this.count('dashboard') + this.count('public') + this.count('share') > 0;
   }
 
   /** The earliest a change can be sent, given the last send (a hint; each socket enforces its own). */
@@ -147,14 +155,23 @@ export class LiveFeed {
 
   /** Close every socket of an audience (a deleted project, a public counter turned off). */
   close(audience: LiveAudience, code: number, reason: string): void {
-    for (const socket of this.ctx.getWebSockets(audience)) {
+    this.closeTagged(audience, code, reason);
+  }
+
+  /** Close the sockets opened through a share link (it was revoked). */
+  closeShare(shareId: string, code: number, reason: string): void {
+    this.closeTagged(shareTag(shareId), code, reason);
+  }
+
+  private closeTagged(tag: string, code: number, reason: string): void {
+    for (const socket of this.ctx.getWebSockets(tag)) {
       try {
         socket.close(code, reason);
       } catch {
         // Already closing.
       }
     }
-    this.counts.delete(audience);
+    this.counts.clear();
   }
 
   /**
@@ -200,7 +217,7 @@ export class LiveFeed {
 
   /** The message an audience would get now, and a digest of its content (its type aside). */
   private compose(audience: LiveAudience, type: LiveMessage['type'], now: number): Outgoing {
-    if (audience === 'public') {
+    if (audience !== 'dashboard') {
       const visitors = this.source.count(now);
       return { digest: String(visitors), text: JSON.stringify({ type: 'count', visitors } satisfies CountMessage) };
     }
@@ -208,6 +225,11 @@ export class LiveFeed {
     const content = JSON.stringify(view);
     return { digest: digest(content), text: JSON.stringify({ type, ...view } satisfies LiveMessage) };
   }
+}
+
+/** The tag of the sockets opened through one share link. */
+function shareTag(shareId: string): string {
+  return `share:${shareId}`;
 }
 
 /**

@@ -27,14 +27,21 @@ export interface LiveMessage extends LiveView {
   type: 'snapshot' | 'update';
 }
 
-/** A public counter's message: the number of visitors alone, on open and whenever it changes. */
+/**
+ * A counter's message (the public counter, and a share link's view): the number of visitors alone,
+ * on open and whenever it changes.
+ */
 export interface CountMessage {
   type: 'count';
   visitors: number;
 }
 
-/** Which sockets a message is for: signed-in members, or anyone (the public counter). */
-export type LiveAudience = 'dashboard' | 'public';
+/**
+ * Which sockets a message is for: signed-in members, anyone (the public counter), or a share link's
+ * viewers — who get the count alone, as the public counter does: a link shows the project's
+ * numbers, not the pages and places of the visitors on the site this minute.
+ */
+export type LiveAudience = 'dashboard' | 'public' | 'share';
 
 /** The keep-alive a client may send, and the runtime's answer. */
 export const PING = 'ping';
@@ -44,7 +51,7 @@ export const PONG = 'pong';
 export const CLOSE_CODES = {
   /** The project was deleted: do not reconnect. */
   projectDeleted: 4404,
-  /** The project turned its public counter off. */
+  /** The project turned its public counter off, or the share link was revoked. */
   publicDisabled: 4403,
   /** The client sent something other than `ping`. */
   unexpectedMessage: 1003,

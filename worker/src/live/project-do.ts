@@ -203,10 +203,16 @@ export class ProjectDO extends DurableObject<Env> implements ProjectMeters {
     return this.drops.totals();
   }
 
+  /** Close the live counters opened through a share link: it was revoked. */
+  async closeShareSockets(shareId: string): Promise<void> {
+    this.feed.closeShare(shareId, CLOSE_CODES.publicDisabled, 'The share link was revoked');
+  }
+
   /** Forget everything: salts, visits, the outbox, drop totals, live sockets (the project is being deleted). */
   async destroy(): Promise<void> {
     this.feed.close('dashboard', CLOSE_CODES.projectDeleted, 'The project was deleted');
     this.feed.close('public', CLOSE_CODES.projectDeleted, 'The project was deleted');
+    this.feed.close('share', CLOSE_CODES.projectDeleted, 'The project was deleted');
     await this.ctx.storage.deleteAlarm();
     await this.ctx.storage.deleteAll();
     this.alarmAt = null;

@@ -15,6 +15,8 @@ import { createRoute, z } from '@hono/zod-openapi';
 import { eq } from 'drizzle-orm';
 import { getDb, projects } from '../db/index.ts';
 import { authorizeProject } from '../auth/access.ts';
+import { takeShareTokens } from '../auth/principal.ts';
+import { verifyShareAccess } from '../auth/share-access.ts';
 import { ApiError } from '../shared/errors.ts';
 import { createRouter } from '../shared/hono.ts';
 import { ErrorSchema, errorResponses, jsonResponse, ProjectIdParams } from '../shared/openapi.ts';
@@ -32,6 +34,9 @@ const TicketSchema = z
   .openapi('LiveTicket');
 
 const TicketQuery = z.string().min(1).max(128);
+const SlugParam = z.string().min(1).max(128);
+/** A protected link's token: a browser's WebSocket cannot send it as a header. */
+const ShareTokenQuery = z.string().min(1).max(2048).optional();
 const SiteKeyParam = z.string().min(1).max(64);
 
 /** Cached like the tracker script: pages pick up a new version within the hour. */
@@ -108,6 +113,21 @@ liveRoutes
     const stub = projectStub(c.env, project.id);
     return handOver(stub, liveSocketRequest(c.req.raw, { audience: 'public', projectId: project.id, userId: null }));
   })
+  .get('/api/share/:slug/live', async (c) => {
+    requireWebSocketUpgrade(c.req.raw);
+    // The link's view is on the dashboard's origin, framed or not: no other page opens this socket.
+    requireAllowedOrigin(c.req.raw, c.env.ALLOWED_ORIGINS);
+    const slug = SlugParam.safeParse(c.req.param('slug'));
+    const token = ShareTokenQuery.safeParse(c.req.query('token'));
+    if (!slug.success || !token.success) throw new ApiError(404, 'not_found', 'No such share link');
+    const now = Date.now();
+    const access = await verifyShareAccess(c.env, slug.data, token.data, now);
+    // Metered as one request of the link (and of its caller): opening sockets is no way around the limits.
+    await takeShareTokens(c.env, access, c.req.header('cf-connecting-ip') ?? '', now);
+    const stub = projectStub(c.env, access.projectId);
+    const target = { audience: 'share', projectId: access.projectId, userId: null, shareId: access.shareId } as const;
+    return handOver(stub, liveSocketRequest(c.req.raw, target));
+  })
   .get(LIVE_SCRIPT_PATH, (c) => {
     c.header('Cache-Control', SCRIPT_CACHE_CONTROL);
     c.header('ETag', SCRIPT_ETAG);
@@ -149,6 +169,32 @@ liveRoutes.openAPIRegistry.registerPath({
   responses: {
     101: { description: 'Switching to the WebSocket protocol' },
     ...errorResponses(404),
+    426: { description: 'Not a WebSocket handshake', content: { 'application/json': { schema: ErrorSchema } } },
+    503: {
+      description: 'Too many counters open; retry later',
+      content: { 'application/json': { schema: ErrorSchema } },
+    },
+  },
+});
+
+liveRoutes.openAPIRegistry.registerPath({
+  method: 'get',
+  path: '/api/share/{slug}/live',
+  tags: ['Live'],
+  summary: "A share link's live visitor count, as a WebSocket",
+  description:
+    "From an allowed `Origin` (the dashboard serving the link's view). A password-protected link sends the token " +
+    'from `POST /api/share/{slug}/auth` as `?token=`. Counts as one request of the link. Sends `{ type: "count", ' +
+    'visitors }` on open and whenever the number changes (at most once a second) — the count alone, like the public ' +
+    'counter. Revoking the link closes the socket (code 4403).',
+  security: [{}],
+  request: {
+    params: z.object({ slug: SlugParam.openapi({ param: { name: 'slug', in: 'path' } }) }),
+    query: z.object({ token: ShareTokenQuery }),
+  },
+  responses: {
+    101: { description: 'Switching to the WebSocket protocol' },
+    ...errorResponses(401, 403, 404, 429),
     426: { description: 'Not a WebSocket handshake', content: { 'application/json': { schema: ErrorSchema } } },
     503: {
       description: 'Too many counters open; retry later',

@@ -11,8 +11,10 @@ import type { LiveAudience } from './messages.ts';
 export interface LiveSocketTarget {
   audience: LiveAudience;
   projectId: string;
-  /** The member a dashboard socket's ticket was issued to; null for the public counter. */
+  /** The member a dashboard socket's ticket was issued to; null for the counters. */
   userId: string | null;
+  /** The share link a share socket was opened through (revoking it closes the socket); null otherwise. */
+  shareId?: string | null;
 }
 
 /** The ProjectDO is reached only through its stub: the host is never resolved. */
@@ -46,6 +48,7 @@ export function liveSocketRequest(handshake: Request, target: LiveSocketTarget):
   url.searchParams.set('audience', target.audience);
   url.searchParams.set('project', target.projectId);
   if (target.userId !== null) url.searchParams.set('user', target.userId);
+  if (target.shareId) url.searchParams.set('share', target.shareId);
   return new Request(url, { headers: handshake.headers });
 }
 
@@ -57,6 +60,8 @@ export function liveSocketTarget(request: Request): LiveSocketTarget | null {
   if (url.pathname !== new URL(INTERNAL_URL).pathname || !projectId) return null;
   if (request.headers.get('upgrade')?.toLowerCase() !== 'websocket') return null;
   if (audience === 'public') return { audience, projectId, userId: null };
+  const shareId = url.searchParams.get('share');
+  if (audience === 'share' && shareId) return { audience, projectId, userId: null, shareId };
   const userId = url.searchParams.get('user');
   if (audience === 'dashboard' && userId) return { audience, projectId, userId };
   return null;

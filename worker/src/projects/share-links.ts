@@ -12,6 +12,7 @@ import { type Db, getDb, projects, shareLinks } from '../db/index.ts';
 import { ApiError } from '../shared/errors.ts';
 import { uuidv7 } from '../shared/ids.ts';
 import type { ProjectAccess } from '../auth/access.ts';
+import { EmbedOriginsSchema, embedOriginsColumn, storedEmbedOrigins } from './embed-origins.ts';
 
 /** Where the dashboard serves a link's public view, relative to its origin. */
 export const SHARE_VIEW_PREFIX = '/share/';
@@ -26,6 +27,9 @@ export const ShareLinkSchema = z
     slug: z.string().openapi({ description: 'The capability: whoever holds it can read the project' }),
     path: z.string().openapi({ description: "The public view's path on the dashboard", example: '/share/3q2-7wEj…' }),
     hasPassword: z.boolean(),
+    embedOrigins: z.array(z.string()).openapi({
+      description: "Origins whose pages may frame the link's view (add `?embed=1` to its URL for the dashboard alone)",
+    }),
     createdAt: z.number().int(),
     revokedAt: z.number().int().nullable(),
   })
@@ -36,8 +40,19 @@ export const CreateShareLinkSchema = z
   .object({
     name: z.string().trim().min(1).max(100),
     password: PasswordSchema.optional().openapi({ description: 'Viewers must enter it before they see anything' }),
+    embedOrigins: EmbedOriginsSchema.default([]),
   })
   .openapi('CreateShareLink');
+
+export const UpdateShareLinkSchema = z
+  .strictObject({ embedOrigins: EmbedOriginsSchema })
+  .openapi('UpdateShareLink', { description: 'The origins replace the ones the link had' });
+
+export const ShareEmbedSchema = z
+  .object({
+    frameAncestors: z.array(z.string()).openapi({ description: "Origins whose pages may frame the link's view" }),
+  })
+  .openapi('ShareEmbed');
 
 export const SharedProjectSchema = z
   .object({
@@ -69,6 +84,7 @@ function toView(row: typeof shareLinks.$inferSelect): ShareLinkView {
     slug: row.slug,
     path: `${SHARE_VIEW_PREFIX}${row.slug}`,
     hasPassword: row.passwordHash !== null,
+    embedOrigins: storedEmbedOrigins(row.embedOrigins),
     createdAt: row.createdAt,
     revokedAt: row.revokedAt,
   };
@@ -99,9 +115,41 @@ export async function createShareLink(
     passwordHash: input.password === undefined ? null : await hashPassword(input.password),
     createdAt: now,
     revokedAt: null,
+    embedOrigins: embedOriginsColumn(input.embedOrigins),
   };
   await db.insert(shareLinks).values(row);
   return toView(row);
+}
+
+/** Change which origins may frame a live link of this project; a revoked or unknown one is 404. */
+export async function updateShareLink(
+  db: Db,
+  access: ProjectAccess,
+  shareId: string,
+  input: z.infer<typeof UpdateShareLinkSchema>,
+): Promise<ShareLinkView> {
+  const rows = await db
+    .update(shareLinks)
+    .set({ embedOrigins: embedOriginsColumn(input.embedOrigins) })
+    .where(and(eq(shareLinks.id, shareId), eq(shareLinks.projectId, access.project.id), isNull(shareLinks.revokedAt)))
+    .returning();
+  if (!rows[0]) throw new ApiError(404, 'not_found', 'No such share link');
+  return toView(rows[0]);
+}
+
+/**
+ * Which origins may frame a link's view: what the dashboard puts in the page's `frame-ancestors`.
+ * Asked before the page loads, so a password-protected link answers too (the origins are not its
+ * numbers); unknown and revoked slugs are 404, and their pages are framed by no one.
+ */
+export async function shareEmbed(db: Db, slug: string): Promise<z.infer<typeof ShareEmbedSchema>> {
+  const row = await db
+    .select({ embedOrigins: shareLinks.embedOrigins, revokedAt: shareLinks.revokedAt })
+    .from(shareLinks)
+    .where(eq(shareLinks.slug, slug))
+    .get();
+  if (!row || row.revokedAt !== null) throw new ApiError(404, 'not_found', 'No such share link');
+  return { frameAncestors: storedEmbedOrigins(row.embedOrigins) };
 }
 
 /**

@@ -13,10 +13,19 @@ import {
   listShareLinks,
   openShareLink,
   revokeShareLink,
+  ShareEmbedSchema,
   SharedProjectSchema,
   ShareLinkSchema,
   ShareTokenSchema,
+  shareEmbed,
+  UpdateShareLinkSchema,
+  updateShareLink,
 } from './share-links.ts';
+
+/** What revoking needs of the ProjectDO (`live/project-do.ts`): the link's live counters, closed. */
+interface ShareSockets extends Rpc.DurableObjectBranded {
+  closeShareSockets(shareId: string): Promise<void>;
+}
 
 const tags = ['Share links'];
 
@@ -69,7 +78,9 @@ export const shareRoutes = createRouter()
       path: '/api/projects/{id}/shares',
       tags,
       summary: 'Create a public read-only share link (admin)',
-      description: "Anyone with the link can read this project's stats; with a password, only after entering it.",
+      description:
+        "Anyone with the link can read this project's stats; with a password, only after entering it. With " +
+        '`embedOrigins`, pages of those origins may show its view in an iframe.',
       request: { params: ProjectIdParams, ...jsonBody(CreateShareLinkSchema) },
       responses: { 201: jsonResponse(ShareLinkSchema, 'Created'), ...errorResponses(400, 401, 403, 404) },
     }),
@@ -77,6 +88,22 @@ export const shareRoutes = createRouter()
       const db = getDb(c.env.DB);
       const access = await authorizeProject(db, c.get('principal'), c.req.valid('param').id, 'admin');
       return c.json(await createShareLink(db, access, c.req.valid('json'), Date.now()), 201);
+    },
+  )
+  .openapi(
+    createRoute({
+      method: 'patch',
+      path: '/api/projects/{id}/shares/{shareId}',
+      tags,
+      summary: 'Change which origins may frame a share link (admin)',
+      request: { params: ShareIdParams, ...jsonBody(UpdateShareLinkSchema) },
+      responses: { 200: jsonResponse(ShareLinkSchema, 'The share link'), ...errorResponses(400, 401, 403, 404) },
+    }),
+    async (c) => {
+      const { id, shareId } = c.req.valid('param');
+      const db = getDb(c.env.DB);
+      const access = await authorizeProject(db, c.get('principal'), id, 'admin');
+      return c.json(await updateShareLink(db, access, shareId, c.req.valid('json')), 200);
     },
   )
   .openapi(
@@ -94,6 +121,9 @@ export const shareRoutes = createRouter()
       const db = getDb(c.env.DB);
       const access = await authorizeProject(db, c.get('principal'), id, 'admin');
       await revokeShareLink(db, access, shareId, Date.now());
+      // Its live counters close now, not when their viewers leave.
+      const stub = c.env.PROJECT.get(c.env.PROJECT.idFromName(id)) as DurableObjectStub<ShareSockets>;
+      await stub.closeShareSockets(shareId);
       return c.body(null, 204);
     },
   )
@@ -114,6 +144,21 @@ export const shareRoutes = createRouter()
       const token = c.req.valid('header')[SHARE_TOKEN_HEADER];
       return c.json(await openShareLink(c.env, c.req.valid('param').slug, token, Date.now()), 200);
     },
+  )
+  .openapi(
+    createRoute({
+      method: 'get',
+      path: '/api/share/{slug}/embed',
+      tags,
+      summary: "Which origins may frame a share link's view (public)",
+      description:
+        "What the dashboard writes into the view's `Content-Security-Policy: frame-ancestors`. Answers for a " +
+        'password-protected link too: the origins are not its numbers.',
+      security: [],
+      request: { params: SlugParams },
+      responses: { 200: jsonResponse(ShareEmbedSchema, 'The origins'), ...errorResponses(404) },
+    }),
+    async (c) => c.json(await shareEmbed(getDb(c.env.DB), c.req.valid('param').slug), 200),
   )
   .openapi(
     createRoute({

@@ -120,7 +120,7 @@ export const QuerySchema = z
       .openapi({
         description:
           '`[operator, dimension, values]`, all combined with AND; a filter holds when any of its values does. ' +
-          '`contains` is case-sensitive; `matches` takes `*` (any run) and `?` (one character); `null` stands for no ' +
+          '`contains` and `does_not_contain` are case-sensitive; `matches` takes `*` (any run) and `?` (one character); `null` stands for no ' +
           'value. Filters on visit dimensions keep whole visits',
       }),
     order_by: z

@@ -186,6 +186,13 @@ export function filterSql(
         sql: `EXISTS (SELECT 1 FROM json_each(?) WHERE instr(${expr}, value) > 0)`,
         params: [JSON.stringify(listed), ...params],
       };
+    // The negation of `contains`, with `is_not`'s missing values: kept unless `null` is listed.
+    // CASE names the dimension twice, so its parameters are bound twice.
+    case 'does_not_contain':
+      return {
+        sql: `NOT EXISTS (SELECT 1 FROM json_each(?) WHERE CASE WHEN value IS NULL THEN ${expr} IS NULL ELSE instr(${expr}, value) > 0 END)`,
+        params: [JSON.stringify(values.includes(null) ? [...listed, null] : listed), ...params, ...params],
+      };
     case 'matches':
       // `*` and `?` are GLOB's own wildcards; brackets are made literal.
       return {

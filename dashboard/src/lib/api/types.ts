@@ -92,8 +92,20 @@ export interface ShareLink {
   slug: string;
   path: string;
   hasPassword: boolean;
+  /** Origins whose pages may frame the link's view (`?embed=1`). */
+  embedOrigins: string[];
   createdAt: number;
   revokedAt: number | null;
+}
+
+/** A saved segment: a named set of filters, shared with the project's members. */
+export interface Segment {
+  id: string;
+  name: string;
+  filters: Filter[];
+  createdBy: string | null;
+  createdAt: number;
+  updatedAt: number;
 }
 
 export interface SharedProject {

@@ -33,7 +33,9 @@ function slowApi() {
       later(
         path.endsWith('/funnels')
           ? { funnels: [{ id: 'f1', name: 'Signup', steps: [], createdAt: 0 }] }
-          : { goals: [] },
+          : path.endsWith('/property-keys')
+            ? { keys: ['plan'] }
+            : { goals: [] },
       ),
     ),
     post: vi.fn((path: string, body: { filters?: unknown[] }) =>
@@ -91,6 +93,7 @@ describe('Dashboard after a view change', () => {
       'Devices',
       'Goals',
       'Custom events',
+      'Properties',
       'Funnels',
     ]);
     expect(busy(before.cards) || busy(before.chart) || before.panels.some(({ body }) => busy(body))).toBe(false);

@@ -89,6 +89,18 @@ describe('FilterBuilder', () => {
     ]);
   });
 
+  it('adds a "does not contain" filter, typed text first and the missing value on offer', async () => {
+    const { onapply } = open(DEFAULT_STATE, null);
+    await screen.findByText('/pricing');
+    await fireEvent.click(screen.getByRole('radio', { name: 'does not contain' }));
+    expect(screen.getByText(/Keeps values that contain none of these/)).toBeTruthy();
+    await fireEvent.input(values(), { target: { value: '/blog' } });
+    expect(optionTexts()[0]).toBe('Use “/blog”');
+    await fireEvent.keyDown(values(), { key: 'Enter' });
+    await fireEvent.submit(screen.getByRole('button', { name: 'Add filter' }).closest('form') as HTMLFormElement);
+    expect(onapply.mock.calls[0]?.[0].filters).toEqual([['does_not_contain', 'page', ['/blog']]]);
+  });
+
   it('removes the edited filter', async () => {
     const view: DashboardState = { ...DEFAULT_STATE, filters: [['is', 'country', ['DE']]] };
     const { onapply } = open(view, 0);
@@ -96,12 +108,13 @@ describe('FilterBuilder', () => {
     expect(onapply.mock.calls[0]?.[0].filters).toEqual([]);
   });
 
-  it('offers only "is" for goals, and never "does not contain" (the API has no such operator)', async () => {
+  it('offers every operator of the API, and only "is" for goals', async () => {
     open(DEFAULT_STATE, null, { results: [{ dimensions: ['Signup'], metrics: [2] }], meta: {} });
     expect(screen.getAllByRole('radio').map((radio) => radio.parentElement?.textContent?.trim())).toEqual([
       'is',
       'is not',
       'contains',
+      'does not contain',
       'matches',
     ]);
     await chooseDimension('event:goal');

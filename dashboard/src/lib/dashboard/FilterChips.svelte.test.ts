@@ -27,6 +27,20 @@ describe('FilterChips', () => {
     expect(container.querySelector('b')).toBeNull();
   });
 
+  it('says a negative filter of several values with "nor": none of them holds', () => {
+    renderChips({
+      ...VIEW,
+      filters: [
+        ['does_not_contain', 'page', ['/admin', '/internal']],
+        ['is_not', 'country', ['DE', 'AT']],
+      ],
+    });
+    expect(
+      screen.getByRole('button', { name: 'Remove filter: Page does not contain /admin nor /internal' }),
+    ).toBeTruthy();
+    expect(screen.getByRole('button', { name: 'Remove filter: Country is not Germany nor Austria' })).toBeTruthy();
+  });
+
   it('removes the chosen filter and keeps the others in order', async () => {
     const { navigate } = renderChips(VIEW);
     await fireEvent.click(screen.getByRole('button', { name: 'Remove filter: Source is not Direct / None' }));

@@ -27,7 +27,7 @@ describe('the dashboard and the catalog', () => {
     expect(sorted(shown(DEVICE_TABS))).toEqual(sorted(placed('devices')));
     // Each panel opens on its first tab: Top pages, Sources, Countries, Browser.
     expect(PAGE_TABS.map((tab) => tab.label)).toEqual(['Top', 'Entry', 'Exit']);
-    expect(SOURCE_TABS.map((tab) => tab.label)).toEqual(['Sources', 'Referrers', 'UTM']);
+    expect(SOURCE_TABS.map((tab) => tab.label)).toEqual(['Sources', 'Referrers', 'UTM', 'Channels']);
     expect(DEVICE_TABS.map((tab) => tab.label)).toEqual(['Browser', 'OS', 'Screen', 'Device']);
     expect(LOCATION_TABS.map((tab) => tab.label)).toContain('Languages');
     for (const tab of [...SOURCE_TABS, ...PAGE_TABS, ...LOCATION_TABS, ...DEVICE_TABS]) {

@@ -12,6 +12,8 @@ export interface DashboardContext {
   settingsHref: string | null;
   /** Bumped every minute while the range includes today: panels read it to refresh themselves. */
   tick: number;
+  /** Open the detail view of a breakdown (detail/DetailHost.svelte); `from` gets focus back. */
+  openDetail?: (dimension: string, from: HTMLElement) => void;
 }
 
 /** Hand a downloaded file to the browser. */

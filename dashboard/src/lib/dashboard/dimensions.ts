@@ -44,7 +44,21 @@ export function valueIcon(dimension: string, value: string | null): string {
 }
 
 /** Operators as the filter chips say them. */
-export const OPERATOR_LABELS = { is: 'is', is_not: 'is not', contains: 'contains', matches: 'matches' } as const;
+export const OPERATOR_LABELS = {
+  is: 'is',
+  is_not: 'is not',
+  contains: 'contains',
+  does_not_contain: 'does not contain',
+  matches: 'matches',
+} as const;
+
+/**
+ * How a chip joins a filter's values: any of them may hold, so "is DE or AT"; a negative filter
+ * keeps what none of them holds for, which English says with "nor": "is not DE nor AT".
+ */
+export function valuesJoiner(operator: keyof typeof OPERATOR_LABELS): string {
+  return operator === 'is_not' || operator === 'does_not_contain' ? ' nor ' : ' or ';
+}
 
 /**
  * Dimensions a funnel may be filtered by: visit dimensions only (docs/STATS.md, funnels). The

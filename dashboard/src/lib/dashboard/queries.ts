@@ -102,3 +102,11 @@ export function breakdownQuery(
     limit,
   };
 }
+
+/** Custom events: every event but pageviews (the Custom events panel and its detail view). */
+export const CUSTOM_EVENTS: Filter = ['is_not', 'event:name', ['pageview']];
+
+/** Only events that carry a value of `dimension`: a property's values, without every other event. */
+export function hasValue(dimension: string): Filter {
+  return ['is_not', dimension, [null]];
+}
