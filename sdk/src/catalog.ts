@@ -9,9 +9,11 @@
  */
 
 /**
- * The catalog's version. Bump it when a rolled-up dimension is added: every rolled day records the
- * version it was rolled with, so a dimension newer than a day's rollup answers "not available for
- * these days" instead of zero. 1: the dimensions before `language`; 2: `language`; 3: `channel`.
+ * The catalog's version. Bump it when a rolled-up dimension is added, or when a day's rollup
+ * holds rows of a new kind: every rolled day records the version it was rolled with, so a
+ * dimension newer than a day's rollup answers "not available for these days" instead of zero, and
+ * the cron rolls such days again while their raw events remain (`markStaleDays`). 1: the
+ * dimensions before `language`; 2: `language`; 3: `channel`, and funnel step rows (`funnel:step`).
  */
 export const CATALOG_VERSION = 3;
 

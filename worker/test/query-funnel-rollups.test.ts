@@ -8,9 +8,10 @@
 import { env, exports } from 'cloudflare:workers';
 import fc from 'fast-check';
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { rollUp, rollUpAll } from '../src/rollup/index.ts';
+import { purgeExpiredEvents, rollUp, rollUpAll } from '../src/rollup/index.ts';
 import { FUNNEL_DIMENSION } from '../src/stats/funnel-sql.ts';
-import { addDays, dayBounds, formatDate, type LocalDate, parseDate } from '../src/shared/calendar.ts';
+import { addDays, dayBounds, formatDate, type LocalDate, localDate, parseDate } from '../src/shared/calendar.ts';
+import { api } from './accounts.ts';
 import type { RawEvent } from './query-oracle.ts';
 import { insertEvents, scenario, WINDOW } from './query-oracle-data.ts';
 import { type FunnelRequest, funnelSteps, insertFunnel, runFunnelOracle } from './query-oracle-funnels.ts';
@@ -58,6 +59,24 @@ async function funnelRows(projectId: string, table: 'rollups' | 'rollup_hours'):
     .first<{ n: number }>();
   return row?.n ?? 0;
 }
+
+const DAY = 86_400_000;
+
+/** A visit: a pageview of `/`, then one of `/pricing` a minute later. */
+const visitOf = (iso: string, id: string): RawEvent[] => [
+  event(iso, { session_id: id, visitor_id: id, seq: 1, path: '/' }),
+  event(new Date(Date.parse(iso) + 60_000).toISOString(), {
+    session_id: id,
+    visitor_id: id,
+    seq: 2,
+    path: '/pricing',
+    is_entry: false,
+  }),
+];
+const pricingSteps = [
+  { kind: 'pageview' as const, path: '/' },
+  { kind: 'pageview' as const, path: '/pricing' },
+];
 
 describe('funnels from rollups', () => {
   it('equal the oracle rolled up, hour by hour, with late events and after the day closes (property)', async () => {
@@ -170,5 +189,63 @@ describe('funnels from rollups', () => {
       .bind(projectId, `"${made.id}:%`)
       .first<{ n: number }>();
     expect(left?.n).toBe(0);
+  });
+
+  it('counts days rolled up before funnel rows existed: their older catalog version reads them raw and rolls them again', async () => {
+    const now = Date.UTC(2026, 4, 10, 12);
+    vi.useFakeTimers({ toFake: ['Date'] });
+    vi.setSystemTime(now);
+    const events = [...visitOf('2026-05-07T10:00:00Z', 'a'), ...visitOf('2026-05-08T10:00:00Z', 'b')];
+    const projectId = await seed('UTC', events, [], me);
+    const funnel = await insertFunnel(projectId, pricingSteps);
+    await rollUpAll(env.DB, now);
+    // What code before funnel rows left: the same rollups, no funnel:step row, catalog version 2.
+    await env.DB.batch([
+      env.DB.prepare('UPDATE rolled_days SET version = 2 WHERE project_id = ?').bind(projectId),
+      env.DB.prepare('DELETE FROM rollups WHERE project_id = ? AND dimension = ?').bind(projectId, FUNNEL_DIMENSION),
+      env.DB.prepare('DELETE FROM rollup_hours WHERE project_id = ? AND dimension = ?').bind(
+        projectId,
+        FUNNEL_DIMENSION,
+      ),
+    ]);
+    const request: FunnelRequest = { date_range: ['2026-05-07', '2026-05-08'] };
+    const expected = runFunnelOracle(events, pricingSteps, request, 'UTC', now);
+    expect(await askFunnel(projectId, funnel, request)).toEqual(expected);
+    await rollUpAll(env.DB, now);
+    expect(await funnelRows(projectId, 'rollups')).toBeGreaterThan(0);
+    expect(await askFunnel(projectId, funnel, request)).toEqual(expected);
+  });
+
+  it('keeps the rows of days past retention when a PATCH sends the same steps', async () => {
+    const now = Date.UTC(2026, 10, 20, 12);
+    vi.useFakeTimers({ toFake: ['Date'] });
+    vi.setSystemTime(now);
+    const old = localDate(now - 40 * DAY, 'UTC');
+    const recent = localDate(now - 5 * DAY, 'UTC');
+    const at = (day: typeof old) => new Date(dayBounds(day, 'UTC').start + 10 * 3_600_000).toISOString();
+    const events = [...visitOf(at(old), 'o1'), ...visitOf(at(recent), 'r1')];
+    const projectId = await seed('UTC', events, [], me);
+    const patch = await api(`/api/projects/${projectId}`, {
+      method: 'PATCH',
+      token: me.token,
+      body: { retentionDays: 30 },
+    });
+    expect(patch.status).toBe(200);
+    const made = (await call('POST', `/api/projects/${projectId}/funnels`, { name: 'Buy', steps: pricingSteps })) as {
+      id: string;
+    };
+    await rollUpAll(env.DB, now);
+    const request: FunnelRequest = {
+      date_range: [formatDate(addDays(old, -1)), formatDate(addDays(localDate(now, 'UTC'), -1))],
+    };
+    const before = await askFunnel(projectId, made.id, request);
+    expect(before).toEqual(runFunnelOracle(events, pricingSteps, request, 'UTC', now));
+    await purgeExpiredEvents(env.DB, now);
+    // Past retention the funnel's rows are the only record of the old day: still 2 visits.
+    expect(await askFunnel(projectId, made.id, request)).toEqual(before);
+    // An API client saves the funnel with its pricingSteps unchanged (a rename with the full body).
+    await call('PATCH', `/api/projects/${projectId}/funnels/${made.id}`, { name: 'Buy it', steps: pricingSteps });
+    await rollUpAll(env.DB, now);
+    expect(await askFunnel(projectId, made.id, request), 'same pricingSteps, history gone').toEqual(before);
   });
 });

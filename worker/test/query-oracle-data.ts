@@ -388,9 +388,12 @@ export function materialize(shape: QueryShape, anchor: string, goalNames: readon
   const day0 = parseDate(anchor) as LocalDate;
   const from = addDays(day0, shape.range.from);
   const { metrics, dimensions, filters } = withGoals(shape, goalNames);
-  const goals = dimensions.includes('event:goal') || filters.some(([, dimension]) => dimension === 'event:goal');
-  if (shape.exitRate && dimensions.includes('exit_page') && !dimensions.includes('page') && !goals && !shape.totals)
-    metrics.push('exit_rate');
+  const exitRateAllowed =
+    dimensions.includes('exit_page') &&
+    !['page', 'event:goal', 'time:hour'].some((dimension) => dimensions.includes(dimension)) &&
+    !metrics.includes('conversion_rate') &&
+    !shape.totals;
+  if (shape.exitRate && exitRateAllowed) metrics.push('exit_rate');
   const query: OracleQuery = {
     metrics,
     date_range: [formatDate(from), formatDate(addDays(from, shape.range.days - 1))],

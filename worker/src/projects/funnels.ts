@@ -5,7 +5,7 @@
 import { z } from '@hono/zod-openapi';
 import { and, asc, eq, sql } from 'drizzle-orm';
 import { type Db, funnels, rollupHours, rollups } from '../db/index.ts';
-import { FUNNEL_DIMENSION } from '../stats/funnel-sql.ts';
+import { FUNNEL_DIMENSION, funnelRollupKey } from '../stats/funnel-sql.ts';
 import { remarkEventHoursStatements } from '../store/index.ts';
 import { isUniqueViolation } from '../shared/db-errors.ts';
 import { ApiError } from '../shared/errors.ts';
@@ -144,6 +144,13 @@ export async function updateFunnel(
   };
   const projectId = access.project.id;
   const where = and(eq(funnels.id, funnelId), eq(funnels.projectId, projectId));
+  // Steps that match as before keep the funnel's rows: days past retention could not be rebuilt.
+  if (changes.steps !== undefined) {
+    const stored = await db.select({ steps: funnels.steps }).from(funnels).where(where).get();
+    if (!stored) throw noSuchFunnel();
+    const key = (steps: string) => funnelRollupKey({ id: funnelId, steps: JSON.parse(steps) as GoalStep[] });
+    if ((await key(stored.steps)) === (await key(changes.steps))) delete changes.steps;
+  }
   try {
     const update = () => db.update(funnels).set(changes).where(where).returning();
     const ours = sql`EXISTS (SELECT 1 FROM funnels WHERE id = ${funnelId} AND project_id = ${projectId})`;

@@ -235,19 +235,21 @@ export async function planAggregations(
    * breakdown row is exactly the numbers of the events the filter keeps), or when every filter is
    * on the breakdown's own dimension (`groupFilters`); else raw.
    */
-  const plain = (r: ResolvedRange, dimensions: readonly Dimension[], where: Condition[]): Merge => {
+  const rollupRead = (r: ResolvedRange, dimensions: readonly Dimension[], where: Condition[]) => {
     const days = closed(r);
     const lone = where.length ? null : loneValueFilter(query.filters, dimensions);
     const own = where.length || lone ? null : groupFilters(query.filters, dimensions);
     const grouping = unfiltered ? rollupGrouping(dimensions) : (lone?.filter[1] ?? own?.grouping ?? null);
-    if ((unfiltered || lone || own) && !where.length && days && grouping !== null) {
-      const read = planFromRollups(d1, scope, days, dimensions, grouping, markedOf(days), open, lone, own?.filters);
-      if (read) {
-        scans.push(...read.spans);
-        return push(read.statements, read.merge);
-      }
-    }
-    return push([raw(r, dimensions, { where })], flat);
+    if (!(unfiltered || lone || own) || where.length || !days || grouping === null) return null;
+    return planFromRollups(d1, scope, days, dimensions, grouping, markedOf(days), open, lone, own?.filters);
+  };
+  const fromRollups = (read: NonNullable<ReturnType<typeof rollupRead>>): Merge => {
+    scans.push(...read.spans);
+    return push(read.statements, read.merge);
+  };
+  const plain = (r: ResolvedRange, dimensions: readonly Dimension[], where: Condition[]): Merge => {
+    const read = rollupRead(r, dimensions, where);
+    return read ? fromRollups(read) : push([raw(r, dimensions, { where })], flat);
   };
 
   /** An aggregation with a goal dimension: goal rollups and raw runs, or raw statements of ten goals each. */
@@ -271,15 +273,20 @@ export async function planAggregations(
     return push(rawByGoal(r, dimensions, goalWhere), flat);
   };
 
-  /** With `exit_rate`: each exit page's group paired with the pageviews of the same page and other values. */
-  const withExitRate = (r: ResolvedRange, dimensions: readonly Dimension[], rows: Merge): Merge => {
-    const exit = dimensions.indexOf('exit_page');
-    if (!query.metrics.includes('exit_rate') || exit < 0) return rows;
-    const pages = plain(
-      r,
-      dimensions.map((dimension) => (dimension === 'exit_page' ? 'page' : dimension)),
-      goalWhere,
-    );
+  /**
+   * With `exit_rate`: each exit page's group paired with the pageviews of the same page and other
+   * values. Both halves read the same days: from rollups when both can, else both raw (a filter on
+   * `exit_page` alone reads its rollups, which hold days past retention, but the page half raw).
+   */
+  const withExitRate = (r: ResolvedRange, dimensions: readonly Dimension[]): Merge | null => {
+    if (!query.metrics.includes('exit_rate') || !dimensions.includes('exit_page')) return null;
+    const asPages = dimensions.map((dimension) => (dimension === 'exit_page' ? 'page' : dimension));
+    const exits = rollupRead(r, dimensions, goalWhere);
+    const views = rollupRead(r, asPages, goalWhere);
+    const [rows, pages] =
+      exits && views
+        ? [fromRollups(exits), fromRollups(views)]
+        : [push([raw(r, dimensions, { where: goalWhere })], flat), push([raw(r, asPages, { where: goalWhere })], flat)];
     const keyOf = (row: Row) => JSON.stringify([row.g0, row.g1, row.g2].slice(0, dimensions.length));
     return (all) => {
       const pageviews = new Map(pages(all).map((row) => [keyOf(row), row.pageviews]));
@@ -287,8 +294,9 @@ export async function planAggregations(
     };
   };
 
+  // `exit_rate` comes without goal dimensions or conversion rates (the query schema's rule).
   const plan = (r: ResolvedRange, dimensions: readonly Dimension[]): Merge =>
-    withExitRate(r, dimensions, planGroups(r, dimensions));
+    withExitRate(r, dimensions) ?? planGroups(r, dimensions);
   const planGroups = (r: ResolvedRange, dimensions: readonly Dimension[]): Merge => {
     const goalIndex = dimensions.indexOf('event:goal');
     const rows = goalIndex >= 0 ? byGoal(r, dimensions) : plain(r, dimensions, goalWhere);

@@ -169,13 +169,16 @@ export const QuerySchema = z
     }
     if ((query.metrics as string[]).includes('exit_rate')) {
       // Exits of a page over the same group's pageviews of that page (`plan.ts` reads both).
+      // Beside time:hour a visit exits in every hour it has events in, but views the page in one.
       const problem = !dims.has('exit_page')
         ? 'exit_rate needs the exit_page dimension'
-        : dims.has('page') || goals
-          ? 'exit_rate cannot be combined with a page or event:goal dimension, nor a goal filter'
-          : query.include.totals
-            ? 'exit_rate is per exit page: ask it without include.totals'
-            : null;
+        : dims.has('page') || dims.has('event:goal') || dims.has('time:hour')
+          ? 'exit_rate cannot be combined with a page, event:goal or time:hour dimension'
+          : (query.metrics as string[]).includes('conversion_rate')
+            ? 'exit_rate cannot be asked with conversion_rate'
+            : query.include.totals
+              ? 'exit_rate is per exit page: ask it without include.totals'
+              : null;
       if (problem) ctx.addIssue({ code: 'custom', path: ['metrics'], message: problem });
     }
     query.order_by?.forEach(([key], index) => {
