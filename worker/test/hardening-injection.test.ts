@@ -100,13 +100,13 @@ describe('values are bound', () => {
   ];
 
   it.each(FILTER_OPERATORS)(
-    'through every dimension with %s: they match nothing and change nothing',
+    'through every dimension with %s: they match nothing (or, negated, everything) and change nothing',
     async (operator) => {
       const wrong: string[] = [];
       for (const dimension of dimensions) {
         const count = await visitors({ filters: [[operator, dimension, INJECTIONS]] });
-        // is_not keeps every visitor: no event has any of these values.
-        const expected = operator === 'is_not' ? total : 0;
+        // is_not and does_not_contain keep every visitor: no event has or contains any of these values.
+        const expected = operator === 'is_not' || operator === 'does_not_contain' ? total : 0;
         if (count !== expected) wrong.push(`${operator} ${dimension}: ${count} visitors, expected ${expected}`);
       }
       expect(wrong).toEqual([]);
