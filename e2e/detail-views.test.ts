@@ -306,6 +306,28 @@ describe('a breakdown’s detail view', () => {
     },
     STEP_TIMEOUT,
   );
+
+  it(
+    'shows a page’s bounce rate and an exit page’s exit rate, which the panels leave out',
+    async () => {
+      await page.goto(dashboardUrl());
+      const pages = panel(page, 'Pages');
+      await pages.getByRole('button', { name: 'Details: Page' }).click();
+      await header(page, 'Bounce rate').waitFor();
+      await page.keyboard.press('Escape');
+      await detail(page).waitFor({ state: 'hidden' });
+      await pages.getByRole('tab', { name: 'Exit' }).click();
+      await pages.getByRole('button', { name: 'Details: Exit page' }).click();
+      await detail(page).getByRole('heading', { name: 'Exit page' }).waitFor();
+      await header(page, 'Exit rate').waitFor();
+      // Every visit here leaves from a page it viewed: a share, never above 100 %.
+      await expect
+        .poll(async () => (await cells(page)).every((row) => Number.parseInt(row[row.length - 1] ?? '', 10) <= 100))
+        .toBe(true);
+      await page.keyboard.press('Escape');
+    },
+    STEP_TIMEOUT,
+  );
 });
 
 describe('the Properties panel', () => {

@@ -152,8 +152,9 @@ export const DIMENSIONS = {
     panel: { panel: 'pages', tab: 'entry', order: 1, tabLabel: 'Entry', metrics: ['visitors', 'visits'] },
   }),
   exit_page: visit(null, 'Exit page', 'The path of the visit’s last pageview', {
+    // Exit rate: in the detail view and the export (the panel keeps two columns for a phone's width).
     export: { file: 'exit_pages.csv', metrics: ['visitors', 'visits', 'exit_rate'] },
-    panel: { panel: 'pages', tab: 'exit', order: 2, tabLabel: 'Exit', metrics: ['visitors', 'visits', 'exit_rate'] },
+    panel: { panel: 'pages', tab: 'exit', order: 2, tabLabel: 'Exit', metrics: ['visitors', 'visits'] },
   }),
   source: visit('source', 'Source', 'A known name for the referrer (Google), its host, or utm_source', {
     none: 'Direct / None',
@@ -228,14 +229,9 @@ export const DIMENSIONS = {
     panel: { panel: 'devices', tab: 'screen', order: 2, tabLabel: 'Screen', metrics: VISITORS },
   }),
   page: event('path', 'Page', 'The path of the event’s page', {
-    export: { file: 'pages.csv', metrics: ['visitors', 'pageviews'] },
-    panel: {
-      panel: 'pages',
-      tab: 'page',
-      order: 0,
-      tabLabel: 'Top',
-      metrics: ['visitors', 'pageviews', 'bounce_rate'],
-    },
+    // Per-page bounce rate: in the detail view and the export (the panel keeps two columns).
+    export: { file: 'pages.csv', metrics: ['visitors', 'pageviews', 'bounce_rate'] },
+    panel: { panel: 'pages', tab: 'page', order: 0, tabLabel: 'Top', metrics: ['visitors', 'pageviews'] },
   }),
   hostname: event('hostname', 'Hostname', 'The hostname of the event’s page'),
   'event:name': event('name', 'Event', 'The event’s name: `pageview` or a custom name', {

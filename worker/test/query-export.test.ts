@@ -120,7 +120,7 @@ describe('the zip export', () => {
     const files = unzipSync(new Uint8Array(await res.arrayBuffer()));
     expect(Object.keys(files).sort()).toEqual(EXPORT_FILES.map(({ file }) => file).sort());
     const text = (file: string) => strFromU8(files[file] as Uint8Array);
-    expect(text('pages.csv')).toBe('page,visitors,pageviews\r\n/,1,1\r\n/docs,1,1\r\n');
+    expect(text('pages.csv')).toBe('page,visitors,pageviews,bounce_rate\r\n/,1,1,0\r\n/docs,1,1,0\r\n');
     expect(text('sources.csv')).toBe(
       'source,visitors,visits,pageviews,bounce_rate,visit_duration\r\nGoogle,1,1,2,0,0\r\n',
     );

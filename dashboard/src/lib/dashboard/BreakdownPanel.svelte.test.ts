@@ -110,7 +110,7 @@ describe('BreakdownPanel for screen readers', () => {
   it('reads each number of a row after its column’s heading', async () => {
     const query = vi.fn(
       async (_body: QueryRequest): Promise<QueryResponse> => ({
-        results: [{ dimensions: ['/pricing'], metrics: [1234, 56, 42] }],
+        results: [{ dimensions: ['/pricing'], metrics: [1234, 56] }],
         meta: {},
       }),
     );
@@ -124,6 +124,6 @@ describe('BreakdownPanel for screen readers', () => {
     };
     render(BreakdownPanel, { title: 'Pages', tabs: PAGE_TABS, ctx });
     await screen.findByText('/pricing');
-    expect(screen.getByRole('button', { name: '/pricing Visitors 1.2k Views 56 Bounce rate 42%' })).toBeTruthy();
+    expect(screen.getByRole('button', { name: '/pricing Visitors 1.2k Views 56' })).toBeTruthy();
   });
 });
