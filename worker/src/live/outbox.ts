@@ -8,9 +8,11 @@ import {
   type StoredEvent,
   utf8Length,
 } from '../pipeline/messages.ts';
+import { toHex } from '../shared/ids.ts';
 import { previousUtcDay, utcDay } from '../shared/time.ts';
+import type { AdmissionLog, LogRow, UnsentRow } from './log.ts';
 
-/** Rows read per flush round; an alarm runs rounds until the outbox is empty. */
+/** Rows sent per flush round; an alarm runs rounds until nothing waits. */
 const FLUSH_ROWS = 2_000;
 /** How long admitted events wait in the outbox so that many leave in one `sendBatch`. */
 export const FLUSH_DELAY_MS = 200;
@@ -18,67 +20,165 @@ export const FLUSH_DELAY_MS = 200;
 const RETRY_MIN_MS = 1_000;
 const RETRY_MAX_MS = 60_000;
 
+/** One visitor's events of one admitted request, waiting for the queue. */
+interface Waiting {
+  /** The log generation of its row, or null for a row of the outbox table of schema version 5. */
+  generation: number | null;
+  key: string;
+  id: number;
+  run: string;
+  events: number;
+  /** JSON objects joined by commas. */
+  body: string;
+}
+
 /**
- * Admitted events waiting for the queue, in the ProjectDO's SQLite storage. An event is durable
- * once it is here, which is what lets the Worker answer 202 without waiting on the queue: the
- * DO's alarm sends the outbox in large `sendBatch` calls and deletes only what was sent.
+ * Admitted events waiting for the queue. An event is durable once its row is in the admission
+ * log (`log.ts`), which is what lets the Worker answer 202 without waiting on the queue: the DO's
+ * alarm sends what waits in large `sendBatch` calls. Nothing is written when a send succeeds —
+ * the log's rows stay until their generation is dropped — so what was sent is known from memory,
+ * from the alarm's parity (`alarm.ts`), and after a restart from the rows themselves (`recovery.ts`).
  */
 export class Outbox {
-  /** Tables come from `migrateProjectStorage` (`schema.ts`). */
-  constructor(private readonly sql: SqlStorage) {}
+  /** This object's run (one per start): its rows say so, and how far its sends had got. */
+  readonly run = toHex(crypto.getRandomValues(new Uint8Array(6)));
+  private waiting: Waiting[] = [];
+  private lastId = 0;
+  /** This run's highest id sent; every row of this run below it was sent too. */
+  private sentThrough = 0;
+  /** Whether the outbox table of schema version 5 still exists. */
+  private legacy: boolean;
 
-  /** Store events for sending. */
-  append(events: readonly StoredEvent[]): void {
-    this.sql.exec(
-      'INSERT INTO outbox (body, events) VALUES (?, ?)',
-      events.map((event) => JSON.stringify(event)).join(','),
-      events.length,
-    );
+  /** Tables come from `migrateProjectStorage` (`schema.ts`). */
+  constructor(
+    private readonly sql: SqlStorage,
+    private readonly log: AdmissionLog,
+  ) {
+    this.legacy = sql.exec("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'outbox'").toArray().length > 0;
+  }
+
+  /**
+   * Store one request's events for sending: a log row per visitor, with its state after them.
+   * Durable when the request's output is (the output gate). `after`: the id of the visitor's
+   * latest row, which its new one must follow (another run's clock may have been ahead). Returns
+   * the rows' ids.
+   */
+  append(
+    parts: readonly { key: string; after: number; events: readonly StoredEvent[]; state: string }[],
+    now: number,
+  ): number[] {
+    const rows: LogRow[] = parts.map(({ key, after, events, state }) => {
+      this.lastId = Math.max(Date.now() * 1000, this.lastId + 1, after + 1);
+      const body = events.map((event) => JSON.stringify(event)).join(',');
+      return {
+        key,
+        id: this.lastId,
+        run: this.run,
+        sentBelow: this.sentThrough + 1,
+        events: events.length,
+        body,
+        state,
+      };
+    });
+    const generation = this.log.append(rows, now);
+    for (const { key, id, run, events, body } of rows) this.waiting.push({ generation, key, id, run, events, body });
+    return rows.map((row) => row.id);
+  }
+
+  /** Whether any event waits. */
+  hasWaiting(): boolean {
+    return this.waiting.length > 0;
   }
 
   /** Events waiting to be sent. */
   pendingEvents(): number {
-    return this.sql.exec<{ n: number }>('SELECT COALESCE(SUM(events), 0) AS n FROM outbox').one().n;
+    return this.waiting.reduce((n, row) => n + row.events, 0);
+  }
+
+  /** The log generations that hold rows not yet sent (they must not be dropped). */
+  generations(): Set<number> {
+    const held = new Set<number>();
+    for (const row of this.waiting) if (row.generation !== null) held.add(row.generation);
+    return held;
+  }
+
+  /** Put back rows a restart found unsent (`recovery.ts`), before those admitted since. */
+  restore(rows: readonly UnsentRow[]): void {
+    const known = new Set(this.waiting.map((row) => `${row.key} ${row.id}`));
+    const restored = rows
+      .filter(({ entry }) => !known.has(`${entry.key} ${entry.id}`))
+      .map(({ entry: { generation, key, id, run, events }, body }) => ({ generation, key, id, run, events, body }));
+    this.waiting.unshift(...restored);
+  }
+
+  /** Whether any row of another run (one a restart put back) still waits. */
+  waitsForOtherRuns(): boolean {
+    return this.waiting.some((row) => row.run !== this.run);
+  }
+
+  /** Rows left in the outbox table of schema version 5 (one per request), sent first; the table is then dropped. */
+  recoverLegacy(): void {
+    if (!this.legacy) return;
+    const rows = this.sql
+      .exec<{ id: number; body: string; events: number }>('SELECT id, body, events FROM outbox ORDER BY id')
+      .toArray();
+    this.waiting.unshift(
+      ...rows.map(({ id, body, events }) => ({ generation: null, key: '', id, run: 'v5', events, body })),
+    );
+    if (!rows.length) this.dropLegacy();
   }
 
   /**
-   * Send one round of the outbox to the queue; returns events sent and whether rows remain.
-   * A failed `sendBatch` throws and leaves its rows in place; a crash after a send but before the
-   * delete sends those rows again, which the consumer's idempotent insert absorbs.
+   * Send one round of what waits to the queue; returns events sent and whether more waits. A
+   * failed `sendBatch` throws and leaves its rows waiting; a crash after a send but before the
+   * alarm says so sends them again, which the consumer's idempotent insert absorbs.
    */
   async flushRound(queue: Queue<QueueBody>): Promise<{ sent: number; more: boolean }> {
-    const rows = this.sql
-      .exec<{ id: number; body: string; events: number }>(
-        'SELECT id, body, events FROM outbox ORDER BY id LIMIT ?',
-        FLUSH_ROWS,
-      )
-      .toArray();
+    const rows = this.waiting.slice(0, FLUSH_ROWS);
     if (!rows.length) return { sent: 0, more: false };
 
     const items: string[] = [];
     const rowOfItem: number[] = [];
     const eventsOfItem: number[] = [];
-    for (const row of rows) {
+    rows.forEach((row, index) => {
       // A request's events normally fit one message; split the rare row that does not.
       const parts = utf8Length(row.body) > MAX_MESSAGE_BYTES - 64 ? splitEvents(row.body) : [row.body];
       for (const part of parts) {
         items.push(part);
-        rowOfItem.push(row.id);
+        rowOfItem.push(index);
         eventsOfItem.push(parts.length === 1 ? row.events : 1);
       }
-    }
+    });
 
     let sent = 0;
     let itemIndex = 0;
+    let done = 0;
     for (const group of groupForSendBatch(packEventMessages(items))) {
       await queue.sendBatch(group.map((message) => ({ body: message.body, contentType: 'text' as const })));
       const last = group[group.length - 1]?.last ?? itemIndex;
       for (; itemIndex <= last; itemIndex++) sent += eventsOfItem[itemIndex] ?? 0;
       const lastRow = rowOfItem[last] ?? 0;
-      const rowComplete = rowOfItem[last + 1] !== lastRow;
-      this.sql.exec('DELETE FROM outbox WHERE id <= ?', rowComplete ? lastRow : lastRow - 1);
+      // Rows sent whole leave; a row split across groups waits until its last part is sent.
+      const complete = rowOfItem[last + 1] !== lastRow ? lastRow + 1 : lastRow;
+      this.sent(rows.slice(done, complete));
+      done = Math.max(done, complete);
     }
-    return { sent, more: rows.length === FLUSH_ROWS };
+    return { sent, more: this.waiting.length > 0 && rows.length === FLUSH_ROWS };
+  }
+
+  /** Take sent rows off the front of what waits. */
+  private sent(rows: readonly Waiting[]): void {
+    if (!rows.length) return;
+    this.waiting.splice(0, rows.length);
+    for (const row of rows) if (row.run === this.run) this.sentThrough = Math.max(this.sentThrough, row.id);
+    const legacy = rows.filter((row) => row.generation === null).at(-1);
+    if (legacy) this.sql.exec('DELETE FROM outbox WHERE id <= ?', legacy.id);
+    if (this.legacy && !this.waiting.some((row) => row.generation === null)) this.dropLegacy();
+  }
+
+  private dropLegacy(): void {
+    this.sql.exec('DROP TABLE IF EXISTS outbox');
+    this.legacy = false;
   }
 }
 
@@ -91,12 +191,16 @@ function splitEvents(body: string): string[] {
  * changed ones and the consumer keeps the larger value, so resending is harmless.
  */
 export class DropCounter {
+  /** Whether some total is unsent; null until read (the object just started). */
+  private dirty: boolean | null = null;
+
   /** Tables come from `migrateProjectStorage` (`schema.ts`). */
   constructor(private readonly sql: SqlStorage) {}
 
   /** Count `count` more drops for a reason on a day. */
   add(day: string, reason: DropReason, count: number): void {
     if (count <= 0) return;
+    this.dirty = true;
     this.sql.exec(
       `INSERT INTO drop_totals (day, reason, count, dirty) VALUES (?, ?, ?, 1)
        ON CONFLICT (day, reason) DO UPDATE SET count = count + excluded.count, dirty = 1`,
@@ -108,7 +212,8 @@ export class DropCounter {
 
   /** Whether some total changed since it was last sent. */
   hasUnsent(): boolean {
-    return this.sql.exec<{ n: number }>('SELECT COUNT(*) AS n FROM drop_totals WHERE dirty = 1').one().n > 0;
+    this.dirty ??= this.sql.exec('SELECT 1 FROM drop_totals WHERE dirty = 1 LIMIT 1').toArray().length > 0;
+    return this.dirty;
   }
 
   /** All totals (for tests and the dashboard's live view). */
@@ -122,6 +227,8 @@ export class DropCounter {
 
   /** Send changed totals, then mark them clean unless they changed meanwhile; forget days older than `keepFrom`. */
   async flush(queue: Queue<QueueBody>, projectId: string, keepFrom: string): Promise<void> {
+    // Every alarm run comes here; only one after a change reads the table.
+    if (!this.hasUnsent()) return;
     const dirty = this.sql
       .exec<DropTotal & Record<string, SqlStorageValue>>('SELECT day, reason, count FROM drop_totals WHERE dirty = 1')
       .toArray();
@@ -138,6 +245,7 @@ export class DropCounter {
       }
     }
     this.sql.exec('DELETE FROM drop_totals WHERE day < ? AND dirty = 0', keepFrom);
+    this.dirty = null;
   }
 }
 
@@ -177,6 +285,6 @@ export class OutboxFlusher {
       this.retryAt = Date.now() + delay;
       return this.retryAt;
     }
-    return this.outbox.pendingEvents() > 0 || this.drops.hasUnsent() ? Date.now() + FLUSH_DELAY_MS : null;
+    return this.outbox.hasWaiting() || this.drops.hasUnsent() ? Date.now() + FLUSH_DELAY_MS : null;
   }
 }
