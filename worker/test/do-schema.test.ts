@@ -77,7 +77,7 @@ describe('ProjectDO storage schema', () => {
       state.storage.sql.exec("INSERT INTO visitors VALUES ('k', 'v', 's', 1234, 1, '/', NULL, 10, 0)");
 
       expect(migrateProjectStorage(state.storage)).toBe(LATEST);
-      const [entry] = new AdmissionLog(state.storage.sql).entries();
+      const entry = new AdmissionLog(state.storage.sql).last();
       expect(entry?.key).toBe('k');
       expect(decodeState('k', entry?.state ?? '{}').state).toMatchObject({ liveAt: 1234, lastSeen: 1234, seq: 1 });
     });

@@ -13,33 +13,22 @@
  */
 export class AlarmClock {
   private at: number | null = null;
-  /** Whether this object knows what its alarm's time says: it found one, or has set one since. */
-  private known = false;
 
   constructor(private readonly storage: DurableObjectStorage) {}
 
   /** The alarm the object found when it started (`getAlarm()`). */
   start(at: number | null): void {
     this.at = at;
-    this.known = at !== null;
   }
 
   /**
    * Whether the alarm found at start says events may wait in the log. NOTE: an object woken by its
-   * alarm may find none set (the runtime clears it as the handler starts); its `alarm()` then
-   * treats the log as if they might (`project-do.ts`).
+   * alarm may find none set (the runtime clears it as the handler starts); it then treats the
+   * log as if they might when the log has rows, which an object with no alarm set never has
+   * otherwise: its oldest generation's expiry keeps one (`project-do.ts`).
    */
   static waiting(at: number | null): boolean {
     return at !== null && at % 2 !== 0;
-  }
-
-  /**
-   * Whether an alarm running now is one this object never saw: it started finding none (which is
-   * what an object woken by its alarm finds) and has set none since. Whether events wait is then
-   * unknown.
-   */
-  get unseen(): boolean {
-    return !this.known;
   }
 
   /**
@@ -69,7 +58,6 @@ export class AlarmClock {
     }
     if (at === null) {
       this.at = null;
-      this.known = true;
       void this.storage.deleteAlarm();
       return;
     }
@@ -79,14 +67,12 @@ export class AlarmClock {
   /** No alarm (the object's storage was deleted). */
   clear(): void {
     this.at = null;
-    this.known = true;
   }
 
   private put(at: number, waiting: boolean): void {
     // Earlier by a millisecond when the parity is wrong: "fire by `at`" still holds.
     const time = Math.floor(at) % 2 === (waiting ? 1 : 0) ? Math.floor(at) : Math.floor(at) - 1;
     this.at = time;
-    this.known = true;
     void this.storage.setAlarm(time);
   }
 }

@@ -10,10 +10,16 @@ import {
 } from '../pipeline/messages.ts';
 import { toHex } from '../shared/ids.ts';
 import { previousUtcDay, utcDay } from '../shared/time.ts';
-import type { AdmissionLog, LogRow, UnsentRow } from './log.ts';
+import type { AdmissionLog, LogEntry, LogPosition, LogRow } from './log.ts';
 
 /** Rows sent per flush round; an alarm runs rounds until nothing waits. */
 const FLUSH_ROWS = 2_000;
+/**
+ * What waits to be sent is held in memory up to a round's rows and this many characters of
+ * bodies; the rest waits in the log only and is read back a page at a time (`log.ts`). NOTE: an
+ * isolate has 128 MB; without a bound, a long queue outage would fill it with bodies.
+ */
+const HELD_CHARS = 4_000_000;
 /** How long admitted events wait in the outbox so that many leave in one `sendBatch`. */
 export const FLUSH_DELAY_MS = 200;
 /** Backoff bounds when the queue refuses a flush. */
@@ -21,31 +27,45 @@ const RETRY_MIN_MS = 1_000;
 const RETRY_MAX_MS = 60_000;
 
 /** One visitor's events of one admitted request, waiting for the queue. */
-interface Waiting {
+export interface Waiting {
   /** The log generation of its row, or null for a row of the outbox table of schema version 5. */
   generation: number | null;
   key: string;
   id: number;
-  run: string;
   events: number;
   /** JSON objects joined by commas. */
   body: string;
 }
 
 /**
+ * Of rows an earlier run may have sent, those D1 holds every event of (`recovery.ts`): they are
+ * not sent again.
+ */
+export type SentCheck = (rows: readonly Waiting[]) => Promise<ReadonlySet<Waiting>>;
+
+/**
  * Admitted events waiting for the queue. An event is durable once its row is in the admission
  * log (`log.ts`), which is what lets the Worker answer 202 without waiting on the queue: the DO's
  * alarm sends what waits in large `sendBatch` calls. Nothing is written when a send succeeds —
  * the log's rows stay until their generation is dropped — so what was sent is known from memory,
- * from the alarm's parity (`alarm.ts`), and after a restart from the rows themselves (`recovery.ts`).
+ * from the alarm's parity (`alarm.ts`), and after a restart from the rows themselves: each row
+ * says below which id everything had been sent when it was written ({@link resume}).
+ *
+ * What waits is a suffix of the log (ids grow). The front of it is held in memory, at most a
+ * round's rows and {@link HELD_CHARS} characters; from `backlog` on it is read back from the log
+ * a page at a time, and rows admitted meanwhile go to the log only, behind it.
  */
 export class Outbox {
-  /** This object's run (one per start): its rows say so, and how far its sends had got. */
+  /** This object's run (one per start): its rows say so (the live view reads back only earlier runs'). */
   readonly run = toHex(crypto.getRandomValues(new Uint8Array(6)));
   private waiting: Waiting[] = [];
+  /** Characters of bodies in `waiting`. */
+  private heldChars = 0;
+  /** Where the rows waiting in the log only begin (null: every waiting row is in memory). */
+  private backlog: LogPosition | null = null;
   private lastId = 0;
-  /** This run's highest id sent; every row of this run below it was sent too. */
-  private sentThrough = 0;
+  /** Rows up to this id were written by an earlier run, which may have sent them: D1 is asked first. */
+  private checkThrough = 0;
   /** Whether the outbox table of schema version 5 still exists. */
   private legacy: boolean;
 
@@ -60,60 +80,71 @@ export class Outbox {
   /**
    * Store one request's events for sending: a log row per visitor, with its state after them.
    * Durable when the request's output is (the output gate). `after`: the id of the visitor's
-   * latest row, which its new one must follow (another run's clock may have been ahead). Returns
-   * the rows' ids.
+   * latest row, which its new one must follow. Returns the rows' ids.
    */
   append(
     parts: readonly { key: string; after: number; events: readonly StoredEvent[]; state: string }[],
     now: number,
   ): number[] {
+    // Above every id in the log, even one an earlier run wrote with a clock ahead of this one's.
+    this.lastId = Math.max(this.lastId, this.log.maxId());
+    let oldest = this.oldestWaiting();
     const rows: LogRow[] = parts.map(({ key, after, events, state }) => {
       this.lastId = Math.max(Date.now() * 1000, this.lastId + 1, after + 1);
+      oldest ??= this.lastId;
       const body = events.map((event) => JSON.stringify(event)).join(',');
-      return {
-        key,
-        id: this.lastId,
-        run: this.run,
-        sentBelow: this.sentThrough + 1,
-        events: events.length,
-        body,
-        state,
-      };
+      return { key, id: this.lastId, run: this.run, sentBelow: oldest, events: events.length, body, state };
     });
     const generation = this.log.append(rows, now);
-    for (const { key, id, run, events, body } of rows) this.waiting.push({ generation, key, id, run, events, body });
+    for (const { key, id, events, body } of rows) {
+      if (!events || this.backlog) continue;
+      if (this.waiting.length >= FLUSH_ROWS || this.heldChars + body.length > HELD_CHARS) {
+        // Memory is full: this row and every later one wait in the log only.
+        this.backlog = { generation, id };
+        continue;
+      }
+      this.hold({ generation, key, id, events, body });
+    }
     return rows.map((row) => row.id);
   }
 
   /** Whether any event waits. */
   hasWaiting(): boolean {
-    return this.waiting.length > 0;
+    return this.waiting.length > 0 || this.backlog !== null;
   }
 
   /** Events waiting to be sent. */
   pendingEvents(): number {
-    return this.waiting.reduce((n, row) => n + row.events, 0);
+    const held = this.waiting.reduce((n, row) => n + row.events, 0);
+    return held + (this.backlog ? this.log.eventsFrom(this.backlog) : 0);
   }
 
-  /** The log generations that hold rows not yet sent (they must not be dropped). */
-  generations(): Set<number> {
-    const held = new Set<number>();
-    for (const row of this.waiting) if (row.generation !== null) held.add(row.generation);
-    return held;
+  /** Rows and characters of bodies held in memory. */
+  held(): { rows: number; chars: number } {
+    return { rows: this.waiting.length, chars: this.heldChars };
   }
 
-  /** Put back rows a restart found unsent (`recovery.ts`), before those admitted since. */
-  restore(rows: readonly UnsentRow[]): void {
-    const known = new Set(this.waiting.map((row) => `${row.key} ${row.id}`));
-    const restored = rows
-      .filter(({ entry }) => !known.has(`${entry.key} ${entry.id}`))
-      .map(({ entry: { generation, key, id, run, events }, body }) => ({ generation, key, id, run, events, body }));
-    this.waiting.unshift(...restored);
+  /** The oldest log generation holding rows not yet sent: it and every newer one must not be dropped. */
+  heldFrom(): number | null {
+    return this.waiting.find((row) => row.generation !== null)?.generation ?? this.backlog?.generation ?? null;
   }
 
-  /** Whether any row of another run (one a restart put back) still waits. */
-  waitsForOtherRuns(): boolean {
-    return this.waiting.some((row) => row.run !== this.run);
+  /**
+   * After a start that may have left events unsent (`alarm.ts`): wait for every row from the
+   * last one's `sentBelow` on (or after what a recovery before established, `sent` in `meta`),
+   * asking D1 before sending those of earlier runs. Reads the newest generation, not the rows
+   * that wait (they are read a page at a time when sent). Returns the log's last row.
+   */
+  resume(): LogEntry | null {
+    const last = this.log.last();
+    if (!last) return null;
+    const mark = this.sql.exec<{ value: string }>("SELECT value FROM meta WHERE key = 'sent'").toArray()[0];
+    const from = Math.max(last.sentBelow, mark ? Number(mark.value) + 1 : 0);
+    if (from <= last.id) {
+      this.backlog = this.log.positionOf(from);
+      this.checkThrough = last.id;
+    }
+    return last;
   }
 
   /** Rows left in the outbox table of schema version 5 (one per request), sent first; the table is then dropped. */
@@ -122,20 +153,30 @@ export class Outbox {
     const rows = this.sql
       .exec<{ id: number; body: string; events: number }>('SELECT id, body, events FROM outbox ORDER BY id')
       .toArray();
-    this.waiting.unshift(
-      ...rows.map(({ id, body, events }) => ({ generation: null, key: '', id, run: 'v5', events, body })),
-    );
+    for (const { id, body, events } of rows) this.hold({ generation: null, key: '', id, events, body });
     if (!rows.length) this.dropLegacy();
   }
 
   /**
    * Send one round of what waits to the queue; returns events sent and whether more waits. A
    * failed `sendBatch` throws and leaves its rows waiting; a crash after a send but before the
-   * alarm says so sends them again, which the consumer's idempotent insert absorbs.
+   * alarm says so sends them again, which the consumer's idempotent insert absorbs. Rows an
+   * earlier run may have sent go to `sentCheck` first.
    */
-  async flushRound(queue: Queue<QueueBody>): Promise<{ sent: number; more: boolean }> {
-    const rows = this.waiting.slice(0, FLUSH_ROWS);
+  async flushRound(queue: Queue<QueueBody>, sentCheck: SentCheck | null): Promise<{ sent: number; more: boolean }> {
+    this.refill();
+    let rows = this.waiting.slice(0, FLUSH_ROWS);
     if (!rows.length) return { sent: 0, more: false };
+    const toCheck = rows.filter((row) => row.generation !== null && row.id <= this.checkThrough);
+    if (toCheck.length && sentCheck) {
+      const stored = await sentCheck(toCheck);
+      if (stored.size) {
+        // Still the front of what waits: rows admitted meanwhile went behind them.
+        rows = rows.filter((row) => !stored.has(row));
+        this.waiting = this.waiting.filter((row) => !stored.has(row));
+        for (const row of stored) this.heldChars -= row.body.length;
+      }
+    }
 
     const items: string[] = [];
     const rowOfItem: number[] = [];
@@ -163,14 +204,49 @@ export class Outbox {
       this.sent(rows.slice(done, complete));
       done = Math.max(done, complete);
     }
-    return { sent, more: this.waiting.length > 0 && rows.length === FLUSH_ROWS };
+    this.markChecked();
+    return { sent, more: this.backlog !== null || (this.waiting.length > 0 && rows.length === FLUSH_ROWS) };
+  }
+
+  /** The id of the oldest row of the log still waiting, or null. */
+  private oldestWaiting(): number | null {
+    return this.waiting.find((row) => row.generation !== null)?.id ?? this.backlog?.id ?? null;
+  }
+
+  private hold(row: Waiting): void {
+    this.waiting.push(row);
+    this.heldChars += row.body.length;
+  }
+
+  /** When memory holds nothing, read the next page of what waits in the log only. */
+  private refill(): void {
+    if (this.waiting.length || !this.backlog) return;
+    const { rows, next } = this.log.page(this.backlog, FLUSH_ROWS, HELD_CHARS);
+    for (const row of rows) this.hold(row);
+    this.backlog = next;
+  }
+
+  /**
+   * Once nothing an earlier run wrote waits any more, write that it was all sent (`sent` in
+   * `meta`, one row), so that the next start that must look does not ask D1 again.
+   */
+  private markChecked(): void {
+    if (!this.checkThrough) return;
+    if (this.waiting.some((row) => row.generation !== null && row.id <= this.checkThrough)) return;
+    if (this.backlog && this.backlog.id <= this.checkThrough) return;
+    // An upsert writes one row when the key exists; INSERT OR REPLACE would delete and insert.
+    this.sql.exec(
+      "INSERT INTO meta (key, value) VALUES ('sent', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+      String(this.checkThrough),
+    );
+    this.checkThrough = 0;
   }
 
   /** Take sent rows off the front of what waits. */
   private sent(rows: readonly Waiting[]): void {
     if (!rows.length) return;
     this.waiting.splice(0, rows.length);
-    for (const row of rows) if (row.run === this.run) this.sentThrough = Math.max(this.sentThrough, row.id);
+    for (const row of rows) this.heldChars -= row.body.length;
     const legacy = rows.filter((row) => row.generation === null).at(-1);
     if (legacy) this.sql.exec('DELETE FROM outbox WHERE id <= ?', legacy.id);
     if (this.legacy && !this.waiting.some((row) => row.generation === null)) this.dropLegacy();
@@ -268,11 +344,16 @@ export class OutboxFlusher {
    * Send everything waiting, unless a refused send's backoff has not passed. Returns when the
    * next flush is due, or null when nothing waits.
    */
-  async flushIfDue(queue: Queue<QueueBody>, projectId: string | null, now: number): Promise<number | null> {
+  async flushIfDue(
+    queue: Queue<QueueBody>,
+    projectId: string | null,
+    now: number,
+    sentCheck: SentCheck | null,
+  ): Promise<number | null> {
     if (now < this.retryAt) return this.retryAt;
     try {
       for (;;) {
-        const { more } = await this.outbox.flushRound(queue);
+        const { more } = await this.outbox.flushRound(queue, sentCheck);
         if (!more) break;
       }
       if (projectId) await this.drops.flush(queue, projectId, previousUtcDay(previousUtcDay(utcDay(Date.now()))));

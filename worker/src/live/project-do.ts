@@ -19,10 +19,10 @@ import { DropCounter, FLUSH_DELAY_MS, Outbox, OutboxFlusher } from './outbox.ts'
 import { ProjectBucket } from './project-bucket.ts';
 import { publicLiveEnabled } from './public.ts';
 import { RecentEvents } from './recent.ts';
-import { recover, restoreLive, type SentMarks, writeMarks } from './recovery.ts';
+import { restoreLive, storedInD1 } from './recovery.ts';
 import { SaltStore } from './salts.ts';
 import { migrateProjectStorage } from './schema.ts';
-import { encodeState, SESSION_TIMEOUT_MS, VisitorStore } from './sessions.ts';
+import { decodeState, encodeState, SESSION_TIMEOUT_MS, VisitorStore } from './sessions.ts';
 import { ShareBuckets, type ShareTokenResult } from './share-buckets.ts';
 import { type LiveTicket, LiveTickets } from './tickets.ts';
 
@@ -69,8 +69,6 @@ export class ProjectDO extends DurableObject<Env> implements ProjectMeters {
   /** When live sockets are next due a look (an update, or a visitor leaving the window). */
   private liveDueAt: number | null = null;
   private projectId: string | null = null;
-  /** What a recovery established about earlier runs' rows, written once those it sent again are sent. */
-  private marks: SentMarks | null = null;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -87,8 +85,11 @@ export class ProjectDO extends DurableObject<Env> implements ProjectMeters {
     ctx.blockConcurrencyWhile(async () => {
       const at = await ctx.storage.getAlarm();
       this.clock.start(at);
-      // An odd alarm: the run before may have left events unsent.
-      if (AlarmClock.waiting(at)) await this.recover();
+      // An odd alarm: the run before may have left events unsent. No alarm while the log has rows:
+      // this object's alarm woke it (the runtime clears it as it fires), and whether events wait is
+      // unknown. Either way, where they would begin is found now, before any request or alarm is
+      // handled, from the log alone (D1 is asked by the alarm that sends them).
+      if (AlarmClock.waiting(at) || (at === null && this.log.hasRows())) this.resume();
       if (this.outbox.hasWaiting()) this.scheduleFlush();
     });
   }
@@ -231,7 +232,6 @@ export class ProjectDO extends DurableObject<Env> implements ProjectMeters {
     await this.ctx.storage.deleteAll();
     this.clock.clear();
     this.liveDueAt = null;
-    this.marks = null;
     this.projectId = null;
     // Fresh stores over fresh tables: no cached salt or visit may outlive the data.
     this.open();
@@ -247,10 +247,7 @@ export class ProjectDO extends DurableObject<Env> implements ProjectMeters {
    * Then the alarm is set for the earliest of what is still pending.
    */
   override async alarm(): Promise<void> {
-    // An alarm this object never saw woke it: whether events wait is for the log (and D1) to say.
-    const unseen = this.clock.unseen;
     this.clock.fired();
-    if (unseen) await this.recover();
     const started = Date.now();
     // Live first: it is cheap, and must not wait behind a slow queue.
     if (this.liveDueAt === null || this.liveDueAt <= started) {
@@ -260,24 +257,28 @@ export class ProjectDO extends DurableObject<Env> implements ProjectMeters {
       const due = this.feed.tick(started);
       if (due !== null) this.liveDueAt = Math.min(due, this.liveDueAt ?? due);
     }
-    const flushAt = await this.flusher.flushIfDue(this.env.EVENTS as Queue<QueueBody>, this.projectId, started);
-    if (this.marks && !this.outbox.waitsForOtherRuns()) {
-      writeMarks(this.ctx.storage.sql, this.marks);
-      this.marks = null;
-    }
+    const { projectId } = this;
+    const flushAt = await this.flusher.flushIfDue(
+      this.env.EVENTS as Queue<QueueBody>,
+      projectId,
+      started,
+      projectId ? storedInD1(this.env.DB, projectId) : null,
+    );
     const now = Date.now();
     // Privacy: a new day's alarm deletes the salt of the day before yesterday even when idle.
     const salted = this.salts.prune(now);
     const sharesLeft = this.shareBuckets.prune(now);
     this.visitors.prune(now);
-    this.log.drop(now, this.outbox.generations());
+    const heldFrom = this.outbox.heldFrom();
+    this.log.drop(now, heldFrom);
     this.projectBucket.keep(now);
     // Come back for share buckets while any are kept, at midnight while a salt is, and when the
-    // log's oldest generation can go (visit state is kept no longer than that).
+    // log's oldest generation can go (visit state is kept no longer than that) unless it holds
+    // unsent rows: the flush's retry comes back for those.
     const housekeeping = [
       sharesLeft ? now + PRUNE_INTERVAL_MS : null,
       salted ? nextUtcMidnight(now) : null,
-      this.log.nextExpiry(),
+      this.log.nextExpiry(heldFrom),
     ];
     const due = [flushAt, ...housekeeping, this.liveDueAt].filter((at): at is number => at !== null);
     this.clock.settle(due.length ? Math.min(...due) : null, this.outbox.hasWaiting());
@@ -301,17 +302,18 @@ export class ProjectDO extends DurableObject<Env> implements ProjectMeters {
     this.projectBucket = new ProjectBucket(sql);
   }
 
-  /** Read back from the log what memory lost (`recovery.ts`). */
-  private async recover(): Promise<void> {
-    const { log, outbox, visitors, recent, projectBucket } = this;
-    const stores = { sql: this.ctx.storage.sql, log, outbox, visitors, recent, projectBucket };
-    this.marks = (await recover(stores, this.env.DB, this.projectId)) ?? this.marks;
+  /**
+   * Wait for what the run before may not have sent (`Outbox.resume`), and take the project's
+   * bucket as its last admission left it.
+   */
+  private resume(): void {
+    const last = this.outbox.resume();
+    this.projectBucket.recovered(last ? decodeState(last.key, last.state).project : null);
   }
 
-  /** The visitors, with the log's older rows read first if the live view needs them. */
+  /** The visitors, with the log's recent older rows read first if the live view needs them. */
   private liveVisitors(): VisitorStore {
-    if (this.visitors.needsRestore())
-      restoreLive(this.log, this.visitors, this.recent, this.log.entries(), this.outbox.run);
+    if (this.visitors.needsRestore()) restoreLive(this.log, this.visitors, this.recent, this.outbox.run, Date.now());
     return this.visitors;
   }
 

@@ -100,15 +100,16 @@ const PRUNE_EVERY_MS = 60_000;
 /**
  * Visitor states, in memory. Every admission writes its visitors' states to the log (`log.ts`),
  * so memory is only lost with the object: after a restart, a visitor not in memory is looked up
- * by key in the generations the object found when it started (a seek, never a scan), and the
- * live view reads them once when it is first asked for (`restore`).
+ * by key in the generations the object found when it started (a seek per generation, never a
+ * scan), and the live view reads the last minutes' rows once when it is first asked for
+ * (`restore`).
  */
 export class VisitorStore {
   private readonly states = new Map<string, VisitorState>();
   /** The id of each visitor's latest log row: a new row's id must be larger. */
   private readonly rows = new Map<string, number>();
-  /** Whether every state the log holds is in memory, so that a miss is an answer. */
-  private complete = false;
+  /** Whether the live visitors of the log's older rows are in memory. */
+  private liveRestored = false;
   private prunedAt = 0;
 
   constructor(private readonly log: AdmissionLog) {}
@@ -116,7 +117,7 @@ export class VisitorStore {
   /** A visitor's state by today's (or yesterday's) visitor id, or null if it has none. */
   get(key: string): VisitorState | null {
     const known = this.states.get(key);
-    if (known || this.complete || !this.log.hasOlder()) return known ?? null;
+    if (known || !this.log.hasOlder()) return known ?? null;
     const row = this.log.latestOlder(key);
     if (!row) return null;
     const { state } = decodeState(key, row.state);
@@ -144,30 +145,33 @@ export class VisitorStore {
 
   /** Whether the live view needs the log's older rows first ({@link restore}). */
   needsRestore(): boolean {
-    return !this.complete && this.log.hasOlder();
+    return !this.liveRestored && this.log.hasOlder();
   }
 
   /**
-   * Take the latest state of every visitor from log entries read at start (`AdmissionLog.entries`),
-   * keeping the newer states memory already has. A visit carried over midnight left its old key's
-   * row behind; its id is the one the carried state's events carry, so that row is dropped.
+   * Take the latest state of each visitor live at `now` from log entries of the last minutes
+   * (`AdmissionLog.writtenSince`: a visitor's newest row is among them if it is live), keeping the
+   * newer states memory already has. A visit carried over midnight left its old key's row behind;
+   * its id is the one the carried state's events carry, so that row is dropped.
    */
-  restore(entries: readonly LogEntry[]): void {
+  restore(entries: Iterable<LogEntry>, now: number): void {
     const latest = new Map<string, LogEntry>();
     for (const entry of entries) {
       const seen = latest.get(entry.key);
       if (!seen || seen.id < entry.id) latest.set(entry.key, entry);
     }
+    const liveSince = now - LIVE_WINDOW_MS;
+    const carriedFrom = new Set<string>();
     for (const [key, entry] of latest) {
-      if (this.states.has(key)) continue;
       const { state } = decodeState(key, entry.state);
+      if (state.visitor !== key) carriedFrom.add(state.visitor);
+      if (this.states.has(key) || state.liveAt < liveSince) continue;
       this.states.set(key, state);
       this.rows.set(key, entry.id);
     }
-    const carriedFrom = new Set<string>();
     for (const state of this.states.values()) if (state.visitor !== state.key) carriedFrom.add(state.visitor);
     for (const key of carriedFrom) this.delete(key);
-    this.complete = true;
+    this.liveRestored = true;
   }
 
   /**

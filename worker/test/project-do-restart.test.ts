@@ -1,0 +1,193 @@
+/**
+ * What a ProjectDO costs and keeps when it starts again, and while the queue is down: a restart
+ * reads a bounded number of rows and holds a bounded backlog in memory however long its log is;
+ * a long queue outage neither loops the alarm nor loses an event; a request that reaches an
+ * object its alarm woke, before that alarm runs, does not make it forget what waits.
+ */
+import { evictDurableObject, runDurableObjectAlarm, runInDurableObject } from 'cloudflare:test';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import type { ProjectDO } from '../src/live/index.ts';
+import { GENERATION_MS, GENERATION_ROWS, STATE_HORIZON_MS } from '../src/live/log.ts';
+import type { PendingEvent, QueueBody, StoredEvent } from '../src/pipeline/index.ts';
+import { expectLogs } from './expected-logs.ts';
+import {
+  admitOne,
+  admitRequest,
+  freshProject,
+  MINUTE,
+  PINNED_NOW,
+  pendingEvent,
+  randomFingerprint,
+  type TestProjectDO,
+  waitForEvents,
+} from './fixtures.ts';
+
+/** What the object holds in memory of what waits (its outbox's front). */
+function held(stub: DurableObjectStub<ProjectDO>) {
+  return runInDurableObject(stub, (instance: ProjectDO) =>
+    (instance as unknown as { outbox: { held(): { rows: number; chars: number } } }).outbox.held(),
+  );
+}
+
+/** A queue as the alarm sees it: refusing while `down`, else keeping every event it is sent. */
+class TestQueue {
+  down = false;
+  readonly events: StoredEvent[] = [];
+  refused = 0;
+
+  private accept(bodies: QueueBody[]): void {
+    if (this.down) {
+      this.refused++;
+      throw new Error('Queue send failed: service unavailable');
+    }
+    for (const body of bodies) {
+      const message = JSON.parse(body as string) as { kind: string; events?: StoredEvent[] };
+      if (message.kind === 'events') this.events.push(...(message.events ?? []));
+    }
+  }
+
+  readonly binding = {
+    send: async (body: QueueBody) => this.accept([body]),
+    sendBatch: async (messages: Iterable<{ body: QueueBody }>) => this.accept([...messages].map((m) => m.body)),
+  };
+}
+
+/** Run the object's alarm handler with `queue` as its `EVENTS`; returns the alarm it set for next. */
+async function alarmWith(stub: DurableObjectStub<ProjectDO>, queue: TestQueue): Promise<number | null> {
+  return runInDurableObject(stub, async (instance: ProjectDO, state) => {
+    const target = instance as unknown as { env: Env };
+    const original = target.env;
+    target.env = { ...original, EVENTS: queue.binding as unknown as Env['EVENTS'] };
+    try {
+      await instance.alarm();
+    } finally {
+      target.env = original;
+    }
+    return state.storage.getAlarm();
+  });
+}
+
+/** The prototype of SqlStorage in this isolate (ask before the object whose start is counted is evicted). */
+function sqlPrototype(stub: DurableObjectStub<ProjectDO>): Promise<{ exec: SqlStorage['exec'] }> {
+  return runInDurableObject(stub, (_instance, state) => Object.getPrototypeOf(state.storage.sql));
+}
+
+/**
+ * Rows read by SQL while `step` runs, an object's start included: every SqlStorage cursor made in
+ * this isolate is counted (a start's statements run before `runInDurableObject` could wrap one
+ * object's storage).
+ */
+async function rowsReadDuring(proto: { exec: SqlStorage['exec'] }, step: () => Promise<unknown>): Promise<number> {
+  const exec = proto.exec;
+  const cursors: { rowsRead: number }[] = [];
+  proto.exec = function (this: SqlStorage, query: string, ...bindings: SqlStorageValue[]) {
+    const cursor = exec.call(this, query, ...bindings);
+    cursors.push(cursor);
+    return cursor;
+  };
+  try {
+    await step();
+  } finally {
+    proto.exec = exec;
+  }
+  return cursors.reduce((n, cursor) => n + cursor.rowsRead, 0);
+}
+
+/** Admit `requests` requests of 50 new visitors each (a row per visitor); returns the events' ids. */
+async function admitMany(project: TestProjectDO, requests: number, at: number): Promise<string[]> {
+  const ids: string[] = [];
+  for (let i = 0; i < requests; i++) {
+    const events = Array.from({ length: 50 }, (): [string, PendingEvent] => [randomFingerprint(), pendingEvent()]);
+    const result = await project.stub.admit(admitRequest(project.id, at, events));
+    if (!result.ok) expect.fail('an admission was refused');
+    ids.push(...result.ids);
+  }
+  return ids;
+}
+
+beforeEach(() => {
+  vi.setSystemTime(PINNED_NOW);
+});
+afterEach(() => {
+  vi.useRealTimers();
+});
+
+describe('a restart with a large log', () => {
+  it('reads a bounded number of rows, holds a bounded backlog in memory, and sends every event once', async () => {
+    const project = await freshProject('restart');
+    const queue = new TestQueue();
+    // Six generations of rows, none sent (the alarm never ran): a long outage's log.
+    const ids = await admitMany(project, (6 * GENERATION_ROWS) / 50, PINNED_NOW);
+    expect((await held(project.stub)).rows).toBeLessThanOrEqual(2_000);
+    const proto = await sqlPrototype(project.stub);
+    await evictDurableObject(project.stub);
+
+    // The start (the alarm is odd: events wait) and a first request.
+    let after: string[] = [];
+    const read = await rowsReadDuring(proto, async () => {
+      const result = await admitOne(project.stub, project.id, randomFingerprint(), PINNED_NOW + MINUTE);
+      after = result.ok ? result.ids : [];
+    });
+    // The newest generation's last row and size (where the next row goes), not the backlog.
+    expect(read).toBeLessThanOrEqual(GENERATION_ROWS + 100);
+    expect((await held(project.stub)).rows).toBeLessThanOrEqual(2_000);
+    expect(await project.stub.pendingEvents()).toBe(ids.length + 1);
+
+    // Each alarm run sends pages of the backlog, never holding more than one.
+    for (let run = 0; run < 10 && (await project.stub.pendingEvents()) > 0; run++) {
+      await alarmWith(project.stub, queue);
+      expect((await held(project.stub)).rows).toBeLessThanOrEqual(2_000);
+    }
+    expect(await project.stub.pendingEvents()).toBe(0);
+    // In the order admitted, each once.
+    expect(queue.events.map((event) => event.id)).toEqual([...ids, ...after]);
+  }, 60_000);
+});
+
+describe('a queue outage longer than the log keeps its rows', () => {
+  it('brings the alarm back at the backoff, not at once, and loses nothing when the queue returns', async () => {
+    const project = await freshProject('outage');
+    const queue = new TestQueue();
+    queue.down = true;
+    expectLogs('warn', /ProjectDO flush failed/);
+    const ids: string[] = [];
+    const end = PINNED_NOW + 2 * (GENERATION_MS + STATE_HORIZON_MS);
+    for (let now = PINNED_NOW; now < end; now += MINUTE) {
+      vi.setSystemTime(now);
+      if ((now - PINNED_NOW) % (10 * MINUTE) === 0) {
+        const result = await admitOne(project.stub, project.id, randomFingerprint(), now);
+        if (result.ok) ids.push(...result.ids);
+      }
+      const next = await alarmWith(project.stub, queue);
+      // Past the first generation's expiry the alarm must still wait for the flush's backoff.
+      expect(next).not.toBeNull();
+      expect(next as number).toBeGreaterThan(Date.now());
+    }
+    expect(queue.refused).toBeGreaterThan(0);
+    expect(await project.stub.pendingEvents()).toBe(ids.length);
+
+    queue.down = false;
+    vi.setSystemTime(end + 2 * MINUTE);
+    await alarmWith(project.stub, queue);
+    expect(queue.events.map((event) => event.id).sort()).toEqual([...ids].sort());
+    expect(await project.stub.pendingEvents()).toBe(0);
+  }, 60_000);
+});
+
+describe('an object its alarm woke', () => {
+  it('that handles a request before the alarm still sends what the run before left waiting', async () => {
+    const project = await freshProject('woken');
+    const waiting = await admitOne(project.stub, project.id, randomFingerprint(), PINNED_NOW);
+    if (!waiting.ok) expect.fail('the first admission was refused');
+    // The runtime clears a firing alarm before the object starts: the object finds none.
+    await runInDurableObject(project.stub, (_instance, state) => state.storage.deleteAlarm());
+    await evictDurableObject(project.stub);
+
+    const next = await admitOne(project.stub, project.id, randomFingerprint(), PINNED_NOW + 1_000);
+    if (!next.ok) expect.fail('the second admission was refused');
+    expect(await project.stub.pendingEvents()).toBe(2);
+    expect(await runDurableObjectAlarm(project.stub)).toBe(true);
+    const stored = (await waitForEvents(project.id, 2)).map((row) => row.id);
+    expect(stored).toEqual(expect.arrayContaining([...waiting.ids, ...next.ids]));
+  });
+});
