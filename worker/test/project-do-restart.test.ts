@@ -84,7 +84,7 @@ async function rowsReadDuring(proto: { exec: SqlStorage['exec'] }, step: () => P
     const cursor = exec.call(this, query, ...bindings);
     cursors.push(cursor);
     return cursor;
-  };
+  } as SqlStorage['exec'];
   try {
     await step();
   } finally {

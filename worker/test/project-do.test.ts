@@ -326,4 +326,22 @@ describe('the visitor store', () => {
       expect(own.get('nobody')).toBeNull();
     });
   });
+
+  it('holds a bounded number of states, and finds one it let go in the log', async () => {
+    const project = await freshProject('pdo');
+    await runInDurableObject(project.stub, (_instance, ctx) => {
+      // A log this store writes itself: nothing in it is older than the store.
+      const log = new AdmissionLog(ctx.storage.sql);
+      const store = new VisitorStore(log, 2);
+      for (const [i, key] of ['a', 'b', 'c'].entries()) {
+        log.append([row(state(key, 1), i + 1)], PINNED_NOW);
+        store.put(state(key, 1), i + 1);
+      }
+      expect(store.live(PINNED_NOW + 1).visitors).toBe(2);
+      // `a`, admitted first, was let go; the log has it.
+      expect(store.get('a')).toEqual(state('a', 1));
+      expect(store.rowId('a')).toBe(1);
+      expect(store.get('nobody')).toBeNull();
+    });
+  });
 });

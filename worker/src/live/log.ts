@@ -38,7 +38,7 @@ export const STATE_HORIZON_MS = 40 * 60_000;
  * from its creation (never later), and each matters for {@link STATE_HORIZON_MS}.
  */
 function expiry(generation: number): number {
-  return generation * 60_000 + GENERATION_MS + STATE_HORIZON_MS;
+  return generation * 1000 + GENERATION_MS + STATE_HORIZON_MS;
 }
 
 /** A row of the log. */
@@ -78,16 +78,19 @@ export interface LogPosition {
 
 const COLUMNS = 'key, id, run, sent_below AS sentBelow, events, state';
 
-/** A generation: its number (the minute it was created, or one past the one before), first id and table. */
+/**
+ * A generation: its number (the second it was created, or one past the one before: a busy log
+ * fills one in seconds), first id and table.
+ */
 interface Generation {
-  minute: number;
+  second: number;
   first: number;
   table: string;
 }
 
 /** The log's generations in this object's SQLite. */
 export class AdmissionLog {
-  /** Numbers of the generations (the minutes since the epoch they were created), oldest first. */
+  /** Numbers of the generations (the seconds since the epoch they were created), oldest first. */
   private generations: number[];
   private readonly byNumber = new Map<number, Generation>();
   /** Generations written before this object started: the only rows not also in its memory. */
@@ -99,7 +102,7 @@ export class AdmissionLog {
   constructor(private readonly sql: SqlStorage) {
     for (const table of generationTables(sql)) {
       const parsed = parseGenerationTable(table);
-      if (parsed) this.byNumber.set(parsed.minute, { ...parsed, table });
+      if (parsed) this.byNumber.set(parsed.second, { ...parsed, table });
     }
     this.generations = [...this.byNumber.keys()].sort((a, b) => a - b);
     this.older = new Set(this.generations);
@@ -221,10 +224,13 @@ export class AdmissionLog {
     return this.generations.some((generation) => this.older.has(generation));
   }
 
-  /** A key's latest row among the generations written before this object started, or null (a seek per generation). */
-  latestOlder(key: string): LogEntry | null {
+  /**
+   * A key's latest row, or null: a seek per generation, newest first — only those written before
+   * this object started unless `all` (its memory let the key go).
+   */
+  latest(key: string, all: boolean): LogEntry | null {
     for (const generation of [...this.generations].reverse()) {
-      if (!this.older.has(generation)) continue;
+      if (!all && !this.older.has(generation)) continue;
       const row = this.sql
         .exec<Omit<LogEntry, 'generation'>>(
           `SELECT ${COLUMNS} FROM ${this.table(generation)} WHERE key = ? ORDER BY id DESC LIMIT 1`,
@@ -317,18 +323,18 @@ export class AdmissionLog {
     const newest = this.generations.at(-1);
     if (
       newest !== undefined &&
-      newest * 60_000 > now - GENERATION_MS &&
+      newest * 1000 > now - GENERATION_MS &&
       (this.readTail().rows === 0 || this.readTail().rows + rows.length <= GENERATION_ROWS)
     ) {
       return newest;
     }
     const maxId = this.maxId();
     // Never a number in use, even if this object's clock is behind the one that wrote the last.
-    const generation = Math.max(Math.floor(now / 60_000), (newest ?? 0) + 1);
+    const generation = Math.max(Math.floor(now / 1000), (newest ?? 0) + 1);
     const first = rows[0]?.id ?? maxId + 1;
     const table = generationTable(generation, first);
     this.sql.exec(generationTableSql(table));
-    this.byNumber.set(generation, { minute: generation, first, table });
+    this.byNumber.set(generation, { second: generation, first, table });
     this.generations.push(generation);
     this.tail = { rows: 0, maxId };
     return generation;

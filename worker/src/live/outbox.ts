@@ -68,6 +68,8 @@ export class Outbox {
   private checkThrough = 0;
   /** Whether the outbox table of schema version 5 still exists. */
   private legacy: boolean;
+  /** Every row up to this id was sent (`sent` in `meta`, written by {@link markChecked}); null until read. */
+  private mark: number | null = null;
 
   /** Tables come from `migrateProjectStorage` (`schema.ts`). */
   constructor(
@@ -86,8 +88,9 @@ export class Outbox {
     parts: readonly { key: string; after: number; events: readonly StoredEvent[]; state: string }[],
     now: number,
   ): number[] {
-    // Above every id in the log, even one an earlier run wrote with a clock ahead of this one's.
-    this.lastId = Math.max(this.lastId, this.log.maxId());
+    // Above every id in the log, even one an earlier run wrote with a clock ahead of this one's,
+    // and above the mark of what was sent (it outlives the rows it was about).
+    this.lastId = Math.max(this.lastId, this.log.maxId(), (this.mark ??= this.readMark()));
     let oldest = this.oldestWaiting();
     const rows: LogRow[] = parts.map(({ key, after, events, state }) => {
       this.lastId = Math.max(Date.now() * 1000, this.lastId + 1, after + 1);
@@ -138,8 +141,8 @@ export class Outbox {
   resume(): LogEntry | null {
     const last = this.log.last();
     if (!last) return null;
-    const mark = this.sql.exec<{ value: string }>("SELECT value FROM meta WHERE key = 'sent'").toArray()[0];
-    const from = Math.max(last.sentBelow, mark ? Number(mark.value) + 1 : 0);
+    this.mark ??= this.readMark();
+    const from = Math.max(last.sentBelow, this.mark + 1);
     if (from <= last.id) {
       this.backlog = this.log.positionOf(from);
       this.checkThrough = last.id;
@@ -208,6 +211,11 @@ export class Outbox {
     return { sent, more: this.backlog !== null || (this.waiting.length > 0 && rows.length === FLUSH_ROWS) };
   }
 
+  private readMark(): number {
+    const row = this.sql.exec<{ value: string }>("SELECT value FROM meta WHERE key = 'sent'").toArray()[0];
+    return row ? Number(row.value) : 0;
+  }
+
   /** The id of the oldest row of the log still waiting, or null. */
   private oldestWaiting(): number | null {
     return this.waiting.find((row) => row.generation !== null)?.id ?? this.backlog?.id ?? null;
@@ -239,6 +247,7 @@ export class Outbox {
       "INSERT INTO meta (key, value) VALUES ('sent', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
       String(this.checkThrough),
     );
+    this.mark = this.checkThrough;
     this.checkThrough = 0;
   }
 

@@ -40,7 +40,9 @@ const PRUNE_INTERVAL_MS = SESSION_TIMEOUT_MS / 6;
  *
  * Storage is written per request once: a row of the admission log per visitor (`log.ts`), which
  * is both the outbox entry and the visitor's state; visits, buckets, live presence and the latest
- * events are held in memory and read back from the log after a restart, a visitor at a time.
+ * events are held in memory and read back from the log after a restart: a visitor at a time by
+ * key, the live view from the last minutes' rows. What a start reads does not grow with the log:
+ * one generation, to find where unsent rows begin (`Outbox.resume`).
  *
  * One alarm serves three clocks: the outbox flush (with backoff), live updates (throttled, and
  * when visitors leave the live window), and housekeeping (share-bucket pruning, the midnight salt

@@ -11,18 +11,18 @@
 /** A step: a statement, or a function of the object's storage and clock for what SQL alone cannot say. */
 type Step = string | ((sql: SqlStorage, now: number) => void);
 
-/** The admission log's tables are named by the minute they were created and their first row's id (`log.ts`). */
+/** The admission log's tables are named by the second they were created and their first row's id (`log.ts`). */
 const GENERATION_PREFIX = 'log_';
 
-/** The table of the admission log's generation created at `minute` (minutes since the epoch) whose first row is `first`. */
-export function generationTable(minute: number, first: number): string {
-  return `${GENERATION_PREFIX}${minute}_${first}`;
+/** The table of the admission log's generation created at `second` (since the epoch) whose first row is `first`. */
+export function generationTable(second: number, first: number): string {
+  return `${GENERATION_PREFIX}${second}_${first}`;
 }
 
-/** A generation's minute and first id, from its table's name; null for any other table. */
-export function parseGenerationTable(table: string): { minute: number; first: number } | null {
+/** A generation's second and first id, from its table's name; null for any other table. */
+export function parseGenerationTable(table: string): { second: number; first: number } | null {
   const match = /^log_(\d+)_(\d+)$/.exec(table);
-  return match ? { minute: Number(match[1]), first: Number(match[2]) } : null;
+  return match ? { second: Number(match[1]), first: Number(match[2]) } : null;
 }
 
 /**
@@ -94,7 +94,7 @@ const MIGRATIONS: readonly (readonly Step[])[] = [
     (sql, now) => {
       // Open visits carry over as state rows without events (never sent).
       if (sql.exec('SELECT 1 FROM visitors LIMIT 1').toArray().length) {
-        const table = generationTable(Math.floor(now / 60_000), 0);
+        const table = generationTable(Math.floor(now / 1000), 0);
         sql.exec(generationTableSql(table));
         sql.exec(
           `INSERT INTO ${table} (key, id, run, sent_below, events, body, state)

@@ -98,11 +98,17 @@ export function decodeState(key: string, json: string): { state: VisitorState; p
 const PRUNE_EVERY_MS = 60_000;
 
 /**
+ * Visitor states held in memory at most (≈ 20 MB); the least recently admitted go first, and are
+ * found in the log again if they come back. NOTE: the live view counts only the states held, so a
+ * project with more visitors live in 5 minutes than this undercounts them: it should shard.
+ */
+export const MAX_STATES = 50_000;
+
+/**
  * Visitor states, in memory. Every admission writes its visitors' states to the log (`log.ts`),
- * so memory is only lost with the object: after a restart, a visitor not in memory is looked up
- * by key in the generations the object found when it started (a seek per generation, never a
- * scan), and the live view reads the last minutes' rows once when it is first asked for
- * (`restore`).
+ * so memory is only lost with the object, or let go past {@link MAX_STATES}: a visitor not in memory
+ * is then looked up by key in the log (a seek per generation, never a scan), and after a restart
+ * the live view reads the last minutes' rows once when it is first asked for (`restore`).
  */
 export class VisitorStore {
   private readonly states = new Map<string, VisitorState>();
@@ -110,19 +116,23 @@ export class VisitorStore {
   private readonly rows = new Map<string, number>();
   /** Whether the live visitors of the log's older rows are in memory. */
   private liveRestored = false;
+  /** Whether a state this object wrote was let go (past `maxStates`): a miss must look in all the log. */
+  private letGo = false;
   private prunedAt = 0;
 
-  constructor(private readonly log: AdmissionLog) {}
+  constructor(
+    private readonly log: AdmissionLog,
+    private readonly maxStates = MAX_STATES,
+  ) {}
 
   /** A visitor's state by today's (or yesterday's) visitor id, or null if it has none. */
   get(key: string): VisitorState | null {
     const known = this.states.get(key);
-    if (known || !this.log.hasOlder()) return known ?? null;
-    const row = this.log.latestOlder(key);
+    if (known || (!this.letGo && !this.log.hasOlder())) return known ?? null;
+    const row = this.log.latest(key, this.letGo);
     if (!row) return null;
     const { state } = decodeState(key, row.state);
-    this.states.set(key, state);
-    this.rows.set(key, row.id);
+    this.hold(state, row.id);
     return state;
   }
 
@@ -133,8 +143,7 @@ export class VisitorStore {
 
   /** Keep a visitor's state, written by the admission as the log row `rowId`. */
   put(state: VisitorState, rowId: number): void {
-    this.states.set(state.key, state);
-    this.rows.set(state.key, rowId);
+    this.hold(state, rowId);
   }
 
   /** Forget one visitor (a visit carried over midnight moves to today's key). */
@@ -166,12 +175,24 @@ export class VisitorStore {
       const { state } = decodeState(key, entry.state);
       if (state.visitor !== key) carriedFrom.add(state.visitor);
       if (this.states.has(key) || state.liveAt < liveSince) continue;
-      this.states.set(key, state);
-      this.rows.set(key, entry.id);
+      this.hold(state, entry.id);
     }
     for (const state of this.states.values()) if (state.visitor !== state.key) carriedFrom.add(state.visitor);
     for (const key of carriedFrom) this.delete(key);
     this.liveRestored = true;
+  }
+
+  /** Hold a state as the most recently admitted, letting the least recent go past `maxStates`. */
+  private hold(state: VisitorState, rowId: number): void {
+    // Deleted first, so that the map's order is the order of admission.
+    this.states.delete(state.key);
+    this.states.set(state.key, state);
+    this.rows.set(state.key, rowId);
+    for (const key of this.states.keys()) {
+      if (this.states.size <= this.maxStates) break;
+      this.delete(key);
+      this.letGo = true;
+    }
   }
 
   /**
