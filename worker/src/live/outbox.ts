@@ -90,7 +90,8 @@ export class Outbox {
   ): number[] {
     // Above every id in the log, even one an earlier run wrote with a clock ahead of this one's,
     // and above the mark of what was sent (it outlives the rows it was about).
-    this.lastId = Math.max(this.lastId, this.log.maxId(), (this.mark ??= this.readMark()));
+    this.mark ??= this.readMark();
+    this.lastId = Math.max(this.lastId, this.log.maxId(), this.mark);
     let oldest = this.oldestWaiting();
     const rows: LogRow[] = parts.map(({ key, after, events, state }) => {
       this.lastId = Math.max(Date.now() * 1000, this.lastId + 1, after + 1);
