@@ -160,23 +160,19 @@ export class VisitorStore {
   /**
    * Take the latest state of each visitor live at `now` from log entries of the last minutes
    * (`AdmissionLog.writtenSince`: a visitor's newest row is among them if it is live), keeping the
-   * newer states memory already has. A visit carried over midnight left its old key's row behind;
-   * its id is the one the carried state's events carry, so that row is dropped.
+   * newer states memory already has. Entries are taken one at a time, so memory holds no more than
+   * the states kept. A visit carried over midnight left its old key's row behind; its id is the
+   * one the carried state's events carry, so that row is dropped.
    */
   restore(entries: Iterable<LogEntry>, now: number): void {
-    const latest = new Map<string, LogEntry>();
-    for (const entry of entries) {
-      const seen = latest.get(entry.key);
-      if (!seen || seen.id < entry.id) latest.set(entry.key, entry);
-    }
     const liveSince = now - LIVE_WINDOW_MS;
-    const carriedFrom = new Set<string>();
-    for (const [key, entry] of latest) {
-      const { state } = decodeState(key, entry.state);
-      if (state.visitor !== key) carriedFrom.add(state.visitor);
-      if (this.states.has(key) || state.liveAt < liveSince) continue;
-      this.hold(state, entry.id);
+    for (const entry of entries) {
+      const known = this.rows.get(entry.key);
+      if (known !== undefined && known >= entry.id) continue;
+      const { state } = decodeState(entry.key, entry.state);
+      if (state.liveAt >= liveSince) this.hold(state, entry.id);
     }
+    const carriedFrom = new Set<string>();
     for (const state of this.states.values()) if (state.visitor !== state.key) carriedFrom.add(state.visitor);
     for (const key of carriedFrom) this.delete(key);
     this.liveRestored = true;
