@@ -1,13 +1,15 @@
 /**
  * What a ProjectDO costs and keeps when it starts again, and while the queue is down: a restart
- * reads a bounded number of rows and holds a bounded backlog in memory however long its log is;
- * a long queue outage neither loops the alarm nor loses an event; a request that reaches an
- * object its alarm woke, before that alarm runs, does not make it forget what waits.
+ * reads a bounded number of rows and holds a bounded backlog in memory however long its log is
+ * (or its old outbox table, after an upgrade); a backlog drained part-way goes on from where it
+ * stopped; a long queue outage neither loops the alarm nor loses an event; a request that reaches
+ * an object its alarm woke, before that alarm runs, does not make it forget what waits.
  */
 import { evictDurableObject, runDurableObjectAlarm, runInDurableObject } from 'cloudflare:test';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { ProjectDO } from '../src/live/index.ts';
 import { GENERATION_MS, GENERATION_ROWS, STATE_HORIZON_MS } from '../src/live/log.ts';
+import { migrateProjectStorage } from '../src/live/schema.ts';
 import type { PendingEvent, QueueBody, StoredEvent } from '../src/pipeline/index.ts';
 import { expectLogs } from './expected-logs.ts';
 import {
@@ -18,7 +20,9 @@ import {
   PINNED_NOW,
   pendingEvent,
   randomFingerprint,
+  storedEvent,
   type TestProjectDO,
+  utcDayOf,
   waitForEvents,
 } from './fixtures.ts';
 
@@ -32,10 +36,13 @@ function held(stub: DurableObjectStub<ProjectDO>) {
 /** A queue as the alarm sees it: refusing while `down`, else keeping every event it is sent. */
 class TestQueue {
   down = false;
+  /** `sendBatch` and `send` calls taken before the queue goes down by itself (null: no limit). */
+  takes: number | null = null;
   readonly events: StoredEvent[] = [];
   refused = 0;
 
   private accept(bodies: QueueBody[]): void {
+    if (this.takes !== null && this.takes-- <= 0) this.down = true;
     if (this.down) {
       this.refused++;
       throw new Error('Queue send failed: service unavailable');
@@ -142,6 +149,75 @@ describe('a restart with a large log', () => {
     // In the order admitted, each once.
     expect(queue.events.map((event) => event.id)).toEqual([...ids, ...after]);
   }, 60_000);
+});
+
+describe('an upgrade from schema version 5 with a large old outbox (a queue outage at deploy time)', () => {
+  it('holds no more than a round of it in memory, and sends every event of it once', async () => {
+    const project = await freshProject('legacy');
+    const ids: string[] = [];
+    await runInDurableObject(project.stub, async (_instance, state) => {
+      await state.storage.deleteAll();
+      migrateProjectStorage(state.storage, PINNED_NOW, 5);
+      const sql = state.storage.sql;
+      sql.exec("INSERT INTO meta (key, value) VALUES ('project_id', ?)", project.id);
+      sql.exec("INSERT INTO salts (day, salt) VALUES (?, 'today')", utcDayOf(PINNED_NOW));
+      // 6,000 rows of 2 KB: 12 M characters, three times what memory may hold.
+      for (let i = 0; i < 6_000; i++) {
+        const event = storedEvent({ projectId: project.id, props: { pad: 'x'.repeat(2_000) } } as never);
+        ids.push(event.id);
+        sql.exec('INSERT INTO outbox (body, events) VALUES (?, 1)', JSON.stringify(event));
+      }
+      await state.storage.setAlarm(PINNED_NOW + 201);
+    });
+    await evictDurableObject(project.stub);
+
+    const start = await held(project.stub);
+    expect(start.rows).toBeLessThanOrEqual(2_000);
+    expect(start.chars).toBeLessThanOrEqual(4_000_000);
+    expect(await project.stub.pendingEvents()).toBe(ids.length);
+    const after = await admitOne(project.stub, project.id, randomFingerprint(), PINNED_NOW + MINUTE);
+    if (!after.ok) expect.fail('the admission was refused');
+
+    const queue = new TestQueue();
+    for (let run = 0; run < 10 && (await project.stub.pendingEvents()) > 0; run++) {
+      await alarmWith(project.stub, queue);
+      const { rows, chars } = await held(project.stub);
+      expect(rows).toBeLessThanOrEqual(2_000);
+      expect(chars).toBeLessThanOrEqual(4_000_000);
+    }
+    expect(await project.stub.pendingEvents()).toBe(0);
+    expect(queue.events.map((event) => event.id).sort()).toEqual([...ids, ...after.ids].sort());
+    const tables = await runInDurableObject(project.stub, (_instance, state) =>
+      state.storage.sql.exec("SELECT name FROM sqlite_master WHERE name = 'outbox'").toArray(),
+    );
+    expect(tables).toEqual([]);
+  }, 60_000);
+});
+
+describe('a backlog drained part-way, then a restart', () => {
+  it('goes on from where the drain stopped, sending each event once', async () => {
+    expectLogs('warn', /ProjectDO flush failed/);
+    const project = await freshProject('progress');
+    const ids = await admitMany(project, (3 * GENERATION_ROWS) / 50, PINNED_NOW);
+    const queue = new TestQueue();
+    // The queue fails part-way through a round (a sendBatch carries a few hundred events).
+    queue.takes = 40;
+    await alarmWith(project.stub, queue);
+    const sent = queue.events.length;
+    expect(sent).toBeGreaterThan(0);
+    expect(sent).toBeLessThan(ids.length);
+    const before = await project.stub.pendingEvents();
+    expect(before).toBe(ids.length - sent);
+
+    await evictDurableObject(project.stub);
+    expect(await project.stub.pendingEvents()).toBe(before);
+    queue.takes = null;
+    queue.down = false;
+    vi.setSystemTime(PINNED_NOW + 2 * MINUTE);
+    for (let run = 0; run < 10 && (await project.stub.pendingEvents()) > 0; run++) await alarmWith(project.stub, queue);
+    expect(await project.stub.pendingEvents()).toBe(0);
+    expect(queue.events.map((event) => event.id)).toEqual(ids);
+  }, 120_000);
 });
 
 describe('a queue outage longer than the log keeps its rows', () => {

@@ -307,14 +307,6 @@ export class AdmissionLog {
     return expiry(oldest);
   }
 
-  /** Forget the generations (the object's storage was deleted). */
-  forget(): void {
-    this.generations = [];
-    this.byNumber.clear();
-    this.older.clear();
-    this.tail = null;
-  }
-
   /**
    * The generation `rows` more rows go to at `now`: the newest, unless it is {@link GENERATION_MS}
    * old or full (or there is none).

@@ -11,9 +11,15 @@ import {
 import { toHex } from '../shared/ids.ts';
 import { previousUtcDay, utcDay } from '../shared/time.ts';
 import type { AdmissionLog, LogEntry, LogPosition, LogRow } from './log.ts';
+import { readMeta, writeMeta } from './meta.ts';
 
-/** Rows sent per flush round; an alarm runs rounds until nothing waits. */
+/** Rows sent per flush round. */
 const FLUSH_ROWS = 2_000;
+/**
+ * Rounds one alarm run sends at most (20,000 rows); the next run, 200 ms later, goes on. NOTE: an
+ * alarm run has a time limit, and a backlog after a long queue outage can be millions of rows.
+ */
+const ROUNDS_PER_RUN = 10;
 /**
  * What waits to be sent is held in memory up to a round's rows and this many characters of
  * bodies; the rest waits in the log only and is read back a page at a time (`log.ts`). NOTE: an
@@ -46,10 +52,12 @@ export type SentCheck = (rows: readonly Waiting[]) => Promise<ReadonlySet<Waitin
 /**
  * Admitted events waiting for the queue. An event is durable once its row is in the admission
  * log (`log.ts`), which is what lets the Worker answer 202 without waiting on the queue: the DO's
- * alarm sends what waits in large `sendBatch` calls. Nothing is written when a send succeeds —
- * the log's rows stay until their generation is dropped — so what was sent is known from memory,
- * from the alarm's parity (`alarm.ts`), and after a restart from the rows themselves: each row
- * says below which id everything had been sent when it was written ({@link resume}).
+ * alarm sends what waits in large `sendBatch` calls. A send that leaves nothing waiting writes
+ * nothing — the log's rows stay until their generation is dropped — so what was sent is known from
+ * memory, from the alarm's parity (`alarm.ts`), and after a restart from the rows themselves: each
+ * row says below which id everything had been sent when it was written ({@link resume}). While a
+ * backlog drains, each round writes how far it got (`sent` in `meta`, one row per round of up to
+ * 2,000 rows), so that a restart part-way goes on from there.
  *
  * What waits is a suffix of the log (ids grow). The front of it is held in memory, at most a
  * round's rows and {@link HELD_CHARS} characters; from `backlog` on it is read back from the log
@@ -68,7 +76,9 @@ export class Outbox {
   private checkThrough = 0;
   /** Whether the outbox table of schema version 5 still exists. */
   private legacy: boolean;
-  /** Every row up to this id was sent (`sent` in `meta`, written by {@link markChecked}); null until read. */
+  /** Its rows after this id are not in memory yet (null: none are left to read). */
+  private legacyAfter: number | null = null;
+  /** Every row up to this id was sent (`sent` in `meta`, written by {@link writeMark}); null until read. */
   private mark: number | null = null;
 
   /** Tables come from `migrateProjectStorage` (`schema.ts`). */
@@ -114,13 +124,19 @@ export class Outbox {
 
   /** Whether any event waits. */
   hasWaiting(): boolean {
-    return this.waiting.length > 0 || this.backlog !== null;
+    return this.waiting.length > 0 || this.backlog !== null || this.legacyAfter !== null;
   }
 
   /** Events waiting to be sent. */
   pendingEvents(): number {
     const held = this.waiting.reduce((n, row) => n + row.events, 0);
-    return held + (this.backlog ? this.log.eventsFrom(this.backlog) : 0);
+    const legacy =
+      this.legacyAfter === null
+        ? 0
+        : this.sql
+            .exec<{ n: number }>('SELECT COALESCE(SUM(events), 0) AS n FROM outbox WHERE id > ?', this.legacyAfter)
+            .one().n;
+    return held + legacy + (this.backlog ? this.log.eventsFrom(this.backlog) : 0);
   }
 
   /** Rows and characters of bodies held in memory. */
@@ -151,14 +167,26 @@ export class Outbox {
     return last;
   }
 
-  /** Rows left in the outbox table of schema version 5 (one per request), sent first; the table is then dropped. */
+  /**
+   * Rows left in the outbox table of schema version 5 (one per request) are sent first, a page at
+   * a time like the log's (a queue outage at deploy time can leave a large backlog there); the
+   * table is dropped once they are all sent.
+   */
   recoverLegacy(): void {
     if (!this.legacy) return;
-    const rows = this.sql
-      .exec<{ id: number; body: string; events: number }>('SELECT id, body, events FROM outbox ORDER BY id')
-      .toArray();
-    for (const { id, body, events } of rows) this.hold({ generation: null, key: '', id, events, body });
-    if (!rows.length) this.dropLegacy();
+    this.legacyAfter = 0;
+    this.refillLegacy();
+    if (!this.waiting.length) this.dropLegacy();
+  }
+
+  /**
+   * D1's data was reset: no event that left the outbox may come back. Every row before the oldest
+   * that waits (all of them when none does) is marked sent, so that a restart does not check those
+   * rows against D1 — which no longer holds them — and send them again. What waits is still sent.
+   */
+  markLeft(): void {
+    const oldest = this.oldestWaiting();
+    this.writeMark(oldest === null ? this.log.maxId() : oldest - 1);
   }
 
   /**
@@ -198,23 +226,35 @@ export class Outbox {
     let sent = 0;
     let itemIndex = 0;
     let done = 0;
-    for (const group of groupForSendBatch(packEventMessages(items))) {
-      await queue.sendBatch(group.map((message) => ({ body: message.body, contentType: 'text' as const })));
-      const last = group[group.length - 1]?.last ?? itemIndex;
-      for (; itemIndex <= last; itemIndex++) sent += eventsOfItem[itemIndex] ?? 0;
-      const lastRow = rowOfItem[last] ?? 0;
-      // Rows sent whole leave; a row split across groups waits until its last part is sent.
-      const complete = rowOfItem[last + 1] !== lastRow ? lastRow + 1 : lastRow;
-      this.sent(rows.slice(done, complete));
-      done = Math.max(done, complete);
+    try {
+      for (const group of groupForSendBatch(packEventMessages(items))) {
+        await queue.sendBatch(group.map((message) => ({ body: message.body, contentType: 'text' as const })));
+        const last = group[group.length - 1]?.last ?? itemIndex;
+        for (; itemIndex <= last; itemIndex++) sent += eventsOfItem[itemIndex] ?? 0;
+        const lastRow = rowOfItem[last] ?? 0;
+        // Rows sent whole leave; a row split across groups waits until its last part is sent.
+        const complete = rowOfItem[last + 1] !== lastRow ? lastRow + 1 : lastRow;
+        this.sent(rows.slice(done, complete));
+        done = Math.max(done, complete);
+      }
+    } finally {
+      // Also when a send failed part-way: what left before it must not be sent again.
+      this.markProgress(rows.slice(0, done));
     }
-    this.markChecked();
-    return { sent, more: this.backlog !== null || (this.waiting.length > 0 && rows.length === FLUSH_ROWS) };
+    const more = this.backlog !== null || this.legacyAfter !== null;
+    return { sent, more: more || (this.waiting.length > 0 && rows.length === FLUSH_ROWS) };
   }
 
   private readMark(): number {
-    const row = this.sql.exec<{ value: string }>("SELECT value FROM meta WHERE key = 'sent'").toArray()[0];
-    return row ? Number(row.value) : 0;
+    return Number(readMeta(this.sql, 'sent') ?? 0);
+  }
+
+  /** Every row of the log up to `id` was sent (or is in D1): a restart resumes after it. */
+  private writeMark(id: number): void {
+    this.mark ??= this.readMark();
+    if (id <= this.mark) return;
+    writeMeta(this.sql, 'sent', String(id));
+    this.mark = id;
   }
 
   /** The id of the oldest row of the log still waiting, or null. */
@@ -227,29 +267,63 @@ export class Outbox {
     this.heldChars += row.body.length;
   }
 
-  /** When memory holds nothing, read the next page of what waits in the log only. */
+  /**
+   * When memory holds nothing, read the next page of what waits: the old outbox table's first,
+   * then the log's.
+   */
   private refill(): void {
+    if (this.waiting.length) return;
+    if (this.legacyAfter !== null) this.refillLegacy();
     if (this.waiting.length || !this.backlog) return;
     const { rows, next } = this.log.page(this.backlog, FLUSH_ROWS, HELD_CHARS);
     for (const row of rows) this.hold(row);
     this.backlog = next;
   }
 
-  /**
-   * Once nothing an earlier run wrote waits any more, write that it was all sent (`sent` in
-   * `meta`, one row), so that the next start that must look does not ask D1 again.
-   */
-  private markChecked(): void {
-    if (!this.checkThrough) return;
-    if (this.waiting.some((row) => row.generation !== null && row.id <= this.checkThrough)) return;
-    if (this.backlog && this.backlog.id <= this.checkThrough) return;
-    // An upsert writes one row when the key exists; INSERT OR REPLACE would delete and insert.
-    this.sql.exec(
-      "INSERT INTO meta (key, value) VALUES ('sent', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-      String(this.checkThrough),
+  /** Read the next page of the old outbox table, up to a round's rows and {@link HELD_CHARS} characters. */
+  private refillLegacy(): void {
+    const after = this.legacyAfter;
+    if (after === null) return;
+    const cursor = this.sql.exec<{ id: number; body: string; events: number }>(
+      'SELECT id, body, events FROM outbox WHERE id > ? ORDER BY id LIMIT ?',
+      after,
+      FLUSH_ROWS,
     );
-    this.mark = this.checkThrough;
-    this.checkThrough = 0;
+    let read = 0;
+    let last = after;
+    let stopped = false;
+    // NOTE: read to its end (at most a round's rows), not left with `break`: a cursor left open
+    // keeps the table locked, and the table is written and dropped as its rows are sent.
+    for (const { id, body, events } of cursor) {
+      if (stopped || (read && this.heldChars + body.length > HELD_CHARS)) {
+        stopped = true;
+        continue;
+      }
+      this.hold({ generation: null, key: '', id, events, body });
+      read++;
+      last = id;
+    }
+    // A page cut short by neither bound was the table's last.
+    this.legacyAfter = stopped || read === FLUSH_ROWS ? last : null;
+    if (!read) this.dropLegacy();
+  }
+
+  /**
+   * After a round, whole or cut short by a failed send: write up to where the log's rows have
+   * left (`left`: those sent from its front), so that a restart neither reads, checks nor sends
+   * them again — while more waits (a backlog is being drained, one row written per round), or once
+   * every row an earlier run may have sent is settled. A round that empties the outbox writes
+   * nothing: the alarm's parity says so.
+   */
+  private markProgress(left: readonly Waiting[]): void {
+    let through = left.findLast((row) => row.generation !== null)?.id ?? 0;
+    const oldest = this.oldestWaiting();
+    const checked = this.checkThrough > 0 && (oldest === null || oldest > this.checkThrough);
+    if (checked) {
+      through = Math.max(through, this.checkThrough);
+      this.checkThrough = 0;
+    }
+    if (through && (checked || this.hasWaiting())) this.writeMark(through);
   }
 
   /** Take sent rows off the front of what waits. */
@@ -259,7 +333,9 @@ export class Outbox {
     for (const row of rows) this.heldChars -= row.body.length;
     const legacy = rows.filter((row) => row.generation === null).at(-1);
     if (legacy) this.sql.exec('DELETE FROM outbox WHERE id <= ?', legacy.id);
-    if (this.legacy && !this.waiting.some((row) => row.generation === null)) this.dropLegacy();
+    if (this.legacy && this.legacyAfter === null && !this.waiting.some((row) => row.generation === null)) {
+      this.dropLegacy();
+    }
   }
 
   private dropLegacy(): void {
@@ -336,8 +412,8 @@ export class DropCounter {
 }
 
 /**
- * Hands the outbox and the drop totals to the queue when the ProjectDO's alarm runs, backing off
- * from 1 s to 60 s while the queue refuses. The backoff lives in memory: after an eviction the
+ * Hands the outbox and the drop totals to the queue when the ProjectDO's alarm runs, at most
+ * {@link ROUNDS_PER_RUN} rounds a run, backing off from 1 s to 60 s while the queue refuses. The backoff lives in memory: after an eviction the
  * next alarm simply tries again.
  */
 export class OutboxFlusher {
@@ -362,7 +438,7 @@ export class OutboxFlusher {
   ): Promise<number | null> {
     if (now < this.retryAt) return this.retryAt;
     try {
-      for (;;) {
+      for (let round = 0; round < ROUNDS_PER_RUN; round++) {
         const { more } = await this.outbox.flushRound(queue, sentCheck);
         if (!more) break;
       }

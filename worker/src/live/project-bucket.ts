@@ -5,6 +5,7 @@
  * run only while the bucket is low, so a restart forgives at most a tenth of the burst — and a
  * quiet site, whose bucket is always nearly full, never writes it.
  */
+import { readMeta, writeMeta } from './meta.ts';
 import { type Bucket, fullBucket, type RateLimits, refill } from './rate-limit.ts';
 
 /** Below this share of its burst the bucket is written. */
@@ -48,23 +49,12 @@ export class ProjectBucket {
     if (!bucket || !limits) return;
     const low = refill(bucket, now, limits.projectRate, limits.projectBurst).tokens < KEPT_BELOW * limits.projectBurst;
     if (!low && !this.keptLow) return;
-    // An upsert writes one row when the key exists; INSERT OR REPLACE would delete and insert.
-    this.sql.exec(
-      "INSERT INTO meta (key, value) VALUES ('project_bucket', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-      JSON.stringify(bucket),
-    );
+    writeMeta(this.sql, 'project_bucket', JSON.stringify(bucket));
     this.keptLow = low;
   }
 
-  /** Forget it (the object's storage was deleted). */
-  forget(): void {
-    this.bucket = null;
-    this.limits = null;
-    this.keptLow = false;
-  }
-
   private saved(): Bucket | null {
-    const row = this.sql.exec<{ value: string }>("SELECT value FROM meta WHERE key = 'project_bucket'").toArray()[0];
-    return row ? (JSON.parse(row.value) as Bucket) : null;
+    const value = readMeta(this.sql, 'project_bucket');
+    return value === null ? null : (JSON.parse(value) as Bucket);
   }
 }

@@ -14,6 +14,7 @@ import {
 import { AlarmClock, nextUtcMidnight } from './alarm.ts';
 import { LiveFeed } from './feed.ts';
 import { AdmissionLog } from './log.ts';
+import { readMeta, writeMeta } from './meta.ts';
 import { CLOSE_CODES, type LiveView, PING, PONG } from './messages.ts';
 import { DropCounter, FLUSH_DELAY_MS, Outbox, OutboxFlusher } from './outbox.ts';
 import { ProjectBucket } from './project-bucket.ts';
@@ -75,7 +76,7 @@ export class ProjectDO extends DurableObject<Env> implements ProjectMeters {
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.open();
-    this.projectId = this.recall('project_id');
+    this.projectId = readMeta(this.ctx.storage.sql, 'project_id');
     this.feed = new LiveFeed(ctx, {
       view: (now) => this.live(now),
       count: (now) => this.liveVisitors().liveCount(now),
@@ -221,6 +222,15 @@ export class ProjectDO extends DurableObject<Env> implements ProjectMeters {
     return this.outbox.pendingEvents();
   }
 
+  /**
+   * The project's numbers in D1 are being reset (`store/delete.ts`): no event that already left
+   * the outbox may be sent again, which a restart would otherwise do for the log's last rows once
+   * D1 no longer holds them. Events still waiting are sent as usual. Writes one row.
+   */
+  async dataReset(): Promise<void> {
+    this.outbox.markLeft();
+  }
+
   /** Drop totals this object has counted, per day and reason. */
   async dropTotals() {
     return this.drops.totals();
@@ -322,7 +332,7 @@ export class ProjectDO extends DurableObject<Env> implements ProjectMeters {
   private rememberProject(projectId: string): void {
     if (this.projectId === projectId) return;
     this.projectId = projectId;
-    this.remember('project_id', projectId);
+    writeMeta(this.ctx.storage.sql, 'project_id', projectId);
   }
 
   private scheduleFlush(): void {
@@ -332,21 +342,5 @@ export class ProjectDO extends DurableObject<Env> implements ProjectMeters {
   private scheduleLive(at: number): void {
     if (this.liveDueAt === null || at < this.liveDueAt) this.liveDueAt = at;
     this.clock.schedule(at, this.outbox.hasWaiting());
-  }
-
-  private remember(key: string, value: string): void {
-    // An upsert writes one row when the key exists; INSERT OR REPLACE would delete and insert.
-    this.ctx.storage.sql.exec(
-      'INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value',
-      key,
-      value,
-    );
-  }
-
-  private recall(key: string): string | null {
-    return (
-      this.ctx.storage.sql.exec<{ value: string }>('SELECT value FROM meta WHERE key = ?', key).toArray()[0]?.value ??
-      null
-    );
   }
 }
