@@ -320,10 +320,42 @@ describe('the visitor store', () => {
       expect(store.get('b')).toEqual(state('b', 5));
       // A store that read the live view back holds the live visitors' latest states.
       const own = new VisitorStore(new AdmissionLog(sql));
-      own.restore(new AdmissionLog(sql).writtenSince(0, 'another run'), PINNED_NOW);
+      own.restore(new AdmissionLog(sql).writtenSince(0, 'another run', own.room()), PINNED_NOW);
       expect(own.needsRestore()).toBe(false);
       expect(own.get('b')).toEqual(state('b', 1));
       expect(own.get('nobody')).toBeNull();
+    });
+  });
+
+  it('reads back no more live states than it has room for: the newest, behind those it holds', async () => {
+    const project = await freshProject('pdo');
+    await runInDurableObject(project.stub, (_instance, ctx) => {
+      const sql = ctx.storage.sql;
+      new AdmissionLog(sql).append(
+        ['d', 'c', 'b', 'a'].map((key, i) => row(state(key, i + 1), i + 1)),
+        PINNED_NOW,
+      );
+      const store = new VisitorStore(new AdmissionLog(sql), 3);
+      store.put(state('e', 9), 9);
+      const read: string[] = [];
+      const entries = new AdmissionLog(sql).writtenSince(0, 'another run', store.room());
+      store.restore(
+        (function* () {
+          for (const entry of entries) {
+            read.push(entry.key);
+            yield entry;
+          }
+        })(),
+        PINNED_NOW,
+      );
+      // Two rows: room for three states, one held (one generation: read in key order).
+      expect(read).toEqual(['a', 'b']);
+      expect(store.live(PINNED_NOW + 10).visitors).toBe(3);
+      // The restored are the least recent: the next state lets the older of them go first.
+      store.put(state('f', 10), 10);
+      expect(store.live(PINNED_NOW + 10).visitors).toBe(3);
+      expect(store.rowId('b')).toBe(0);
+      expect(store.rowId('a')).toBe(4);
     });
   });
 

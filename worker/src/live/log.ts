@@ -243,38 +243,76 @@ export class AdmissionLog {
   }
 
   /**
-   * Rows (without events) written at or after `since` (ms) by an earlier run, read one at a time
-   * from the generations that can hold them (the live view after a restart).
+   * Rows (without events) written at or after `since` (ms) by an earlier run, at most `limit`,
+   * read one at a time from the generations that can hold them, the newest generation first (the
+   * live view after a restart). Only generations written before this object started are read, so
+   * what this reads is bounded by `limit` and a generation's rows, not by the log's traffic.
    */
-  *writtenSince(since: number, run: string): Generator<LogEntry> {
+  *writtenSince(since: number, run: string, limit: number): Generator<LogEntry> {
     const { generations } = this;
-    for (const [index, generation] of generations.entries()) {
-      // A generation holds no id at or above the next one's first.
+    let left = limit;
+    for (let index = generations.length - 1; index >= 0 && left > 0; index--) {
+      const generation = generations[index] as number;
+      // A generation holds no id at or above the next one's first: this one and all before are older.
       const next = generations[index + 1];
-      if (next !== undefined && this.first(next) <= since * 1000) continue;
+      if (next !== undefined && this.first(next) <= since * 1000) break;
+      if (!this.older.has(generation)) continue;
+      // NOTE: LIMIT, not a break in the loop: a cursor left open keeps its table locked. In key
+      // order, not by id: a sort would read each row twice.
       const cursor = this.sql.exec<Omit<LogEntry, 'generation'>>(
-        `SELECT ${COLUMNS} FROM ${this.table(generation)} WHERE id >= ? AND run != ?`,
+        `SELECT ${COLUMNS} FROM ${this.table(generation)} WHERE id >= ? AND run != ? LIMIT ?`,
         since * 1000,
         run,
+        left,
       );
-      for (const row of cursor) yield { ...row, generation };
+      for (const row of cursor) {
+        left--;
+        yield { ...row, generation };
+      }
     }
   }
 
-  /** The bodies of the newest rows with events written by an earlier run, newest first, until `events` events. */
-  newestBodies(events: number, run: string): string[] {
+  /** The bodies of these rows (found by key and id: a seek each), newest first. */
+  bodiesOf(rows: readonly Pick<LogEntry, 'generation' | 'key' | 'id'>[]): { events: number; body: string }[] {
+    const found: { id: number; events: number; body: string }[] = [];
+    for (const generation of new Set(rows.map((row) => row.generation))) {
+      const keys = rows.filter((row) => row.generation === generation).map((row) => [row.key, row.id]);
+      found.push(
+        ...this.sql
+          .exec<{ id: number; events: number; body: string }>(
+            `SELECT log.id AS id, log.events AS events, log.body AS body
+             FROM json_each(?) AS wanted JOIN ${this.table(generation)} AS log
+               ON log.key = wanted.value ->> 0 AND log.id = wanted.value ->> 1`,
+            JSON.stringify(keys),
+          )
+          .toArray(),
+      );
+    }
+    return found.sort((a, b) => b.id - a.id).map(({ events, body }) => ({ events, body }));
+  }
+
+  /**
+   * The bodies of the newest rows with events written by an earlier run below id `below`, newest
+   * first, until `events` events (when the last minutes' rows held too few). Each generation read
+   * is scanned once, its newest rows kept by a bounded sort.
+   */
+  newestBodies(events: number, run: string, below: number): string[] {
     const bodies: string[] = [];
     let found = 0;
     for (const generation of [...this.generations].reverse()) {
+      if (this.first(generation) >= below || !this.older.has(generation)) continue;
       const cursor = this.sql.exec<{ events: number; body: string }>(
-        `SELECT events, body FROM ${this.table(generation)} WHERE events > 0 AND run != ? ORDER BY id DESC`,
+        `SELECT events, body FROM ${this.table(generation)}
+         WHERE id < ? AND events > 0 AND run != ? ORDER BY id DESC LIMIT ?`,
+        below,
         run,
+        events - found,
       );
       for (const row of cursor) {
         bodies.push(row.body);
         found += row.events;
-        if (found >= events) return bodies;
       }
+      if (found >= events) break;
     }
     return bodies;
   }

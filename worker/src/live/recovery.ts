@@ -49,7 +49,8 @@ export function storedInD1(db: D1Database, projectId: string): SentCheck {
 /**
  * Put the live visitors and the latest events of rows written by earlier runs back in memory (this
  * run's are there already). Reads the rows of the last minutes (the live window, and a minute for
- * clocks), not the whole log.
+ * clocks), newest first and no more than memory has room for states, and the bodies of the newest
+ * of them by key and id — not the whole log, nor a sort of a generation.
  */
 export function restoreLive(
   log: AdmissionLog,
@@ -60,9 +61,24 @@ export function restoreLive(
 ): void {
   if (!visitors.needsRestore()) return;
   const since = now - LIVE_WINDOW_MS - 60_000;
-  visitors.restore(log.writtenSince(since, run) as Iterable<LogEntry>, now);
+  // The newest rows with events seen on the way (a row has at least one event), newest first.
+  const newest: LogEntry[] = [];
+  function* noting(entries: Iterable<LogEntry>): Generator<LogEntry> {
+    for (const entry of entries) {
+      if (entry.events > 0 && (newest.length < RECENT_EVENTS || entry.id > (newest.at(-1) as LogEntry).id)) {
+        const at = newest.findIndex((row) => row.id < entry.id);
+        newest.splice(at === -1 ? newest.length : at, 0, entry);
+        if (newest.length > RECENT_EVENTS) newest.pop();
+      }
+      yield entry;
+    }
+  }
+  visitors.restore(noting(log.writtenSince(since, run, visitors.room())), now);
+  const bodies = log.bodiesOf(newest);
+  const found = bodies.reduce((n, row) => n + row.events, 0);
+  const older = found < RECENT_EVENTS ? log.newestBodies(RECENT_EVENTS - found, run, since * 1000) : [];
   const events: RecentEvent[] = [];
-  for (const body of log.newestBodies(RECENT_EVENTS, run)) {
+  for (const body of [...bodies.map((row) => row.body), ...older]) {
     const stored = JSON.parse(`[${body}]`) as StoredEvent[];
     for (const { ts, name, path, country, source } of stored.reverse())
       events.push({ ts, name, path, country, source: source ?? null });

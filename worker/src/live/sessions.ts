@@ -157,20 +157,34 @@ export class VisitorStore {
     return !this.liveRestored && this.log.hasOlder();
   }
 
+  /** States memory has room for before it lets any go (what a restore reads at most). */
+  room(): number {
+    return Math.max(0, this.maxStates - this.states.size);
+  }
+
   /**
    * Take the latest state of each visitor live at `now` from log entries of the last minutes
    * (`AdmissionLog.writtenSince`: a visitor's newest row is among them if it is live), keeping the
    * newer states memory already has. Entries are taken one at a time, so memory holds no more than
-   * the states kept. A visit carried over midnight left its old key's row behind; its id is the
-   * one the carried state's events carry, so that row is dropped.
+   * the states kept; they are held as less recent than this run's, in the order they were
+   * admitted. A visit carried over midnight left its old key's row behind; its id is the one the
+   * carried state's events carry, so that row is dropped.
    */
   restore(entries: Iterable<LogEntry>, now: number): void {
     const liveSince = now - LIVE_WINDOW_MS;
+    const found = new Map<string, { state: VisitorState; id: number }>();
     for (const entry of entries) {
-      const known = this.rows.get(entry.key);
+      const known = this.rows.get(entry.key) ?? found.get(entry.key)?.id;
       if (known !== undefined && known >= entry.id) continue;
       const { state } = decodeState(entry.key, entry.state);
-      if (state.liveAt >= liveSince) this.hold(state, entry.id);
+      if (state.liveAt >= liveSince) found.set(entry.key, { state, id: entry.id });
+    }
+    // Rebuilt in admission order: the restored states first (the least recent), then this run's.
+    const current = [...this.states.values()].map((state) => ({ state, id: this.rowId(state.key) }));
+    this.states.clear();
+    this.rows.clear();
+    for (const { state, id } of [...[...found.values()].sort((a, b) => a.id - b.id), ...current]) {
+      this.hold(state, id);
     }
     const carriedFrom = new Set<string>();
     for (const state of this.states.values()) if (state.visitor !== state.key) carriedFrom.add(state.visitor);
