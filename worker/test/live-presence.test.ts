@@ -59,9 +59,9 @@ describe('live presence', () => {
     expect(live).toMatchObject({ visitors: 1, pages: [{ path: '/late', visitors: 1 }] });
 
     // By event time the visit ended 30 minutes ago; by server time the visitor is still here.
-    expect(await inStore(project, (store) => store.prune(NOW + MINUTE, true))).toBe(1);
+    expect(await inStore(project, (store) => store.prune(NOW + MINUTE))).toBe(1);
     expect((await project.stub.live(NOW + MINUTE)).visitors).toBe(1);
-    expect(await inStore(project, (store) => store.prune(NOW + LIVE_WINDOW_MS + 1, true))).toBe(0);
+    expect(await inStore(project, (store) => store.prune(NOW + LIVE_WINDOW_MS + 1))).toBe(0);
     expect((await project.stub.live(NOW + LIVE_WINDOW_MS + 1)).visitors).toBe(0);
   });
 
@@ -78,7 +78,7 @@ describe('live presence', () => {
   it('prunes an ended visit by event time once the visitor has left the live window', async () => {
     const project = await freshProject('presence');
     await admitAt(project, randomFingerprint(), NOW, NOW);
-    expect(await inStore(project, (store) => store.prune(NOW + 29 * MINUTE, true))).toBe(1);
-    expect(await inStore(project, (store) => store.prune(NOW + 30 * MINUTE + 1, true))).toBe(0);
+    expect(await inStore(project, (store) => store.prune(NOW + 29 * MINUTE))).toBe(1);
+    expect(await inStore(project, (store) => store.prune(NOW + 30 * MINUTE + 1))).toBe(0);
   });
 });

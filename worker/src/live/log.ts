@@ -78,6 +78,9 @@ export interface LogPosition {
 
 const COLUMNS = 'key, id, run, sent_below AS sentBelow, events, state';
 
+/** Generations one statement looks a key up in. NOTE: SQLite allows a function 127 arguments. */
+const GENERATIONS_PER_LOOKUP = 100;
+
 /**
  * A generation: its number (the second it was created, or one past the one before: a busy log
  * fills one in seconds), first id and table.
@@ -225,19 +228,24 @@ export class AdmissionLog {
   }
 
   /**
-   * A key's latest row, or null: a seek per generation, newest first — only those written before
-   * this object started unless `all` (its memory let the key go).
+   * A key's latest row, or null: a seek per generation, newest first, in one statement per
+   * {@link GENERATIONS_PER_LOOKUP} generations — only those written before this object started
+   * unless `all` (its memory let the key go).
    */
   latest(key: string, all: boolean): LogEntry | null {
-    for (const generation of [...this.generations].reverse()) {
-      if (!all && !this.older.has(generation)) continue;
-      const row = this.sql
-        .exec<Omit<LogEntry, 'generation'>>(
-          `SELECT ${COLUMNS} FROM ${this.table(generation)} WHERE key = ? ORDER BY id DESC LIMIT 1`,
-          key,
-        )
-        .toArray()[0];
-      if (row) return { ...row, generation };
+    const searched = this.generations.filter((generation) => all || this.older.has(generation)).reverse();
+    for (let start = 0; start < searched.length; start += GENERATIONS_PER_LOOKUP) {
+      // COALESCE stops at the first generation that has the key: the seeks after it do not run.
+      const seeks = searched.slice(start, start + GENERATIONS_PER_LOOKUP).map(
+        (generation) =>
+          `(SELECT json_object('key', key, 'id', id, 'run', run, 'sentBelow', sent_below, 'events', events,
+                               'state', state, 'generation', ${generation})
+            FROM ${this.table(generation)} WHERE key = ?1 ORDER BY id DESC LIMIT 1)`,
+      );
+      const { row } = this.sql
+        .exec<{ row: string | null }>(`SELECT COALESCE(${seeks.join(', ')}, NULL) AS row`, key)
+        .one();
+      if (row !== null) return JSON.parse(row) as LogEntry;
     }
     return null;
   }

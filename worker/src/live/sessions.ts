@@ -210,8 +210,8 @@ export class VisitorStore {
    * server time: a client clock an hour behind must not take a visitor off the live count);
    * returns how many remain. Memory only; their rows go with their generation.
    */
-  prune(now: number, force = false): number {
-    if (!force && now - this.prunedAt < PRUNE_EVERY_MS) return this.states.size;
+  prune(now: number): number {
+    if (now - this.prunedAt < PRUNE_EVERY_MS) return this.states.size;
     this.prunedAt = now;
     const cutoff = now - SESSION_TIMEOUT_MS;
     const liveSince = now - LIVE_WINDOW_MS;
