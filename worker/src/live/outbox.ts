@@ -176,7 +176,6 @@ export class Outbox {
     if (!this.legacy) return;
     this.legacyAfter = 0;
     this.refillLegacy();
-    if (!this.waiting.length) this.dropLegacy();
   }
 
   /**
@@ -413,8 +412,8 @@ export class DropCounter {
 
 /**
  * Hands the outbox and the drop totals to the queue when the ProjectDO's alarm runs, at most
- * {@link ROUNDS_PER_RUN} rounds a run, backing off from 1 s to 60 s while the queue refuses. The backoff lives in memory: after an eviction the
- * next alarm simply tries again.
+ * {@link ROUNDS_PER_RUN} rounds a run, backing off from 1 s to 60 s while the queue refuses. The
+ * backoff lives in memory: after an eviction the next alarm simply tries again.
  */
 export class OutboxFlusher {
   private failures = 0;
