@@ -8,6 +8,7 @@ import { expect, vi } from 'vitest';
 import type { AdmitRequest, ProjectDO, RateLimits } from '../src/live/index.ts';
 import type { DropReason, PendingEvent, QueueBody, StoredEvent } from '../src/pipeline/index.ts';
 import { enrichEvent } from '../src/ingest/enrich.ts';
+import { generationTables } from '../src/live/schema.ts';
 import { toHex, uuidv7 } from '../src/shared/ids.ts';
 
 export const SECOND = 1_000;
@@ -122,14 +123,20 @@ export function admitOne(
   );
 }
 
-/** The events waiting in a ProjectDO's outbox, oldest first, as the consumer will receive them. */
+/**
+ * The events a ProjectDO has admitted and still keeps in its admission log (sent or not), in the
+ * order they were admitted — a request's events grouped by visitor — as the consumer receives them.
+ */
 export function outboxEvents(stub: DurableObjectStub<ProjectDO>): Promise<StoredEvent[]> {
-  return runInDurableObject(stub, (_instance, state) =>
-    state.storage.sql
-      .exec<{ body: string }>('SELECT body FROM outbox ORDER BY id')
-      .toArray()
-      .flatMap((row) => JSON.parse(`[${row.body}]`) as StoredEvent[]),
-  );
+  return runInDurableObject(stub, (_instance, state) => {
+    const sql = state.storage.sql;
+    return generationTables(sql)
+      .flatMap((table) =>
+        sql.exec<{ id: number; body: string }>(`SELECT id, body FROM ${table} WHERE events > 0`).toArray(),
+      )
+      .sort((a, b) => a.id - b.id)
+      .flatMap((row) => JSON.parse(`[${row.body}]`) as StoredEvent[]);
+  });
 }
 
 /** The body of an `events` queue message. */

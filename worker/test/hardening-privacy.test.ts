@@ -189,7 +189,8 @@ describe('after a load run', () => {
     expect(stored).toBeGreaterThan(150);
     expect(d1.some((cell) => cell.where.startsWith('d1.sign_in_throttle'))).toBe(true);
     expect(consoleCells.length).toBeGreaterThan(20);
-    expect(objects.some((cell) => cell.where.includes('.visitors['))).toBe(true);
+    // Visitor state is in the ProjectDO's admission log (live/log.ts).
+    expect(objects.some((cell) => cell.where.includes('.log_'))).toBe(true);
   }, 120_000);
 });
 

@@ -5,7 +5,7 @@
  */
 import { runInDurableObject } from 'cloudflare:test';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { LIVE_WINDOW_MS, VisitorStore } from '../src/live/sessions.ts';
+import { LIVE_WINDOW_MS, type VisitorStore } from '../src/live/sessions.ts';
 import {
   admitRequest,
   freshProject,
@@ -26,9 +26,11 @@ async function admitAt(project: TestProjectDO, fingerprint: string, ts: number, 
   return result.ids;
 }
 
-/** The project's visitor rows, read through a store of its own over the object's storage. */
+/** The project's visitors, through the object's own store. */
 function inStore<T>(project: TestProjectDO, read: (store: VisitorStore) => T): Promise<T> {
-  return runInDurableObject(project.stub, (_instance, state) => read(new VisitorStore(state.storage.sql)));
+  return runInDurableObject(project.stub, (instance) =>
+    read((instance as unknown as { visitors: VisitorStore }).visitors),
+  );
 }
 
 beforeEach(() => {

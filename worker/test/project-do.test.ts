@@ -4,11 +4,13 @@
  * admission carries; the clock is pinned only so that no alarm fires (and prunes or flushes)
  * behind a test's back.
  */
-import { evictDurableObject, runInDurableObject } from 'cloudflare:test';
+import { evictDurableObject, runDurableObjectAlarm, runInDurableObject } from 'cloudflare:test';
 import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { RateLimits } from '../src/live/index.ts';
-import { VisitorStore, type VisitorState } from '../src/live/sessions.ts';
+import { AdmissionLog, GENERATION_MS, type LogRow, STATE_HORIZON_MS } from '../src/live/log.ts';
+import { generationTables } from '../src/live/schema.ts';
+import { encodeState, VisitorStore, type VisitorState } from '../src/live/sessions.ts';
 import {
   admitOne,
   DAY_D as D,
@@ -261,39 +263,117 @@ describe('eviction', () => {
   });
 });
 
+describe('the admission log', () => {
+  it('is dropped by the object’s own alarm once no visit state in it can matter, even when idle', async () => {
+    const project = await freshProject('pdo');
+    const tables = () => runInDurableObject(project.stub, (_instance, state) => generationTables(state.storage.sql));
+    await admitOne(project.stub, project.id, randomFingerprint(), PINNED_NOW);
+    expect(await runDurableObjectAlarm(project.stub)).toBe(true);
+    expect(await tables()).toHaveLength(1);
+    // The flush done, the alarm waits for the generation to expire: 40 minutes of rows, 40 more of use.
+    const expiry = PINNED_NOW + GENERATION_MS + STATE_HORIZON_MS;
+    expect(await runInDurableObject(project.stub, (_instance, state) => state.storage.getAlarm())).toBe(expiry);
+    vi.setSystemTime(expiry);
+    expect(await runDurableObjectAlarm(project.stub)).toBe(true);
+    expect(await tables()).toEqual([]);
+    // Then only the salt keeps an alarm: the next midnight's.
+    expect(await runInDurableObject(project.stub, (_instance, state) => state.storage.getAlarm())).toBe(
+      D + DAY + 1_000,
+    );
+  });
+});
+
 describe('the visitor store', () => {
-  const state = (key: string): VisitorState => ({
+  const state = (key: string, seq: number): VisitorState => ({
     key,
     visitor: key,
     sessionId: `s-${key}`,
-    lastSeen: PINNED_NOW,
-    liveAt: PINNED_NOW,
-    seq: 1,
+    lastSeen: PINNED_NOW + seq,
+    liveAt: PINNED_NOW + seq,
+    seq,
     page: '/',
     country: null,
     tokens: 10,
     tokensAt: PINNED_NOW,
   });
+  const row = (visitor: VisitorState, id: number): LogRow => ({
+    key: visitor.key,
+    id,
+    run: 'test',
+    sentBelow: id + 1,
+    events: 0,
+    body: '',
+    state: encodeState(visitor, { tokens: 1, at: PINNED_NOW }),
+  });
 
-  it('answers from a complete copy of a small table, and from SQLite once the table is larger', async () => {
+  it('finds a visitor written before the object started by its key in the log, and prefers what it holds', async () => {
     const project = await freshProject('pdo');
     await runInDurableObject(project.stub, (_instance, ctx) => {
       const sql = ctx.storage.sql;
-      const writer = new VisitorStore(sql);
-      writer.put(state('a'));
-      writer.put(state('b'));
-      // A new object over the same rows: small enough to copy whole, so misses need no SQLite.
-      const small = new VisitorStore(sql, 2);
-      expect(small.get('a')).toEqual(state('a'));
-      expect(small.get('nobody')).toBeNull();
-      // A row written behind its back is not seen: the copy is what it trusts (only it writes).
-      new VisitorStore(sql).put(state('c'));
-      expect(small.get('c')).toBeNull();
-      // Larger than it may copy: every miss reads SQLite.
-      const large = new VisitorStore(sql, 2);
-      expect(large.get('c')).toEqual(state('c'));
-      expect(large.get('b')).toEqual(state('b'));
-      expect(large.get('nobody')).toBeNull();
+      new AdmissionLog(sql).append([row(state('a', 1), 1), row(state('b', 1), 2), row(state('a', 2), 3)], PINNED_NOW);
+      // A store that starts later: the rows are the log's, not its memory's.
+      const store = new VisitorStore(new AdmissionLog(sql));
+      expect(store.get('a')).toEqual(state('a', 2));
+      expect(store.rowId('a')).toBe(3);
+      expect(store.get('nobody')).toBeNull();
+      store.put(state('b', 5), 9);
+      expect(store.get('b')).toEqual(state('b', 5));
+      // A store that read the live view back holds the live visitors' latest states.
+      const own = new VisitorStore(new AdmissionLog(sql));
+      own.restore(new AdmissionLog(sql).writtenSince(0, 'another run', own.room()), PINNED_NOW);
+      expect(own.needsRestore()).toBe(false);
+      expect(own.get('b')).toEqual(state('b', 1));
+      expect(own.get('nobody')).toBeNull();
+    });
+  });
+
+  it('reads back no more live states than it has room for: the newest, behind those it holds', async () => {
+    const project = await freshProject('pdo');
+    await runInDurableObject(project.stub, (_instance, ctx) => {
+      const sql = ctx.storage.sql;
+      new AdmissionLog(sql).append(
+        ['d', 'c', 'b', 'a'].map((key, i) => row(state(key, i + 1), i + 1)),
+        PINNED_NOW,
+      );
+      const store = new VisitorStore(new AdmissionLog(sql), 3);
+      store.put(state('e', 9), 9);
+      const read: string[] = [];
+      const entries = new AdmissionLog(sql).writtenSince(0, 'another run', store.room());
+      store.restore(
+        (function* () {
+          for (const entry of entries) {
+            read.push(entry.key);
+            yield entry;
+          }
+        })(),
+        PINNED_NOW,
+      );
+      // Two rows: room for three states, one held (one generation: read in key order).
+      expect(read).toEqual(['a', 'b']);
+      expect(store.live(PINNED_NOW + 10).visitors).toBe(3);
+      // The restored are the least recent: the next state lets the older of them go first.
+      store.put(state('f', 10), 10);
+      expect(store.live(PINNED_NOW + 10).visitors).toBe(3);
+      expect(store.rowId('b')).toBe(0);
+      expect(store.rowId('a')).toBe(4);
+    });
+  });
+
+  it('holds a bounded number of states, and finds one it let go in the log', async () => {
+    const project = await freshProject('pdo');
+    await runInDurableObject(project.stub, (_instance, ctx) => {
+      // A log this store writes itself: nothing in it is older than the store.
+      const log = new AdmissionLog(ctx.storage.sql);
+      const store = new VisitorStore(log, 2);
+      for (const [i, key] of ['a', 'b', 'c'].entries()) {
+        log.append([row(state(key, 1), i + 1)], PINNED_NOW);
+        store.put(state(key, 1), i + 1);
+      }
+      expect(store.live(PINNED_NOW + 1).visitors).toBe(2);
+      // `a`, admitted first, was let go; the log has it.
+      expect(store.get('a')).toEqual(state('a', 1));
+      expect(store.rowId('a')).toBe(1);
+      expect(store.get('nobody')).toBeNull();
     });
   });
 });

@@ -1,11 +1,12 @@
 /**
  * The decisions of an admission, apart from the object that stores their outcome: visitor ids,
- * which visit each event continues, and whether the token buckets allow the request.
+ * whether the token buckets allow the request, and which visit each event continues.
  */
-import type { DropReason, PendingEvent } from '../pipeline/messages.ts';
+import type { DropReason, PendingEvent, StoredEvent } from '../pipeline/messages.ts';
+import { uuidv7 } from '../shared/ids.ts';
 import { type Bucket, type RateLimits, refill, secondsUntil } from './rate-limit.ts';
 import { visitorId } from './salts.ts';
-import { continuesVisit, type VisitorState, type VisitorStore } from './sessions.ts';
+import { continuesVisit, nextVisitStep, type VisitorState, type VisitorStore } from './sessions.ts';
 
 /** One admission request: every event of one HTTP request, in order. */
 export interface AdmitRequest {
@@ -107,6 +108,43 @@ export function takeTokens(
     state.tokensAt = bucket.at;
   }
   return { projectBucket: { tokens: projectBucket.tokens - request.events.length, at: projectBucket.at } };
+}
+
+/**
+ * Place each event in its visitor's visits, updating the states in place; returns the events as
+ * stored, and per visitor (in order of first appearance) its events of the request.
+ */
+export function assignVisits(
+  request: AdmitRequest,
+  visitors: readonly VisitorState[],
+): { stored: StoredEvent[]; byVisitor: Map<VisitorState, StoredEvent[]> } {
+  const { now, project } = request;
+  const byVisitor = new Map<VisitorState, StoredEvent[]>();
+  const stored = request.events.map(({ event }, index): StoredEvent => {
+    const state = visitors[index] as VisitorState;
+    const step = nextVisitStep(state.seq ? state : null, event.ts, project.timezone, () => uuidv7(event.ts));
+    // A new visit carries today's id, even if the last one carried yesterday's.
+    if (step.isEntry) state.visitor = state.key;
+    state.sessionId = step.sessionId;
+    state.seq = step.seq;
+    state.lastSeen = Math.max(step.isEntry ? event.ts : state.lastSeen, event.ts);
+    // Presence is the server's clock: a client's may be minutes ahead or an hour behind.
+    state.liveAt = now;
+    state.page = event.path;
+    state.country = event.country;
+    const placed = {
+      ...event,
+      visitorId: state.visitor,
+      sessionId: step.sessionId,
+      seq: step.seq,
+      isEntry: step.isEntry,
+    };
+    const events = byVisitor.get(state);
+    if (events) events.push(placed);
+    else byVisitor.set(state, [placed]);
+    return placed;
+  });
+  return { stored, byVisitor };
 }
 
 function denial(scope: 'project' | 'visitor', seconds: number): AdmitResult {

@@ -28,6 +28,19 @@ export class SaltStore {
     return this.cache;
   }
 
+  /**
+   * Delete the salts older than yesterday's without drawing today's (an idle object's alarm at
+   * midnight); returns whether any salt is left.
+   */
+  prune(now: number): boolean {
+    const day = utcDay(now);
+    // Today's was drawn by `current`, which deleted the older ones then.
+    if (this.cache?.day === day) return true;
+    this.cache = null;
+    this.sql.exec('DELETE FROM salts WHERE day < ?', previousUtcDay(day));
+    return this.sql.exec('SELECT 1 FROM salts LIMIT 1').toArray().length > 0;
+  }
+
   /** The days whose salts exist, oldest first. */
   days(): string[] {
     return this.sql

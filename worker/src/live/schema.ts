@@ -2,8 +2,49 @@
  * The ProjectDO's SQLite schema, as ordered migrations. Every object runs the ones it has not run
  * yet when it starts, each in its own transaction, so a deployed object upgrades in place. Like
  * D1's migrations: append new steps, never edit a released one.
+ *
+ * NOTE: SQLite in a Durable Object bills every row written, and an index entry is a row: a table
+ * that is written per request has no secondary index here (what each step costs is measured in
+ * worker/test/project-do-rows.test.ts).
  */
-const MIGRATIONS: readonly (readonly string[])[] = [
+
+/** A step: a statement, or a function of the object's storage and clock for what SQL alone cannot say. */
+type Step = string | ((sql: SqlStorage, now: number) => void);
+
+/** The admission log's tables are named by the second they were created and their first row's id (`log.ts`). */
+const GENERATION_PREFIX = 'log_';
+
+/** The table of the admission log's generation created at `second` (since the epoch) whose first row is `first`. */
+export function generationTable(second: number, first: number): string {
+  return `${GENERATION_PREFIX}${second}_${first}`;
+}
+
+/** A generation's second and first id, from its table's name; null for any other table. */
+export function parseGenerationTable(table: string): { second: number; first: number } | null {
+  const match = /^log_(\d+)_(\d+)$/.exec(table);
+  return match ? { second: Number(match[1]), first: Number(match[2]) } : null;
+}
+
+/**
+ * One generation of the admission log (`log.ts`): a row per visitor per admitted request — its
+ * events, waiting for the queue, and the visitor's state after them. WITHOUT ROWID and keyed by
+ * (visitor key, id): an insert writes one row, and a visitor's latest state is one seek away.
+ */
+export function generationTableSql(table: string): string {
+  return `CREATE TABLE ${table} (
+    key TEXT NOT NULL, id INTEGER NOT NULL, run TEXT NOT NULL, sent_below INTEGER NOT NULL,
+    events INTEGER NOT NULL, body TEXT NOT NULL, state TEXT NOT NULL, PRIMARY KEY (key, id)) WITHOUT ROWID`;
+}
+
+/** Every generation table, by name (a read of the schema, not of the rows). */
+export function generationTables(sql: SqlStorage): string[] {
+  return sql
+    .exec<{ name: string }>("SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE 'log\\_%' ESCAPE '\\'")
+    .toArray()
+    .map((row) => row.name);
+}
+
+const MIGRATIONS: readonly (readonly Step[])[] = [
   [
     // Daily salts: only today's and yesterday's ever exist (salts.ts).
     'CREATE TABLE salts (day TEXT PRIMARY KEY, salt TEXT NOT NULL)',
@@ -46,18 +87,51 @@ const MIGRATIONS: readonly (readonly string[])[] = [
       share_id TEXT NOT NULL, address TEXT NOT NULL, tokens REAL NOT NULL, at INTEGER NOT NULL,
       PRIMARY KEY (share_id, address)) WITHOUT ROWID`,
   ],
+  [
+    // The admission log (log.ts) replaces the visitors table (a row, its primary key and two
+    // indexes written per request), recent_events (kept in memory now) and the outbox's rows: one
+    // row per visitor per request carries both the events and the visitor's state.
+    (sql, now) => {
+      // Open visits carry over as state rows without events (never sent).
+      if (sql.exec('SELECT 1 FROM visitors LIMIT 1').toArray().length) {
+        const table = generationTable(Math.floor(now / 1000), 0);
+        sql.exec(generationTableSql(table));
+        sql.exec(
+          `INSERT INTO ${table} (key, id, run, sent_below, events, body, state)
+           SELECT key, seen_at * 1000, 'v5', 0, 0, '', json_object(
+             'visitor', visitor, 'sessionId', session_id, 'lastSeen', last_seen, 'liveAt', seen_at, 'seq', seq,
+             'page', page, 'country', country, 'tokens', tokens, 'tokensAt', tokens_at)
+           FROM visitors`,
+        );
+      }
+      sql.exec('DROP TABLE visitors');
+      sql.exec('DROP TABLE recent_events');
+      // Rows still in the old outbox are sent from it, then it is dropped (outbox.ts).
+      if (!sql.exec('SELECT 1 FROM outbox LIMIT 1').toArray().length) sql.exec('DROP TABLE outbox');
+    },
+  ],
 ];
 
-/** Bring an object's storage up to the latest schema; returns the version it is at. */
-export function migrateProjectStorage(storage: DurableObjectStorage): number {
+/**
+ * Bring an object's storage up to the latest schema (or to version `target`: tests that upgrade an
+ * old object build it this way); returns the version it is at.
+ */
+export function migrateProjectStorage(
+  storage: DurableObjectStorage,
+  now: number = Date.now(),
+  target: number = MIGRATIONS.length,
+): number {
   const sql = storage.sql;
   sql.exec('CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)');
   const row = sql.exec<{ value: string }>("SELECT value FROM meta WHERE key = 'schema_version'").toArray()[0];
   let version = row ? Number(row.value) : 0;
-  for (; version < MIGRATIONS.length; version++) {
+  for (; version < target; version++) {
     const steps = MIGRATIONS[version] ?? [];
     storage.transactionSync(() => {
-      for (const step of steps) sql.exec(step);
+      for (const step of steps) {
+        if (typeof step === 'string') sql.exec(step);
+        else step(sql, now);
+      }
       sql.exec("INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?)", String(version + 1));
     });
   }

@@ -1,10 +1,12 @@
 /**
- * Visits (sessions) and live visitors, in the ProjectDO's SQLite storage with an in-memory copy
- * of the rows in use. One row per visitor seen in the last 30 minutes: its visit, the position of
- * its last event in that visit, the page it is on, and its rate-limit bucket.
+ * Visits (sessions) and live visitors: per visitor seen in the last 30 minutes, its visit, the
+ * position of its last event in that visit, the page it is on, and its rate-limit bucket. Held in
+ * memory; each admission's log row (`log.ts`) is what survives a restart.
  */
 
 import { dayInTimeZone } from '../shared/time.ts';
+import type { AdmissionLog, LogEntry } from './log.ts';
+import type { Bucket } from './rate-limit.ts';
 
 /** A visit ends after 30 minutes without events (Plausible's and Google Analytics' rule). */
 export const SESSION_TIMEOUT_MS = 30 * 60_000;
@@ -44,19 +46,6 @@ export interface VisitorState {
   tokensAt: number;
 }
 
-interface Row extends Record<string, SqlStorageValue> {
-  key: string;
-  visitor: string;
-  session_id: string;
-  last_seen: number;
-  seen_at: number;
-  seq: number;
-  page: string;
-  country: string | null;
-  tokens: number;
-  tokens_at: number;
-}
-
 /** Where an event falls in its visitor's visits. */
 export interface VisitStep {
   sessionId: string;
@@ -88,145 +77,200 @@ export function nextVisitStep(
   return { sessionId: state.sessionId, seq: state.seq + 1, isEntry: false };
 }
 
-/**
- * Visitors held in memory as a complete copy of the table, at most (~300 bytes each, well inside
- * an object's 128 MB); an object that starts with more reads SQLite on a cache miss instead.
- */
-const FULL_CACHE_ROWS = 50_000;
-
-function stateOf(row: Row): VisitorState {
-  return {
-    key: row.key,
-    visitor: row.visitor,
-    sessionId: row.session_id,
-    lastSeen: row.last_seen,
-    liveAt: row.seen_at,
-    seq: row.seq,
-    page: row.page,
-    country: row.country,
-    tokens: row.tokens,
-    tokensAt: row.tokens_at,
-  };
+/** A visitor's state as a log row keeps it (`log.ts`), with the project's bucket after the same request. */
+interface StoredState extends Omit<VisitorState, 'key'> {
+  project?: Bucket;
 }
 
-/** Visitor rows, cached in memory, written through to SQLite. */
-export class VisitorStore {
-  private readonly cache = new Map<string, VisitorState>();
-  /**
-   * Whether the cache holds every stored row, so that a miss is an answer: most events come from
-   * visitors not seen in the last 30 minutes, and each SELECT that finds nothing costs the object
-   * a storage call. Set on first use when the table is small enough to hold in memory.
-   */
-  private complete: boolean | null = null;
+/** A log row's `state`: the visitor's state after the request, and the project's bucket. */
+export function encodeState(state: VisitorState, project: Bucket): string {
+  const { key: _key, ...rest } = state;
+  return JSON.stringify({ ...rest, project } satisfies StoredState);
+}
 
-  /**
-   * Tables come from `migrateProjectStorage` (`schema.ts`). `fullCacheRows`: the most rows to hold
-   * as a complete copy (tests lower it).
-   */
+/** The visitor state and project bucket a log row's `state` holds. */
+export function decodeState(key: string, json: string): { state: VisitorState; project: Bucket | null } {
+  const { project, ...rest } = JSON.parse(json) as StoredState;
+  return { state: { ...rest, key }, project: project ?? null };
+}
+
+/** Visitor states dropped from memory at most this often (a walk over all of them). */
+const PRUNE_EVERY_MS = 60_000;
+
+/**
+ * Visitor states held in memory at most (≈ 20 MB); the least recently admitted go first, and are
+ * found in the log again if they come back. NOTE: the live view counts only the states held, so a
+ * project with more visitors live in 5 minutes than this undercounts them: it should shard.
+ */
+export const MAX_STATES = 50_000;
+
+/**
+ * Visitor states, in memory. Every admission writes its visitors' states to the log (`log.ts`),
+ * so memory is only lost with the object, or let go past {@link MAX_STATES}: a visitor not in memory
+ * is then looked up by key in the log (a seek per generation, never a scan), and after a restart
+ * the live view reads the last minutes' rows once when it is first asked for (`restore`).
+ */
+export class VisitorStore {
+  private readonly states = new Map<string, VisitorState>();
+  /** The id of each visitor's latest log row: a new row's id must be larger. */
+  private readonly rows = new Map<string, number>();
+  /** Whether the live visitors of the log's older rows are in memory. */
+  private liveRestored = false;
+  /** Whether a state this object wrote was let go (past `maxStates`): a miss must look in all the log. */
+  private letGo = false;
+  private prunedAt = 0;
+
   constructor(
-    private readonly sql: SqlStorage,
-    private readonly fullCacheRows = FULL_CACHE_ROWS,
+    private readonly log: AdmissionLog,
+    private readonly maxStates = MAX_STATES,
   ) {}
 
   /** A visitor's state by today's (or yesterday's) visitor id, or null if it has none. */
   get(key: string): VisitorState | null {
-    this.complete ??= this.loadAll();
-    const cached = this.cache.get(key);
-    if (cached || this.complete) return cached ?? null;
-    const row = this.sql.exec<Row>('SELECT * FROM visitors WHERE key = ?', key).toArray()[0];
+    const known = this.states.get(key);
+    if (known || (!this.letGo && !this.log.hasOlder())) return known ?? null;
+    const row = this.log.latest(key, this.letGo);
     if (!row) return null;
-    const state = stateOf(row);
-    this.cache.set(key, state);
+    const { state } = decodeState(key, row.state);
+    this.hold(state, row.id);
     return state;
   }
 
-  /** Read every row into the cache if there are at most `fullCacheRows`; whether it did. */
-  private loadAll(): boolean {
-    const { n } = this.sql.exec<{ n: number }>('SELECT COUNT(*) AS n FROM visitors').one();
-    if (n > this.fullCacheRows) return false;
-    for (const row of this.sql.exec<Row>('SELECT * FROM visitors')) this.cache.set(row.key, stateOf(row));
-    return true;
+  /** The id of a visitor's latest log row (0 when it has none). */
+  rowId(key: string): number {
+    return this.rows.get(key) ?? 0;
   }
 
-  /** Store a visitor's state. */
-  put(state: VisitorState): void {
-    this.cache.set(state.key, state);
-    this.sql.exec(
-      `INSERT OR REPLACE INTO visitors
-       (key, visitor, session_id, last_seen, seen_at, seq, page, country, tokens, tokens_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-      state.key,
-      state.visitor,
-      state.sessionId,
-      state.lastSeen,
-      state.liveAt,
-      state.seq,
-      state.page,
-      state.country,
-      state.tokens,
-      state.tokensAt,
-    );
+  /** Keep a visitor's state, written by the admission as the log row `rowId`. */
+  put(state: VisitorState, rowId: number): void {
+    this.hold(state, rowId);
   }
 
-  /** Forget one visitor row (a visit carried over midnight moves to today's key). */
+  /** Forget one visitor (a visit carried over midnight moves to today's key). */
   delete(key: string): void {
-    this.cache.delete(key);
-    this.sql.exec('DELETE FROM visitors WHERE key = ?', key);
+    this.states.delete(key);
+    this.rows.delete(key);
+  }
+
+  /** Whether the live view needs the log's older rows first ({@link restore}). */
+  needsRestore(): boolean {
+    return !this.liveRestored && this.log.hasOlder();
+  }
+
+  /** States memory has room for before it lets any go (what a restore reads at most). */
+  room(): number {
+    return Math.max(0, this.maxStates - this.states.size);
+  }
+
+  /**
+   * Take the latest state of each visitor live at `now` from log entries of the last minutes
+   * (`AdmissionLog.writtenSince`: a visitor's newest row is among them if it is live), keeping the
+   * newer states memory already has. Entries are taken one at a time, so memory holds no more than
+   * the states kept; they are held as less recent than this run's, in the order they were
+   * admitted. A visit carried over midnight left its old key's row behind; its id is the one the
+   * carried state's events carry, so that row is dropped.
+   */
+  restore(entries: Iterable<LogEntry>, now: number): void {
+    const liveSince = now - LIVE_WINDOW_MS;
+    const found = new Map<string, { state: VisitorState; id: number }>();
+    for (const entry of entries) {
+      const known = this.rows.get(entry.key) ?? found.get(entry.key)?.id;
+      if (known !== undefined && known >= entry.id) continue;
+      const { state } = decodeState(entry.key, entry.state);
+      if (state.liveAt >= liveSince) found.set(entry.key, { state, id: entry.id });
+    }
+    // Rebuilt in admission order: the restored states first (the least recent), then this run's.
+    const current = [...this.states.values()].map((state) => ({ state, id: this.rowId(state.key) }));
+    this.states.clear();
+    this.rows.clear();
+    for (const { state, id } of [...[...found.values()].sort((a, b) => a.id - b.id), ...current]) {
+      this.hold(state, id);
+    }
+    const carriedFrom = new Set<string>();
+    for (const state of this.states.values()) if (state.visitor !== state.key) carriedFrom.add(state.visitor);
+    for (const key of carriedFrom) this.delete(key);
+    this.liveRestored = true;
+  }
+
+  /** Hold a state as the most recently admitted, letting the least recent go past `maxStates`. */
+  private hold(state: VisitorState, rowId: number): void {
+    // Deleted first, so that the map's order is the order of admission.
+    this.states.delete(state.key);
+    this.states.set(state.key, state);
+    this.rows.set(state.key, rowId);
+    for (const key of this.states.keys()) {
+      if (this.states.size <= this.maxStates) break;
+      this.delete(key);
+      this.letGo = true;
+    }
   }
 
   /**
    * Forget visitors whose visit has ended (by event time) and who have left the live window (by
    * server time: a client clock an hour behind must not take a visitor off the live count);
-   * returns how many remain.
+   * returns how many remain. Memory only; their rows go with their generation.
    */
   prune(now: number): number {
+    if (now - this.prunedAt < PRUNE_EVERY_MS) return this.states.size;
+    this.prunedAt = now;
     const cutoff = now - SESSION_TIMEOUT_MS;
     const liveSince = now - LIVE_WINDOW_MS;
-    this.sql.exec('DELETE FROM visitors WHERE last_seen < ? AND seen_at < ?', cutoff, liveSince);
-    for (const [key, state] of this.cache) {
-      if (state.lastSeen < cutoff && state.liveAt < liveSince) this.cache.delete(key);
+    for (const [key, state] of this.states) {
+      if (state.lastSeen < cutoff && state.liveAt < liveSince) {
+        this.states.delete(key);
+        this.rows.delete(key);
+      }
     }
-    return this.sql.exec<{ n: number }>('SELECT COUNT(*) AS n FROM visitors').one().n;
+    return this.states.size;
   }
 
   /**
-   * Visitors whose latest event reached the server in the last 5 minutes, with their current pages and countries, most visited
-   * first (visitors without a known country last, as `null`).
+   * Visitors whose latest event reached the server in the last 5 minutes, with their current
+   * pages and countries, most visited first (visitors without a known country last, as `null`).
    */
   live(now: number): LiveSnapshot {
-    const since = now - LIVE_WINDOW_MS;
-    const pages = this.sql
-      .exec<{ path: string; visitors: number }>(
-        `SELECT page AS path, COUNT(*) AS visitors FROM visitors WHERE seen_at >= ?
-         GROUP BY page ORDER BY visitors DESC, page LIMIT ?`,
-        since,
-        LIVE_LIST_LIMIT,
-      )
-      .toArray();
-    const countries = this.sql
-      .exec<{ country: string | null; visitors: number }>(
-        `SELECT country, COUNT(*) AS visitors FROM visitors WHERE seen_at >= ?
-         GROUP BY country ORDER BY visitors DESC, country IS NULL, country LIMIT ?`,
-        since,
-        LIVE_LIST_LIMIT,
-      )
-      .toArray();
-    return { visitors: this.liveCount(now), pages, countries };
+    const pages = new Map<string, number>();
+    const countries = new Map<string | null, number>();
+    let visitors = 0;
+    for (const state of this.liveStates(now)) {
+      visitors++;
+      pages.set(state.page, (pages.get(state.page) ?? 0) + 1);
+      countries.set(state.country, (countries.get(state.country) ?? 0) + 1);
+    }
+    const byCount =
+      <T>(order: (a: T, b: T) => number) =>
+      (a: [T, number], b: [T, number]) =>
+        b[1] - a[1] || order(a[0], b[0]);
+    return {
+      visitors,
+      pages: [...pages]
+        .sort(byCount<string>((a, b) => (a < b ? -1 : a > b ? 1 : 0)))
+        .slice(0, LIVE_LIST_LIMIT)
+        .map(([path, count]) => ({ path, visitors: count })),
+      countries: [...countries]
+        .sort(byCount<string | null>((a, b) => (a === null ? 1 : b === null ? -1 : a < b ? -1 : a > b ? 1 : 0)))
+        .slice(0, LIVE_LIST_LIMIT)
+        .map(([country, count]) => ({ country, visitors: count })),
+    };
   }
 
   /** How many visitors sent an event in the last 5 minutes (server time). */
   liveCount(now: number): number {
-    return this.sql
-      .exec<{ n: number }>('SELECT COUNT(*) AS n FROM visitors WHERE seen_at >= ?', now - LIVE_WINDOW_MS)
-      .one().n;
+    let count = 0;
+    for (const _ of this.liveStates(now)) count++;
+    return count;
   }
 
   /** When the next live visitor leaves the 5-minute window (the count drops then), or null if none is live. */
   nextLiveExpiry(now: number): number | null {
-    const oldest = this.sql
-      .exec<{ t: number | null }>('SELECT MIN(seen_at) AS t FROM visitors WHERE seen_at >= ?', now - LIVE_WINDOW_MS)
-      .one().t;
+    let oldest: number | null = null;
+    for (const state of this.liveStates(now)) oldest = oldest === null ? state.liveAt : Math.min(oldest, state.liveAt);
     return oldest === null ? null : oldest + LIVE_WINDOW_MS + 1;
+  }
+
+  private *liveStates(now: number): Generator<VisitorState> {
+    const since = now - LIVE_WINDOW_MS;
+    for (const state of this.states.values()) if (state.liveAt >= since) yield state;
   }
 }
 

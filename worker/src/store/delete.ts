@@ -9,9 +9,10 @@ import * as schema from '../db/schema.ts';
 import { clearIsolateCaches } from '../shared/isolate-cache.ts';
 import { bumpVersionsStatement } from './freshness.ts';
 
-/** What deleting needs of the ProjectDO (`live/project-do.ts`): its storage, gone. */
+/** What deleting needs of the ProjectDO (`live/project-do.ts`): its storage gone, or told of a reset. */
 interface ProjectStorage extends Rpc.DurableObjectBranded {
   destroy(): Promise<void>;
+  dataReset(): Promise<void>;
 }
 
 /** Rows deleted per statement, so that a project with millions of events never holds D1 for long. */
@@ -73,9 +74,14 @@ export const DATA_TABLES: readonly string[] = [
 /**
  * Reset a project's data: its events, rollups, marks and drop counts go; its settings, goals,
  * funnels, members, keys and share links stay. The rollup version moves, so no cached answer
- * outlives the reset. Events on the queue at that moment are still written afterwards.
+ * outlives the reset. Events on the queue or waiting in the ProjectDO at that moment are still
+ * written afterwards. The ProjectDO is told first, so that none it had already sent comes back
+ * (a restart checks its last rows against D1 and would send again what D1 no longer holds); if it
+ * cannot be reached, nothing is deleted.
  */
 export async function resetProjectData(env: Env, projectId: string, now: number): Promise<void> {
+  const stub = env.PROJECT.get(env.PROJECT.idFromName(projectId)) as DurableObjectStub<ProjectStorage>;
+  await stub.dataReset();
   for (const table of DATA_TABLES) await deleteRows(env.DB, table, projectId);
   // Nothing is left to be partial: a day the purge once cut into is an empty day now.
   await env.DB.batch([
