@@ -315,6 +315,27 @@ describe('silence', () => {
   });
 });
 
+describe('a page on a local host', () => {
+  it('is told once in the console why nothing is counted (t.local, served for a local Referer)', async () => {
+    const silent = runPath('local-worker');
+    await openPage();
+    const said: string[] = [];
+    page.on('console', (message) => {
+      if (message.text().startsWith('Tally:')) said.push(message.text());
+    });
+    await page.goto(`${site.url}${silent}`);
+    await page.waitForFunction(() => typeof (window as { tally?: { optOut?: unknown } }).tally?.optOut === 'function');
+    await page.evaluate(() => {
+      const tally = (window as unknown as { tally(name: string): void }).tally;
+      tally('custom');
+      tally('again');
+    });
+    await expect.poll(() => said.length).toBe(1);
+    expect(said[0]).toMatch(/^Tally: this page is not counted: .*data-allow-local/);
+    expect(eventsFrom(silent)).toEqual([]);
+  });
+});
+
 describe('privacy', () => {
   /** What the page's origin keeps: both Web Storages, entry by entry, and its IndexedDB databases. */
   function storedByPage(): Promise<{ local: object; session: object; databases: string[] }> {

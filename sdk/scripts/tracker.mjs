@@ -31,18 +31,41 @@ export const VARIANTS = [
     description: 'without outbound-link and file-download clicks',
     stubs: { 'clicks.ts': 'export function trackClicks() {}' },
   },
+  {
+    // Served by the worker in place of t.js to pages on a local host (worker/src/tracker/index.ts).
+    name: 't.local',
+    description: 'the default, saying once in the console why a page is not counted (served to local pages)',
+    stubs: {
+      // Imports from a stub reach the real files: this wraps the real ignore.ts.
+      'ignore.ts': [
+        "import { currentPage, ignored as quiet, OPT_OUT_KEY } from './ignore.ts';",
+        "import { explain } from './explain.ts';",
+        "export { currentPage, OPT_OUT_KEY, optIn, optOut } from './ignore.ts';",
+        'export const ignored = () => explain(quiet(), OPT_OUT_KEY, currentPage);',
+      ].join('\n'),
+    },
+  },
 ];
 
-/** esbuild plugin: resolve the listed tracker modules to the given source instead. */
+/**
+ * esbuild plugin: resolve the listed tracker modules to the given source instead. A stub may
+ * import the module it replaces (to wrap it): imports from a stub resolve to the real files.
+ */
 function stubModules(stubs) {
+  const dir = path.join(SDK, 'src/tracker');
   return {
     name: 'stub-modules',
     setup(build) {
       build.onResolve({ filter: /^\.\/[\w-]+\.ts$/ }, (args) => {
         const file = path.basename(args.path);
+        if (args.namespace === 'stub') return { path: path.join(dir, file) };
         return file in stubs ? { path: file, namespace: 'stub' } : undefined;
       });
-      build.onLoad({ filter: /.*/, namespace: 'stub' }, (args) => ({ contents: stubs[args.path], loader: 'ts' }));
+      build.onLoad({ filter: /.*/, namespace: 'stub' }, (args) => ({
+        contents: stubs[args.path],
+        loader: 'ts',
+        resolveDir: dir,
+      }));
     },
   };
 }

@@ -47,6 +47,32 @@ describe('GET /t.js', () => {
     expect(await stale.text()).toBe(TRACKER_BUNDLES.t.source);
   });
 
+  it('serves pages on a local host t.local, which says why it counts nothing there; other pages and pinned URLs t.js', async () => {
+    for (const referer of [
+      'http://localhost:5173/',
+      'http://127.0.0.1:8080/a',
+      'http://[::1]:3000/',
+      'http://0.0.0.0/',
+    ]) {
+      const res = await get('/t.js', { headers: { referer } });
+      expect(await res.text(), referer).toBe(TRACKER_BUNDLES['t.local'].source);
+      expect(res.headers.get('etag')).toBe(`"${TRACKER_BUNDLES['t.local'].hash}"`);
+      expect(res.headers.get('vary')).toBe('Referer');
+    }
+    for (const referer of ['https://example.com/', 'https://localhost.example.com/', 'not a url']) {
+      const res = await get('/t.js', { headers: { referer } });
+      expect(await res.text(), referer).toBe(TRACKER_BUNDLES.t.source);
+      expect(res.headers.get('vary')).toBe('Referer');
+    }
+    const pinned = await get(`/t.${TRACKER_BUNDLES.t.hash}.js`, { headers: { referer: 'http://localhost/' } });
+    expect(await pinned.text()).toBe(TRACKER_BUNDLES.t.source);
+    const lite = await get('/t.lite.js', { headers: { referer: 'http://localhost/' } });
+    expect(await lite.text()).toBe(TRACKER_BUNDLES['t.lite'].source);
+    // The message is in t.local only: t.js keeps its bytes.
+    expect(TRACKER_BUNDLES['t.local'].source).toContain('Tally: this page is not counted');
+    expect(TRACKER_BUNDLES.t.source).not.toContain('console');
+  });
+
   it('answers HEAD with the headers and no body', async () => {
     const res = await get('/t.js', { method: 'HEAD' });
     expect(res.status).toBe(200);

@@ -12,6 +12,12 @@
  *   immutable, for sites that pin a version (with its `integrity` for SRI);
  * - `/t.lite.js` and `/t.lite.<hash>.js` — the variant without click tracking, likewise.
  *
+ * A page on a local host (localhost, 127.x, [::1], 0.0.0.0, by its `Referer`) that asks for
+ * `/t.js` gets `t.local`: the same tracker, which also says once in the console why it counts
+ * nothing there (no `data-allow-local`), since a site owner trying the snippet locally otherwise
+ * sees nothing happen and no cause. The answer varies by `Referer`. Pinned URLs never switch
+ * (their bytes are what an SRI hash names).
+ *
  * A hash that is no longer current redirects to the variant's short-cached URL: the site keeps
  * being counted (unless it pinned the old bytes with SRI, which no server can honour).
  * The bundles are built by `sdk/scripts/build.mjs` into `bundle.generated.ts`.
@@ -53,6 +59,17 @@ export function resolveScript(file: string): ScriptRequest {
   return match[2] === bundle.hash ? { kind: 'pinned', variant, bundle } : { kind: 'outdated', variant };
 }
 
+/** Whether a `Referer` names a page on a local host, where the tracker counts nothing by default. */
+export function fromLocalPage(referer: string | undefined): boolean {
+  if (!referer) return false;
+  try {
+    // The same hosts the tracker itself treats as local (sdk/src/tracker/ignore.ts).
+    return /^(127\.|\[::1|0\.0\.0\.0)|localhost$/.test(new URL(referer).hostname);
+  } catch {
+    return false;
+  }
+}
+
 /** Whether an `If-None-Match` header already names this ETag. */
 function matchesEtag(header: string | undefined, etag: string): boolean {
   if (!header) return false;
@@ -71,11 +88,15 @@ export const trackerRoutes = new Hono().get('/:file{t[.a-z0-9]*\\.js}', (c) => {
   if (script.kind === 'outdated') {
     return c.body(null, 307, { ...headers, Location: `/${script.variant}.js`, 'Cache-Control': SHORT_CACHE });
   }
-  const etag = `"${script.bundle.hash}"`;
+  const explained = script.kind === 'current' && script.variant === 't';
+  const bundle: TrackerBundle =
+    explained && fromLocalPage(c.req.header('referer')) ? TRACKER_BUNDLES['t.local'] : script.bundle;
+  const etag = `"${bundle.hash}"`;
   Object.assign(headers, {
     'Cache-Control': script.kind === 'pinned' ? IMMUTABLE_CACHE : SHORT_CACHE,
     ETag: etag,
+    ...(explained ? { Vary: 'Referer' } : {}),
   });
   if (matchesEtag(c.req.header('if-none-match'), etag)) return c.body(null, 304, headers);
-  return c.body(script.bundle.source, 200, { ...headers, 'Content-Type': 'text/javascript; charset=utf-8' });
+  return c.body(bundle.source, 200, { ...headers, 'Content-Type': 'text/javascript; charset=utf-8' });
 });
