@@ -267,16 +267,22 @@ export class AdmissionLog {
       if (!this.older.has(generation)) continue;
       // NOTE: LIMIT, not a break in the loop: a cursor left open keeps its table locked. In key
       // order, not by id: a sort would read each row twice.
-      const cursor = this.sql.exec<Omit<LogEntry, 'generation'>>(
-        `SELECT ${COLUMNS} FROM ${this.table(generation)} WHERE id >= ? AND run != ? LIMIT ?`,
-        since * 1000,
-        run,
-        left,
-      );
-      for (const row of cursor) {
-        left--;
+      // One row past the limit: if it shares the last key, that key was cut and only its older
+      // rows were read, so it is left out whole (its latest row is looked up when it returns).
+      const rows = this.sql
+        .exec<Omit<LogEntry, 'generation'>>(
+          `SELECT ${COLUMNS} FROM ${this.table(generation)} WHERE id >= ? AND run != ? LIMIT ?`,
+          since * 1000,
+          run,
+          left + 1,
+        )
+        .toArray();
+      const cut = rows.length > left ? (rows[left] as Omit<LogEntry, 'generation'>).key : undefined;
+      for (const row of rows.slice(0, left)) {
+        if (cut !== undefined && row.key === cut) continue;
         yield { ...row, generation };
       }
+      left = cut === undefined ? left - rows.length : 0;
     }
   }
 

@@ -74,8 +74,10 @@ export const DATA_TABLES: readonly string[] = [
 /**
  * Reset a project's data: its events, rollups, marks and drop counts go; its settings, goals,
  * funnels, members, keys and share links stay. The rollup version moves, so no cached answer
- * outlives the reset. Events on the queue or waiting in the ProjectDO at that moment are still
- * written afterwards. The ProjectDO is told first, so that none it had already sent comes back
+ * outlives the reset. It is not one transaction: events accepted while it runs (on the queue, or
+ * waiting in the ProjectDO) may be written before their table is emptied and go with it, or after
+ * and stay (their hour's mark may be gone then: the cron will not roll them up until the hour is
+ * written again). The ProjectDO is told first, so that none it had already sent comes back
  * (a restart checks its last rows against D1 and would send again what D1 no longer holds); if it
  * cannot be reached, nothing is deleted.
  */
