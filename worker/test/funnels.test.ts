@@ -1,5 +1,6 @@
 /** Funnels through the real Worker: round trips, validation naming the field, unique names. */
 import { describe, expect, it } from 'vitest';
+import { MAX_FUNNELS } from '../src/projects/funnels.ts';
 import { api, expectJson } from './accounts.ts';
 import {
   conflictFields,
@@ -82,4 +83,31 @@ describe('funnels', () => {
     });
     expect(await conflictFields(rename)).toEqual([['name']]);
   });
+
+  it(`a project keeps at most ${MAX_FUNNELS} funnels (409), so the cron's work per day stays bounded`, async () => {
+    const { projectId, owner } = await team();
+    for (let i = 0; i < MAX_FUNNELS; i++)
+      await createFunnel(owner.token, projectId, { name: `F${i}`, steps: twoSteps });
+    const over = await api(funnelsPath(projectId), {
+      method: 'POST',
+      token: owner.token,
+      body: { name: 'One more', steps: twoSteps },
+    });
+    expect(await conflictFields(over)).toEqual([[]]);
+    // A taken name is still named as such while there is room.
+    await api(`${funnelsPath(projectId)}/${(await createFunnelList(owner.token, projectId))[0]?.id}`, {
+      method: 'DELETE',
+      token: owner.token,
+    });
+    const taken = await api(funnelsPath(projectId), {
+      method: 'POST',
+      token: owner.token,
+      body: { name: 'F1', steps: twoSteps },
+    });
+    expect(await conflictFields(taken)).toEqual([['name']]);
+  });
 });
+
+async function createFunnelList(token: string, projectId: string): Promise<Funnel[]> {
+  return (await expectJson<{ funnels: Funnel[] }>(await api(funnelsPath(projectId), { token }), 200)).funnels;
+}

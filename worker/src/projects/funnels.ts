@@ -4,7 +4,7 @@
  */
 import { z } from '@hono/zod-openapi';
 import { and, asc, eq, sql } from 'drizzle-orm';
-import { type Db, funnels, rollupHours, rollups } from '../db/index.ts';
+import { type Db, funnels, projects, rollupHours, rollups } from '../db/index.ts';
 import { FUNNEL_DIMENSION, funnelRollupKey } from '../stats/funnel-sql.ts';
 import { remarkEventHoursStatements } from '../store/index.ts';
 import { isUniqueViolation } from '../shared/db-errors.ts';
@@ -13,6 +13,12 @@ import { uuidv7 } from '../shared/ids.ts';
 import type { ProjectAccess } from '../auth/access.ts';
 import type { GoalStep } from '../stats/goal-matching.ts';
 import { GoalNameSchema, GoalStepSchema } from './goals.ts';
+
+/**
+ * Funnels a project keeps: the cron rolls each one up with its own statement per day and per hour
+ * of the open day (`stats/funnel-sql.ts`), so their number bounds that work.
+ */
+export const MAX_FUNNELS = 25;
 
 /** Steps of a funnel: fewer than two is not a funnel; more than eight is more than a dashboard shows. */
 export const FUNNEL_STEPS = { min: 2, max: 8 } as const;
@@ -92,13 +98,42 @@ export async function createFunnel(
     steps: stepsJson(input.steps),
     createdAt: now,
   };
+  // The count and the insert are one statement, so saves at once cannot pass the limit. The
+  // SELECT reads the project's own row: one row to insert, or none when the limit is reached.
+  // NOTE: drizzle's INSERT … SELECT names every column of the table, in order.
+  const values = db
+    .select({
+      id: sql<string>`${row.id}`.as('id'),
+      projectId: sql<string>`${row.projectId}`.as('project_id'),
+      name: sql<string>`${row.name}`.as('name'),
+      steps: sql<string>`${row.steps}`.as('steps'),
+      createdAt: sql<number>`${now}`.as('created_at'),
+    })
+    .from(projects)
+    .where(
+      and(
+        eq(projects.id, row.projectId),
+        sql`(SELECT count(*) FROM ${funnels} WHERE ${funnels.projectId} = ${row.projectId}) < ${MAX_FUNNELS}`,
+      ),
+    );
   const [inserted] = await db.batch([
-    db.insert(funnels).values(row).onConflictDoNothing().returning(),
+    db.insert(funnels).select(values).onConflictDoNothing().returning(),
     // Only if the funnel was written (not a conflict): its days are rolled up again, with it.
     ...remarkEventHoursStatements(db, row.projectId, now, sql`EXISTS (SELECT 1 FROM funnels WHERE id = ${row.id})`),
   ]);
-  if (!inserted[0]) throw nameTaken();
-  return funnelView(inserted[0]);
+  if (!inserted[0]) {
+    const [{ count } = { count: 0 }] = await db
+      .select({ count: sql<number>`count(*)` })
+      .from(funnels)
+      .where(eq(funnels.projectId, row.projectId));
+    if (count >= MAX_FUNNELS) {
+      throw new ApiError(409, 'conflict', `A project keeps at most ${MAX_FUNNELS} funnels; delete one first`, [
+        { path: [], message: `at most ${MAX_FUNNELS} funnels per project` },
+      ]);
+    }
+    throw nameTaken();
+  }
+  return funnelView(row);
 }
 
 /** Statements deleting a funnel's rollup rows, daily and hourly, of every definition it had. */
