@@ -13,9 +13,9 @@ import { FUNNEL_DIMENSION } from '../src/stats/funnel-sql.ts';
 import { addDays, dayBounds, formatDate, type LocalDate, localDate, parseDate } from '../src/shared/calendar.ts';
 import { api } from './accounts.ts';
 import type { RawEvent } from './query-oracle.ts';
-import { insertEvents, scenario, WINDOW } from './query-oracle-data.ts';
+import { scenario, WINDOW } from './query-oracle-data.ts';
 import { type FunnelRequest, funnelSteps, insertFunnel, runFunnelOracle } from './query-oracle-funnels.ts';
-import { event, type Owner, seed, signUp } from './query-oracle-harness.ts';
+import { event, type Owner, seed, signUp, writeLate } from './query-oracle-harness.ts';
 
 let me: Owner;
 beforeAll(async () => {
@@ -24,8 +24,6 @@ beforeAll(async () => {
 afterEach(() => {
   vi.useRealTimers();
 });
-
-const HOUR = 3_600_000;
 
 async function call(method: string, path: string, body?: unknown): Promise<unknown> {
   const res = await exports.default.fetch(`http://tally.test${path}`, {
@@ -40,18 +38,6 @@ async function call(method: string, path: string, body?: unknown): Promise<unkno
 
 const askFunnel = (projectId: string, funnel: string, request: FunnelRequest) =>
   call('POST', '/api/v1/funnel', { project: projectId, funnel, ...request });
-
-/** Events written after the fact, marking their own hours as the consumer's batch does. */
-async function writeLate(projectId: string, late: readonly RawEvent[]): Promise<void> {
-  await insertEvents(projectId, late, false);
-  for (const hour of new Set(late.map((event) => Math.floor(event.ts / HOUR)))) {
-    await env.DB.prepare(
-      'INSERT INTO rollup_dirty (project_id, hour, mark) VALUES (?, ?, 1) ON CONFLICT DO UPDATE SET mark = mark + 1',
-    )
-      .bind(projectId, hour)
-      .run();
-  }
-}
 
 async function funnelRows(projectId: string, table: 'rollups' | 'rollup_hours'): Promise<number> {
   const row = await env.DB.prepare(`SELECT COUNT(*) AS n FROM ${table} WHERE project_id = ? AND dimension = ?`)

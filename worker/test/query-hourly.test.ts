@@ -13,9 +13,9 @@ import { HOUR_GRACE_MS } from '../src/rollup/hours.ts';
 import { addDays, dayBounds, formatDate, type LocalDate, parseDate } from '../src/shared/calendar.ts';
 import { type OracleQuery, type RawEvent, runOracle } from './query-oracle.ts';
 import type { OracleGoal } from './query-oracle-goals.ts';
-import { filterOn, insertEvents, materialize, POOL_VALUES, queryShape, scenario, WINDOW } from './query-oracle-data.ts';
+import { filterOn, materialize, POOL_VALUES, queryShape, scenario, WINDOW } from './query-oracle-data.ts';
 import type { Filter } from './query-oracle.ts';
-import { ask, event, seed, signInBeforeAll } from './query-oracle-harness.ts';
+import { ask, event, seed, signInBeforeAll, writeLate } from './query-oracle-harness.ts';
 
 signInBeforeAll();
 afterEach(() => {
@@ -38,18 +38,6 @@ const unfiltered = fc.tuple(queryShape, dimensions, fc.boolean()).map(([shape, l
   shape: { ...shape, dimensions: list, filters: [], goal: { dimension: null, filter: null, conversionRate: null } },
   todayOnly,
 }));
-
-/** Events written after the fact, marking their own hours as the consumer's batch does. */
-async function writeLate(projectId: string, late: readonly RawEvent[]): Promise<void> {
-  await insertEvents(projectId, late, false);
-  for (const hour of new Set(late.map((event) => Math.floor(event.ts / HOUR)))) {
-    await env.DB.prepare(
-      'INSERT INTO rollup_dirty (project_id, hour, mark) VALUES (?, ?, 1) ON CONFLICT DO UPDATE SET mark = mark + 1',
-    )
-      .bind(projectId, hour)
-      .run();
-  }
-}
 
 async function hourlyRowsOf(projectId: string, day: string): Promise<number> {
   const row = await env.DB.prepare('SELECT COUNT(*) AS n FROM rollup_hours WHERE project_id = ? AND day = ?')

@@ -135,3 +135,15 @@ export async function expectAnswers(
 }
 
 export const row = (dimensions: (string | null)[], metrics: number[]) => ({ dimensions, metrics });
+
+/** Events written after the fact (late), each hour marked as the consumer's batch marks it. */
+export async function writeLate(projectId: string, late: readonly RawEvent[]): Promise<void> {
+  await insertEvents(projectId, late, false);
+  for (const hour of new Set(late.map((event) => Math.floor(event.ts / 3_600_000)))) {
+    await env.DB.prepare(
+      'INSERT INTO rollup_dirty (project_id, hour, mark) VALUES (?, ?, 1) ON CONFLICT DO UPDATE SET mark = mark + 1',
+    )
+      .bind(projectId, hour)
+      .run();
+  }
+}
