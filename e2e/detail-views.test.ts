@@ -324,7 +324,11 @@ describe('a breakdown’s detail view', () => {
       await expect
         .poll(async () => (await cells(page)).every((row) => Number.parseInt(row[row.length - 1] ?? '', 10) <= 100))
         .toBe(true);
+      // Closing navigates back: let it land before the next test navigates (or its goto is aborted).
       await page.keyboard.press('Escape');
+      await detail(page).waitFor({ state: 'hidden' });
+      await page.waitForURL((url) => !url.searchParams.has('detail'));
+      await page.waitForLoadState('networkidle');
     },
     STEP_TIMEOUT,
   );
