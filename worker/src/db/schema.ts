@@ -450,6 +450,41 @@ export const rollupHours = sqliteTable(
   (t) => [primaryKey({ columns: [t.projectId, t.dimension, t.day, t.start, t.value] })],
 );
 
+/**
+ * Filtered rollups of closed days: per project, local day and (filter dimension, filter value,
+ * breakdown dimension) — `dimension`, the JSON array `["country","DE","page"]` — the numbers of the
+ * events that filter keeps, per breakdown value (`value`, JSON text), exactly as a raw query with
+ * that one `is` filter gives them (`stats/pair-sql.ts`). Keyed by day first, so that one day's rows
+ * are deleted by a seek and a range's are read by one seek per day and dimension.
+ */
+export const pairRollups = sqliteTable(
+  'pair_rollups',
+  {
+    projectId: text('project_id').notNull(),
+    /** Local day (YYYY-MM-DD) in the project's timezone. */
+    day: text('day').notNull(),
+    dimension: text('dimension').notNull(),
+    value: text('value').notNull(),
+    ...rollupNumbers(),
+  },
+  (t) => [primaryKey({ columns: [t.projectId, t.day, t.dimension, t.value] })],
+);
+
+/** {@link pairRollups} of the open day's hour segments, as {@link rollupHours} are to `rollups`: differences. */
+export const pairRollupHours = sqliteTable(
+  'pair_rollup_hours',
+  {
+    projectId: text('project_id').notNull(),
+    day: text('day').notNull(),
+    /** The segment's first instant (ms), as in `rollup_hours`. */
+    start: integer('start').notNull(),
+    dimension: text('dimension').notNull(),
+    value: text('value').notNull(),
+    ...rollupNumbers(),
+  },
+  (t) => [primaryKey({ columns: [t.projectId, t.day, t.start, t.dimension, t.value] })],
+);
+
 /** Per project: how many times its rollups changed, part of every cached answer's key. */
 export const rollupState = sqliteTable('rollup_state', {
   projectId: text('project_id').primaryKey(),

@@ -27,6 +27,7 @@ import { EVENT_METRICS, EVENT_REVENUE, ROLLUP_INSERT, ROLLUP_VISIT, rollupMetric
 import { GOAL_DIMENSION, type RollupGoal } from '../stats/goal-keys.ts';
 import { goalDaySql, goalsOf } from './goal-rollups.ts';
 import { FUNNEL_DIMENSION, funnelDaySql, type RollupFunnel } from '../stats/funnel-sql.ts';
+import { pairDayStatements } from './pair-rollups.ts';
 import {
   compactDayStatements,
   deleteDayHoursStatements,
@@ -129,7 +130,8 @@ export type KeyedFunnel = RollupFunnel & { key: string };
 
 /**
  * Statements that replace one day's rollups, in one batch (one transaction): its totals, hours and
- * breakdowns, one row per goal (`goal-rollups.ts`) and one per funnel step (`stats/funnel-sql.ts`);
+ * breakdowns, one row per goal (`goal-rollups.ts`) and one per funnel step (`stats/funnel-sql.ts`),
+ * and its filtered rows (`pair-rollups.ts`);
  * `dayPaths` are the day's distinct pageview paths, which pageview goals and steps are matched against.
  */
 export function replaceDayStatements(
@@ -142,6 +144,7 @@ export function replaceDayStatements(
   },
 ): D1PreparedStatement[] {
   const bounds = { label: formatDate(day), ...dayBounds(day, project.timezone) };
+  const whole = { day: bounds.label, dayStart: bounds.start, dayEnd: bounds.end, lo: bounds.start, hi: bounds.end };
   const goalRows = [
     ...(goals.list.length ? [goalDaySql(project, day, goals.list, goals.dayPaths)] : []),
     ...(goals.funnels ?? []).map((funnel) => funnelDaySql(project, bounds, funnel, goals.dayPaths)),
@@ -155,6 +158,7 @@ export function replaceDayStatements(
       )
       .bind(project.id, formatDate(day), ROLLED_GROUPINGS),
     ...[...rollupDaySql(project, day), ...goalRows].map(({ sql, params }) => d1.prepare(sql).bind(...params)),
+    ...pairDayStatements(d1, project, whole),
     rolledDayStatement(d1, project.id, formatDate(day)),
   ];
 }

@@ -4,7 +4,7 @@
  * cached settings.
  */
 import { getTableColumns, getTableName, is } from 'drizzle-orm';
-import { SQLiteTable } from 'drizzle-orm/sqlite-core';
+import { getTableConfig, SQLiteTable } from 'drizzle-orm/sqlite-core';
 import * as schema from '../db/schema.ts';
 import { clearIsolateCaches } from '../shared/isolate-cache.ts';
 import { bumpVersionsStatement } from './freshness.ts';
@@ -22,17 +22,30 @@ const DELETE_CHUNK = 5_000;
  * Every table with a `project_id` column, found in the drizzle schema — so a table added later
  * (rollups, goals) is covered without touching this file.
  */
-export const PROJECT_TABLES: readonly string[] = (Object.values(schema) as unknown[])
+const projectTables = (Object.values(schema) as unknown[])
   .filter((value): value is SQLiteTable => is(value, SQLiteTable))
-  .filter((table) => Object.values(getTableColumns(table)).some((column) => column.name === 'project_id'))
-  .map((table) => getTableName(table));
+  .filter((table) => Object.values(getTableColumns(table)).some((column) => column.name === 'project_id'));
+export const PROJECT_TABLES: readonly string[] = projectTables.map((table) => getTableName(table));
+
+/**
+ * How a chunk of a table's rows is named: its composite primary key (which WITHOUT ROWID tables
+ * such as `pair_rollups` are keyed by, having no rowid), else the rowid.
+ */
+const ROW_KEYS: ReadonlyMap<string, string> = new Map(
+  projectTables.map((table) => {
+    const [key] = getTableConfig(table).primaryKeys;
+    return [getTableName(table), key ? `(${key.columns.map((column) => `"${column.name}"`).join(', ')})` : 'rowid'];
+  }),
+);
 
 /** Delete a project's rows of one table, a chunk per statement. */
 async function deleteRows(d1: D1Database, table: string, projectId: string): Promise<void> {
+  const key = ROW_KEYS.get(table) ?? 'rowid';
+  const columns = key === 'rowid' ? key : key.slice(1, -1);
   for (;;) {
     const result = await d1
       .prepare(
-        `DELETE FROM "${table}" WHERE rowid IN (SELECT rowid FROM "${table}" WHERE project_id = ? LIMIT ${DELETE_CHUNK})`,
+        `DELETE FROM "${table}" WHERE ${key} IN (SELECT ${columns} FROM "${table}" WHERE project_id = ? LIMIT ${DELETE_CHUNK})`,
       )
       .bind(projectId)
       .run();
@@ -65,6 +78,8 @@ export const DATA_TABLES: readonly string[] = [
   schema.events,
   schema.rollups,
   schema.rollupHours,
+  schema.pairRollups,
+  schema.pairRollupHours,
   schema.rolledHours,
   schema.rollupDirty,
   schema.rolledDays,
