@@ -97,8 +97,8 @@ export interface DimensionDefinition {
   rolled: boolean;
   /**
    * Rolled up per value beside every {@link PAIR_BREAKDOWNS} dimension (`pair_rollups`), so that a
-   * view filtered to one of its values (a click on a panel's row) reads rollups too. Each costs the
-   * cron a statement's share per day and hour segment, and D1 a row per (value, breakdown value).
+   * view filtered to one of its values (a click on a panel's row) reads rollups for its closed days.
+   * Each costs the cron part of a statement per day, and D1 a row per (value, breakdown value) a day.
    */
   filtered: boolean;
   /** The {@link CATALOG_VERSION} that introduced it: days rolled up before it do not hold it. */

@@ -470,21 +470,6 @@ export const pairRollups = sqliteTable(
   (t) => [primaryKey({ columns: [t.projectId, t.day, t.dimension, t.value] })],
 );
 
-/** {@link pairRollups} of the open day's hour segments, as {@link rollupHours} are to `rollups`: differences. */
-export const pairRollupHours = sqliteTable(
-  'pair_rollup_hours',
-  {
-    projectId: text('project_id').notNull(),
-    day: text('day').notNull(),
-    /** The segment's first instant (ms), as in `rollup_hours`. */
-    start: integer('start').notNull(),
-    dimension: text('dimension').notNull(),
-    value: text('value').notNull(),
-    ...rollupNumbers(),
-  },
-  (t) => [primaryKey({ columns: [t.projectId, t.day, t.start, t.dimension, t.value] })],
-);
-
 /** Per project: how many times its rollups changed, part of every cached answer's key. */
 export const rollupState = sqliteTable('rollup_state', {
   projectId: text('project_id').primaryKey(),

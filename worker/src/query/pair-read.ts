@@ -1,16 +1,15 @@
 /**
  * Reading a filtered view from filtered rollups (`stats/pair-sql.ts`): a filter `is` of one value
- * on a `filtered` dimension beside a breakdown by a panel's dimension (or the hour). Closed days
- * come from `pair_rollups`, the open day from its rolled segments' `pair_rollup_hours` plus what
- * came after them (the difference SQL), and days with marked hours raw with the same filter — all
- * summed per group, as `rollup-read.ts` does for unfiltered views.
+ * on a `filtered` dimension beside a breakdown by a panel's first tab (or the hour). Closed days
+ * come from `pair_rollups`, days with marked hours (the open day among them) raw with the same
+ * filter, summed per group as `rollup-read.ts` does for unfiltered views.
  */
 import { DIMENSIONS, type Filter } from '@tally/sdk/catalog';
 import type { Span } from './budget.ts';
-import { addDays, dayBounds, daysBetween, formatDate, hourSegments, type LocalDate } from '../shared/calendar.ts';
+import { addDays, dayBounds, daysBetween, formatDate, type LocalDate } from '../shared/calendar.ts';
 import type { Dimension } from './schema.ts';
 import { aggregateSql, type RawScope } from '../stats/sql.ts';
-import { PAIR_KEY_SQL, PAIR_KINDS, PAIRS_SINCE, pairSegmentSql } from '../stats/pair-sql.ts';
+import { PAIR_KEY_SQL, PAIRS_SINCE } from '../stats/pair-sql.ts';
 import { type AggregateRow, mergeRows, rawRuns, rollupDimensionSql, SUMMED, valueConditions } from './rollup-read.ts';
 
 /** A filtered view that filtered rollups hold (`pairFilter`). */
@@ -41,8 +40,9 @@ export function pairsHeld(
 }
 
 /**
- * The statements of one filtered aggregation from filtered rollups plus raw runs, and how to merge
- * their answers; null when too many days are marked for that to pay off.
+ * The statements of one filtered aggregation from filtered rollups plus raw runs (days with marked
+ * hours, the open day among them), and how to merge their answers; null when too many days are
+ * marked for that to pay off.
  */
 export function planFromPairRollups(
   d1: D1Database,
@@ -51,20 +51,12 @@ export function planFromPairRollups(
   dimensions: readonly Dimension[],
   pair: PairRead,
   marked: Set<string>,
-  /** The open day, and how far its hourly rollups reach (`hourlyRolledThrough`). */
-  open: { day: LocalDate; through: number },
 ): { statements: D1PreparedStatement[]; merge: (answers: AggregateRow[][]) => AggregateRow[]; spans: Span[] } | null {
-  const tz = scope.timeZone;
-  const openDay = formatDate(open.day);
-  const openBounds = dayBounds(open.day, tz);
-  const hourly =
-    marked.has(openDay) &&
-    openDay >= formatDate(range.from) &&
-    openDay <= formatDate(range.to) &&
-    open.through > openBounds.start;
-  const runs = rawRuns(range, hourly ? new Set([...marked].filter((day) => day !== openDay)) : marked);
+  const runs = rawRuns(range, marked);
   if (!runs) return null;
-  const spans = runs.map(([first, last]): Span => [dayBounds(first, tz).start, dayBounds(last, tz).end]);
+  const spans = runs.map(
+    ([first, last]): Span => [dayBounds(first, scope.timeZone).start, dayBounds(last, scope.timeZone).end],
+  );
   const statements = spans.map(([start, end]) => {
     const { sql, params } = aggregateSql({ ...scope, start, end }, dimensions, [pair.filter, ...pair.keep]);
     return d1.prepare(sql).bind(...params);
@@ -92,42 +84,5 @@ export function planFromPairRollups(
       )
       .bind(scope.projectId, JSON.stringify(days), ...pair.key, ...kept.params),
   );
-  if (!hourly) return { statements, merge: mergeRows, spans };
-  // The open day: its rolled segments' rows (one seek each), then what came after them.
-  const starts = hourSegments(open.day, tz)
-    .map(({ lo }) => lo)
-    .filter((lo) => lo < open.through);
-  statements.push(
-    d1
-      .prepare(
-        `SELECT ${groups}, ${sums} FROM pair_rollup_hours AS r
-         WHERE r.project_id = ? AND r.day = ? AND r.start IN (SELECT value FROM json_each(?)) AND r.dimension = ${PAIR_KEY_SQL}
-           ${kept.sql}
-         GROUP BY g0, g1, g2`,
-      )
-      .bind(scope.projectId, openDay, JSON.stringify(starts), ...pair.key, ...kept.params),
-  );
-  if (open.through < openBounds.end) {
-    const [filter, , breakdown] = pair.key;
-    const kind = PAIR_KINDS.visit.some(([f, b]) => f === filter && b === breakdown) ? 'visit' : 'event';
-    const segment = {
-      day: openDay,
-      dayStart: openBounds.start,
-      dayEnd: openBounds.end,
-      lo: open.through,
-      hi: openBounds.end,
-    };
-    const project = { id: scope.projectId, currency: scope.currency, timezone: tz };
-    const wrap = {
-      sql: (select: string) =>
-        `SELECT ${groups}, ${sums} FROM (${select}) AS r WHERE r.dimension = ${PAIR_KEY_SQL} ${kept.sql} GROUP BY g0, g1, g2`,
-      params: [...pair.key, ...kept.params],
-    };
-    const pairs = [[filter, breakdown] as [Dimension, Dimension]];
-    const { sql, params } = pairSegmentSql(project, segment, kind, pairs, wrap);
-    statements.push(d1.prepare(sql).bind(...params));
-    spans.push([open.through, openBounds.end]);
-  }
-  // Hourly rows are differences: a group whose numbers sum to zero has no event in the range.
-  return { statements, merge: (answers) => mergeRows(answers).filter((row) => row.events !== 0), spans };
+  return { statements, merge: mergeRows, spans };
 }

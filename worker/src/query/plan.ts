@@ -252,7 +252,7 @@ export async function planAggregations(
     const pair = pairFilter(query.filters, rollupGrouping(dimensions));
     const complete = (day: string) => isComplete(day, tz, freshness.rawFrom);
     if (!pair || !pairsHeld(pair.key, days, freshness.stale, complete)) return null;
-    return planFromPairRollups(d1, scope, days, dimensions, pair, markedOf(days), open);
+    return planFromPairRollups(d1, scope, days, dimensions, pair, markedOf(days));
   };
   const fromRollups = (read: NonNullable<ReturnType<typeof rollupRead>>): Merge => {
     scans.push(...read.spans);

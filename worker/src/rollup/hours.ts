@@ -26,7 +26,6 @@ import {
   type RollupFunnel,
 } from '../stats/funnel-sql.ts';
 import { isComplete } from '../store/index.ts';
-import { compactPairStatements, deletePairHoursStatement, pairSegmentStatements } from './pair-rollups.ts';
 
 const HOUR_MS = 3_600_000;
 
@@ -79,7 +78,6 @@ export function replaceSegmentStatements(
       ...(goals.list.length ? [goalSegmentSql(project, whole, goals.list, goals.paths, insert)] : []),
       ...(goals.funnels ?? []).map((funnel) => funnelSegmentSql(project, whole, funnel, goals.paths, insert)),
     ].map(({ sql, params }) => d1.prepare(sql).bind(...params)),
-    ...pairSegmentStatements(d1, project, whole),
   ];
 }
 
@@ -91,7 +89,6 @@ export function deleteDayHoursStatements(d1: D1Database, projectId: string, day:
         'DELETE FROM rollup_hours WHERE project_id = ?1 AND dimension IN (SELECT value FROM json_each(?2)) AND day = ?3',
       )
       .bind(projectId, HOURLY_GROUPINGS, day),
-    deletePairHoursStatement(d1, projectId, day),
     d1.prepare('DELETE FROM rolled_hours WHERE project_id = ? AND day = ?').bind(projectId, day),
   ];
 }
@@ -219,7 +216,6 @@ export function compactDayStatements(
          GROUP BY dimension, value HAVING SUM(events) != 0 OR SUM(visits) != 0`,
       )
       .bind(projectId, day, HOURLY_GROUPINGS),
-    ...compactPairStatements(d1, projectId, day),
     rolledDayStatement(d1, projectId, day),
   ];
 }

@@ -1,74 +1,58 @@
 /**
- * Writing filtered rollups (`stats/pair-sql.ts`): a closed day's `pair_rollups`, an open day's
- * hour segments' `pair_rollup_hours`, and a closed day's compaction of the latter into the former.
- * Each travels in the batch that writes the same day's or segment's other rollup rows
- * (`rollups.ts`, `hours.ts`), so the two never disagree about which events they count.
+ * Writing filtered rollups (`stats/pair-sql.ts`): a closed day's `pair_rollups`, in the batch that
+ * writes the day's other rows (`rollups.ts`), so the two never disagree about which events they
+ * count — whether the day is rolled from raw events or compacted from its hours.
  */
+import { formatDate, type LocalDate } from '../shared/calendar.ts';
 import { ROLLUP_COLUMNS } from '../stats/metric-sql.ts';
-import { PAIR_STATEMENTS, pairSegmentSql } from '../stats/pair-sql.ts';
-import type { DaySegment } from '../stats/segment-sql.ts';
+import { PAIR_STATEMENTS, pairRowsSql } from '../stats/pair-sql.ts';
+import { dayHead } from './day-head.ts';
 
-type Project = { id: string; currency: string; timezone: string };
+/**
+ * Events a day's pair statements read at most each: past it the day's visitors are split into
+ * buckets (up to {@link MAX_BUCKETS}), one statement each, so that each stays well within D1's 30 s.
+ */
+const EVENTS_PER_BUCKET = 250_000;
+const MAX_BUCKETS = 16;
+
+/** How many visitor buckets a day of `events` events is rolled in: a power of two. */
+export function pairBuckets(events: number): number {
+  let buckets = 1;
+  while (buckets < MAX_BUCKETS && events > buckets * EVENTS_PER_BUCKET) buckets *= 2;
+  return buckets;
+}
 
 const COLUMNS = ROLLUP_COLUMNS.join(', ');
+// A bucket's rows add to the rows of the buckets before it: their visitors are disjoint.
+const ADD = ROLLUP_COLUMNS.map((column) => `${column} = ${column} + excluded.${column}`).join(', ');
 
-/** The statements that replace a closed day's filtered rows: the day is the segment with nothing before it. */
-export function pairDayStatements(d1: D1Database, project: Project, day: DaySegment): D1PreparedStatement[] {
+/** The statements that replace a closed day's filtered rows, its visitors in `buckets` buckets. */
+export function pairDayStatements(
+  d1: D1Database,
+  project: { id: string; timezone: string; currency: string },
+  day: LocalDate,
+  buckets = 1,
+): D1PreparedStatement[] {
+  const label = formatDate(day);
   const insert = {
+    // `WHERE true` lets SQLite parse the upsert after a SELECT (its documented ambiguity with ON).
     sql: (select: string) =>
-      `INSERT INTO pair_rollups (project_id, day, dimension, value, ${COLUMNS})\nSELECT ?, * FROM (${select})`,
+      `INSERT INTO pair_rollups (project_id, day, dimension, value, ${COLUMNS})
+SELECT ?, * FROM (${select}) WHERE true
+ON CONFLICT (project_id, day, dimension, value) DO UPDATE SET ${ADD}`,
     params: [project.id],
   };
-  return [
-    d1.prepare('DELETE FROM pair_rollups WHERE project_id = ? AND day = ?').bind(project.id, day.day),
-    ...PAIR_STATEMENTS.map(({ kind, pairs }) => {
-      const { sql, params } = pairSegmentSql(
-        project,
-        { ...day, lo: day.dayStart, hi: day.dayEnd },
-        kind,
-        pairs,
-        insert,
-      );
-      return d1.prepare(sql).bind(...params);
-    }),
-  ];
-}
-
-/** The statements that replace one hour segment's filtered rows (what it adds to its day). */
-export function pairSegmentStatements(d1: D1Database, project: Project, segment: DaySegment): D1PreparedStatement[] {
-  const insert = {
-    sql: (select: string) =>
-      `INSERT INTO pair_rollup_hours (project_id, start, day, dimension, value, ${COLUMNS})\nSELECT ?, ${segment.lo}, * FROM (${select})`,
-    params: [project.id],
-  };
-  return [
-    d1
-      .prepare('DELETE FROM pair_rollup_hours WHERE project_id = ? AND day = ? AND start = ?')
-      .bind(project.id, segment.day, segment.lo),
-    ...PAIR_STATEMENTS.map(({ kind, pairs }) => {
-      const { sql, params } = pairSegmentSql(project, segment, kind, pairs, insert);
-      return d1.prepare(sql).bind(...params);
-    }),
-  ];
-}
-
-/** The statement that deletes a day's filtered hourly rows (once its daily rows replace them). */
-export function deletePairHoursStatement(d1: D1Database, projectId: string, day: string): D1PreparedStatement {
-  return d1.prepare('DELETE FROM pair_rollup_hours WHERE project_id = ? AND day = ?').bind(projectId, day);
-}
-
-/** The statements that make a closed day's filtered rows the sum of its hourly ones (the caller deletes those). */
-export function compactPairStatements(d1: D1Database, projectId: string, day: string): D1PreparedStatement[] {
-  const sums = ROLLUP_COLUMNS.map((column) => `SUM(${column})`).join(', ');
-  return [
-    d1.prepare('DELETE FROM pair_rollups WHERE project_id = ? AND day = ?').bind(projectId, day),
-    d1
-      .prepare(
-        `INSERT INTO pair_rollups (project_id, day, dimension, value, ${COLUMNS})
-         SELECT project_id, day, dimension, value, ${sums} FROM pair_rollup_hours
-         WHERE project_id = ?1 AND day = ?2
-         GROUP BY dimension, value HAVING SUM(events) != 0 OR SUM(visits) != 0`,
-      )
-      .bind(projectId, day),
-  ];
+  const statements = [d1.prepare('DELETE FROM pair_rollups WHERE project_id = ? AND day = ?').bind(project.id, label)];
+  for (let bucket = 0; bucket < buckets; bucket++) {
+    const head = {
+      sql: dayHead(project, day, buckets > 1 ? { of: buckets, is: bucket } : null),
+      params: [project.currency, project.id],
+      day: label,
+    };
+    for (const { kind, pairs } of PAIR_STATEMENTS) {
+      const { sql, params } = pairRowsSql(head, kind, pairs, insert);
+      statements.push(d1.prepare(sql).bind(...params));
+    }
+  }
+  return statements;
 }

@@ -21,13 +21,13 @@ import {
   settleMarksStatements,
 } from '../store/index.ts';
 import { dayBounds, formatDate, type LocalDate, localDate, parseDate } from '../shared/calendar.ts';
-import { ENTRY_SOURCE_COLUMNS, entryExitCtes, localTimeSql } from '../stats/sql.ts';
 import { EVENT_GROUPINGS, groupingCaseSql, VISIT_GROUPINGS } from '../stats/segment-sql.ts';
-import { EVENT_METRICS, EVENT_REVENUE, ROLLUP_INSERT, ROLLUP_VISIT, rollupMetricsSql } from '../stats/metric-sql.ts';
+import { EVENT_METRICS, ROLLUP_INSERT, rollupMetricsSql } from '../stats/metric-sql.ts';
 import { GOAL_DIMENSION, type RollupGoal } from '../stats/goal-keys.ts';
 import { goalDaySql, goalsOf } from './goal-rollups.ts';
 import { FUNNEL_DIMENSION, funnelDaySql, type RollupFunnel } from '../stats/funnel-sql.ts';
-import { pairDayStatements } from './pair-rollups.ts';
+import { pairBuckets, pairDayStatements } from './pair-rollups.ts';
+import { dayHead } from './day-head.ts';
 import {
   compactDayStatements,
   deleteDayHoursStatements,
@@ -83,22 +83,7 @@ const ROLLED_GROUPINGS = JSON.stringify([
  * with a JSON list, not a UNION ALL; and each statement must finish within D1's query time limit.
  */
 export function rollupDaySql(project: RollupProject, day: LocalDate): { sql: string; params: unknown[] }[] {
-  const { start, end } = dayBounds(day, project.timezone);
-  if (!Number.isSafeInteger(start) || !Number.isSafeInteger(end)) throw new Error('day bounds must be integers');
-  // Entry values and exit pages come from the SQL the raw queries use (`entryExitCtes`).
-  const head = `WITH day_events AS MATERIALIZED (
-  SELECT session_id, visitor_id, seq, ts, name, path, path AS page, hostname, ${localTimeSql(start, end, project.timezone)} AS lt,
-    ${EVENT_REVENUE}, ${ENTRY_SOURCE_COLUMNS.join(', ')}
-  FROM events WHERE project_id = ? AND ts >= ${start} AND ts < ${end}
-),
-${entryExitCtes('day_events', 'entries', 'exits')},
-visits AS MATERIALIZED (
-  SELECT s.*, ${VISIT_GROUPINGS.map((name) => `v_${name}`).join(', ')}
-  FROM (
-    SELECT session_id, ${ROLLUP_VISIT}, ${EVENT_METRICS}
-    FROM day_events GROUP BY session_id
-  ) AS s JOIN entries USING (session_id) JOIN exits USING (session_id)
-)`;
+  const head = dayHead(project, day);
   const label = formatDate(day);
   const byVisit = `${head}
 ${ROLLUP_INSERT}
@@ -142,9 +127,10 @@ export function replaceDayStatements(
     list: [],
     dayPaths: [],
   },
+  /** The visitor buckets its filtered rows are rolled in (`pairBuckets` of its events). */
+  buckets = 1,
 ): D1PreparedStatement[] {
   const bounds = { label: formatDate(day), ...dayBounds(day, project.timezone) };
-  const whole = { day: bounds.label, dayStart: bounds.start, dayEnd: bounds.end, lo: bounds.start, hi: bounds.end };
   const goalRows = [
     ...(goals.list.length ? [goalDaySql(project, day, goals.list, goals.dayPaths)] : []),
     ...(goals.funnels ?? []).map((funnel) => funnelDaySql(project, bounds, funnel, goals.dayPaths)),
@@ -158,12 +144,22 @@ export function replaceDayStatements(
       )
       .bind(project.id, formatDate(day), ROLLED_GROUPINGS),
     ...[...rollupDaySql(project, day), ...goalRows].map(({ sql, params }) => d1.prepare(sql).bind(...params)),
-    ...pairDayStatements(d1, project, whole),
+    ...pairDayStatements(d1, project, day, buckets),
     rolledDayStatement(d1, project.id, formatDate(day)),
   ];
 }
 
 type Mark = HourMark;
+
+/** How many events a local day holds (a count over the `(project_id, ts)` index). */
+async function dayEvents(d1: D1Database, project: RollupProject, day: LocalDate): Promise<number> {
+  const { start, end } = dayBounds(day, project.timezone);
+  const row = await d1
+    .prepare('SELECT COUNT(*) AS n FROM events WHERE project_id = ? AND ts >= ? AND ts < ?')
+    .bind(project.id, start, end)
+    .first<{ n: number }>();
+  return row?.n ?? 0;
+}
 
 /**
  * Roll up the closed days that marked hours touch, oldest first, within a budget of days and of
@@ -239,14 +235,21 @@ export async function rollUp(
       goals ??= complete && !compact ? await goalsOf(d1, project) : null;
       // Read before the batch: an event written to the day since then marks its hour, so the
       // day's mark is not cleared and it is rolled again.
+      const buckets = complete ? pairBuckets(await dayEvents(d1, project, day)) : 1;
+      // Filtered rows are never hourly: a day compacted from its hours gets them from its events.
       const replace = compact
-        ? compactDayStatements(d1, project.id, label, ROLLED_GROUPINGS)
+        ? [
+            ...compactDayStatements(d1, project.id, label, ROLLED_GROUPINGS),
+            ...pairDayStatements(d1, project, day, buckets),
+          ]
         : complete && goals
-          ? replaceDayStatements(d1, project, day, {
-              list: goals.list,
-              funnels: goals.funnels,
-              dayPaths: await goals.dayPaths(day),
-            })
+          ? replaceDayStatements(
+              d1,
+              project,
+              day,
+              { list: goals.list, funnels: goals.funnels, dayPaths: await goals.dayPaths(day) },
+              buckets,
+            )
           : [];
       // The day's hourly rows, if it was rolled hour by hour while open: its daily rows replace them.
       const forget = deleteDayHoursStatements(d1, project.id, label);

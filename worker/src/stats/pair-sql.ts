@@ -6,20 +6,15 @@
  * `dimension` is the JSON array `[F, f, B]` (f the filter's value, null for none), so that reading
  * one filter value is a seek; its `value` is B's value as JSON text, as in `rollups`.
  *
- * Like every other rollup row these are sums over visitors of what each visitor's events give, so
- * they are computed by the difference SQL of `segment-sql.ts`: a closed day is the segment that is
- * the whole day (nothing before it), an open day's hour what it adds to the day.
+ * Like every other rollup row these are sums over visitors of what each visitor's events give, so a
+ * day's rows are the sums of its visitors' buckets' (a day too big for one statement is rolled in
+ * several). Only closed days have them: written hour by hour like `rollup_hours`, every hour's
+ * difference rows would cover every pair its visitors touch, and a late event rewrites every later
+ * hour (a 30k-event day wrote 594,917 rows that way, 20 an event); the open day is read raw.
  */
 import { DIMENSIONS, type Dimension, type Filter, PAIR_BREAKDOWNS, PAIR_FILTERS } from '@tally/sdk/catalog';
 import { EVENT_METRICS } from './metric-sql.ts';
-import {
-  type DaySegment,
-  headParams,
-  phasedSums,
-  type SegmentStatement,
-  segmentHead,
-  signedSums,
-} from './segment-sql.ts';
+import { phasedSums, type SegmentStatement, signedSums } from './segment-sql.ts';
 import { dimensionSql } from './sql.ts';
 
 const isVisit = (name: string) => name !== 'time:hour' && DIMENSIONS[name as keyof typeof DIMENSIONS]?.kind === 'visit';
@@ -46,13 +41,13 @@ const caseSql = (column: string, names: readonly Dimension[]) =>
   `CASE ${column} ${names.map((name) => `WHEN '${name}' THEN ${dimensionSql(name).sql}`).join(' ')} END`;
 
 /**
- * One statement giving what `segment` adds to its day's filtered rows for the pairs of one kind
- * (rows shaped like a rollup row: `day`, `dimension` — the `[F, f, B]` key — `value`, the
- * numbers), wrapped by `wrap` as `segmentSql` does.
+ * One statement giving, for the pairs of one kind, the filtered rows of the visitors `head` reads
+ * (rows shaped like a rollup row: `day`, `dimension` — the `[F, f, B]` key — `value`, the numbers),
+ * wrapped by `wrap` as `segmentSql` does. `head` is a day's (`rollup/rollups.ts` `dayHead`: every
+ * row `phase` 1) or a segment's (`segmentHead`: the difference), binding `headParams`.
  */
-export function pairSegmentSql(
-  project: { id: string; currency: string; timezone: string },
-  segment: DaySegment,
+export function pairRowsSql(
+  head: { sql: string; params: unknown[]; day: string },
   kind: keyof typeof PAIR_KINDS,
   pairs: readonly (readonly [Dimension, Dimension])[],
   wrap: { sql: (select: string) => string; params: unknown[] },
@@ -77,8 +72,8 @@ export function pairSegmentSql(
   GROUP BY grouping, value, session_id
 )`;
   return {
-    sql: `${segmentHead(project, segment)},\n${grouped}\n${wrap.sql(signedSums(segment.day, phasedSums(kind)))}`,
-    params: [...headParams(project), JSON.stringify(pairs), ...wrap.params],
+    sql: `${head.sql},\n${grouped}\n${wrap.sql(signedSums(head.day, phasedSums(kind)))}`,
+    params: [...head.params, JSON.stringify(pairs), ...wrap.params],
   };
 }
 

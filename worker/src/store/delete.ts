@@ -79,7 +79,6 @@ export const DATA_TABLES: readonly string[] = [
   schema.rollups,
   schema.rollupHours,
   schema.pairRollups,
-  schema.pairRollupHours,
   schema.rolledHours,
   schema.rollupDirty,
   schema.rolledDays,
