@@ -18,6 +18,15 @@
  */
 export const CATALOG_VERSION = 4;
 
+/**
+ * The newest catalog version whose rows an unfiltered read may need (rolled dimensions, goal and
+ * funnel rows): a day rolled at it or later is read from rollups by every read but a filtered one,
+ * which needs {@link CATALOG_VERSION} 4. Moving to 4 added filtered rows only, so days rolled at 3
+ * keep answering unfiltered views from rollups while the cron re-rolls them. Bump it with
+ * {@link CATALOG_VERSION} when any other kind of row or rolled dimension is added.
+ */
+export const UNFILTERED_VERSION = 3;
+
 /** How a metric's value reads. */
 export type MetricFormat = 'count' | 'decimal' | 'percent' | 'duration' | 'money';
 

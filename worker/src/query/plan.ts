@@ -6,8 +6,8 @@
  */
 import { goalRollupKey } from '../stats/goal-keys.ts';
 import type { RawBudget, Span } from './budget.ts';
-import { type Freshness, hourlyRolledThrough, isComplete, markedDays } from '../store/index.ts';
-import { pairFilter } from '../stats/pair-sql.ts';
+import { type Freshness, hourlyRolledThrough, isComplete, markedDays, staleBefore } from '../store/index.ts';
+import { PAIRS_SINCE, pairFilter } from '../stats/pair-sql.ts';
 import { pairsHeld, planFromPairRollups } from './pair-read.ts';
 import { calendarOf, dayBounds, formatDate, hourSegments, type LocalDate, localDate } from '../shared/calendar.ts';
 import type { ResolvedRange } from './date-range.ts';
@@ -22,7 +22,7 @@ import {
   rollupGrouping,
 } from './rollup-read.ts';
 import type { Dimension, Query } from './schema.ts';
-import { type Filter, ROLLED_DIMENSIONS } from '@tally/sdk/catalog';
+import { type Filter, ROLLED_DIMENSIONS, UNFILTERED_VERSION } from '@tally/sdk/catalog';
 import { aggregateSql, type Condition } from '../stats/sql.ts';
 import { readSegmentPaths } from '../stats/goal-segment-sql.ts';
 
@@ -136,8 +136,9 @@ export async function planAggregations(
     day: today,
     through: hourlyRolledThrough(freshness.marks, hourSegments(today, tz), freshness.rolledHours),
   };
-  const markedOf = (days: { from: LocalDate; to: LocalDate }) =>
-    markedDays(freshness.marks, days.from, days.to, tz, freshness.rawFrom, freshness.stale);
+  /** The days read raw: marked ones, and complete ones rolled before the rows the read needs. */
+  const markedOf = (days: { from: LocalDate; to: LocalDate }, needed = UNFILTERED_VERSION) =>
+    markedDays(freshness.marks, days.from, days.to, tz, freshness.rawFrom, staleBefore(freshness.stale, needed));
   const todayLabel = formatDate(today);
   const todayBounds = dayBounds(today, tz);
   /** Whether a goal breakdown over `r` reads the open day hour by hour (goal rows of rollup_hours). */
@@ -252,7 +253,7 @@ export async function planAggregations(
     const pair = pairFilter(query.filters, rollupGrouping(dimensions));
     const complete = (day: string) => isComplete(day, tz, freshness.rawFrom);
     if (!pair || !pairsHeld(pair.key, days, freshness.stale, complete)) return null;
-    return planFromPairRollups(d1, scope, days, dimensions, pair, markedOf(days));
+    return planFromPairRollups(d1, scope, days, dimensions, pair, markedOf(days, PAIRS_SINCE));
   };
   const fromRollups = (read: NonNullable<ReturnType<typeof rollupRead>>): Merge => {
     scans.push(...read.spans);

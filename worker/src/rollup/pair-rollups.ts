@@ -14,6 +14,8 @@ import { dayHead } from './day-head.ts';
  */
 const EVENTS_PER_BUCKET = 250_000;
 const MAX_BUCKETS = 16;
+/** Past this many events a day takes the most buckets: its count need go no further. */
+export const PAIR_BUCKET_EVENTS_MAX = (MAX_BUCKETS / 2) * EVENTS_PER_BUCKET + 1;
 
 /** How many visitor buckets a day of `events` events is rolled in: a power of two. */
 export function pairBuckets(events: number): number {

@@ -26,7 +26,7 @@ import { EVENT_METRICS, ROLLUP_INSERT, rollupMetricsSql } from '../stats/metric-
 import { GOAL_DIMENSION, type RollupGoal } from '../stats/goal-keys.ts';
 import { goalDaySql, goalsOf } from './goal-rollups.ts';
 import { FUNNEL_DIMENSION, funnelDaySql, type RollupFunnel } from '../stats/funnel-sql.ts';
-import { pairBuckets, pairDayStatements } from './pair-rollups.ts';
+import { PAIR_BUCKET_EVENTS_MAX, pairBuckets, pairDayStatements } from './pair-rollups.ts';
 import { dayHead } from './day-head.ts';
 import {
   compactDayStatements,
@@ -151,11 +151,13 @@ export function replaceDayStatements(
 
 type Mark = HourMark;
 
-/** How many events a local day holds (a count over the `(project_id, ts)` index). */
+/** How many events a local day holds, counted over the `(project_id, ts)` index no further than buckets need. */
 async function dayEvents(d1: D1Database, project: RollupProject, day: LocalDate): Promise<number> {
   const { start, end } = dayBounds(day, project.timezone);
   const row = await d1
-    .prepare('SELECT COUNT(*) AS n FROM events WHERE project_id = ? AND ts >= ? AND ts < ?')
+    .prepare(
+      `SELECT COUNT(*) AS n FROM (SELECT 1 FROM events WHERE project_id = ? AND ts >= ? AND ts < ? LIMIT ${PAIR_BUCKET_EVENTS_MAX})`,
+    )
     .bind(project.id, start, end)
     .first<{ n: number }>();
   return row?.n ?? 0;

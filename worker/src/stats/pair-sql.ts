@@ -94,6 +94,8 @@ export function pairFilter(
   grouping: string | null,
 ): { key: [string, string | null, string]; filter: Filter; keep: Filter[] } | null {
   if (grouping === null || grouping === '' || !(PAIR_BREAKDOWNS as readonly string[]).includes(grouping)) return null;
+  // A goal filter is a condition on events, not a dimension value: such views read raw.
+  if (filters.some(([, dimension]) => dimension === 'event:goal')) return null;
   const others = filters.filter(([, dimension]) => dimension !== grouping);
   const [only] = others;
   if (others.length !== 1 || !only) return null;

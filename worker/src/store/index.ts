@@ -20,6 +20,7 @@ export {
   markSpanHoursSqlText,
   type Marks,
   markedDays,
+  staleBefore,
   isComplete,
   oldestMarksStatement,
   recentlyMarkedProjectsStatement,
