@@ -7,6 +7,7 @@
 import { purgeExpiredAuth } from './auth/cleanup.ts';
 import type { ProjectDO } from './live/index.ts';
 import { purgeExpiredEvents, rollUp } from './rollup/index.ts';
+import { reportStoreFault } from './store/index.ts';
 
 const DAY_MS = 86_400_000;
 const HOUR_MS = 3_600_000;
@@ -22,7 +23,8 @@ const ROTATION_TICKS = 12;
 
 /**
  * Run the scheduled work for the cron tick at `scheduledTime`. Each step runs even when another
- * failed; a failure is logged and reported once every step has had its turn.
+ * failed; a failure is logged (and D1 failing is reported to the fault registry), and the run
+ * throws once every step has had its turn.
  */
 export async function runScheduled(env: Env, scheduledTime: number): Promise<void> {
   const firstTickOfHour = scheduledTime % HOUR_MS < TICK_MS;
@@ -45,6 +47,9 @@ export async function runScheduled(env: Env, scheduledTime: number): Promise<voi
     } catch (error) {
       console.error(`cron: ${name} failed:`, error instanceof Error ? error.message : String(error));
       failed.push(name);
+      // D1 full or unavailable: said by GET /api/health. Each step's writes are batches that commit
+      // whole, and what a step left undone (marks, expired rows) is still there for the next tick.
+      await reportStoreFault(env, error, `cron: ${name}`);
     }
   }
   if (failed.length) throw new Error(`cron steps failed: ${failed.join(', ')}`);

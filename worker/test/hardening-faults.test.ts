@@ -118,7 +118,7 @@ describe('every 202 reaches D1 exactly once', () => {
   it('through DO restarts, refused sends, crashing consumers, D1 errors and a dead-letter replay', async () => {
     // The outbox logs each send the simulated queue refuses, and retries it: expected here.
     const refusedSends = expectLogs('warn', /Queue send failed: service unavailable/);
-    const random = seededRandom(8);
+    const random = seededRandom(9);
     const projects = [
       await createProject({ rateLimits: NO_LIMITS }),
       await createProject({ rateLimits: NO_LIMITS }),
@@ -315,7 +315,7 @@ describe('when events cannot be made durable (the admission fails)', () => {
 describe('when D1 is overloaded or resetting during a request', () => {
   it.each(D1_TRANSIENT_ERRORS)('answers 503 with Retry-After, never 500 or the D1 text (%s)', async (message) => {
     vi.useRealTimers();
-    const logged = expectLogs('error', /^storage unavailable: /);
+    const logged = expectLogs('error', /^storage unavailable \(store_unavailable\): /);
     const project = await createProject();
     const user = await signUp();
     const failing = new Proxy(env.DB, {
@@ -346,12 +346,12 @@ describe('when D1 is overloaded or resetting during a request', () => {
       const ctx = createExecutionContext();
       const res = await app.fetch(request, { ...env, DB: failing }, ctx);
       await waitOnExecutionContext(ctx);
-      const error = await expectError(res, 503, 'unavailable');
+      const error = await expectError(res, 503, 'store_unavailable');
       expect(res.headers.get('retry-after')).toMatch(/^\d+$/);
       expect(error.message).not.toContain('D1');
     }
     expect(await projectStub(project.id).pendingEvents()).toBe(0);
     // The cause stays in the logs, once per request.
-    expect(logged.lines).toEqual(requests.map(() => `storage unavailable: ${message}`));
+    expect(logged.lines).toEqual(requests.map(() => `storage unavailable (store_unavailable): ${message}`));
   });
 });

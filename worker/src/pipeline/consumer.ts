@@ -1,7 +1,8 @@
 import { quarantine } from '../db/schema.ts';
 import { getDb } from '../db/index.ts';
 import type { QueueBody, QueueMessage, StoredEvent } from './messages.ts';
-import { eventProblem, insertEventStatements } from '../store/index.ts';
+import { eventProblem, insertEventStatements, reportStoreFault, reportStoreRecovered } from '../store/index.ts';
+import { storeFault } from '../shared/db-errors.ts';
 import { upsertDropsStatement } from './write.ts';
 
 /** The dead-letter queue's name (wrangler.toml); its consumer replays instead of retrying forever. */
@@ -15,6 +16,9 @@ export const DEAD_LETTER_MAX_RETRIES = 10;
 /** Retry delays grow from 2 s to 5 minutes. */
 const BACKOFF_BASE_S = 2;
 const BACKOFF_MAX_S = 300;
+
+/** The bindings the consumer uses: D1, the queue (to send back what D1 cannot take yet), the fault registry. */
+export type ConsumerEnv = Pick<Env, 'DB' | 'EVENTS' | 'STORE_HEALTH'>;
 
 /** D1 errors that no retry can fix: the message itself is at fault. */
 const PERMANENT =
@@ -96,14 +100,22 @@ async function quarantineBody(
  * written → ack; refused for good → quarantine, ack; transient failure → retry with backoff (the
  * main queue hands a message to the dead-letter queue after its retries; the dead-letter consumer
  * quarantines on its last try, because a queue deletes what exhausts its retries).
+ *
+ * When D1 itself fails (full or unavailable: `storeFault`), no message is at fault: all are retried
+ * without trying each alone (which would only hammer an overloaded database a hundred times more),
+ * the fault is reported for `GET /api/health`, and on the dead-letter queue's last try a message is
+ * sent back to the main queue rather than quarantined — where it would be kept but never counted — or
+ * lost with a quarantine that D1 refuses too. So an outage of any length loses nothing.
  */
-export async function consumeBatch(batch: MessageBatch<QueueBody>, d1: D1Database): Promise<void> {
+export async function consumeBatch(batch: MessageBatch<QueueBody>, env: ConsumerEnv): Promise<void> {
+  const d1 = env.DB;
   const isDeadLetter = batch.queue === DEAD_LETTER_QUEUE;
+  const later = (message: Message<QueueBody>) => keepForLater(env, isDeadLetter, message);
   const writable: { message: Message<QueueBody>; statements: D1PreparedStatement[] }[] = [];
   for (const message of batch.messages) {
     const parsed = parseMessage(message.body);
     if (!parsed.ok) {
-      await quarantineOrRetry(d1, batch.queue, message, parsed.error);
+      await quarantineOrRetry(d1, batch.queue, message, parsed.error, later);
       continue;
     }
     if (parsed.rejected) {
@@ -111,8 +123,8 @@ export async function consumeBatch(batch: MessageBatch<QueueBody>, d1: D1Databas
       const body = JSON.stringify({ v: 1, kind: 'events', events: parsed.rejected.events });
       try {
         await quarantineBody(d1, batch.queue, message.id, body, parsed.rejected.error);
-      } catch {
-        message.retry({ delaySeconds: backoffSeconds(message.attempts) });
+      } catch (error) {
+        await retryOrKeep(message, error, later);
         continue;
       }
     }
@@ -125,9 +137,14 @@ export async function consumeBatch(batch: MessageBatch<QueueBody>, d1: D1Databas
   try {
     await d1.batch(writable.flatMap((entry) => entry.statements));
     for (const { message } of writable) message.ack();
+    await reportStoreRecovered(env);
     return;
-  } catch {
-    // Fall through to one message at a time.
+  } catch (error) {
+    if (await reportStoreFault(env, error, 'consumer')) {
+      for (const { message } of writable) await later(message);
+      return;
+    }
+    // Otherwise one message may be at fault: one message at a time.
   }
 
   for (const { message, statements } of writable) {
@@ -137,9 +154,34 @@ export async function consumeBatch(batch: MessageBatch<QueueBody>, d1: D1Databas
     } catch (error) {
       const text = error instanceof Error ? error.message : String(error);
       const lastTry = isDeadLetter && message.attempts >= DEAD_LETTER_MAX_RETRIES;
-      if (PERMANENT.test(text) || lastTry) await quarantineOrRetry(d1, batch.queue, message, text);
+      if (storeFault(error)) await later(message);
+      else if (PERMANENT.test(text) || lastTry) await quarantineOrRetry(d1, batch.queue, message, text, later);
       else message.retry({ delaySeconds: backoffSeconds(message.attempts) });
     }
+  }
+}
+
+/**
+ * A message D1 cannot take now: retried with backoff — except on the dead-letter queue's last try,
+ * after which the queue would delete it. Then it goes back to the main queue as a new message (its
+ * events are inserted idempotently, so a copy that also survives costs nothing), and only if the
+ * queue refuses too is it retried one last time, with the loss logged.
+ */
+async function keepForLater(env: ConsumerEnv, isDeadLetter: boolean, message: Message<QueueBody>): Promise<void> {
+  if (!isDeadLetter || message.attempts < DEAD_LETTER_MAX_RETRIES) {
+    message.retry({ delaySeconds: backoffSeconds(message.attempts) });
+    return;
+  }
+  try {
+    const body = typeof message.body === 'string' ? message.body : JSON.stringify(message.body);
+    await (env.EVENTS as Queue<QueueBody>).send(body, { contentType: 'text', delaySeconds: BACKOFF_MAX_S });
+    message.ack();
+  } catch (error) {
+    console.error(
+      `dead-letter message ${message.id} could not be sent back to the queue on its last try:`,
+      error instanceof Error ? error.message : String(error),
+    );
+    message.retry({ delaySeconds: BACKOFF_MAX_S });
   }
 }
 
@@ -148,13 +190,24 @@ async function quarantineOrRetry(
   queue: string,
   message: Message<QueueBody>,
   error: string,
+  later: (message: Message<QueueBody>) => Promise<void>,
 ): Promise<void> {
   try {
     const body = typeof message.body === 'string' ? message.body : JSON.stringify(message.body);
     await quarantineBody(d1, queue, message.id, body, error);
     message.ack();
-  } catch {
-    // D1 refuses even the quarantine: keep the message on the queue.
-    message.retry({ delaySeconds: backoffSeconds(message.attempts) });
+  } catch (failure) {
+    // D1 refuses even the quarantine: keep the message on a queue.
+    await retryOrKeep(message, failure, later);
   }
+}
+
+/** After a failed write: kept for later if D1 is at fault (full, unavailable), else retried with backoff. */
+async function retryOrKeep(
+  message: Message<QueueBody>,
+  error: unknown,
+  later: (message: Message<QueueBody>) => Promise<void>,
+): Promise<void> {
+  if (storeFault(error)) await later(message);
+  else message.retry({ delaySeconds: backoffSeconds(message.attempts) });
 }

@@ -17,6 +17,8 @@ export type ErrorCode =
   | 'too_expensive'
   | 'upgrade_required'
   | 'unavailable'
+  | 'store_full'
+  | 'store_unavailable'
   | 'internal';
 
 /**

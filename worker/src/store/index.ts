@@ -27,3 +27,11 @@ export {
   remarkEventHoursStatements,
   settleMarksStatements,
 } from './freshness.ts';
+export {
+  FAULT_FRESH_MS,
+  recentStoreFaults,
+  reportStoreFault,
+  reportStoreRecovered,
+  type StoreFault,
+  StoreHealth,
+} from './faults.ts';
