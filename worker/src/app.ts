@@ -2,6 +2,7 @@
  * The Hono app: security headers, each feature's routes, the OpenAPI document, and the one error
  * handler that gives every failure the same shape: `{ "error": { "code", "message", "details?" } }`.
  */
+import type { StoreFaultCode } from '@tally/sdk/protocol';
 import { HTTPException } from 'hono/http-exception';
 import { authenticate, authRoutes, csrfProtection } from './auth/index.ts';
 import { docsRoutes } from './docs/index.ts';
@@ -20,11 +21,11 @@ import { trackerRoutes } from './tracker/index.ts';
 
 export const app = createRouter();
 
-/** What a client is told when D1 fails, and how many seconds it should wait. */
-const STORE_FAULTS = {
+/** What a client is told when D1 fails (each `StoreFaultCode`), and how many seconds it should wait. */
+const STORE_FAULTS: Record<StoreFaultCode, readonly [message: string, retryAfter: string]> = {
   store_full: ['The database is full; events already accepted are kept until it has room. Retry later', '60'],
   store_unavailable: ['The database is unavailable right now; retry later', '5'],
-} as const;
+};
 
 // Per kind of response: API answers, the docs page, and the scripts other sites load.
 app.use(securityHeaders);

@@ -94,6 +94,8 @@ export class QueueSimulator {
   private nextId = 0;
   /** When true, every D1 `batch()` fails (an outage). */
   outage = false;
+  /** The next this many D1 `batch()` calls write, then fail (the answer is lost): forced, not left to the seed. */
+  failAfterWrite = 0;
 
   /**
    * `d1` is the binding the consumer gets (a `FaultyD1`'s, to fail chosen statements); the plan's
@@ -227,7 +229,8 @@ export class QueueSimulator {
               throw new Error(pick());
             }
             const result = await target.batch(statements);
-            if (roll < this.plan.d1Before + this.plan.d1After) {
+            if (this.failAfterWrite > 0 || roll < this.plan.d1Before + this.plan.d1After) {
+              this.failAfterWrite = Math.max(0, this.failAfterWrite - 1);
               this.counts.d1FailedAfter++;
               throw new Error(pick());
             }

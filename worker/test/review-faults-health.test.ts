@@ -23,7 +23,7 @@ describe('review: health after D1 recovers', () => {
   it('is ok once the consumer writes again, even if another isolate reported the fault', async () => {
     // What a consumer in another isolate reported a minute ago.
     const registry = env.STORE_HEALTH.get(env.STORE_HEALTH.idFromName('stores'));
-    await registry.report({ store: 'd1', code: 'store_full', at: Date.now() - 60_000, seenBy: 'consumer' });
+    await registry.report({ store: 'd1', code: 'store_full', at: Date.now() - 60_000 });
     expect((await health()).status).toBe(503);
 
     const project = await createProject();

@@ -5,6 +5,7 @@
  * A query or a management write answers 503 with `store_unavailable` / `store_full`, never 500.
  * Faults come from `FaultyD1` over the real binding (d1-faults.ts).
  */
+import type { HealthResponse } from '@tally/sdk/protocol';
 import { createExecutionContext, waitOnExecutionContext } from 'cloudflare:test';
 import { env, exports } from 'cloudflare:workers';
 import { describe, expect, it } from 'vitest';
@@ -54,10 +55,9 @@ describe('the cron while D1 is full', () => {
       expect(failures.lines).toEqual([`cron: rollups failed: D1_ERROR: ${D1_FULL}`]);
       const partial = await rollupState(projectId);
       console.log(`cron fault after ${k} writes: ${partial.marks.length} of ${before.marks.length} marks left`);
-      const health = await (await exports.default.fetch(`${ORIGIN}/api/health`)).json();
-      expect(health).toMatchObject({
-        stores: { d1: { status: 'failing', code: 'store_full', seenBy: 'cron: rollups' } },
-      });
+      const health = (await (await exports.default.fetch(`${ORIGIN}/api/health`)).json()) as HealthResponse;
+      // The public answer names the store and the code, nothing of who saw it or how.
+      expect(health.stores.d1).toEqual({ status: 'failing', code: 'store_full' });
 
       await runScheduled(env, TICK);
       const after = await rollupState(projectId);

@@ -30,8 +30,8 @@ export {
 export {
   FAULT_FRESH_MS,
   recentStoreFaults,
-  reportStoreFault,
-  reportStoreRecovered,
+  reportD1Fault,
+  reportD1Recovered,
   type StoreFault,
   StoreHealth,
 } from './faults.ts';

@@ -37,7 +37,10 @@ describe('storeProblem', () => {
       /database is unavailable/,
     );
     expect(storeProblem({ stores: { queue: { status: 'failing', code: 'queue_unavailable' } } })).toMatch(/queue/);
-    expect(storeProblem({ stores: { durableObject: { status: 'failing' } } })).toMatch(/intake/);
+    expect(storeProblem({ stores: { durableObject: { status: 'failing', code: 'unavailable' } } })).toMatch(/intake/);
+    expect(storeProblem({ stores: { d1: { status: 'unknown', code: 'fault_registry_unavailable' } } })).toMatch(
+      /cannot be told/,
+    );
     expect(storeProblem({ stores: { d1: { status: 'ok' } } })).toBeNull();
     expect(storeProblem(null)).toBeNull();
   });

@@ -1,17 +1,13 @@
 /**
  * What `GET /api/health` says about the stores, as one sentence for the dashboard's banner (or null
- * when every store works). The worker's answer: `stores.{d1,queue,durableObject}` each `ok` or
- * `failing` with a code (`store_full`, `store_unavailable`, …).
+ * when every store works). The answer's shape is the protocol's (`@tally/sdk/protocol`).
  */
+import type { HealthResponse, StoreStatus } from '@tally/sdk/protocol';
 
-type StoreStatus = { status: 'ok' } | { status: 'failing'; code?: string };
+/** The part of the health answer the dashboard reads (any of it may be missing from an older worker). */
+export type Health = { stores?: Partial<HealthResponse['stores']> };
 
-/** The part of the health answer the dashboard reads. */
-export interface Health {
-  stores?: { d1?: StoreStatus; queue?: StoreStatus; durableObject?: StoreStatus };
-}
-
-const failing = (store: StoreStatus | undefined): store is { status: 'failing'; code?: string } =>
+const failing = (store: StoreStatus | undefined): store is Extract<StoreStatus, { status: 'failing' }> =>
   store?.status === 'failing';
 
 /**
@@ -31,5 +27,7 @@ export function storeProblem(health: Health | null | undefined): string | null {
       : 'The database is unavailable. New events are kept and counted once it is back; until then the numbers may be missing or late.';
   }
   if (failing(queue)) return 'The event queue is unavailable. New events are kept and counted once it is back.';
+  if (d1?.status === 'unknown')
+    return 'Whether the database takes new events cannot be told right now; the numbers may lag.';
   return null;
 }
