@@ -1,7 +1,9 @@
 import { quarantine } from '../db/schema.ts';
 import { getDb } from '../db/index.ts';
-import type { QueueBody, QueueMessage, StoredEvent } from './messages.ts';
-import { eventProblem, insertEventStatements } from '../store/index.ts';
+import type { StoreFaultCode } from '@tally/sdk/protocol';
+import type { QueueBody, QueueMessage, Resendable, StoredEvent } from './messages.ts';
+import { eventProblem, insertEventStatements, reportD1Fault, reportD1Recovered } from '../store/index.ts';
+import { d1CallFault, isStatementError } from '../shared/db-errors.ts';
 import { upsertDropsStatement } from './write.ts';
 
 /** The dead-letter queue's name (wrangler.toml); its consumer replays instead of retrying forever. */
@@ -15,6 +17,9 @@ export const DEAD_LETTER_MAX_RETRIES = 10;
 /** Retry delays grow from 2 s to 5 minutes. */
 const BACKOFF_BASE_S = 2;
 const BACKOFF_MAX_S = 300;
+
+/** The bindings the consumer uses: D1, the queue (to send back what D1 cannot take yet), the fault registry. */
+export type ConsumerEnv = Pick<Env, 'DB' | 'EVENTS' | 'STORE_HEALTH'>;
 
 /** D1 errors that no retry can fix: the message itself is at fault. */
 const PERMANENT =
@@ -91,19 +96,41 @@ async function quarantineBody(
 }
 
 /**
+ * How many times the dead-letter consumer sends a message back to the main queue before it
+ * quarantines it instead. A trip is 6 main-queue and 11 dead-letter deliveries with backoff (about
+ * 25 minutes, plus 5 minutes' delay on the way back), so 3 trips ride out well over an hour of D1
+ * failing now and then. They bound only a message that D1 refuses while it takes other writes: while
+ * D1 is down or full the quarantine is refused too, and the message goes round again, lost never.
+ */
+export const MAX_SEND_BACKS = 3;
+
+/** Where a batch came from, and the bindings its failures are handled with. */
+interface Delivery {
+  env: ConsumerEnv;
+  queue: string;
+  isDeadLetter: boolean;
+}
+
+/**
  * Write a batch to D1. The whole batch is tried as one `db.batch()` (one transaction); if that
  * fails, each message is tried alone so that one bad message cannot hold back the others. Then:
- * written → ack; refused for good → quarantine, ack; transient failure → retry with backoff (the
- * main queue hands a message to the dead-letter queue after its retries; the dead-letter consumer
- * quarantines on its last try, because a queue deletes what exhausts its retries).
+ * written → ack; refused for good → quarantine, ack; anything else → kept for later (`keepForLater`:
+ * retried with backoff; the main queue hands a message to the dead-letter queue after its retries).
+ *
+ * When the batch fails with D1 itself failing (full or unavailable: `d1CallFault`), the smallest
+ * message is tried alone first. If it fails the same way, D1 is at fault and no message is: all are
+ * kept for later without trying the rest (which would only hammer an overloaded database a hundred
+ * times more), and the fault is reported for `GET /api/health`. If it is written, D1 works and the
+ * batch was the trouble (one message, or a batch too big for D1's time limit): the rest go one by one.
  */
-export async function consumeBatch(batch: MessageBatch<QueueBody>, d1: D1Database): Promise<void> {
-  const isDeadLetter = batch.queue === DEAD_LETTER_QUEUE;
+export async function consumeBatch(batch: MessageBatch<QueueBody>, env: ConsumerEnv): Promise<void> {
+  const d1 = env.DB;
+  const delivery: Delivery = { env, queue: batch.queue, isDeadLetter: batch.queue === DEAD_LETTER_QUEUE };
   const writable: { message: Message<QueueBody>; statements: D1PreparedStatement[] }[] = [];
   for (const message of batch.messages) {
     const parsed = parseMessage(message.body);
     if (!parsed.ok) {
-      await quarantineOrRetry(d1, batch.queue, message, parsed.error);
+      await quarantineOrKeep(delivery, message, parsed.error);
       continue;
     }
     if (parsed.rejected) {
@@ -111,8 +138,8 @@ export async function consumeBatch(batch: MessageBatch<QueueBody>, d1: D1Databas
       const body = JSON.stringify({ v: 1, kind: 'events', events: parsed.rejected.events });
       try {
         await quarantineBody(d1, batch.queue, message.id, body, parsed.rejected.error);
-      } catch {
-        message.retry({ delaySeconds: backoffSeconds(message.attempts) });
+      } catch (error) {
+        await keepForLater(delivery, message, errorText(error));
         continue;
       }
     }
@@ -122,39 +149,166 @@ export async function consumeBatch(batch: MessageBatch<QueueBody>, d1: D1Databas
   }
   if (!writable.length) return;
 
+  let batchFault: StoreFaultCode | null;
   try {
     await d1.batch(writable.flatMap((entry) => entry.statements));
     for (const { message } of writable) message.ack();
+    await reportD1Recovered(env);
     return;
-  } catch {
-    // Fall through to one message at a time.
+  } catch (error) {
+    batchFault = d1CallFault(error);
   }
 
-  for (const { message, statements } of writable) {
+  // After D1 failing, the smallest message first: it tells D1 failing from the batch failing.
+  const order = batchFault ? [...writable].sort((a, b) => a.statements.length - b.statements.length) : writable;
+  let wrote = false;
+  for (const [index, { message, statements }] of order.entries()) {
     try {
       await d1.batch(statements);
       message.ack();
+      wrote = true;
     } catch (error) {
-      const text = error instanceof Error ? error.message : String(error);
-      const lastTry = isDeadLetter && message.attempts >= DEAD_LETTER_MAX_RETRIES;
-      if (PERMANENT.test(text) || lastTry) await quarantineOrRetry(d1, batch.queue, message, text);
-      else message.retry({ delaySeconds: backoffSeconds(message.attempts) });
+      const fault = d1CallFault(error);
+      if (index === 0 && batchFault && fault) {
+        await reportD1Fault(env, fault);
+        for (const entry of order) await keepForLater(delivery, entry.message, errorText(error));
+        return;
+      }
+      const text = errorText(error);
+      // Tried alone: a constraint or type is this message's, and so, on its last try, is any SQL error.
+      const lastTry = delivery.isDeadLetter && message.attempts >= DEAD_LETTER_MAX_RETRIES;
+      if (PERMANENT.test(text) || (lastTry && isStatementError(error))) await quarantineOrKeep(delivery, message, text);
+      else await keepForLater(delivery, message, text);
     }
+  }
+  // D1 took a write: whatever fault was reported is over.
+  if (wrote) await reportD1Recovered(env);
+}
+
+/**
+ * A message D1 has not taken, and not known to be at fault: retried with backoff — except on the
+ * dead-letter queue's last try, after which the queue would delete it. Then it goes back to the main
+ * queue as a new message with its `sentBack` count raised (its events are inserted idempotently, so
+ * a copy that also survives costs nothing); after `MAX_SEND_BACKS` trips it is quarantined instead,
+ * unless D1 refuses that too. Only if the queue refuses as well is it retried once more, with the
+ * loss logged.
+ */
+async function keepForLater(delivery: Delivery, message: Message<QueueBody>, error: string): Promise<void> {
+  if (!delivery.isDeadLetter || message.attempts < DEAD_LETTER_MAX_RETRIES) {
+    message.retry({ delaySeconds: backoffSeconds(message.attempts) });
+    return;
+  }
+  const { env, queue } = delivery;
+  const body = typeof message.body === 'string' ? message.body : JSON.stringify(message.body);
+  const trips = sentBackCount(body);
+  let left = body;
+  if (trips >= MAX_SEND_BACKS) {
+    const salvage = await writeEventByEvent(env.DB, body);
+    if (salvage.left === null) {
+      message.ack();
+      return;
+    }
+    left = salvage.left;
+    try {
+      await quarantineBody(env.DB, queue, message.id, left, `${error} (sent back ${trips} times)`);
+      message.ack();
+      return;
+    } catch (failure) {
+      if (salvage.wrote) {
+        // D1 took this message's other events but refuses these and their quarantine alike: no
+        // number of trips will change that. The log is their last record.
+        console.error(`message ${message.id}: events D1 refuses to store or quarantine, dropped: ${left}`);
+        message.ack();
+        return;
+      }
+      console.error(
+        `message ${message.id} sent back ${trips} times; D1 refuses its quarantine too:`,
+        errorText(failure),
+      );
+    }
+  }
+  try {
+    await (env.EVENTS as Queue<QueueBody>).send(withSentBack(left, trips + 1), {
+      contentType: 'text',
+      delaySeconds: BACKOFF_MAX_S,
+    });
+    message.ack();
+  } catch (failure) {
+    console.error(
+      `dead-letter message ${message.id} could not be sent back to the queue on its last try:`,
+      errorText(failure),
+    );
+    message.retry({ delaySeconds: BACKOFF_MAX_S });
   }
 }
 
-async function quarantineOrRetry(
-  d1: D1Database,
-  queue: string,
-  message: Message<QueueBody>,
-  error: string,
-): Promise<void> {
+/**
+ * The last resort for a message D1 has refused on every trip: its events one at a time (one bad
+ * event among good ones, or a message too slow for D1's time limit). Returns the body of the events
+ * still unwritten (null when none is left), and whether any was written. Stops at the first failure
+ * that is D1 failing as a whole — full, or not answering `SELECT 1` — so that an outage costs one try.
+ */
+async function writeEventByEvent(d1: D1Database, body: string): Promise<{ left: string | null; wrote: boolean }> {
+  const parsed = parseMessage(body);
+  if (!parsed.ok || parsed.message.kind !== 'events') return { left: body, wrote: false };
+  // (Events that cannot be stored at all were quarantined when the message was first read.)
+  const refused: StoredEvent[] = [];
+  let wrote = false;
+  for (const event of parsed.message.events) {
+    try {
+      await d1.batch(insertEventStatements(d1, [event]));
+      wrote = true;
+    } catch (error) {
+      refused.push(event);
+      const fault = d1CallFault(error);
+      const d1Down = !wrote && fault && (fault === 'store_full' || !(await answers(d1)));
+      if (d1Down) return { left: body, wrote: false };
+    }
+  }
+  return { left: refused.length ? JSON.stringify({ v: 1, kind: 'events', events: refused }) : null, wrote };
+}
+
+/** Whether D1 answers a query at all (a full D1 does; an unreachable one does not). */
+async function answers(d1: D1Database): Promise<boolean> {
+  try {
+    await d1.prepare('SELECT 1').first();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** How many times a message was sent back (`Resendable`); 0 for one that never was, or is not JSON. */
+function sentBackCount(body: string): number {
+  try {
+    const value = JSON.parse(body) as Resendable | null;
+    return typeof value?.sentBack === 'number' ? value.sentBack : 0;
+  } catch {
+    return 0;
+  }
+}
+
+/** The body with its `sentBack` count set; a body that is not a JSON object goes back as it was. */
+function withSentBack(body: string, sentBack: number): string {
+  try {
+    const value = JSON.parse(body) as unknown;
+    return value && typeof value === 'object' && !Array.isArray(value) ? JSON.stringify({ ...value, sentBack }) : body;
+  } catch {
+    return body;
+  }
+}
+
+async function quarantineOrKeep(delivery: Delivery, message: Message<QueueBody>, error: string): Promise<void> {
   try {
     const body = typeof message.body === 'string' ? message.body : JSON.stringify(message.body);
-    await quarantineBody(d1, queue, message.id, body, error);
+    await quarantineBody(delivery.env.DB, delivery.queue, message.id, body, error);
     message.ack();
-  } catch {
-    // D1 refuses even the quarantine: keep the message on the queue.
-    message.retry({ delaySeconds: backoffSeconds(message.attempts) });
+  } catch (failure) {
+    // D1 refuses even the quarantine: keep the message on a queue.
+    await keepForLater(delivery, message, errorText(failure));
   }
+}
+
+function errorText(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
 }

@@ -28,3 +28,11 @@ export {
   remarkEventHoursStatements,
   settleMarksStatements,
 } from './freshness.ts';
+export {
+  FAULT_FRESH_MS,
+  recentStoreFaults,
+  reportD1Fault,
+  reportD1Recovered,
+  type StoreFault,
+  StoreHealth,
+} from './faults.ts';
