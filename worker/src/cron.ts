@@ -2,11 +2,13 @@
  * Cron work. Each run is bounded so that it fits one invocation even after a long outage: a
  * salt-rotation backstop in the first hour of each UTC day (each ProjectDO rotates its own at
  * midnight), an hourly purge of expired sessions, refresh tokens and sign-in throttles, an hourly
- * retention purge of raw events, and rollups of the closed days that received events on every tick.
+ * retention purge of raw events and archive objects, rollups of the closed days that received events
+ * on every tick, and then the move of days past each project's hot window to the R2 archive.
  */
 import { purgeExpiredAuth } from './auth/cleanup.ts';
 import type { ProjectDO } from './live/index.ts';
-import { purgeExpiredEvents, rollUp } from './rollup/index.ts';
+import { archiveOldDays, purgeExpiredEvents, rollUp } from './rollup/index.ts';
+import { purgeExpiredArchives } from './store/index.ts';
 
 const DAY_MS = 86_400_000;
 const HOUR_MS = 3_600_000;
@@ -37,6 +39,11 @@ export async function runScheduled(env: Env, scheduledTime: number): Promise<voi
     // remain) and the next carries on. NOTE: that caps the purge at 1.2M rows a day; a deployment
     // whose events expire faster needs a larger budget or, with a little state, extra runs.
     ['retention purge', async () => firstTickOfHour && purgeExpiredEvents(env.DB, scheduledTime)],
+    // Archive objects past retention go with the raw events, hourly; at most 500 days a run.
+    ['archive purge', async () => firstTickOfHour && purgeExpiredArchives(env.DB, env.ARCHIVE, scheduledTime)],
+    // After the rollups: a day leaves D1 only once it is rolled up. Bounded by rows and wall time;
+    // a backlog (the first run after enabling it) is worked off over several ticks.
+    ['archive', () => archiveOldDays(env.DB, env.ARCHIVE, scheduledTime)],
   ];
   const failed: string[] = [];
   for (const [name, run] of steps) {

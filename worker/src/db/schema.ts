@@ -65,6 +65,13 @@ export const signInThrottle = sqliteTable('sign_in_throttle', {
   updatedAt: integer('updated_at').notNull(),
 });
 
+/**
+ * The default hot window, in days: raw events of days older than this move to R2. Long enough for
+ * every filtered view of the dashboard's presets but `year` to read raw (`last_month` reaches 61
+ * days back, `30d` with its previous period 60); rollups answer unfiltered views of any range.
+ */
+export const DEFAULT_ARCHIVE_AFTER_DAYS = 62;
+
 /** A tracked site or app. */
 export const projects = sqliteTable('projects', {
   id: text('id').primaryKey(),
@@ -81,6 +88,12 @@ export const projects = sqliteTable('projects', {
   zones: text('zones'),
   /** Raw events older than this are purged by the rollup cron; rollups stay. */
   retentionDays: integer('retention_days').notNull().default(365),
+  /**
+   * The hot window: closed local days that ended more than this many days ago are moved from D1
+   * to the R2 archive (`store/archive.ts`) once rolled up; 0 never archives. The default keeps
+   * raw what filtered views of the dashboard's presets read (ARCHITECTURE.md, "The store").
+   */
+  archiveAfterDays: integer('archive_after_days').notNull().default(DEFAULT_ARCHIVE_AFTER_DAYS),
   /** Whether the public live-visitor widget may show this project's count. */
   publicLive: integer('public_live', { mode: 'boolean' }).notNull().default(false),
   /** ISO 4217 code the `revenue` metric reports in; amounts in other currencies are listed apart. */
@@ -478,4 +491,28 @@ export const rolledDays = sqliteTable(
     // The cron looks for days of an older catalog on every tick: a seek, not a scan of every day.
     index('rolled_days_version_idx').on(t.version),
   ],
+);
+
+/**
+ * Local days of a project whose raw events were moved to R2 (`store/archive.ts`): one Parquet
+ * object per day at `key`, verified (`rows`, `checksum`) before any of the day's rows left D1.
+ * A day with a row here starts before `rollup_state.raw_from`: its rollups answer for it.
+ */
+export const archivedDays = sqliteTable(
+  'archived_days',
+  {
+    projectId: text('project_id').notNull(),
+    /** Local day (YYYY-MM-DD) in the project's calendar. */
+    day: text('day').notNull(),
+    /** The R2 object: `archive/<project id>/<day>.parquet`. */
+    key: text('key').notNull(),
+    /** Events in the object. */
+    rows: integer('rows').notNull(),
+    /** SHA-256 (hex) of the object's rows in canonical form (`store/archive-format.ts`). */
+    checksum: text('checksum').notNull(),
+    /** The object's size. */
+    bytes: integer('bytes').notNull(),
+    archivedAt: integer('archived_at').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.projectId, t.day] })],
 );

@@ -1,5 +1,6 @@
 /** The request and response shapes of the project routes, shared with the OpenAPI document. */
 import { z } from '@hono/zod-openapi';
+import { DEFAULT_ARCHIVE_AFTER_DAYS } from '../db/schema.ts';
 import { DEFAULT_RATE_LIMITS } from '../live/rate-limit.ts';
 import { isTimeZone } from '../shared/time.ts';
 import { ROLES } from '../auth/access.ts';
@@ -54,6 +55,9 @@ export const ProjectSchema = z
           'timezone they were counted in: a change applies from the first midnight of the new zone after today.',
       }),
     retentionDays: z.number().int(),
+    archiveAfterDays: z.number().int().openapi({
+      description: 'Days after which raw events move from D1 to the R2 archive (0: never); rollups stay',
+    }),
     publicLive: z.boolean(),
     currency: z.string().openapi({ description: 'ISO 4217 code the revenue metric reports in' }),
     rateLimits: RateLimitsSchema.nullable(),
@@ -70,6 +74,8 @@ const settings = {
   hostnames: z.array(HostnameEntrySchema).max(50),
   timezone: TimezoneSchema,
   retentionDays: z.number().int().min(1).max(3650),
+  // At 1 the open day and yesterday stay in D1 (what unfiltered reads need raw until rolled up).
+  archiveAfterDays: z.number().int().min(0).max(3650),
   publicLive: z.boolean(),
   currency: z
     .string()
@@ -86,6 +92,7 @@ export const CreateProjectSchema = z
     hostnames: settings.hostnames.default([]),
     timezone: settings.timezone.default('UTC'),
     retentionDays: settings.retentionDays.default(365),
+    archiveAfterDays: settings.archiveAfterDays.default(DEFAULT_ARCHIVE_AFTER_DAYS),
     publicLive: settings.publicLive.default(false),
     currency: settings.currency.default('USD'),
     rateLimits: settings.rateLimits.default(null),

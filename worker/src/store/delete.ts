@@ -7,6 +7,7 @@ import { getTableColumns, getTableName, is } from 'drizzle-orm';
 import { SQLiteTable } from 'drizzle-orm/sqlite-core';
 import * as schema from '../db/schema.ts';
 import { clearIsolateCaches } from '../shared/isolate-cache.ts';
+import { deleteProjectArchive } from './archive-objects.ts';
 import { bumpVersionsStatement } from './freshness.ts';
 
 /** What deleting needs of the ProjectDO (`live/project-do.ts`): its storage gone, or told of a reset. */
@@ -41,8 +42,8 @@ async function deleteRows(d1: D1Database, table: string, projectId: string): Pro
 }
 
 /**
- * Delete a project and everything it owns: its ProjectDO storage (salts, visits, outbox), every
- * row with its id in every table, its quarantined messages, and the project itself. Data first,
+ * Delete a project and everything it owns: its ProjectDO storage (salts, visits, outbox), its
+ * archive objects in R2, every row with its id in every table, its quarantined messages, and the project itself. Data first,
  * project last, so that a failure part-way leaves a project the owner can delete again. Events
  * still on the queue when the project row goes are refused by the consumer (it inserts only for
  * existing projects).
@@ -50,6 +51,8 @@ async function deleteRows(d1: D1Database, table: string, projectId: string): Pro
 export async function deleteProject(env: Env, projectId: string): Promise<void> {
   const stub = env.PROJECT.get(env.PROJECT.idFromName(projectId)) as DurableObjectStub<ProjectStorage>;
   await stub.destroy();
+  // Objects before rows: a failure in between leaves rows that say the project is still there.
+  await deleteProjectArchive(env.ARCHIVE, projectId);
   for (const table of PROJECT_TABLES) await deleteRows(env.DB, table, projectId);
   // Quarantined messages hold events as JSON text, without a project_id column: match the field.
   await env.DB.prepare('DELETE FROM quarantine WHERE instr(body, ?) > 0')
@@ -69,10 +72,11 @@ export const DATA_TABLES: readonly string[] = [
   schema.rollupDirty,
   schema.rolledDays,
   schema.dropCounts,
+  schema.archivedDays,
 ].map((table) => getTableName(table));
 
 /**
- * Reset a project's data: its events, rollups, marks and drop counts go; its settings, goals,
+ * Reset a project's data: its events (archived ones too), rollups, marks and drop counts go; its settings, goals,
  * funnels, members, keys and share links stay. The rollup version moves, so no cached answer
  * outlives the reset. It is not one transaction: events accepted while it runs (on the queue, or
  * waiting in the ProjectDO) may be written before their table is emptied and go with it, or after
@@ -84,6 +88,7 @@ export const DATA_TABLES: readonly string[] = [
 export async function resetProjectData(env: Env, projectId: string, now: number): Promise<void> {
   const stub = env.PROJECT.get(env.PROJECT.idFromName(projectId)) as DurableObjectStub<ProjectStorage>;
   await stub.dataReset();
+  await deleteProjectArchive(env.ARCHIVE, projectId);
   for (const table of DATA_TABLES) await deleteRows(env.DB, table, projectId);
   // Nothing is left to be partial: a day the purge once cut into is an empty day now.
   await env.DB.batch([

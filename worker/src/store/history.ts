@@ -25,6 +25,29 @@ export function purgeCutoffStatement(d1: D1Database, projectIds: readonly string
 }
 
 /**
+ * The statement that moves `raw_from` past a day the archive recorded (`archive.ts`): to `dayEnd`,
+ * the first instant after it, if the day's `archived_days` row holds `checksum` (the record was
+ * written, in the same batch). Like the purge's, it only moves forward and bumps the version.
+ */
+export function archiveCutoffStatement(
+  d1: D1Database,
+  projectId: string,
+  day: string,
+  checksum: string,
+  dayEnd: number,
+  now: number,
+): D1PreparedStatement {
+  return d1
+    .prepare(
+      `INSERT INTO rollup_state (project_id, version, updated_at, raw_from)
+       SELECT ?1, 1, ?2, ?3 WHERE EXISTS (SELECT 1 FROM archived_days WHERE project_id = ?1 AND day = ?4 AND checksum = ?5)
+       ON CONFLICT (project_id) DO UPDATE SET version = version + 1, updated_at = excluded.updated_at,
+         raw_from = MAX(COALESCE(raw_from, 0), excluded.raw_from)`,
+    )
+    .bind(projectId, now, dayEnd, day, checksum);
+}
+
+/**
  * Mark for rolling up again the days rolled up with an older catalog (a dimension was added since)
  * whose raw events are all still there: at most `limit` days a run. A day the retention purge cut
  * into stays as it is (its rollups are all there is; the stats API says the new dimension is not

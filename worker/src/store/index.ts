@@ -1,10 +1,25 @@
 /**
  * The store: the only code that writes events and their freshness marks, re-marks hours, bumps
- * versions and deletes a project's data. `query/`, `rollup/`, `pipeline/` and `projects/` depend
+ * versions, moves old days to the R2 archive and deletes a project's data. `query/`, `rollup/`, `pipeline/` and `projects/` depend
  * on it; it depends on none of them. Its contract is in ARCHITECTURE.md ("The store").
  */
 export { DATA_TABLES, deleteProject, PROJECT_TABLES, resetProjectData } from './delete.ts';
 export { markStaleDays, purgeCutoffStatement } from './history.ts';
+export {
+  ARCHIVE_LAYOUT,
+  ARCHIVE_MAX_ROWS,
+  type ArchiveProject,
+  ArchiveRefused,
+  archiveKey,
+  archivedDay,
+  commitDayArchive,
+  type DayArchive,
+  dayReady,
+  deleteArchivedRows,
+  verifyDayArchive,
+  writeDayArchive,
+} from './archive.ts';
+export { archivedDaysBetween, purgeExpiredArchives } from './archive-objects.ts';
 export { eventProblem, insertEventStatements, type PendingEvent, type StoredEvent } from './events.ts';
 export {
   bumpVersionsStatement,

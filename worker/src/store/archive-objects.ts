@@ -1,0 +1,80 @@
+/**
+ * The archive's objects over their lifetime beyond the day they were written (`archive.ts`): those
+ * of days past retention, those of a deleted or reset project, and the list an export shows.
+ */
+import { formatDate, type LocalDate } from '../shared/calendar.ts';
+import { archivePrefix, bounds, type DayArchive } from './archive.ts';
+
+/** Delete objects by key, a thousand a call (R2's limit for one `delete`). */
+async function deleteKeys(bucket: R2Bucket, keys: readonly string[]): Promise<void> {
+  for (let at = 0; at < keys.length; at += 1_000) await bucket.delete(keys.slice(at, at + 1_000));
+}
+
+/**
+ * Delete every archive object of a project, recorded or not (an object written by a step 1 that
+ * was never committed too). Its `archived_days` rows go with its other rows (`delete.ts`).
+ */
+export async function deleteProjectArchive(bucket: R2Bucket, projectId: string): Promise<void> {
+  let cursor: string | undefined;
+  for (;;) {
+    const page = await bucket.list({ prefix: archivePrefix(projectId), ...(cursor ? { cursor } : {}) });
+    await deleteKeys(
+      bucket,
+      page.objects.map((object) => object.key),
+    );
+    if (!page.truncated) return;
+    cursor = page.cursor;
+  }
+}
+
+/**
+ * Delete the archived days past their project's retention (the whole local day before `now −
+ * retention_days`): the object first, then its record, at most `limit` days a run. Returns the
+ * days deleted.
+ */
+export async function purgeExpiredArchives(
+  d1: D1Database,
+  bucket: R2Bucket,
+  now: number,
+  limit = 500,
+): Promise<number> {
+  // The UTC date of the cutoff bounds the candidates; the exact test is per calendar below.
+  const { results } = await d1
+    .prepare(
+      `SELECT a.project_id AS projectId, a.day, a.key, COALESCE(p.zones, p.timezone) AS calendar,
+         ?1 - p.retention_days * 86400000 AS cutoff
+       FROM archived_days a JOIN projects p ON p.id = a.project_id
+       WHERE p.retention_days > 0 AND a.day < date((?1 - p.retention_days * 86400000) / 1000, 'unixepoch', '+1 day')
+       ORDER BY a.day LIMIT ?2`,
+    )
+    .bind(now, limit)
+    .all<{ projectId: string; day: string; key: string; calendar: string; cutoff: number }>();
+  const expired = results.filter((row) => bounds(row.day, row.calendar).end <= row.cutoff);
+  if (!expired.length) return 0;
+  await deleteKeys(
+    bucket,
+    expired.map((row) => row.key),
+  );
+  await d1.batch(
+    expired.map((row) =>
+      d1.prepare('DELETE FROM archived_days WHERE project_id = ? AND day = ?').bind(row.projectId, row.day),
+    ),
+  );
+  return expired.length;
+}
+
+/** A project's archived days between two local dates (inclusive), oldest first. */
+export async function archivedDaysBetween(
+  d1: D1Database,
+  projectId: string,
+  from: LocalDate,
+  to: LocalDate,
+): Promise<(DayArchive & { day: string })[]> {
+  const { results } = await d1
+    .prepare(
+      'SELECT day, key, rows, checksum, bytes FROM archived_days WHERE project_id = ? AND day >= ? AND day <= ? ORDER BY day',
+    )
+    .bind(projectId, formatDate(from), formatDate(to))
+    .all<DayArchive & { day: string }>();
+  return results;
+}

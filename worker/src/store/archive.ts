@@ -1,0 +1,295 @@
+/**
+ * The R2 archive of old raw days (ARCHIVE_LAYOUT below): a day's raw events leave D1 only after
+ * R2 holds them, read back and verified. Three steps, each safe to repeat and to interrupt:
+ *
+ * 1. {@link writeDayArchive}: the day's events (those in D1, plus the object's own if the day was
+ *    archived before: late events are merged in) → one Parquet object. Nothing in D1 changes.
+ * 2. {@link commitDayArchive}: the object is read back and checked (row count, checksum); then,
+ *    in one batch, the day is recorded in `archived_days` and `raw_from` moves past it — only if
+ *    the day is still rolled up at the current catalog, has no marked hour, and no earlier day
+ *    with events still in D1 is complete (so `raw_from` passes only archived or purged days).
+ * 3. {@link deleteArchivedRows}: the recorded object is read back and checked again, and only the
+ *    D1 rows whose ids it holds are deleted. A late event written since stays, for step 1 to merge.
+ *
+ * From step 2 on the day behaves like a day the retention purge cut into: never recomputed, never
+ * read raw, answered from its rollups (ARCHITECTURE.md, "The store").
+ */
+import { CATALOG_VERSION } from '@tally/sdk/catalog';
+import { dayBounds, type LocalDate, parseDate } from '../shared/calendar.ts';
+import {
+  ARCHIVE_SELECT,
+  type ArchiveRow,
+  byId,
+  checksumOf,
+  decodeParquet,
+  encodeParquet,
+  ID_INDEX,
+  rowFromD1,
+} from './archive-format.ts';
+import { archiveCutoffStatement } from './history.ts';
+
+const HOUR_MS = 3_600_000;
+/**
+ * Events one day's object may hold. NOTE: the day is built in memory (a Worker has 128 MB) and its
+ * checksum and Parquet encoding cost CPU; a bigger day is not archived (and its project's archive
+ * stops there) until days are written in parts.
+ */
+export const ARCHIVE_MAX_ROWS = 50_000;
+/** Rows read from D1 per statement while building a day. */
+const READ_PAGE = 5_000;
+/** Ids per DELETE statement (one bound JSON array, far below D1's 2 MB value limit). */
+const DELETE_CHUNK = 2_000;
+
+/**
+ * The object layout: `archive/<project id>/<YYYY-MM-DD>.parquet`, the day being local to the
+ * project's calendar. One prefix per project, so a project's history is one `list` away (and one
+ * DuckDB glob: `read_parquet('archive/<project id>/*.parquet')`).
+ */
+export const ARCHIVE_LAYOUT = 'archive/<project id>/<YYYY-MM-DD>.parquet';
+
+/** Where a project's archive objects live. */
+export function archivePrefix(projectId: string): string {
+  return `archive/${projectId}/`;
+}
+
+/** The key of a project's object for a local day. */
+export function archiveKey(projectId: string, day: string): string {
+  return `${archivePrefix(projectId)}${day}.parquet`;
+}
+
+/** A project as the archive needs it: its calendar (`COALESCE(zones, timezone)`) fixes its days. */
+export interface ArchiveProject {
+  id: string;
+  calendar: string;
+}
+
+/** An object as written and, once committed, as recorded. */
+export interface DayArchive {
+  key: string;
+  rows: number;
+  checksum: string;
+  bytes: number;
+}
+
+/** The archive cannot take a day now: the reason says why; nothing was deleted. */
+export class ArchiveRefused extends Error {
+  override name = 'ArchiveRefused';
+}
+
+/** The instants [start, end) of a local day of a calendar. */
+export function bounds(day: string, calendar: string): { start: number; end: number } {
+  const date = parseDate(day);
+  if (!date) throw new Error(`not a day: ${day}`);
+  return dayBounds(date as LocalDate, calendar);
+}
+
+/** The recorded object of a project's day, if the day was archived. */
+export async function archivedDay(d1: D1Database, projectId: string, day: string): Promise<DayArchive | null> {
+  return d1
+    .prepare('SELECT key, rows, checksum, bytes FROM archived_days WHERE project_id = ? AND day = ?')
+    .bind(projectId, day)
+    .first<DayArchive>();
+}
+
+/**
+ * Read an object back and check it against what it should hold: it exists, decodes, has `rows`
+ * distinct events and their checksum is `checksum`. Returns its rows (sorted by id); throws
+ * {@link ArchiveRefused} otherwise.
+ */
+export async function verifyDayArchive(bucket: R2Bucket, archive: DayArchive): Promise<ArchiveRow[]> {
+  const object = await bucket.get(archive.key);
+  if (!object) throw new ArchiveRefused(`${archive.key}: missing`);
+  let decoded: ArchiveRow[];
+  try {
+    decoded = await decodeParquet(await object.arrayBuffer());
+  } catch (error) {
+    throw new ArchiveRefused(`${archive.key}: unreadable (${error instanceof Error ? error.message : error})`);
+  }
+  const sorted = byId(decoded);
+  if (decoded.length !== archive.rows || sorted.length !== archive.rows) {
+    throw new ArchiveRefused(`${archive.key}: ${decoded.length} rows (${sorted.length} distinct), not ${archive.rows}`);
+  }
+  if (checksumOf(sorted) !== archive.checksum) throw new ArchiveRefused(`${archive.key}: checksum differs`);
+  return sorted;
+}
+
+/** The day's events still in D1, in canonical form (pages along `events (project_id, ts)`). */
+async function dayRowsInD1(d1: D1Database, projectId: string, start: number, end: number): Promise<ArchiveRow[]> {
+  const rows: ArchiveRow[] = [];
+  let after = { ts: start - 1, id: '\uffff' };
+  for (;;) {
+    const { results } = await d1
+      .prepare(
+        `SELECT ${ARCHIVE_SELECT} FROM events WHERE project_id = ?1 AND ts < ?2 AND (ts > ?3 OR (ts = ?3 AND id > ?4))
+         ORDER BY ts, id LIMIT ${READ_PAGE}`,
+      )
+      .bind(projectId, end, after.ts, after.id)
+      .all<Record<string, unknown>>();
+    for (const row of results) rows.push(rowFromD1(row));
+    if (rows.length > ARCHIVE_MAX_ROWS) throw new ArchiveRefused(`more than ${ARCHIVE_MAX_ROWS} events in one day`);
+    const last = results[results.length - 1];
+    if (!last || results.length < READ_PAGE) return rows;
+    after = { ts: last.ts as number, id: last.id as string };
+  }
+}
+
+/**
+ * Step 1: write a day's object — the day's events in D1, merged with the object already recorded
+ * for it (a late event arrived after it was archived). Changes nothing in D1. Returns the object,
+ * or null when the day has no events anywhere. Throws {@link ArchiveRefused} when the recorded
+ * object cannot be read back (nothing is written over it: it may hold events D1 no longer has) or
+ * the day is too big.
+ */
+export async function writeDayArchive(
+  d1: D1Database,
+  bucket: R2Bucket,
+  project: ArchiveProject,
+  day: string,
+): Promise<DayArchive | null> {
+  const { start, end } = bounds(day, project.calendar);
+  const recorded = await archivedDay(d1, project.id, day);
+  const current = recorded ? await readRecorded(bucket, recorded) : null;
+  const kept = current?.rows ?? [];
+  const fresh = await dayRowsInD1(d1, project.id, start, end);
+  const known = new Set(kept.map((row) => row[ID_INDEX]));
+  if (current && fresh.every((row) => known.has(row[ID_INDEX]))) return current.archive;
+  const rows = byId([...kept, ...fresh]);
+  if (!rows.length) return null;
+  if (rows.length > ARCHIVE_MAX_ROWS) throw new ArchiveRefused(`more than ${ARCHIVE_MAX_ROWS} events in one day`);
+  const checksum = checksumOf(rows);
+  const file = encodeParquet(rows);
+  const key = archiveKey(project.id, day);
+  // R2 checks the upload against this digest and refuses a corrupted body.
+  const sha256 = await crypto.subtle.digest('SHA-256', file);
+  await bucket.put(key, file, {
+    sha256,
+    customMetadata: { rows: String(rows.length), checksum },
+    httpMetadata: { contentType: 'application/vnd.apache.parquet' },
+  });
+  return { key, rows: rows.length, checksum, bytes: file.byteLength };
+}
+
+/**
+ * The recorded object's rows, before a merge. An object we wrote holds every event of every earlier
+ * write of it (each write is a superset), so one that decodes and matches its own metadata is
+ * taken even if the record lags behind it (an earlier merge stopped before its commit).
+ */
+async function readRecorded(
+  bucket: R2Bucket,
+  recorded: DayArchive,
+): Promise<{ rows: ArchiveRow[]; archive: DayArchive }> {
+  const head = await bucket.head(recorded.key);
+  const own = head?.customMetadata;
+  const rows = Number(own?.rows);
+  const archive =
+    head && own?.checksum && own.checksum !== recorded.checksum && rows >= recorded.rows
+      ? { key: recorded.key, rows, checksum: own.checksum, bytes: head.size }
+      : recorded;
+  return { rows: await verifyDayArchive(bucket, archive), archive };
+}
+
+/**
+ * The conditions under which a day not yet archived may leave D1, as SQL over ?1 project, ?2 day,
+ * ?3 day start, ?4 and ?5 its first and last UTC hour, ?6 the catalog version, ?7 the start of the
+ * first complete day (from `raw_from`; 0 if none): the day is rolled up at the current catalog, no hour of it is marked,
+ * it is complete, and no earlier complete day still has events in D1.
+ */
+const READY_SQL = `EXISTS (SELECT 1 FROM projects WHERE id = ?1)
+  AND EXISTS (SELECT 1 FROM rolled_days WHERE project_id = ?1 AND day = ?2 AND version >= ?6)
+  AND NOT EXISTS (SELECT 1 FROM rollup_dirty WHERE project_id = ?1 AND hour >= ?4 AND hour <= ?5)
+  AND ?3 >= ?7 AND ?3 >= COALESCE((SELECT raw_from FROM rollup_state WHERE project_id = ?1), 0)
+  AND NOT EXISTS (SELECT 1 FROM events WHERE project_id = ?1 AND ts >= ?7 AND ts < ?3)`;
+
+/** The values of {@link READY_SQL}'s parameters ?1 … ?7. */
+function readyParams(project: ArchiveProject, day: string, completeFrom: number) {
+  const { start, end } = bounds(day, project.calendar);
+  const [firstHour, lastHour] = [Math.floor(start / HOUR_MS), Math.floor((end - 1) / HOUR_MS)];
+  return [project.id, day, start, firstHour, lastHour, CATALOG_VERSION, completeFrom];
+}
+
+/**
+ * Whether a day not yet archived may be archived now (the conditions {@link commitDayArchive}
+ * checks again as it records), so that the job writes no object it cannot commit. `completeFrom`
+ * is the first instant of the project's first complete day (0 when nothing was ever purged).
+ */
+export async function dayReady(
+  d1: D1Database,
+  project: ArchiveProject,
+  day: string,
+  completeFrom: number,
+): Promise<boolean> {
+  const ready = await d1
+    .prepare(`SELECT ${READY_SQL} AS ready`)
+    .bind(...readyParams(project, day, completeFrom))
+    .first<number>('ready');
+  return ready === 1;
+}
+
+/**
+ * Step 2: read the object back, check it, and record it — with `raw_from` moved past the day in
+ * the same batch, so the day is answered from its rollups alone from then on. A day archived
+ * before (a merge) is recorded again with its new count and checksum. Returns whether it was
+ * recorded; false when the day is no longer ready (a late event marked it, it was rolled with an
+ * older catalog, an earlier day still waits) — nothing changed, and the job tries again later.
+ */
+export async function commitDayArchive(
+  d1: D1Database,
+  bucket: R2Bucket,
+  project: ArchiveProject,
+  day: string,
+  archive: DayArchive,
+  completeFrom: number,
+  now: number,
+): Promise<boolean> {
+  await verifyDayArchive(bucket, archive);
+  const { end } = bounds(day, project.calendar);
+  const [recorded] = await d1.batch([
+    d1
+      .prepare(
+        `INSERT INTO archived_days (project_id, day, key, rows, checksum, bytes, archived_at)
+         SELECT ?1, ?2, ?8, ?9, ?10, ?11, ?12
+         WHERE EXISTS (SELECT 1 FROM archived_days WHERE project_id = ?1 AND day = ?2) OR (${READY_SQL})
+         ON CONFLICT (project_id, day) DO UPDATE SET key = excluded.key, rows = excluded.rows,
+           checksum = excluded.checksum, bytes = excluded.bytes, archived_at = excluded.archived_at`,
+      )
+      .bind(
+        ...readyParams(project, day, completeFrom),
+        archive.key,
+        archive.rows,
+        archive.checksum,
+        archive.bytes,
+        now,
+      ),
+    archiveCutoffStatement(d1, project.id, day, archive.checksum, end, now),
+  ]);
+  return (recorded?.meta.changes ?? 0) > 0;
+}
+
+/**
+ * Step 3: delete from D1 the day's events that its recorded object holds — read back and checked
+ * first, so a missing or damaged object deletes nothing (throws {@link ArchiveRefused}), a chunk
+ * of ids per statement. Returns how many went. Events of the day that the object lacks stay in D1.
+ */
+export async function deleteArchivedRows(
+  d1: D1Database,
+  bucket: R2Bucket,
+  project: ArchiveProject,
+  day: string,
+): Promise<number> {
+  const recorded = await archivedDay(d1, project.id, day);
+  if (!recorded) return 0;
+  const rows = await verifyDayArchive(bucket, recorded);
+  const { start, end } = bounds(day, project.calendar);
+  let deleted = 0;
+  for (let at = 0; at < rows.length; at += DELETE_CHUNK) {
+    const ids = rows.slice(at, at + DELETE_CHUNK).map((row) => row[ID_INDEX]);
+    const { meta } = await d1
+      .prepare(
+        `DELETE FROM events WHERE project_id = ?1 AND ts >= ?2 AND ts < ?3 AND id IN (SELECT value FROM json_each(?4))`,
+      )
+      .bind(project.id, start, end, JSON.stringify(ids))
+      .run();
+    deleted += meta.changes;
+  }
+  return deleted;
+}
