@@ -15,14 +15,16 @@ import { archiveOldDays, rollUpAll } from '../src/rollup/index.ts';
 import { addDays, dayBounds, formatDate, localDate } from '../src/shared/calendar.ts';
 import { decodeParquet, encodeParquet, rowFromD1 } from '../src/store/archive-format.ts';
 import {
+  type ArchiveLease,
   type ArchiveProject,
   ArchiveRefused,
-  archiveKey,
   archivedDay,
+  claimArchiveLease,
   commitDayArchive,
   deleteArchivedRows,
   deleteProject,
   purgeExpiredArchives,
+  releaseArchiveLease,
   resetProjectData,
   writeDayArchive,
 } from '../src/store/index.ts';
@@ -92,9 +94,23 @@ async function d1Rows(projectId: string, n: number) {
   return results.map(rowFromD1);
 }
 
-/** The rows of a day's object in R2, by id. */
+/** The key the record of a day names. */
+async function keyOf(projectId: string, n: number): Promise<string> {
+  const record = await archivedDay(env.DB, projectId, label(n));
+  if (!record) throw new Error(`day ${label(n)} is not archived`);
+  return record.key;
+}
+
+/** A lease on a project's archive, as a run holds it. */
+async function leaseOn(projectId: string) {
+  const lease = await claimArchiveLease(env.DB, projectId);
+  if (!lease) throw new Error(`${projectId}: lease held`);
+  return lease;
+}
+
+/** The rows of a day's recorded object in R2, by id. */
 async function objectRows(projectId: string, n: number) {
-  const object = await env.ARCHIVE.get(archiveKey(projectId, label(n)));
+  const object = await env.ARCHIVE.get(await keyOf(projectId, n));
   if (!object) return null;
   const rows = await decodeParquet(await object.arrayBuffer());
   return rows.sort((a, b) => (String(a[1]) < String(b[1]) ? -1 : 1));
@@ -125,13 +141,17 @@ describe('the R2 archive', () => {
     await env.DB.prepare('UPDATE projects SET archive_after_days = 62 WHERE id = ?').bind(projectId).run();
 
     const run = await archiveOldDays(env.DB, env.ARCHIVE, NOW);
-    expect(run).toEqual({ days: 2, deleted: 8, refused: 0, exhausted: false });
+    expect(run).toEqual({ days: 2, deleted: 8, refused: 0, failed: 0, exhausted: false });
     for (const [index, n] of OLD.entries()) {
       expect(await objectRows(projectId, n)).toEqual(rowsBefore[index]);
       expect(await d1Rows(projectId, n)).toEqual([]);
       const record = await archivedDay(env.DB, projectId, label(n));
-      const head = await env.ARCHIVE.head(archiveKey(projectId, label(n)));
-      expect(record).toMatchObject({ key: `archive/${projectId}/${label(n)}.parquet`, rows: 4, bytes: head?.size });
+      const head = await env.ARCHIVE.head(record?.key ?? '');
+      expect(record).toMatchObject({
+        key: `archive/${projectId}/${label(n)}.${record?.checksum.slice(0, 16)}.parquet`,
+        rows: 4,
+        bytes: head?.size,
+      });
     }
     // Recent days stay in D1; the archived ones are now before raw_from.
     for (const n of RECENT) expect((await d1Rows(projectId, n)).length).toBe(4);
@@ -146,14 +166,15 @@ describe('the R2 archive', () => {
     expect(filtered.meta.unavailable).toEqual([{ from: range[0], to: label(65), reason: 'retention' }]);
 
     // Again: nothing to do, nothing rewritten.
-    const etag = (await env.ARCHIVE.head(archiveKey(projectId, label(70))))?.etag;
+    const etag = (await env.ARCHIVE.head(await keyOf(projectId, 70)))?.etag;
     expect(await archiveOldDays(env.DB, env.ARCHIVE, NOW)).toEqual({
       days: 0,
       deleted: 0,
       refused: 0,
+      failed: 0,
       exhausted: false,
     });
-    expect((await env.ARCHIVE.head(archiveKey(projectId, label(70))))?.etag).toBe(etag);
+    expect((await env.ARCHIVE.head(await keyOf(projectId, 70)))?.etag).toBe(etag);
     expect(await answers(projectId, owner)).toEqual(before);
   });
 
@@ -175,16 +196,18 @@ describe('the R2 archive', () => {
     const rows65 = await d1Rows(projectId, 65);
 
     // Stopped after the object was written: D1 is untouched, the day is still read as before.
-    const written = await mustWrite(project, 70);
+    const lease = await leaseOn(projectId);
+    const written = await mustWrite(project, 70, lease);
     expect(written.rows).toBe(4);
     expect(await archivedDay(env.DB, projectId, label(70))).toBeNull();
     expect(await rawFrom(projectId)).toBeNull();
     expect(await d1Rows(projectId, 70)).toEqual(rows70);
 
     // Stopped after the record: raw_from has moved, the rows are still in D1 and counted once.
-    expect(await commitDayArchive(env.DB, env.ARCHIVE, project, label(70), written, 0, NOW)).toBe(true);
+    expect(await commitDayArchive(env.DB, env.ARCHIVE, project, label(70), written, 0, NOW, lease)).toBe(true);
     expect(await d1Rows(projectId, 70)).toEqual(rows70);
     expect(await answers(projectId, owner)).toEqual(before);
+    await releaseArchiveLease(env.DB, lease);
 
     // The next run finishes day 70 (its rows are in the object already: nothing rewritten), then does day 65.
     await env.DB.prepare('UPDATE projects SET archive_after_days = 62 WHERE id = ?').bind(projectId).run();
@@ -214,25 +237,33 @@ describe('the R2 archive', () => {
     expect(rows?.filter((row) => row[1] === late.id).length).toBe(1);
     expect(await archivedDay(env.DB, projectId, label(70))).toMatchObject({ rows: 5 });
     expect(await d1Rows(projectId, 70)).toEqual([]);
+    // The merge went to a new key; the object it replaced is gone, and nothing is left pending.
+    const objects = (await env.ARCHIVE.list({ prefix: `archive/${projectId}/${label(70)}` })).objects;
+    expect(objects.map((object) => object.key)).toEqual([await keyOf(projectId, 70)]);
+    expect(
+      await env.DB.prepare('SELECT key FROM archive_pending WHERE project_id = ?').bind(projectId).first(),
+    ).toBeNull();
   });
 
   it('deletes nothing when the object is missing, damaged, or does not match its record', async () => {
     const { projectId, project } = await world(owner);
     const rows70 = await d1Rows(projectId, 70);
-    const key = archiveKey(projectId, label(70));
+    const lease = await leaseOn(projectId);
 
     // Damaged between the write and the check: not recorded.
-    const written = await mustWrite(project, 70);
-    await env.ARCHIVE.put(key, 'not parquet');
-    await expect(commitDayArchive(env.DB, env.ARCHIVE, project, label(70), written, 0, NOW)).rejects.toThrow(
+    const written = await mustWrite(project, 70, lease);
+    await env.ARCHIVE.put(written.key, 'not parquet');
+    await expect(commitDayArchive(env.DB, env.ARCHIVE, project, label(70), written, 0, NOW, lease)).rejects.toThrow(
       ArchiveRefused,
     );
     expect(await archivedDay(env.DB, projectId, label(70))).toBeNull();
     expect(await rawFrom(projectId)).toBeNull();
 
     // Recorded, then lost: the delete step refuses, and so does the job; the rows stay.
-    const again = await mustWrite(project, 70);
-    expect(await commitDayArchive(env.DB, env.ARCHIVE, project, label(70), again, 0, NOW)).toBe(true);
+    const again = await mustWrite(project, 70, lease);
+    const key = again.key;
+    expect(await commitDayArchive(env.DB, env.ARCHIVE, project, label(70), again, 0, NOW, lease)).toBe(true);
+    await releaseArchiveLease(env.DB, lease);
     await env.ARCHIVE.delete(key);
     await expect(deleteArchivedRows(env.DB, env.ARCHIVE, project, label(70))).rejects.toThrow(ArchiveRefused);
     await env.DB.prepare('UPDATE projects SET archive_after_days = 62 WHERE id = ?').bind(projectId).run();
@@ -242,7 +273,9 @@ describe('the R2 archive', () => {
     expect(await d1Rows(projectId, 70)).toEqual(rows70);
 
     // Nor is a lost object written again from D1 alone: it may have held events D1 no longer has.
-    await expect(writeDayArchive(env.DB, env.ARCHIVE, project, label(70))).rejects.toThrow(ArchiveRefused);
+    await expect(writeDayArchive(env.DB, env.ARCHIVE, project, label(70), await leaseOn(projectId))).rejects.toThrow(
+      ArchiveRefused,
+    );
 
     // Replaced by a well-formed object of other rows: the checksum differs, nothing is deleted.
     await env.ARCHIVE.put(key, forgedObject());
@@ -259,6 +292,7 @@ describe('the R2 archive', () => {
       days: 0,
       deleted: 0,
       refused: 0,
+      failed: 0,
       exhausted: false,
     });
     expect((await env.ARCHIVE.list({ prefix: `archive/${projectId}/` })).objects).toEqual([]);
@@ -279,7 +313,7 @@ describe('the R2 archive', () => {
       .split('\r\n');
     expect(listing[0]).toBe('day,object,events,bytes,checksum');
     expect(listing.slice(1).map((line) => line.split(',').slice(0, 3))).toEqual(
-      [70, 65].map((n) => [label(n), archiveKey(projectId, label(n)), '4']),
+      await Promise.all([70, 65].map(async (n) => [label(n), await keyOf(projectId, n), '4'])),
     );
     for (const [file, bytes] of Object.entries(zipBefore))
       expect(strFromU8(zip[file] as Uint8Array)).toBe(strFromU8(bytes));
@@ -295,16 +329,17 @@ describe('the R2 archive', () => {
     const keys = async (projectId: string) =>
       (await env.ARCHIVE.list({ prefix: `archive/${projectId}/` })).objects.map((object) => object.key);
     expect(await keys(a.projectId)).toHaveLength(2);
+    const kept = await keyOf(a.projectId, 65);
 
     // Retention of 68 days: day 70 is past it, day 65 is not.
     await env.DB.prepare('UPDATE projects SET retention_days = 68 WHERE id = ?').bind(a.projectId).run();
     expect(await purgeExpiredArchives(env.DB, env.ARCHIVE, NOW)).toBe(1);
-    expect(await keys(a.projectId)).toEqual([archiveKey(a.projectId, label(65))]);
+    expect(await keys(a.projectId)).toEqual([kept]);
     expect(await archivedDay(env.DB, a.projectId, label(70))).toBeNull();
     expect(await purgeExpiredArchives(env.DB, env.ARCHIVE, NOW)).toBe(0);
 
     // An object never recorded (a run stopped after its write) goes with the project too.
-    await env.ARCHIVE.put(archiveKey(b.projectId, label(40)), 'orphan');
+    await env.ARCHIVE.put(`archive/${b.projectId}/${label(40)}.0000000000000000.parquet`, 'orphan');
     await deleteProject(env, b.projectId);
     expect(await keys(b.projectId)).toEqual([]);
     expect(await keys(a.projectId)).toHaveLength(1);
@@ -318,8 +353,8 @@ describe('the R2 archive', () => {
 });
 
 /** Step 1 for a day that has events. */
-async function mustWrite(project: ArchiveProject, n: number) {
-  const written = await writeDayArchive(env.DB, env.ARCHIVE, project, label(n));
+async function mustWrite(project: ArchiveProject, n: number, lease: ArchiveLease) {
+  const written = await writeDayArchive(env.DB, env.ARCHIVE, project, label(n), lease);
   if (!written) throw new Error(`day ${label(n)} has no events`);
   return written;
 }

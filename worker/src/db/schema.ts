@@ -71,6 +71,12 @@ export const signInThrottle = sqliteTable('sign_in_throttle', {
  * days back, `30d` with its previous period 60); rollups answer unfiltered views of any range.
  */
 export const DEFAULT_ARCHIVE_AFTER_DAYS = 62;
+/**
+ * The shortest hot window the archive takes (0 aside, which never archives): an event can wait
+ * this long in the outbox, queue and dead-letter queue during an outage, and a day should still be
+ * in D1 when it lands, not merged into its object.
+ */
+export const MIN_ARCHIVE_AFTER_DAYS = 7;
 
 /** A tracked site or app. */
 export const projects = sqliteTable('projects', {
@@ -516,3 +522,31 @@ export const archivedDays = sqliteTable(
   },
   (t) => [primaryKey({ columns: [t.projectId, t.day] })],
 );
+
+/**
+ * Per project, who is archiving it now: a lease (`holder` until `expires_at`) claimed by one run,
+ * checked again by every statement that records, so two overlapping runs never both commit the
+ * same day; and the last day refused as too big, not read again before `retry_at`.
+ */
+export const archiveRuns = sqliteTable('archive_runs', {
+  projectId: text('project_id').primaryKey(),
+  holder: text('holder').notNull(),
+  expiresAt: integer('expires_at').notNull(),
+  refusedDay: text('refused_day'),
+  retryAt: integer('retry_at'),
+});
+
+/**
+ * Archive objects that no `archived_days` row owns yet (written, not committed) or any more (a
+ * merge superseded them): recorded before the object is written, so retention, a deleted project
+ * and the hourly sweep find every object. Its rows outlive their project (`store/delete.ts`): the
+ * sweep deletes what a write stopped mid-way left behind.
+ */
+export const archivePending = sqliteTable('archive_pending', {
+  key: text('key').primaryKey(),
+  projectId: text('project_id').notNull(),
+  /** Local day (YYYY-MM-DD) of the object. */
+  day: text('day').notNull(),
+  /** When it was claimed (ms); 0 for a superseded object, to be deleted at once. */
+  since: integer('since').notNull(),
+});

@@ -1,6 +1,6 @@
 /** The request and response shapes of the project routes, shared with the OpenAPI document. */
 import { z } from '@hono/zod-openapi';
-import { DEFAULT_ARCHIVE_AFTER_DAYS } from '../db/schema.ts';
+import { DEFAULT_ARCHIVE_AFTER_DAYS, MIN_ARCHIVE_AFTER_DAYS } from '../db/schema.ts';
 import { DEFAULT_RATE_LIMITS } from '../live/rate-limit.ts';
 import { isTimeZone } from '../shared/time.ts';
 import { ROLES } from '../auth/access.ts';
@@ -56,7 +56,8 @@ export const ProjectSchema = z
       }),
     retentionDays: z.number().int(),
     archiveAfterDays: z.number().int().openapi({
-      description: 'Days after which raw events move from D1 to the R2 archive (0: never); rollups stay',
+      description:
+        'Days after which raw events move from D1 to the R2 archive (0: never, else at least 7); rollups stay',
     }),
     publicLive: z.boolean(),
     currency: z.string().openapi({ description: 'ISO 4217 code the revenue metric reports in' }),
@@ -74,8 +75,15 @@ const settings = {
   hostnames: z.array(HostnameEntrySchema).max(50),
   timezone: TimezoneSchema,
   retentionDays: z.number().int().min(1).max(3650),
-  // At 1 the open day and yesterday stay in D1 (what unfiltered reads need raw until rolled up).
-  archiveAfterDays: z.number().int().min(0).max(3650),
+  // 0 never archives; otherwise at least a week, the longest an event may wait in an outage.
+  archiveAfterDays: z
+    .number()
+    .int()
+    .min(0)
+    .max(3650)
+    .refine((days) => days === 0 || days >= MIN_ARCHIVE_AFTER_DAYS, {
+      message: `0 (never) or at least ${MIN_ARCHIVE_AFTER_DAYS} days`,
+    }),
   publicLive: z.boolean(),
   currency: z
     .string()

@@ -1,22 +1,32 @@
 /**
  * The archive job (run by `cron.ts`): each project's closed local days that ended more than its
- * hot window (`archive_after_days`) ago move from D1 to R2, oldest first, through the store's
- * three steps (`store/archive.ts`: write, verify and record, delete). Bounded per run by rows and
- * wall time; a run that stops anywhere leaves each day either still in D1, or recorded with its
- * rows still in D1 (the next run finishes deleting them), or done.
+ * hot window (`archive_after_days`, at least {@link MIN_ARCHIVE_AFTER_DAYS}) ago move from D1 to
+ * R2, oldest first, through the store's three steps (`store/archive.ts`: write, verify and record,
+ * delete), under the project's lease so that overlapping runs never work on one project at once.
+ * Bounded per run by rows and wall time; a run that stops anywhere leaves each day either still in
+ * D1, or recorded with its rows still in D1 (the next run finishes deleting them), or done. One
+ * project's failure (an R2 error) is logged and the others carry on.
  */
+import { MIN_ARCHIVE_AFTER_DAYS } from '../db/schema.ts';
 import { addDays, firstInstantAt, formatDate, localDate } from '../shared/calendar.ts';
 import {
+  type ArchiveLease,
   type ArchiveProject,
   ArchiveRefused,
   archivedDay,
+  claimArchiveLease,
   commitDayArchive,
+  DayTooBig,
   dayReady,
   deleteArchivedRows,
+  releaseArchiveLease,
+  rememberRefusal,
   writeDayArchive,
 } from '../store/index.ts';
 
 const DAY_MS = 86_400_000;
+/** A day refused as too big is not read again for this long. */
+const RETRY_TOO_BIG_MS = DAY_MS;
 /** Projects read per page (keyset paging, as the retention purge does). */
 const PAGE_SIZE = 500;
 
@@ -28,6 +38,8 @@ export interface ArchiveResult {
   deleted: number;
   /** Days the archive refused (a missing or damaged object, a day too big): logged, kept in D1. */
   refused: number;
+  /** Projects whose run failed otherwise (an R2 or D1 error): logged; the others went on. */
+  failed: number;
   /** The budget ran out: more may be waiting for the next run. */
   exhausted: boolean;
 }
@@ -37,17 +49,20 @@ interface Candidate extends ArchiveProject {
   hotDays: number;
   rawFrom: number | null;
   oldest: number;
+  refusedDay: string | null;
+  retryAt: number | null;
 }
 
 /**
  * One page of projects that archive, each with its oldest event not yet past retention (a seek on
  * `events (project_id, ts)` per project). Events past retention are the purge's, not the archive's.
  */
-const PAGE_SQL = `SELECT p.id, COALESCE(p.zones, p.timezone) AS calendar, p.archive_after_days AS hotDays,
-  s.raw_from AS rawFrom,
+const PAGE_SQL = `SELECT p.id, COALESCE(p.zones, p.timezone) AS calendar,
+  MAX(p.archive_after_days, ${MIN_ARCHIVE_AFTER_DAYS}) AS hotDays, s.raw_from AS rawFrom,
+  r.refused_day AS refusedDay, r.retry_at AS retryAt,
   (SELECT MIN(e.ts) FROM events e WHERE e.project_id = p.id
      AND e.ts >= CASE WHEN p.retention_days > 0 THEN ?1 - p.retention_days * ${DAY_MS} ELSE 0 END) AS oldest
-FROM projects p LEFT JOIN rollup_state s ON s.project_id = p.id
+FROM projects p LEFT JOIN rollup_state s ON s.project_id = p.id LEFT JOIN archive_runs r ON r.project_id = p.id
 WHERE p.archive_after_days > 0 AND p.id > ?2 ORDER BY p.id LIMIT ${PAGE_SIZE}`;
 
 /** The first instant of the first local day that starts at or after `rawFrom` (0 without one). */
@@ -75,7 +90,7 @@ export async function archiveOldDays(
   budget: { rows: number; ms: number } = { rows: 100_000, ms: 15_000 },
 ): Promise<ArchiveResult> {
   const deadline = Date.now() + budget.ms;
-  const result: ArchiveResult = { days: 0, deleted: 0, refused: 0, exhausted: false };
+  const result: ArchiveResult = { days: 0, deleted: 0, refused: 0, failed: 0, exhausted: false };
   let spent = 0;
   let after = '';
   for (;;) {
@@ -86,9 +101,18 @@ export async function archiveOldDays(
         result.exhausted = true;
         return result;
       }
-      spent += await archiveProject(d1, bucket, project, now, result, () =>
-        spent >= budget.rows || Date.now() >= deadline ? 0 : budget.rows - spent,
-      );
+      const lease = await claimArchiveLease(d1, project.id);
+      if (!lease) continue; // another run is archiving it
+      try {
+        spent += await archiveProject(d1, bucket, project, lease, now, result, () =>
+          spent >= budget.rows || Date.now() >= deadline ? 0 : budget.rows - spent,
+        );
+      } catch (error) {
+        console.error(`archive: ${project.id} failed, kept in D1: ${error instanceof Error ? error.message : error}`);
+        result.failed += 1;
+      } finally {
+        await releaseArchiveLease(d1, lease).catch(() => {});
+      }
     }
     const end = page[page.length - 1];
     if (!end || page.length < PAGE_SIZE) return result;
@@ -104,6 +128,7 @@ async function archiveProject(
   d1: D1Database,
   bucket: R2Bucket,
   project: Candidate,
+  lease: ArchiveLease,
   now: number,
   result: ArchiveResult,
   left: () => number,
@@ -121,11 +146,13 @@ async function archiveProject(
     // A day the retention purge cut into and never archived: what is left of it is the purge's.
     const mine = recorded !== null || firstInstantAt(date, project.calendar) >= completeFrom;
     if (mine) {
+      // A day refused as too big waits for its retry, unread; the project's later days wait too.
+      if (project.refusedDay === day && (project.retryAt ?? 0) > now) break;
       if (!recorded && !(await dayReady(d1, project, day, completeFrom))) break;
       try {
-        const archive = await writeDayArchive(d1, bucket, project, day);
+        const archive = await writeDayArchive(d1, bucket, project, day, lease);
         if (archive) {
-          if (!(await commitDayArchive(d1, bucket, project, day, archive, completeFrom, now))) break;
+          if (!(await commitDayArchive(d1, bucket, project, day, archive, completeFrom, now, lease))) break;
           result.days += 1;
           spent += archive.rows;
         }
@@ -134,6 +161,7 @@ async function archiveProject(
         spent += deleted;
       } catch (error) {
         if (!(error instanceof ArchiveRefused)) throw error;
+        if (error instanceof DayTooBig) await rememberRefusal(d1, lease, day, now + RETRY_TOO_BIG_MS);
         console.error(`archive: ${project.id} ${day} kept in D1: ${error.message}`);
         result.refused += 1;
         break;

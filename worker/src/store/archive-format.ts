@@ -73,12 +73,17 @@ export function byId(rows: Iterable<ArchiveRow>): ArchiveRow[] {
 }
 
 /**
- * The checksum of a set of rows: SHA-256 (hex) over their canonical JSON arrays, one a line, in
- * event-id order. Independent of the file's encoding, so it also proves the read-back decoding.
+ * The checksum of a set of rows: SHA-256 (hex) over each row's non-null values as `[column,
+ * value]` pairs, one row a line, in event-id order. Independent of the file's encoding, so it also
+ * proves the read-back decoding; and of columns added to `events` since the file was written
+ * (they read back as null, which leaves them out), so an old object still verifies.
  */
 export function checksumOf(sorted: readonly ArchiveRow[]): string {
   const hash = createHash('sha256');
-  for (const row of sorted) hash.update(`${JSON.stringify(row)}\n`);
+  for (const row of sorted) {
+    const pairs = row.flatMap((value, index) => (value === null ? [] : [[ARCHIVE_COLUMNS[index]?.name, value]]));
+    hash.update(`${JSON.stringify(pairs)}\n`);
+  }
   return hash.digest('hex');
 }
 

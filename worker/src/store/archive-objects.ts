@@ -1,9 +1,12 @@
 /**
  * The archive's objects over their lifetime beyond the day they were written (`archive.ts`): those
- * of days past retention, those of a deleted or reset project, and the list an export shows.
+ * of days past retention, those of a deleted or reset project, those no record owns, and the list
+ * an export shows.
  */
 import { formatDate, type LocalDate } from '../shared/calendar.ts';
-import { archivePrefix, bounds, type DayArchive } from './archive.ts';
+import { archivePrefix, bounds, type DayArchive, dropUnrecorded } from './archive.ts';
+
+const HOUR_MS = 3_600_000;
 
 /** Delete objects by key, a thousand a call (R2's limit for one `delete`). */
 async function deleteKeys(bucket: R2Bucket, keys: readonly string[]): Promise<void> {
@@ -28,9 +31,27 @@ export async function deleteProjectArchive(bucket: R2Bucket, projectId: string):
 }
 
 /**
+ * Delete the objects that no record owns (`archive_pending`), once they are past their project's
+ * retention, their project is gone, or their write began more than an hour ago (a run holds its
+ * lease for minutes: an older one stopped, or a merge superseded it). At most `limit` a run.
+ */
+async function sweepPending(d1: D1Database, bucket: R2Bucket, now: number, limit: number): Promise<void> {
+  const { results } = await d1
+    .prepare(
+      `SELECT a.key, a.project_id AS projectId, a.day FROM archive_pending a LEFT JOIN projects p ON p.id = a.project_id
+       WHERE a.since < ?2 OR p.id IS NULL
+         OR (p.retention_days > 0 AND a.day < date((?1 - p.retention_days * 86400000) / 1000, 'unixepoch', '+1 day'))
+       LIMIT ?3`,
+    )
+    .bind(now, Date.now() - HOUR_MS, limit)
+    .all<{ key: string; projectId: string; day: string }>();
+  for (const row of results) await dropUnrecorded(d1, bucket, row.projectId, row.day, row.key);
+}
+
+/**
  * Delete the archived days past their project's retention (the whole local day before `now −
- * retention_days`): the object first, then its record, at most `limit` days a run. Returns the
- * days deleted.
+ * retention_days`): the object first, then its record, at most `limit` days a run; and the objects
+ * no record owns that should go (`sweepPending`). Returns the recorded days deleted.
  */
 export async function purgeExpiredArchives(
   d1: D1Database,
@@ -49,6 +70,7 @@ export async function purgeExpiredArchives(
     )
     .bind(now, limit)
     .all<{ projectId: string; day: string; key: string; calendar: string; cutoff: number }>();
+  await sweepPending(d1, bucket, now, limit);
   const expired = results.filter((row) => bounds(row.day, row.calendar).end <= row.cutoff);
   if (!expired.length) return 0;
   await deleteKeys(

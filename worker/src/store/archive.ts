@@ -2,12 +2,18 @@
  * The R2 archive of old raw days (ARCHIVE_LAYOUT below): a day's raw events leave D1 only after
  * R2 holds them, read back and verified. Three steps, each safe to repeat and to interrupt:
  *
- * 1. {@link writeDayArchive}: the day's events (those in D1, plus the object's own if the day was
- *    archived before: late events are merged in) → one Parquet object. Nothing in D1 changes.
+ * 1. {@link writeDayArchive}: the day's events (those in D1, plus the recorded object's if the day
+ *    was archived before: late events are merged in) → one Parquet object at a key named by its
+ *    checksum, so an object is never overwritten by other rows. Its key goes into
+ *    `archive_pending` first, so that retention, deletion and the sweep find it if step 2 never
+ *    comes. Nothing else in D1 changes.
  * 2. {@link commitDayArchive}: the object is read back and checked (row count, checksum); then,
  *    in one batch, the day is recorded in `archived_days` and `raw_from` moves past it — only if
- *    the day is still rolled up at the current catalog, has no marked hour, and no earlier day
- *    with events still in D1 is complete (so `raw_from` passes only archived or purged days).
+ *    the run still holds the project's lease (`archive-lease.ts`), the record still names the
+ *    object the merge started from (compare-and-swap), and, for a first archive, the day is still
+ *    rolled up at the current catalog, has no marked hour, and no earlier day with events still in
+ *    D1 is complete (so `raw_from` passes only archived or purged days). A superseded object is
+ *    then deleted.
  * 3. {@link deleteArchivedRows}: the recorded object is read back and checked again, and only the
  *    D1 rows whose ids it holds are deleted. A late event written since stays, for step 1 to merge.
  *
@@ -26,6 +32,7 @@ import {
   ID_INDEX,
   rowFromD1,
 } from './archive-format.ts';
+import { type ArchiveLease, holdsLease, leaseHeldSql } from './archive-lease.ts';
 import { archiveCutoffStatement } from './history.ts';
 
 const HOUR_MS = 3_600_000;
@@ -41,20 +48,22 @@ const READ_PAGE = 5_000;
 const DELETE_CHUNK = 2_000;
 
 /**
- * The object layout: `archive/<project id>/<YYYY-MM-DD>.parquet`, the day being local to the
- * project's calendar. One prefix per project, so a project's history is one `list` away (and one
- * DuckDB glob: `read_parquet('archive/<project id>/*.parquet')`).
+ * The object layout: `archive/<project id>/<YYYY-MM-DD>.<checksum, 16 hex>.parquet`, the day being
+ * local to the project's calendar. One prefix per project, so a project's history is one `list`
+ * away (and one DuckDB glob: `read_parquet('archive/<project id>/*.parquet')`). The checksum in
+ * the name makes each key write-once: a merge writes a new object and `archived_days` names the
+ * one that holds the day.
  */
-export const ARCHIVE_LAYOUT = 'archive/<project id>/<YYYY-MM-DD>.parquet';
+export const ARCHIVE_LAYOUT = 'archive/<project id>/<YYYY-MM-DD>.<checksum16>.parquet';
 
 /** Where a project's archive objects live. */
 export function archivePrefix(projectId: string): string {
   return `archive/${projectId}/`;
 }
 
-/** The key of a project's object for a local day. */
-export function archiveKey(projectId: string, day: string): string {
-  return `${archivePrefix(projectId)}${day}.parquet`;
+/** The key of a project's object for a local day holding rows of `checksum`. */
+export function archiveKey(projectId: string, day: string, checksum: string): string {
+  return `${archivePrefix(projectId)}${day}.${checksum.slice(0, 16)}.parquet`;
 }
 
 /** A project as the archive needs it: its calendar (`COALESCE(zones, timezone)`) fixes its days. */
@@ -71,9 +80,19 @@ export interface DayArchive {
   bytes: number;
 }
 
+/** An object as step 1 wrote it: with the record it merged (null for a first archive). */
+export interface WrittenDay extends DayArchive {
+  base: DayArchive | null;
+}
+
 /** The archive cannot take a day now: the reason says why; nothing was deleted. */
 export class ArchiveRefused extends Error {
   override name = 'ArchiveRefused';
+}
+
+/** A day with more events than one object may hold ({@link ARCHIVE_MAX_ROWS}). */
+export class DayTooBig extends ArchiveRefused {
+  override name = 'DayTooBig';
 }
 
 /** The instants [start, end) of a local day of a calendar. */
@@ -113,6 +132,18 @@ export async function verifyDayArchive(bucket: R2Bucket, archive: DayArchive): P
   return sorted;
 }
 
+/**
+ * How many of the day's events are in D1, counted no further than one past `limit`, so that a day
+ * too big is refused for the price of one index range, before any row is read.
+ */
+async function countDay(d1: D1Database, projectId: string, start: number, end: number, limit: number) {
+  const n = await d1
+    .prepare('SELECT COUNT(*) AS n FROM (SELECT 1 FROM events WHERE project_id = ?1 AND ts >= ?2 AND ts < ?3 LIMIT ?4)')
+    .bind(projectId, start, end, limit + 1)
+    .first<number>('n');
+  return n ?? 0;
+}
+
 /** The day's events still in D1, in canonical form (pages along `events (project_id, ts)`). */
 async function dayRowsInD1(d1: D1Database, projectId: string, start: number, end: number): Promise<ArchiveRow[]> {
   const rows: ArchiveRow[] = [];
@@ -126,7 +157,7 @@ async function dayRowsInD1(d1: D1Database, projectId: string, start: number, end
       .bind(projectId, end, after.ts, after.id)
       .all<Record<string, unknown>>();
     for (const row of results) rows.push(rowFromD1(row));
-    if (rows.length > ARCHIVE_MAX_ROWS) throw new ArchiveRefused(`more than ${ARCHIVE_MAX_ROWS} events in one day`);
+    if (rows.length > ARCHIVE_MAX_ROWS) throw new DayTooBig(`more than ${ARCHIVE_MAX_ROWS} events in one day`);
     const last = results[results.length - 1];
     if (!last || results.length < READ_PAGE) return rows;
     after = { ts: last.ts as number, id: last.id as string };
@@ -134,31 +165,43 @@ async function dayRowsInD1(d1: D1Database, projectId: string, start: number, end
 }
 
 /**
- * Step 1: write a day's object — the day's events in D1, merged with the object already recorded
- * for it (a late event arrived after it was archived). Changes nothing in D1. Returns the object,
- * or null when the day has no events anywhere. Throws {@link ArchiveRefused} when the recorded
- * object cannot be read back (nothing is written over it: it may hold events D1 no longer has) or
- * the day is too big.
+ * Step 1: write a day's object — the day's events in D1, merged with the object recorded for it
+ * (a late event arrived after it was archived) — under `lease`. Its key is recorded in
+ * `archive_pending` before the put; if the lease is gone after it (the project was deleted or
+ * reset meanwhile, or the claim expired), the object is deleted again and the write refused.
+ * Changes nothing else in D1. Returns the object, or null when the day has no events anywhere.
+ * Throws {@link ArchiveRefused} when the recorded object cannot be read back (nothing replaces
+ * it: it may hold events D1 no longer has), and {@link DayTooBig} when the day is too big.
  */
 export async function writeDayArchive(
   d1: D1Database,
   bucket: R2Bucket,
   project: ArchiveProject,
   day: string,
-): Promise<DayArchive | null> {
+  lease: ArchiveLease,
+): Promise<WrittenDay | null> {
   const { start, end } = bounds(day, project.calendar);
   const recorded = await archivedDay(d1, project.id, day);
-  const current = recorded ? await readRecorded(bucket, recorded) : null;
-  const kept = current?.rows ?? [];
+  const kept = recorded ? await verifyDayArchive(bucket, recorded) : [];
+  const waiting = await countDay(d1, project.id, start, end, ARCHIVE_MAX_ROWS);
+  if (kept.length + waiting > ARCHIVE_MAX_ROWS) throw new DayTooBig(`more than ${ARCHIVE_MAX_ROWS} events in one day`);
   const fresh = await dayRowsInD1(d1, project.id, start, end);
   const known = new Set(kept.map((row) => row[ID_INDEX]));
-  if (current && fresh.every((row) => known.has(row[ID_INDEX]))) return current.archive;
+  if (recorded && fresh.every((row) => known.has(row[ID_INDEX]))) return { ...recorded, base: recorded };
   const rows = byId([...kept, ...fresh]);
   if (!rows.length) return null;
-  if (rows.length > ARCHIVE_MAX_ROWS) throw new ArchiveRefused(`more than ${ARCHIVE_MAX_ROWS} events in one day`);
+  if (rows.length > ARCHIVE_MAX_ROWS) throw new DayTooBig(`more than ${ARCHIVE_MAX_ROWS} events in one day`);
   const checksum = checksumOf(rows);
   const file = encodeParquet(rows);
-  const key = archiveKey(project.id, day);
+  const key = archiveKey(project.id, day, checksum);
+  const { meta } = await d1
+    .prepare(
+      `INSERT INTO archive_pending (key, project_id, day, since) SELECT ?4, ?1, ?5, ?3 WHERE ${leaseHeldSql('?2', '?3')}
+       ON CONFLICT (key) DO UPDATE SET since = excluded.since`,
+    )
+    .bind(project.id, lease.holder, Date.now(), key, day)
+    .run();
+  if (!meta.changes) throw new ArchiveRefused(`${key}: the lease on ${project.id} is gone`);
   // R2 checks the upload against this digest and refuses a corrupted body.
   const sha256 = await crypto.subtle.digest('SHA-256', file);
   await bucket.put(key, file, {
@@ -166,26 +209,30 @@ export async function writeDayArchive(
     customMetadata: { rows: String(rows.length), checksum },
     httpMetadata: { contentType: 'application/vnd.apache.parquet' },
   });
-  return { key, rows: rows.length, checksum, bytes: file.byteLength };
+  if (!(await holdsLease(d1, lease))) {
+    await dropUnrecorded(d1, bucket, project.id, day, key);
+    throw new ArchiveRefused(`${key}: the lease on ${project.id} was lost while writing; object deleted`);
+  }
+  return { key, rows: rows.length, checksum, bytes: file.byteLength, base: recorded };
 }
 
 /**
- * The recorded object's rows, before a merge. An object we wrote holds every event of every earlier
- * write of it (each write is a superset), so one that decodes and matches its own metadata is
- * taken even if the record lags behind it (an earlier merge stopped before its commit).
+ * Delete an object no record names (one step 1 wrote and step 2 will not commit, or one a merge
+ * superseded), then its `archive_pending` row. A key that a record names is left alone.
  */
-async function readRecorded(
+export async function dropUnrecorded(
+  d1: D1Database,
   bucket: R2Bucket,
-  recorded: DayArchive,
-): Promise<{ rows: ArchiveRow[]; archive: DayArchive }> {
-  const head = await bucket.head(recorded.key);
-  const own = head?.customMetadata;
-  const rows = Number(own?.rows);
-  const archive =
-    head && own?.checksum && own.checksum !== recorded.checksum && rows >= recorded.rows
-      ? { key: recorded.key, rows, checksum: own.checksum, bytes: head.size }
-      : recorded;
-  return { rows: await verifyDayArchive(bucket, archive), archive };
+  projectId: string,
+  day: string,
+  key: string,
+): Promise<void> {
+  const named = await d1
+    .prepare('SELECT 1 AS named FROM archived_days WHERE project_id = ? AND day = ? AND key = ?')
+    .bind(projectId, day, key)
+    .first<number>('named');
+  if (!named) await bucket.delete(key);
+  await d1.prepare('DELETE FROM archive_pending WHERE key = ?').bind(key).run();
 }
 
 /**
@@ -227,30 +274,39 @@ export async function dayReady(
 
 /**
  * Step 2: read the object back, check it, and record it — with `raw_from` moved past the day in
- * the same batch, so the day is answered from its rollups alone from then on. A day archived
- * before (a merge) is recorded again with its new count and checksum. Returns whether it was
- * recorded; false when the day is no longer ready (a late event marked it, it was rolled with an
- * older catalog, an earlier day still waits) — nothing changed, and the job tries again later.
+ * the same batch, so the day is answered from its rollups alone from then on — if `lease` is still
+ * held and the day's record is still the one the merge started from (`archive.base`). A merge
+ * replaces the record, and its old object is deleted after. Returns whether it was recorded;
+ * false when the day is no longer ready (a late event marked it, it was rolled with an older
+ * catalog, an earlier day still waits), the lease is gone or another run recorded the day first —
+ * nothing changed, and the job tries again later.
  */
 export async function commitDayArchive(
   d1: D1Database,
   bucket: R2Bucket,
   project: ArchiveProject,
   day: string,
-  archive: DayArchive,
+  archive: WrittenDay,
   completeFrom: number,
   now: number,
+  lease: ArchiveLease,
 ): Promise<boolean> {
   await verifyDayArchive(bucket, archive);
   const { end } = bounds(day, project.calendar);
+  const base = archive.base?.checksum ?? null;
+  const baseKey = archive.base?.key ?? null;
+  const mine = 'EXISTS (SELECT 1 FROM archived_days WHERE project_id = ?1 AND day = ?2 AND key = ?3)';
   const [recorded] = await d1.batch([
     d1
       .prepare(
         `INSERT INTO archived_days (project_id, day, key, rows, checksum, bytes, archived_at)
          SELECT ?1, ?2, ?8, ?9, ?10, ?11, ?12
-         WHERE EXISTS (SELECT 1 FROM archived_days WHERE project_id = ?1 AND day = ?2) OR (${READY_SQL})
+         WHERE ${leaseHeldSql('?13', '?14')} AND CASE WHEN ?15 IS NULL
+           THEN NOT EXISTS (SELECT 1 FROM archived_days WHERE project_id = ?1 AND day = ?2) AND (${READY_SQL})
+           ELSE EXISTS (SELECT 1 FROM archived_days WHERE project_id = ?1 AND day = ?2 AND checksum = ?15) END
          ON CONFLICT (project_id, day) DO UPDATE SET key = excluded.key, rows = excluded.rows,
-           checksum = excluded.checksum, bytes = excluded.bytes, archived_at = excluded.archived_at`,
+           checksum = excluded.checksum, bytes = excluded.bytes, archived_at = excluded.archived_at
+         WHERE archived_days.checksum = ?15`,
       )
       .bind(
         ...readyParams(project, day, completeFrom),
@@ -259,10 +315,24 @@ export async function commitDayArchive(
         archive.checksum,
         archive.bytes,
         now,
+        lease.holder,
+        Date.now(),
+        base,
       ),
     archiveCutoffStatement(d1, project.id, day, archive.checksum, end, now),
+    // The new object is owned now; the one it replaced is owned by nobody, and is deleted below
+    // (or by the sweep, if this run stops first).
+    d1.prepare(`DELETE FROM archive_pending WHERE key = ?3 AND ${mine}`).bind(project.id, day, archive.key),
+    d1
+      .prepare(
+        `INSERT INTO archive_pending (key, project_id, day, since) SELECT ?4, ?1, ?2, 0
+         WHERE ?4 IS NOT NULL AND ?4 <> ?3 AND ${mine} ON CONFLICT (key) DO UPDATE SET since = 0`,
+      )
+      .bind(project.id, day, archive.key, baseKey),
   ]);
-  return (recorded?.meta.changes ?? 0) > 0;
+  if ((recorded?.meta.changes ?? 0) === 0) return false;
+  if (baseKey && baseKey !== archive.key) await dropUnrecorded(d1, bucket, project.id, day, baseKey);
+  return true;
 }
 
 /**
@@ -285,7 +355,9 @@ export async function deleteArchivedRows(
     const ids = rows.slice(at, at + DELETE_CHUNK).map((row) => row[ID_INDEX]);
     const { meta } = await d1
       .prepare(
-        `DELETE FROM events WHERE project_id = ?1 AND ts >= ?2 AND ts < ?3 AND id IN (SELECT value FROM json_each(?4))`,
+        // By primary key, the day's bounds a filter: the ts index would read the whole day per chunk.
+        `DELETE FROM events WHERE rowid IN (SELECT e.rowid FROM json_each(?4) j CROSS JOIN events e
+           ON e.project_id = ?1 AND e.id = j.value WHERE e.ts >= ?2 AND e.ts < ?3)`,
       )
       .bind(project.id, start, end, JSON.stringify(ids))
       .run();

@@ -20,13 +20,28 @@ interface ProjectStorage extends Rpc.DurableObjectBranded {
 const DELETE_CHUNK = 5_000;
 
 /**
+ * Tables whose rows outlive their project: `archive_pending` names objects a stopped archive write
+ * may have left in R2, and the hourly sweep (`archive-objects.ts`) deletes them from it.
+ */
+const OUTLIVE_PROJECT: readonly string[] = [getTableName(schema.archivePending)];
+
+/**
  * Every table with a `project_id` column, found in the drizzle schema — so a table added later
  * (rollups, goals) is covered without touching this file.
  */
 export const PROJECT_TABLES: readonly string[] = (Object.values(schema) as unknown[])
   .filter((value): value is SQLiteTable => is(value, SQLiteTable))
   .filter((table) => Object.values(getTableColumns(table)).some((column) => column.name === 'project_id'))
-  .map((table) => getTableName(table));
+  .map((table) => getTableName(table))
+  .filter((table) => !OUTLIVE_PROJECT.includes(table));
+
+/**
+ * Take the archive's lease from whoever holds it, before its objects are listed: a write under way
+ * then finds its lease gone after its put and deletes its own object (`archive.ts`).
+ */
+async function revokeArchiveLease(d1: D1Database, projectId: string): Promise<void> {
+  await d1.prepare('DELETE FROM archive_runs WHERE project_id = ?').bind(projectId).run();
+}
 
 /** Delete a project's rows of one table, a chunk per statement. */
 async function deleteRows(d1: D1Database, table: string, projectId: string): Promise<void> {
@@ -52,6 +67,7 @@ export async function deleteProject(env: Env, projectId: string): Promise<void> 
   const stub = env.PROJECT.get(env.PROJECT.idFromName(projectId)) as DurableObjectStub<ProjectStorage>;
   await stub.destroy();
   // Objects before rows: a failure in between leaves rows that say the project is still there.
+  await revokeArchiveLease(env.DB, projectId);
   await deleteProjectArchive(env.ARCHIVE, projectId);
   for (const table of PROJECT_TABLES) await deleteRows(env.DB, table, projectId);
   // Quarantined messages hold events as JSON text, without a project_id column: match the field.
@@ -73,6 +89,7 @@ export const DATA_TABLES: readonly string[] = [
   schema.rolledDays,
   schema.dropCounts,
   schema.archivedDays,
+  schema.archiveRuns,
 ].map((table) => getTableName(table));
 
 /**
@@ -88,6 +105,7 @@ export const DATA_TABLES: readonly string[] = [
 export async function resetProjectData(env: Env, projectId: string, now: number): Promise<void> {
   const stub = env.PROJECT.get(env.PROJECT.idFromName(projectId)) as DurableObjectStub<ProjectStorage>;
   await stub.dataReset();
+  await revokeArchiveLease(env.DB, projectId);
   await deleteProjectArchive(env.ARCHIVE, projectId);
   for (const table of DATA_TABLES) await deleteRows(env.DB, table, projectId);
   // Nothing is left to be partial: a day the purge once cut into is an empty day now.

@@ -14,11 +14,20 @@ export {
   archivedDay,
   commitDayArchive,
   type DayArchive,
+  DayTooBig,
   dayReady,
   deleteArchivedRows,
   verifyDayArchive,
+  type WrittenDay,
   writeDayArchive,
 } from './archive.ts';
+export {
+  type ArchiveLease,
+  claimArchiveLease,
+  LEASE_MS,
+  releaseArchiveLease,
+  rememberRefusal,
+} from './archive-lease.ts';
 export { archivedDaysBetween, purgeExpiredArchives } from './archive-objects.ts';
 export { eventProblem, insertEventStatements, type PendingEvent, type StoredEvent } from './events.ts';
 export {
