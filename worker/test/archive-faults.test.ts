@@ -267,7 +267,10 @@ describe('the R2 archive under faults', () => {
 
     it('retention removes the object of a write that was never committed', async () => {
       const { projectId, project } = await dayOf(3);
-      expect(await writeDayArchive(env.DB, env.ARCHIVE, project, LABEL, await leaseOn(projectId))).not.toBeNull();
+      const lease = await leaseOn(projectId);
+      expect(await writeDayArchive(env.DB, env.ARCHIVE, project, LABEL, lease)).not.toBeNull();
+      // The run stopped after step 1 (its commit found a new mark) and gave its lease back.
+      await releaseArchiveLease(env.DB, lease);
       await env.DB.prepare('UPDATE projects SET retention_days = 30 WHERE id = ?').bind(projectId).run();
       await purgeExpiredEvents(env.DB, NOW);
       await purgeExpiredArchives(env.DB, env.ARCHIVE, NOW);
@@ -316,6 +319,14 @@ describe('the R2 archive under faults', () => {
       vi.setSystemTime(NOW);
       expect(await keys(projectId)).toEqual([]);
       expect((await eventsLeft(projectId)).length).toBe(3);
+    });
+
+    it('the sweep leaves alone a project another run holds', async () => {
+      const { projectId, project } = await dayOf(3);
+      const written = await writeDayArchive(env.DB, env.ARCHIVE, project, LABEL, await leaseOn(projectId));
+      await env.DB.prepare('UPDATE archive_pending SET since = 0 WHERE project_id = ?').bind(projectId).run();
+      await purgeExpiredArchives(env.DB, env.ARCHIVE, NOW);
+      expect(await keys(projectId)).toEqual([written?.key]);
     });
   });
 

@@ -59,6 +59,12 @@ export async function holdsLease(d1: D1Database, lease: ArchiveLease): Promise<b
   return held === 1;
 }
 
+/** Whether a project's lease was taken away (its row deleted with the project, or by a reset). */
+export async function leaseRevoked(d1: D1Database, projectId: string): Promise<boolean> {
+  const row = await d1.prepare('SELECT 1 AS held FROM archive_runs WHERE project_id = ?').bind(projectId).first();
+  return row === null;
+}
+
 /**
  * Remember that a day was refused as too big, so that the job does not read it again before
  * `retryAt` (and its project's later days wait behind it, as `raw_from` requires).

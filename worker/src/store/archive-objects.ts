@@ -5,6 +5,7 @@
  */
 import { formatDate, type LocalDate } from '../shared/calendar.ts';
 import { archivePrefix, bounds, type DayArchive, dropUnrecorded } from './archive.ts';
+import { claimArchiveLease, releaseArchiveLease } from './archive-lease.ts';
 
 const HOUR_MS = 3_600_000;
 
@@ -34,18 +35,31 @@ export async function deleteProjectArchive(bucket: R2Bucket, projectId: string):
  * Delete the objects that no record owns (`archive_pending`), once they are past their project's
  * retention, their project is gone, or their write began more than an hour ago (a run holds its
  * lease for minutes: an older one stopped, or a merge superseded it). At most `limit` a run.
+ * NOTE: the sweep holds the project's lease while it deletes, so no run can record the same key
+ * (a rewrite of the same rows) between the sweep's check and its delete; a project another run
+ * holds is left for the next sweep. A deleted project's archive cannot be recorded any more.
  */
 async function sweepPending(d1: D1Database, bucket: R2Bucket, now: number, limit: number): Promise<void> {
   const { results } = await d1
     .prepare(
-      `SELECT a.key, a.project_id AS projectId, a.day FROM archive_pending a LEFT JOIN projects p ON p.id = a.project_id
+      `SELECT a.key, a.project_id AS projectId, a.day, p.id IS NOT NULL AS live
+       FROM archive_pending a LEFT JOIN projects p ON p.id = a.project_id
        WHERE a.since < ?2 OR p.id IS NULL
          OR (p.retention_days > 0 AND a.day < date((?1 - p.retention_days * 86400000) / 1000, 'unixepoch', '+1 day'))
-       LIMIT ?3`,
+       ORDER BY a.project_id LIMIT ?3`,
     )
     .bind(now, Date.now() - HOUR_MS, limit)
-    .all<{ key: string; projectId: string; day: string }>();
-  for (const row of results) await dropUnrecorded(d1, bucket, row.projectId, row.day, row.key);
+    .all<{ key: string; projectId: string; day: string; live: number }>();
+  const byProject = Map.groupBy(results, (row) => row.projectId);
+  for (const [projectId, rows] of byProject) {
+    const lease = rows[0]?.live ? await claimArchiveLease(d1, projectId) : null;
+    if (rows[0]?.live && !lease) continue;
+    try {
+      for (const row of rows) await dropUnrecorded(d1, bucket, row.projectId, row.day, row.key);
+    } finally {
+      if (lease) await releaseArchiveLease(d1, lease);
+    }
+  }
 }
 
 /**

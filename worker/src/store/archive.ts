@@ -32,7 +32,7 @@ import {
   ID_INDEX,
   rowFromD1,
 } from './archive-format.ts';
-import { type ArchiveLease, holdsLease, leaseHeldSql } from './archive-lease.ts';
+import { type ArchiveLease, holdsLease, leaseHeldSql, leaseRevoked } from './archive-lease.ts';
 import { archiveCutoffStatement } from './history.ts';
 
 const HOUR_MS = 3_600_000;
@@ -210,8 +210,11 @@ export async function writeDayArchive(
     httpMetadata: { contentType: 'application/vnd.apache.parquet' },
   });
   if (!(await holdsLease(d1, lease))) {
-    await dropUnrecorded(d1, bucket, project.id, day, key);
-    throw new ArchiveRefused(`${key}: the lease on ${project.id} was lost while writing; object deleted`);
+    // Revoked (the project was deleted or reset): nobody can record this key, so it goes now.
+    // Taken by another run after it expired: that run may be writing the same rows to the same
+    // key, so the sweep deletes it later, under the lease.
+    if (await leaseRevoked(d1, project.id)) await dropUnrecorded(d1, bucket, project.id, day, key);
+    throw new ArchiveRefused(`${key}: the lease on ${project.id} was lost while writing`);
   }
   return { key, rows: rows.length, checksum, bytes: file.byteLength, base: recorded };
 }
