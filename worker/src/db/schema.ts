@@ -510,7 +510,7 @@ export const archivedDays = sqliteTable(
     projectId: text('project_id').notNull(),
     /** Local day (YYYY-MM-DD) in the project's calendar. */
     day: text('day').notNull(),
-    /** The R2 object: `archive/<project id>/<day>.parquet`. */
+    /** The R2 object that holds the day: `archive/<project id>/<day>.<checksum16>.parquet` (write-once). */
     key: text('key').notNull(),
     /** Events in the object. */
     rows: integer('rows').notNull(),
