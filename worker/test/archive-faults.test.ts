@@ -217,6 +217,37 @@ describe('the R2 archive under faults', () => {
     expect(await lost(projectId, ids)).toEqual([]);
   });
 
+  it('leaves to the sweep an object whose writer lost its lease to another run, which may write the same key', async () => {
+    const { projectId, project, ids } = await dayOf(5);
+    const a = await leaseOn(projectId);
+    let b: ArchiveLease | undefined;
+    const dA = gated(env.DB, [
+      {
+        match: (sql) => sql.startsWith('INSERT INTO archive_pending'),
+        after: async () => {
+          await env.DB.prepare('UPDATE archive_runs SET expires_at = 0 WHERE project_id = ?').bind(projectId).run();
+          b = await leaseOn(projectId);
+        },
+      },
+    ]);
+    await expect(writeDayArchive(dA, env.ARCHIVE, project, LABEL, a)).rejects.toThrow(ArchiveRefused);
+    const [left] = await keys(projectId);
+    expect(left).toBeDefined();
+    // Run B writes the same rows: the same key, recorded, and its rows deleted from D1.
+    if (!b) throw new Error('B holds no lease');
+    const written = await writeDayArchive(env.DB, env.ARCHIVE, project, LABEL, b);
+    expect(written?.key).toBe(left);
+    if (!written) throw new Error('B wrote nothing');
+    expect(await commitDayArchive(env.DB, env.ARCHIVE, project, LABEL, written, 0, NOW, b)).toBe(true);
+    expect(await deleteArchivedRows(env.DB, env.ARCHIVE, project, LABEL)).toBe(5);
+    await releaseArchiveLease(env.DB, b);
+    vi.setSystemTime(NOW + 2 * HOUR);
+    await purgeExpiredArchives(env.DB, env.ARCHIVE, NOW + 2 * HOUR);
+    vi.setSystemTime(NOW);
+    expect(await keys(projectId)).toEqual([left]);
+    expect(await lost(projectId, ids)).toEqual([]);
+  });
+
   it('verifies an object written before a column was added to events', async () => {
     const { projectId, project } = await dayOf(1, 'UTC');
     const label = formatDate(addDays(localDate(NOW, 'UTC'), -70));
