@@ -1,8 +1,9 @@
 /**
  * The archive's per-project lease (`archive_runs`): one run at a time archives a project. A run
- * claims it before its first step, every statement that records a day or names a new object checks
- * it again, and deleting or resetting a project takes it away (`delete.ts`), so a write under way
- * learns that its object must go.
+ * claims it before its first step, and every statement that records a day or names a new object
+ * checks it again. Deleting or resetting a project puts a fence on it (`delete.ts`): taken from
+ * whoever holds it, claimable by no run while it stands, so no key is named or recorded after the
+ * fence went up, and a write under way learns that its object must go.
  */
 
 /** How long a claim lasts: far beyond one run's wall budget, short enough after a crash. */
@@ -42,6 +43,26 @@ export async function claimArchiveLease(d1: D1Database, projectId: string): Prom
   return meta.changes > 0 ? { projectId, holder } : null;
 }
 
+/** The holders of fences start with this; a run's holder is a bare UUID. */
+const FENCE_PREFIX = 'fence:';
+
+/**
+ * Put a fence on a project's archive (for a deletion or a reset): the lease is taken from whoever
+ * holds it, whatever its expiry, until `Date.now() + LEASE_MS` — far beyond the few statements it
+ * guards, and a fence left by a crashed reset frees the project's archive by itself.
+ */
+export async function fenceArchive(d1: D1Database, projectId: string): Promise<ArchiveLease> {
+  const fence = { projectId, holder: `${FENCE_PREFIX}${crypto.randomUUID()}` };
+  await d1
+    .prepare(
+      `INSERT INTO archive_runs (project_id, holder, expires_at) VALUES (?1, ?2, ?3)
+       ON CONFLICT (project_id) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at`,
+    )
+    .bind(projectId, fence.holder, Date.now() + LEASE_MS)
+    .run();
+  return fence;
+}
+
 /** Give a lease back (its refusal memory stays). */
 export async function releaseArchiveLease(d1: D1Database, lease: ArchiveLease): Promise<void> {
   await d1
@@ -59,10 +80,16 @@ export async function holdsLease(d1: D1Database, lease: ArchiveLease): Promise<b
   return held === 1;
 }
 
-/** Whether a project's lease was taken away (its row deleted with the project, or by a reset). */
+/**
+ * Whether a project's lease was taken away by a deletion or a reset: a fence stands on it, or its
+ * row is gone (deleted with the project, or by the end of a reset) — rather than taken by a run.
+ */
 export async function leaseRevoked(d1: D1Database, projectId: string): Promise<boolean> {
-  const row = await d1.prepare('SELECT 1 AS held FROM archive_runs WHERE project_id = ?').bind(projectId).first();
-  return row === null;
+  const row = await d1
+    .prepare('SELECT holder FROM archive_runs WHERE project_id = ?')
+    .bind(projectId)
+    .first<{ holder: string }>();
+  return row === null || row.holder.startsWith(FENCE_PREFIX);
 }
 
 /**

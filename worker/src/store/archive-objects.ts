@@ -4,8 +4,9 @@
  * an export shows.
  */
 import { formatDate, type LocalDate } from '../shared/calendar.ts';
+import { ApiError } from '../shared/errors.ts';
 import { archivePrefix, bounds, type DayArchive, dropUnrecorded } from './archive.ts';
-import { claimArchiveLease, releaseArchiveLease } from './archive-lease.ts';
+import { claimArchiveLease, fenceArchive, holdsLease, releaseArchiveLease } from './archive-lease.ts';
 
 const HOUR_MS = 3_600_000;
 
@@ -14,11 +15,8 @@ async function deleteKeys(bucket: R2Bucket, keys: readonly string[]): Promise<vo
   for (let at = 0; at < keys.length; at += 1_000) await bucket.delete(keys.slice(at, at + 1_000));
 }
 
-/**
- * Delete every archive object of a project, recorded or not (an object written by a step 1 that
- * was never committed too). Its `archived_days` rows go with its other rows (`delete.ts`).
- */
-export async function deleteProjectArchive(bucket: R2Bucket, projectId: string): Promise<void> {
+/** Delete every archive object of a project, recorded or not (one step 1 wrote and never committed too). */
+async function deleteProjectObjects(bucket: R2Bucket, projectId: string): Promise<void> {
   let cursor: string | undefined;
   for (;;) {
     const page = await bucket.list({ prefix: archivePrefix(projectId), ...(cursor ? { cursor } : {}) });
@@ -28,6 +26,28 @@ export async function deleteProjectArchive(bucket: R2Bucket, projectId: string):
     );
     if (!page.truncated) return;
     cursor = page.cursor;
+  }
+}
+
+/**
+ * Empty a project's archive, for its deletion or reset (`delete.ts`, after its rows): a fence on
+ * its lease first, so that from then on no run names or records a key; then every object under its
+ * prefix, recorded or not; then its records. Whatever a run did before the fence is covered: an
+ * object it recorded is listed here (a record is made only after its object is written and read
+ * back); a key it named but did not record is in `archive_pending`, and its writer deletes the
+ * object when it finds the fence after its put, or the sweep does if it stopped. Returns with the
+ * fence still up: the caller takes it down (deletes the `archive_runs` row) when the rest of its
+ * work is done. Throws (503, retry) if the fence expired meanwhile, since a run may then have
+ * recorded an object after the listing; the deletion or reset, run again, lists again.
+ */
+export async function clearProjectArchive(d1: D1Database, bucket: R2Bucket, projectId: string): Promise<void> {
+  const fence = await fenceArchive(d1, projectId);
+  await deleteProjectObjects(bucket, projectId);
+  await d1.prepare('DELETE FROM archived_days WHERE project_id = ?').bind(projectId).run();
+  if (!(await holdsLease(d1, fence))) {
+    throw new ApiError(503, 'unavailable', 'The project’s archive took too long to empty; retry', undefined, {
+      'Retry-After': '5',
+    });
   }
 }
 
@@ -66,6 +86,9 @@ async function sweepPending(d1: D1Database, bucket: R2Bucket, now: number, limit
  * Delete the archived days past their project's retention (the whole local day before `now −
  * retention_days`): the object first, then its record, at most `limit` days a run; and the objects
  * no record owns that should go (`sweepPending`). Returns the recorded days deleted.
+ * NOTE: the purge holds no lease, so a merge may replace a listed record between the list and the
+ * delete: the record is deleted only if it still names the listed key. The object listed was then
+ * superseded (owned by no record, rightly deleted); the new record stays, and the next purge finds it.
  */
 export async function purgeExpiredArchives(
   d1: D1Database,
@@ -91,12 +114,14 @@ export async function purgeExpiredArchives(
     bucket,
     expired.map((row) => row.key),
   );
-  await d1.batch(
+  const deleted = await d1.batch(
     expired.map((row) =>
-      d1.prepare('DELETE FROM archived_days WHERE project_id = ? AND day = ?').bind(row.projectId, row.day),
+      d1
+        .prepare('DELETE FROM archived_days WHERE project_id = ? AND day = ? AND key = ?')
+        .bind(row.projectId, row.day, row.key),
     ),
   );
-  return expired.length;
+  return deleted.reduce((sum, result) => sum + result.meta.changes, 0);
 }
 
 /** A project's archived days between two local dates (inclusive), oldest first. */

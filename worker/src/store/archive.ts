@@ -167,8 +167,9 @@ async function dayRowsInD1(d1: D1Database, projectId: string, start: number, end
 /**
  * Step 1: write a day's object — the day's events in D1, merged with the object recorded for it
  * (a late event arrived after it was archived) — under `lease`. Its key is recorded in
- * `archive_pending` before the put; if the lease is gone after it (the project was deleted or
- * reset meanwhile, or the claim expired), the object is deleted again and the write refused.
+ * `archive_pending` before the put; if the lease is gone after it (a deletion or reset fenced it,
+ * or the claim expired), the object is deleted again (or left to the sweep, if another run may be
+ * writing the same key) and the write refused.
  * Changes nothing else in D1. Returns the object, or null when the day has no events anywhere.
  * Throws {@link ArchiveRefused} when the recorded object cannot be read back (nothing replaces
  * it: it may hold events D1 no longer has), and {@link DayTooBig} when the day is too big.
@@ -210,7 +211,8 @@ export async function writeDayArchive(
     httpMetadata: { contentType: 'application/vnd.apache.parquet' },
   });
   if (!(await holdsLease(d1, lease))) {
-    // Revoked (the project was deleted or reset): nobody can record this key, so it goes now.
+    // Fenced or revoked (the project is being or was deleted or reset): nobody can record this
+    // key, and the reset's listing may have come before the put, so it goes now.
     // Taken by another run after it expired: that run may be writing the same rows to the same
     // key, so the sweep deletes it later, under the lease.
     if (await leaseRevoked(d1, project.id)) await dropUnrecorded(d1, bucket, project.id, day, key);
