@@ -4,13 +4,13 @@
  * too big to archive is counted once, not re-read on every tick, until its retry is due.
  */
 import { env } from 'cloudflare:workers';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { archiveOldDays, rollUpAll } from '../src/rollup/index.ts';
 import { addDays, dayBounds, localDate } from '../src/shared/calendar.ts';
 import { ARCHIVE_MAX_ROWS } from '../src/store/index.ts';
-import { event, type Owner, seed, signUp } from './query-oracle-harness.ts';
+import { archiveSuite, NOW } from './archive-harness.ts';
+import { event, type Owner, seed } from './query-oracle-harness.ts';
 
-const NOW = Date.UTC(2031, 2, 11, 12);
 const TZ = 'UTC';
 const DAY = 86_400_000;
 
@@ -90,18 +90,12 @@ async function dayOf(n: number, size: number, owner: Owner) {
 }
 
 describe('the cost of the archive', () => {
-  let owner: Owner;
-  beforeAll(async () => {
-    vi.useFakeTimers({ toFake: ['Date'] });
-    vi.setSystemTime(NOW);
-    owner = await signUp();
-  });
-  afterAll(() => vi.useRealTimers());
+  const suite = archiveSuite();
 
   it('reads a few D1 rows per archived event, and writes one', async () => {
     await env.DB.prepare('UPDATE projects SET archive_after_days = 0').run();
     const size = 10_000;
-    await dayOf(70, size, owner);
+    await dayOf(70, size, suite.owner());
     const tally: Tally = new Map();
     const run = await archiveOldDays(metered(env.DB, tally), env.ARCHIVE, NOW);
     expect(run).toMatchObject({ days: 1, deleted: size, refused: 0, failed: 0 });
@@ -116,7 +110,7 @@ describe('the cost of the archive', () => {
 
   it('counts a day too big once, and does not read it again until its retry', async () => {
     await env.DB.prepare('UPDATE projects SET archive_after_days = 0').run();
-    await dayOf(70, ARCHIVE_MAX_ROWS + 1, owner);
+    await dayOf(70, ARCHIVE_MAX_ROWS + 1, suite.owner());
     const errors = vi.spyOn(console, 'error').mockImplementation(() => {});
     const first: Tally = new Map();
     expect(await archiveOldDays(metered(env.DB, first), env.ARCHIVE, NOW)).toMatchObject({ refused: 1, deleted: 0 });

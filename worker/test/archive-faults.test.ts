@@ -8,14 +8,13 @@
 import { env } from 'cloudflare:workers';
 import { gzipSync } from 'fflate';
 import { parquetWriteBuffer } from 'hyparquet-writer';
-import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { UpdateProjectSchema } from '../src/projects/schemas.ts';
 import { archiveOldDays, purgeExpiredEvents, rollUpAll } from '../src/rollup/index.ts';
 import { addDays, dayBounds, formatDate, localDate } from '../src/shared/calendar.ts';
 import { ARCHIVE_COLUMNS, byId, checksumOf, decodeParquet, rowFromD1 } from '../src/store/archive-format.ts';
 import {
   type ArchiveLease,
-  type ArchiveProject,
   ArchiveRefused,
   archivedDay,
   claimArchiveLease,
@@ -28,48 +27,19 @@ import {
   resetProjectData,
   writeDayArchive,
 } from '../src/store/index.ts';
-import { event, type Owner, seed, signUp } from './query-oracle-harness.ts';
-
-const HOUR = 3_600_000;
-const NOW = Date.UTC(2031, 2, 11, 12);
-const TZ = 'Europe/Berlin';
-const daysAgo = (n: number) => addDays(localDate(NOW, TZ), -n);
-const LABEL = formatDate(daysAgo(70));
-
-type Hook = {
-  match: (sql: string) => boolean;
-  before?: (call: number) => Promise<void>;
-  after?: (call: number) => Promise<void>;
-};
-
-/** A D1 whose statements matching a hook wait on it before and after they run (batches pass through). */
-function gated(db: D1Database, hooks: Hook[]): D1Database {
-  return {
-    prepare(sql: string) {
-      const real = db.prepare(sql);
-      const hook = hooks.find((h) => h.match(sql));
-      if (!hook) return real;
-      let calls = 0;
-      const around = async <T>(run: () => Promise<T>): Promise<T> => {
-        const call = calls++;
-        await hook.before?.(call);
-        const out = await run();
-        await hook.after?.(call);
-        return out;
-      };
-      const wrap = (statement: D1PreparedStatement): D1PreparedStatement =>
-        ({
-          bind: (...values: unknown[]) => wrap(statement.bind(...values)),
-          all: () => around(() => statement.all()),
-          run: () => around(() => statement.run()),
-          first: (column?: string) =>
-            around(() => (column === undefined ? statement.first() : statement.first(column))),
-        }) as unknown as D1PreparedStatement;
-      return wrap(real);
-    },
-    batch: (statements: D1PreparedStatement[]) => db.batch(statements),
-  } as unknown as D1Database;
-}
+import {
+  dayOf as dayOfIn,
+  daysAgo,
+  gated,
+  HOUR,
+  keys,
+  LABEL,
+  leaseOn,
+  NOW,
+  archiveSuite,
+  TZ,
+} from './archive-harness.ts';
+import { event, seed } from './query-oracle-harness.ts';
 
 function gate() {
   let open!: () => void;
@@ -77,41 +47,12 @@ function gate() {
   return { open, opened };
 }
 
-const keys = async (projectId: string) =>
-  (await env.ARCHIVE.list({ prefix: `archive/${projectId}/` })).objects.map((object) => object.key);
-
-async function leaseOn(projectId: string): Promise<ArchiveLease> {
-  const lease = await claimArchiveLease(env.DB, projectId);
-  if (!lease) throw new Error(`${projectId}: lease held`);
-  return lease;
-}
-
 const eventsLeft = async (projectId: string) =>
   (await env.DB.prepare('SELECT id FROM events WHERE project_id = ?').bind(projectId).all<{ id: string }>()).results;
 
 describe('the R2 archive under faults', () => {
-  let owner: Owner;
-  beforeAll(async () => {
-    vi.useFakeTimers({ toFake: ['Date'] });
-    vi.setSystemTime(NOW);
-    owner = await signUp();
-  });
-  afterAll(() => vi.useRealTimers());
-  beforeEach(async () => {
-    await env.DB.prepare('UPDATE projects SET archive_after_days = 0').run();
-  });
-
-  /** A project with `count` events on day 70, rolled up. */
-  async function dayOf(count: number, calendar = TZ) {
-    const { start } = dayBounds(addDays(localDate(NOW, calendar), -70), calendar);
-    const events = Array.from({ length: count }, (_, i) =>
-      event(new Date(start + HOUR + i * 1_000).toISOString(), { visitor_id: `v${i}`, session_id: `s${i}` }),
-    );
-    const projectId = await seed(calendar, events, [], owner);
-    await rollUpAll(env.DB, NOW);
-    const project: ArchiveProject = { id: projectId, calendar };
-    return { projectId, project, ids: events.map((e) => e.id) };
-  }
+  const suite = archiveSuite();
+  const dayOf = (count: number, calendar = TZ) => dayOfIn(suite.owner(), count, calendar);
 
   /** The ids in neither D1 nor the day's recorded object. */
   async function lost(projectId: string, ids: string[], label = LABEL) {
@@ -366,7 +307,7 @@ describe('the R2 archive under faults', () => {
     expect(UpdateProjectSchema.safeParse({ archiveAfterDays: 0 }).success).toBe(true);
     expect(UpdateProjectSchema.safeParse({ archiveAfterDays: 7 }).success).toBe(true);
     const { start } = dayBounds(daysAgo(5), TZ);
-    const projectId = await seed(TZ, [event(new Date(start + HOUR).toISOString())], [], owner);
+    const projectId = await seed(TZ, [event(new Date(start + HOUR).toISOString())], [], suite.owner());
     await rollUpAll(env.DB, NOW);
     await env.DB.prepare('UPDATE projects SET archive_after_days = 1 WHERE id = ?').bind(projectId).run();
     expect(await archiveOldDays(env.DB, env.ARCHIVE, NOW)).toMatchObject({ days: 0 });

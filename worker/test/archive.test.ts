@@ -7,19 +7,18 @@
  */
 import { env } from 'cloudflare:workers';
 import { unzipSync, strFromU8 } from 'fflate';
-import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { runScheduled } from '../src/cron.ts';
 import { exportZip } from '../src/query/export.ts';
 import { statsProject } from '../src/query/plan.ts';
 import { archiveOldDays, rollUpAll } from '../src/rollup/index.ts';
-import { addDays, dayBounds, formatDate, localDate } from '../src/shared/calendar.ts';
+import { dayBounds, formatDate } from '../src/shared/calendar.ts';
 import { decodeParquet, encodeParquet, rowFromD1 } from '../src/store/archive-format.ts';
 import {
   type ArchiveLease,
   type ArchiveProject,
   ArchiveRefused,
   archivedDay,
-  claimArchiveLease,
   commitDayArchive,
   deleteArchivedRows,
   deleteProject,
@@ -30,15 +29,9 @@ import {
 } from '../src/store/index.ts';
 import type { OracleQuery, RawEvent } from './query-oracle.ts';
 import { insertEvents } from './query-oracle-data.ts';
-import { ask, event, type Owner, seed, signUp } from './query-oracle-harness.ts';
+import { archiveSuite, daysAgo, HOUR, leaseOn, NOW, TZ } from './archive-harness.ts';
+import { ask, event, type Owner, seed } from './query-oracle-harness.ts';
 
-const HOUR = 3_600_000;
-/** Noon UTC, a Tuesday. */
-const NOW = Date.UTC(2031, 2, 11, 12);
-const TZ = 'Europe/Berlin';
-
-/** Days before today (local to {@link TZ}). */
-const daysAgo = (n: number) => addDays(localDate(NOW, TZ), -n);
 const label = (n: number) => formatDate(daysAgo(n));
 const at = (n: number, hour: number, minute = 0) =>
   new Date(dayBounds(daysAgo(n), TZ).start + hour * HOUR + minute * 60_000).toISOString();
@@ -101,13 +94,6 @@ async function keyOf(projectId: string, n: number): Promise<string> {
   return record.key;
 }
 
-/** A lease on a project's archive, as a run holds it. */
-async function leaseOn(projectId: string) {
-  const lease = await claimArchiveLease(env.DB, projectId);
-  if (!lease) throw new Error(`${projectId}: lease held`);
-  return lease;
-}
-
 /** The rows of a day's recorded object in R2, by id. */
 async function objectRows(projectId: string, n: number) {
   const object = await env.ARCHIVE.get(await keyOf(projectId, n));
@@ -122,21 +108,12 @@ const rawFrom = async (projectId: string) =>
     .first<number | null>('raw_from');
 
 describe('the R2 archive', () => {
-  let owner: Owner;
-  beforeAll(async () => {
-    vi.useFakeTimers({ toFake: ['Date'] });
-    vi.setSystemTime(NOW);
-    owner = await signUp();
-  });
-  afterAll(() => vi.useRealTimers());
-  // Other tests' projects must not eat this one's budget or be archived by its runs.
-  beforeEach(async () => {
-    await env.DB.prepare('UPDATE projects SET archive_after_days = 0').run();
-  });
+  const suite = archiveSuite();
+  const owner = (): Owner => suite.owner();
 
   it('moves each rolled-up day past the hot window to one verified object, and answers stay the same', async () => {
-    const { projectId } = await world(owner);
-    const before = await answers(projectId, owner);
+    const { projectId } = await world(owner());
+    const before = await answers(projectId, owner());
     const rowsBefore = await Promise.all(OLD.map((n) => d1Rows(projectId, n)));
     await env.DB.prepare('UPDATE projects SET archive_after_days = 62 WHERE id = ?').bind(projectId).run();
 
@@ -156,12 +133,12 @@ describe('the R2 archive', () => {
     // Recent days stay in D1; the archived ones are now before raw_from.
     for (const n of RECENT) expect((await d1Rows(projectId, n)).length).toBe(4);
     expect(await rawFrom(projectId)).toBe(dayBounds(daysAgo(65), TZ).end);
-    expect(await answers(projectId, owner)).toEqual(before);
+    expect(await answers(projectId, owner())).toEqual(before);
     // What needs raw events over an archived day says so, as for a day past retention.
     const filtered = (await ask(
       projectId,
       { metrics: ['visitors'], date_range: range, dimensions: ['page'], filters: [['is', 'source', ['Google']]] },
-      owner,
+      owner(),
     )) as { meta: { unavailable?: unknown[] } };
     expect(filtered.meta.unavailable).toEqual([{ from: range[0], to: label(65), reason: 'retention' }]);
 
@@ -175,11 +152,11 @@ describe('the R2 archive', () => {
       exhausted: false,
     });
     expect((await env.ARCHIVE.head(await keyOf(projectId, 70)))?.etag).toBe(etag);
-    expect(await answers(projectId, owner)).toEqual(before);
+    expect(await answers(projectId, owner())).toEqual(before);
   });
 
   it('is run by the cron, after the rollups', async () => {
-    const { projectId } = await world(owner);
+    const { projectId } = await world(owner());
     await env.DB.prepare('UPDATE projects SET archive_after_days = 62 WHERE id = ?').bind(projectId).run();
     // A late write marks an hour of day 70: the tick rolls it up first, then archives both old days.
     await insertEvents(projectId, [event(at(70, 22), { visitor_id: 'c', session_id: 'c' })]);
@@ -190,8 +167,8 @@ describe('the R2 archive', () => {
   });
 
   it('loses and duplicates nothing when stopped after the write, or after the record', async () => {
-    const { projectId, project } = await world(owner);
-    const before = await answers(projectId, owner);
+    const { projectId, project } = await world(owner());
+    const before = await answers(projectId, owner());
     const rows70 = await d1Rows(projectId, 70);
     const rows65 = await d1Rows(projectId, 65);
 
@@ -206,7 +183,7 @@ describe('the R2 archive', () => {
     // Stopped after the record: raw_from has moved, the rows are still in D1 and counted once.
     expect(await commitDayArchive(env.DB, env.ARCHIVE, project, label(70), written, 0, NOW, lease)).toBe(true);
     expect(await d1Rows(projectId, 70)).toEqual(rows70);
-    expect(await answers(projectId, owner)).toEqual(before);
+    expect(await answers(projectId, owner())).toEqual(before);
     await releaseArchiveLease(env.DB, lease);
 
     // The next run finishes day 70 (its rows are in the object already: nothing rewritten), then does day 65.
@@ -215,20 +192,20 @@ describe('the R2 archive', () => {
     expect(await objectRows(projectId, 70)).toEqual(rows70);
     expect(await objectRows(projectId, 65)).toEqual(rows65);
     expect(await d1Rows(projectId, 70)).toEqual([]);
-    expect(await answers(projectId, owner)).toEqual(before);
+    expect(await answers(projectId, owner())).toEqual(before);
   });
 
   it('merges an event that arrives for an archived day into its object, then deletes it from D1', async () => {
-    const { projectId } = await world(owner);
+    const { projectId } = await world(owner());
     await env.DB.prepare('UPDATE projects SET archive_after_days = 62 WHERE id = ?').bind(projectId).run();
     await archiveOldDays(env.DB, env.ARCHIVE, NOW);
-    const before = await answers(projectId, owner);
+    const before = await answers(projectId, owner());
     // A replay from the dead-letter queue, long after the day: written, marked, but the day is
     // before raw_from, so the rollup job settles its mark without recomputing the day.
     const late = event(at(70, 20), { visitor_id: 'late', session_id: 'late', path: '/late' });
     await seedInto(projectId, late);
     await rollUpAll(env.DB, NOW);
-    expect(await answers(projectId, owner)).toEqual(before);
+    expect(await answers(projectId, owner())).toEqual(before);
 
     const run = await archiveOldDays(env.DB, env.ARCHIVE, NOW);
     expect(run).toMatchObject({ days: 1, deleted: 1, refused: 0 });
@@ -246,7 +223,7 @@ describe('the R2 archive', () => {
   });
 
   it('deletes nothing when the object is missing, damaged, or does not match its record', async () => {
-    const { projectId, project } = await world(owner);
+    const { projectId, project } = await world(owner());
     const rows70 = await d1Rows(projectId, 70);
     const lease = await leaseOn(projectId);
 
@@ -284,7 +261,7 @@ describe('the R2 archive', () => {
   });
 
   it('waits for a day that is not rolled up, and archives nothing after it', async () => {
-    const { projectId } = await world(owner);
+    const { projectId } = await world(owner());
     await env.DB.prepare('UPDATE projects SET archive_after_days = 62 WHERE id = ?').bind(projectId).run();
     // A late write marks an hour of day 70: that day waits for the rollup job, and so does 65.
     await seedInto(projectId, event(at(70, 21), { visitor_id: 'w', session_id: 'w' }));
@@ -301,7 +278,7 @@ describe('the R2 archive', () => {
   });
 
   it('lists archived days in an export, whose numbers for them come from rollups', async () => {
-    const { projectId } = await world(owner);
+    const { projectId } = await world(owner());
     const row = await env.DB.prepare('SELECT * FROM projects WHERE id = ?').bind(projectId).first();
     const project = statsProject(row as never);
     const zipBefore = unzipSync(await exportZip(env.DB, project, range, [], NOW));
@@ -320,8 +297,8 @@ describe('the R2 archive', () => {
   });
 
   it('deletes the objects of days past retention, of a deleted project, and of a reset one', async () => {
-    const a = await world(owner);
-    const b = await world(owner);
+    const a = await world(owner());
+    const b = await world(owner());
     await env.DB.prepare('UPDATE projects SET archive_after_days = 62 WHERE id IN (?, ?)')
       .bind(a.projectId, b.projectId)
       .run();

@@ -3,9 +3,9 @@
  * sweep or reset ever deletes them). Real D1 and R2 bindings; interleavings forced by gating statements.
  */
 import { env } from 'cloudflare:workers';
-import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
-import { archiveOldDays, rollUpAll } from '../src/rollup/index.ts';
-import { addDays, dayBounds, formatDate, localDate } from '../src/shared/calendar.ts';
+import { describe, expect, it, vi } from 'vitest';
+import { archiveOldDays } from '../src/rollup/index.ts';
+import { dayBounds } from '../src/shared/calendar.ts';
 import {
   type ArchiveLease,
   type ArchiveProject,
@@ -22,70 +22,29 @@ import {
   writeDayArchive,
 } from '../src/store/index.ts';
 import { ApiError } from '../src/shared/errors.ts';
-import { event, type Owner, seed, signUp, writeLate } from './query-oracle-harness.ts';
+import {
+  archiveSuite,
+  dayOf as dayOfIn,
+  daysAgo,
+  HOUR,
+  keys,
+  LABEL,
+  leaseOn,
+  NOW,
+  once,
+  TZ,
+} from './archive-harness.ts';
+import { event, writeLate } from './query-oracle-harness.ts';
 
-const HOUR = 3_600_000;
-const NOW = Date.UTC(2031, 2, 11, 12);
-const TZ = 'Europe/Berlin';
-const LABEL = formatDate(addDays(localDate(NOW, TZ), -70));
-
-/** A D1 that runs `run` once, before (or after) the first statement whose SQL includes `sql`. */
-function around(db: D1Database, sql: string, run: () => Promise<unknown>, when: 'before' | 'after'): D1Database {
-  let done = false;
-  const once = async () => {
-    if (done) return;
-    done = true;
-    await run();
-  };
-  const gate = async <T>(statement: () => Promise<T>): Promise<T> => {
-    if (when === 'before') await once();
-    const out = await statement();
-    if (when === 'after') await once();
-    return out;
-  };
-  return {
-    prepare(text: string) {
-      const real = db.prepare(text);
-      if (!text.includes(sql)) return real;
-      const wrap = (statement: D1PreparedStatement): D1PreparedStatement =>
-        ({
-          bind: (...values: unknown[]) => wrap(statement.bind(...values)),
-          run: () => gate(() => statement.run()),
-          all: () => gate(() => statement.all()),
-          first: (column?: string) => (column === undefined ? statement.first() : statement.first(column)),
-        }) as unknown as D1PreparedStatement;
-      return wrap(real);
-    },
-    batch: (statements: D1PreparedStatement[]) => db.batch(statements),
-  } as unknown as D1Database;
-}
-
-const before = (db: D1Database, sql: string, run: () => Promise<unknown>) => around(db, sql, run, 'before');
-
-const keys = async (projectId: string) =>
-  (await env.ARCHIVE.list({ prefix: `archive/${projectId}/` })).objects.map((object) => object.key);
+/** A D1 that runs `run` once, before the first statement whose SQL includes `sql`. */
+const before = (db: D1Database, sql: string, run: () => Promise<unknown>) => once(db, sql, 'before', run);
 
 describe('review 2: archive objects nobody owns', () => {
-  let owner: Owner;
-  beforeAll(async () => {
-    vi.useFakeTimers({ toFake: ['Date'] });
-    vi.setSystemTime(NOW);
-    owner = await signUp();
-  });
-  afterAll(() => vi.useRealTimers());
-  beforeEach(async () => {
-    await env.DB.prepare('UPDATE projects SET archive_after_days = 0').run();
-  });
-
+  const suite = archiveSuite();
+  /** A project with 3 events on the archived day, rolled up, with the default hot window. */
   async function dayOf(count: number) {
-    const { start } = dayBounds(addDays(localDate(NOW, TZ), -70), TZ);
-    const events = Array.from({ length: count }, (_, i) =>
-      event(new Date(start + HOUR + i * 1_000).toISOString(), { visitor_id: `v${i}`, session_id: `s${i}` }),
-    );
-    const projectId = await seed(TZ, events, [], owner);
-    await rollUpAll(env.DB, NOW);
+    const { projectId, project } = await dayOfIn(suite.owner(), count);
     await env.DB.prepare('UPDATE projects SET archive_after_days = 62 WHERE id = ?').bind(projectId).run();
-    const project: ArchiveProject = { id: projectId, calendar: TZ };
     return { projectId, project };
   }
 
@@ -142,28 +101,10 @@ describe('review 2: archive objects nobody owns', () => {
     expect(written.key).not.toBe(k1);
     // The owner shortens retention; the hourly purge lists the day's record (K1), then the run commits K2.
     await env.DB.prepare('UPDATE projects SET retention_days = 30 WHERE id = ?').bind(projectId).run();
-    const db = before(env.DB, 'SELECT a.project_id AS projectId, a.day, a.key', async () => undefined);
     let committed: boolean | undefined;
-    const gatedPurge = {
-      ...db,
-      prepare(text: string) {
-        const statement = db.prepare(text);
-        if (!text.includes('SELECT a.project_id AS projectId, a.day, a.key')) return statement;
-        return {
-          bind: (...values: unknown[]) => {
-            const bound = statement.bind(...values);
-            return {
-              all: async () => {
-                const out = await bound.all();
-                committed = await commitDayArchive(env.DB, env.ARCHIVE, project, LABEL, written, 0, NOW, lease);
-                return out;
-              },
-            };
-          },
-        };
-      },
-      batch: (s: D1PreparedStatement[]) => env.DB.batch(s),
-    } as unknown as D1Database;
+    const gatedPurge = once(env.DB, 'SELECT a.project_id AS projectId, a.day, a.key', 'after', async () => {
+      committed = await commitDayArchive(env.DB, env.ARCHIVE, project, LABEL, written, 0, NOW, lease);
+    });
     await purgeExpiredArchives(gatedPurge, env.ARCHIVE, NOW);
     expect(committed).toBe(true);
     await releaseArchiveLease(env.DB, lease);
@@ -176,16 +117,10 @@ describe('review 2: archive objects nobody owns', () => {
   // The fixes' other interleavings: the fence of a deletion or reset against a run at each step,
   // and the retention purge against a merge in the other order.
 
-  async function lease(projectId: string): Promise<ArchiveLease> {
-    const claimed = await claimArchiveLease(env.DB, projectId);
-    if (!claimed) throw new Error(`${projectId}: lease held`);
-    return claimed;
-  }
-
   /** The day archived (its rows gone from D1), then a late event for it written to D1. */
   async function archivedWithLateEvent(project: ArchiveProject) {
     expect(await archiveOldDays(env.DB, env.ARCHIVE, NOW)).toMatchObject({ days: 1, deleted: 3 });
-    const { start } = dayBounds(addDays(localDate(NOW, TZ), -70), TZ);
+    const { start } = dayBounds(daysAgo(70), TZ);
     await writeLate(project.id, [event(new Date(start + 2 * HOUR).toISOString(), { visitor_id: 'late' })]);
     const recorded = await archivedDay(env.DB, project.id, LABEL);
     if (!recorded) throw new Error('not archived');
@@ -194,19 +129,14 @@ describe('review 2: archive objects nobody owns', () => {
 
   it('a run whose commit meets the fence of a reset records nothing, and leaves no object', async () => {
     const { projectId, project } = await dayOf(3);
-    const held = await lease(projectId);
+    const held = await leaseOn(projectId);
     const written = await writeDayArchive(env.DB, env.ARCHIVE, project, LABEL, held);
     if (!written) throw new Error('nothing written');
     let committed: boolean | undefined;
     // The fence is up (the prefix not yet listed); the run, which claimed before, commits now.
-    const db = around(
-      env.DB,
-      'INSERT INTO archive_runs (project_id, holder, expires_at) VALUES',
-      async () => {
-        committed = await commitDayArchive(env.DB, env.ARCHIVE, project, LABEL, written, 0, NOW, held);
-      },
-      'after',
-    );
+    const db = once(env.DB, 'INSERT INTO archive_runs (project_id, holder, expires_at) VALUES', 'after', async () => {
+      committed = await commitDayArchive(env.DB, env.ARCHIVE, project, LABEL, written, 0, NOW, held);
+    });
     await resetProjectData({ ...env, DB: db }, projectId, NOW);
     expect(committed).toBe(false);
     expect(await archivedDay(env.DB, projectId, LABEL)).toBeNull();
@@ -217,19 +147,14 @@ describe('review 2: archive objects nobody owns', () => {
 
   it('a write that puts its object after a reset, while another run holds the lease, is swept', async () => {
     const { projectId, project } = await dayOf(3);
-    const held = await lease(projectId);
+    const held = await leaseOn(projectId);
     let other: ArchiveLease | null = null;
     // The key is named under the old lease; the whole reset runs, then a new run claims the lease;
     // then the put.
-    const db = around(
-      env.DB,
-      'INSERT INTO archive_pending',
-      async () => {
-        await resetProjectData(env, projectId, NOW);
-        other = await lease(projectId);
-      },
-      'after',
-    );
+    const db = once(env.DB, 'INSERT INTO archive_pending', 'after', async () => {
+      await resetProjectData(env, projectId, NOW);
+      other = await leaseOn(projectId);
+    });
     await expect(writeDayArchive(db, env.ARCHIVE, project, LABEL, held)).rejects.toThrow(ArchiveRefused);
     expect(other).not.toBeNull();
     // The other run may be writing the same rows to the same key: the object waits for the sweep.
@@ -244,7 +169,7 @@ describe('review 2: archive objects nobody owns', () => {
   it('a merge committed before the fence of a deletion leaves no object and no row', async () => {
     const { projectId, project } = await dayOf(3);
     await archivedWithLateEvent(project);
-    const held = await lease(projectId);
+    const held = await leaseOn(projectId);
     const written = await writeDayArchive(env.DB, env.ARCHIVE, project, LABEL, held);
     if (!written) throw new Error('nothing written');
     let committed: boolean | undefined;
@@ -270,7 +195,7 @@ describe('review 2: archive objects nobody owns', () => {
     const db = before(env.DB, 'DELETE FROM archived_days WHERE project_id', async () => {
       // A stall past the fence's expiry, and a run that claims the lease meanwhile.
       await env.DB.prepare('UPDATE archive_runs SET expires_at = 0 WHERE project_id = ?').bind(projectId).run();
-      await releaseArchiveLease(env.DB, await lease(projectId));
+      await releaseArchiveLease(env.DB, await leaseOn(projectId));
     });
     const failed = await resetProjectData({ ...env, DB: db }, projectId, NOW).catch((error: unknown) => error);
     expect(failed).toBeInstanceOf(ApiError);
@@ -283,7 +208,7 @@ describe('review 2: archive objects nobody owns', () => {
   it('a retention purge that deleted the record before a merge commits leaves no object behind', async () => {
     const { projectId, project } = await dayOf(3);
     await archivedWithLateEvent(project);
-    const held = await lease(projectId);
+    const held = await leaseOn(projectId);
     const written = await writeDayArchive(env.DB, env.ARCHIVE, project, LABEL, held);
     if (!written) throw new Error('nothing written');
     await env.DB.prepare('UPDATE projects SET retention_days = 30 WHERE id = ?').bind(projectId).run();
