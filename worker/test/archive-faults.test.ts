@@ -65,7 +65,7 @@ describe('the R2 archive under faults', () => {
 
   it('lets one run at a time hold a project, and archives nothing of a project held elsewhere', async () => {
     const { projectId } = await dayOf(3);
-    await env.DB.prepare('UPDATE projects SET archive_after_days = 62 WHERE id = ?').bind(projectId).run();
+    await env.DB.prepare('UPDATE projects SET archive_hot_days = 62 WHERE id = ?').bind(projectId).run();
     const held = await leaseOn(projectId);
     expect(await claimArchiveLease(env.DB, projectId)).toBeNull();
     expect(await archiveOldDays(env.DB, env.ARCHIVE, NOW)).toMatchObject({ days: 0, deleted: 0 });
@@ -309,7 +309,7 @@ describe('the R2 archive under faults', () => {
     const { start } = dayBounds(daysAgo(5), TZ);
     const projectId = await seed(TZ, [event(new Date(start + HOUR).toISOString())], [], suite.owner());
     await rollUpAll(env.DB, NOW);
-    await env.DB.prepare('UPDATE projects SET archive_after_days = 1 WHERE id = ?').bind(projectId).run();
+    await env.DB.prepare('UPDATE projects SET archive_hot_days = 1 WHERE id = ?').bind(projectId).run();
     expect(await archiveOldDays(env.DB, env.ARCHIVE, NOW)).toMatchObject({ days: 0 });
     expect((await eventsLeft(projectId)).length).toBe(1);
   });
@@ -317,7 +317,7 @@ describe('the R2 archive under faults', () => {
   it("archives every other project when one project's R2 writes fail", async () => {
     const broken = await dayOf(2);
     const fine = await dayOf(2);
-    await env.DB.prepare('UPDATE projects SET archive_after_days = 62 WHERE id IN (?, ?)')
+    await env.DB.prepare('UPDATE projects SET archive_hot_days = 62 WHERE id IN (?, ?)')
       .bind(broken.projectId, fine.projectId)
       .run();
     const bucket = new Proxy(env.ARCHIVE, {

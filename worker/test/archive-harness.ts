@@ -32,7 +32,7 @@ export function archiveSuite(): { owner: () => Owner } {
   });
   afterAll(() => vi.useRealTimers());
   beforeEach(async () => {
-    await env.DB.prepare('UPDATE projects SET archive_after_days = 0').run();
+    await env.DB.prepare('UPDATE projects SET archive_hot_days = 0').run();
   });
   return {
     owner: () => {

@@ -44,7 +44,7 @@ describe('review 2: archive objects nobody owns', () => {
   /** A project with 3 events on the archived day, rolled up, with the default hot window. */
   async function dayOf(count: number) {
     const { projectId, project } = await dayOfIn(suite.owner(), count);
-    await env.DB.prepare('UPDATE projects SET archive_after_days = 62 WHERE id = ?').bind(projectId).run();
+    await env.DB.prepare('UPDATE projects SET archive_hot_days = 62 WHERE id = ?').bind(projectId).run();
     return { projectId, project };
   }
 

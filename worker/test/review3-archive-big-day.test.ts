@@ -32,7 +32,7 @@ describe('review 3: a day too big for one object', () => {
     ];
     const projectId = await seed(TZ, events, [], suite.owner());
     await rollUpAll(env.DB, NOW);
-    await env.DB.prepare('UPDATE projects SET archive_after_days = 62 WHERE id = ?').bind(projectId).run();
+    await env.DB.prepare('UPDATE projects SET archive_hot_days = 62 WHERE id = ?').bind(projectId).run();
     const errors = vi.spyOn(console, 'error').mockImplementation(() => {});
     // A day and a week of cron runs later, the small day 65 back is still in D1.
     for (const at of [NOW, NOW + DAY + 1, NOW + 7 * DAY + 1]) await archiveOldDays(env.DB, env.ARCHIVE, at);

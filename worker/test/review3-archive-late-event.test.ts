@@ -19,7 +19,7 @@ describe('review 3: a late event on an archived day', () => {
 
   it('is counted by the stats API once it is in the archive', async () => {
     const { projectId } = await dayOf(suite.owner(), 3);
-    await env.DB.prepare('UPDATE projects SET archive_after_days = 62 WHERE id = ?').bind(projectId).run();
+    await env.DB.prepare('UPDATE projects SET archive_hot_days = 62 WHERE id = ?').bind(projectId).run();
     expect(await archiveOldDays(env.DB, env.ARCHIVE, Date.now())).toMatchObject({ days: 1, deleted: 3 });
 
     const { start } = dayBounds(daysAgo(70), TZ);
@@ -30,11 +30,9 @@ describe('review 3: a late event on an archived day', () => {
     const archived = await archivedDay(env.DB, projectId, LABEL);
     expect(archived?.rows).toBe(4);
 
-    const answer = (await ask(
-      projectId,
-      { metrics: ['pageviews'], date_range: [LABEL, LABEL] },
-      suite.owner(),
-    )) as { results: { metrics: number[] }[] };
+    const answer = (await ask(projectId, { metrics: ['pageviews'], date_range: [LABEL, LABEL] }, suite.owner())) as {
+      results: { metrics: number[] }[];
+    };
     // The day's raw events (in its object) number 4; the API still says 3.
     expect(answer.results[0]?.metrics[0]).toBe(archived?.rows);
   });

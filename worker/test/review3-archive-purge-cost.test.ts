@@ -26,7 +26,10 @@ function counted(db: D1Database, total: { read: number }): D1Database {
         return out;
       },
     }) as unknown as D1PreparedStatement;
-  return { prepare: (sql: string) => wrap(db.prepare(sql)), batch: (s: D1PreparedStatement[]) => db.batch(s) } as D1Database;
+  return {
+    prepare: (sql: string) => wrap(db.prepare(sql)),
+    batch: (s: D1PreparedStatement[]) => db.batch(s),
+  } as D1Database;
 }
 
 describe('review 3: the archive purge', () => {

@@ -66,11 +66,11 @@ export const signInThrottle = sqliteTable('sign_in_throttle', {
 });
 
 /**
- * The default hot window, in days: raw events of days older than this move to R2. Long enough for
- * every filtered view of the dashboard's presets but `year` to read raw (`last_month` reaches 61
- * days back, `30d` with its previous period 60); rollups answer unfiltered views of any range.
+ * The hot window we suggest to an owner who turns the archive on (it is off by default): long
+ * enough for every filtered view of the dashboard's presets but `year` to read raw (`last_month`
+ * reaches 61 days back, `30d` with its previous period 60); rollups answer unfiltered views of any range.
  */
-export const DEFAULT_ARCHIVE_AFTER_DAYS = 62;
+export const SUGGESTED_ARCHIVE_AFTER_DAYS = 62;
 /**
  * The shortest hot window the archive takes (0 aside, which never archives): an event can wait
  * this long in the outbox, queue and dead-letter queue during an outage, and a day should still be
@@ -95,11 +95,19 @@ export const projects = sqliteTable('projects', {
   /** Raw events older than this are purged by the rollup cron; rollups stay. */
   retentionDays: integer('retention_days').notNull().default(365),
   /**
-   * The hot window: closed local days that ended more than this many days ago are moved from D1
-   * to the R2 archive (`store/archive.ts`) once rolled up; 0 never archives. The default keeps
-   * raw what filtered views of the dashboard's presets read (ARCHITECTURE.md, "The store").
+   * Superseded by `archive_hot_days` (migration 0012) and read by nothing: its `DEFAULT 62` turned
+   * the archive on for every project, and SQLite cannot change a column's default without
+   * rebuilding `projects` (which, on D1, cascades into every table that references it). Columns
+   * are added, never dropped.
    */
-  archiveAfterDays: integer('archive_after_days').notNull().default(DEFAULT_ARCHIVE_AFTER_DAYS),
+  archiveAfterDays: integer('archive_after_days').notNull().default(62),
+  /**
+   * The hot window, opt-in: closed local days that ended more than this many days ago are moved
+   * from D1 to the R2 archive (`store/archive.ts`) once rolled up; null (the default) or 0 never
+   * archives. NOTE: re-rollups (a goal, funnel, currency or timezone change, a new dimension) never
+   * read the archive: an archived day keeps the numbers it had (ARCHITECTURE.md, "The store").
+   */
+  archiveHotDays: integer('archive_hot_days'),
   /** Whether the public live-visitor widget may show this project's count. */
   publicLive: integer('public_live', { mode: 'boolean' }).notNull().default(false),
   /** ISO 4217 code the `revenue` metric reports in; amounts in other currencies are listed apart. */
@@ -550,3 +558,22 @@ export const archivePending = sqliteTable('archive_pending', {
   /** When it was claimed (ms); 0 for a superseded object, to be deleted at once. */
   since: integer('since').notNull(),
 });
+
+/**
+ * Local days the archive left in D1 because they hold more events than one object may
+ * (`ARCHIVE_MAX_ROWS`): `raw_from` moved past them so that later days could be archived, their
+ * raw events stay in D1 until retention, and since those are all there, a late event on one is
+ * rolled up again (`rollup/rollups.ts`), as on a day at or after `raw_from`.
+ */
+export const archiveSkipped = sqliteTable(
+  'archive_skipped',
+  {
+    projectId: text('project_id').notNull(),
+    /** Local day (YYYY-MM-DD) in the project's calendar. */
+    day: text('day').notNull(),
+    /** Events of the day counted when it was skipped: the count stops at `ARCHIVE_MAX_ROWS` + 1. */
+    rows: integer('rows').notNull(),
+    skippedAt: integer('skipped_at').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.projectId, t.day] })],
+);

@@ -5,10 +5,8 @@
  */
 import { formatDate, type LocalDate } from '../shared/calendar.ts';
 import { ApiError } from '../shared/errors.ts';
-import { archivePrefix, bounds, type DayArchive, dropUnrecorded } from './archive.ts';
+import { archivePrefix, bounds, type DayArchive, dropUnrecorded, HOUR_MS } from './archive.ts';
 import { claimArchiveLease, fenceArchive, holdsLease, releaseArchiveLease } from './archive-lease.ts';
-
-const HOUR_MS = 3_600_000;
 
 /** Delete objects by key, a thousand a call (R2's limit for one `delete`). */
 async function deleteKeys(bucket: R2Bucket, keys: readonly string[]): Promise<void> {
@@ -55,6 +53,8 @@ export async function clearProjectArchive(d1: D1Database, bucket: R2Bucket, proj
  * Delete the objects that no record owns (`archive_pending`), once they are past their project's
  * retention, their project is gone, or their write began more than an hour ago (a run holds its
  * lease for minutes: an older one stopped, or a merge superseded it). At most `limit` a run.
+ * NOTE: it reads all of `archive_pending`, which holds only objects not owned yet or any more (the
+ * writes under way, and what stopped ones left): a handful, not the archived history.
  * NOTE: the sweep holds the project's lease while it deletes, so no run can record the same key
  * (a rewrite of the same rows) between the sweep's check and its delete; a project another run
  * holds is left for the next sweep. A deleted project's archive cannot be recorded any more.
@@ -83,9 +83,23 @@ async function sweepPending(d1: D1Database, bucket: R2Bucket, now: number, limit
 }
 
 /**
+ * The archived days past retention, per project: a seek on the `archived_days` primary key from
+ * each project with a retention, so the purge reads what expired (and one row per project), not
+ * the whole archived history. The UTC date of the cutoff bounds the candidates; the exact test is
+ * per calendar (`purgeExpiredArchives`).
+ */
+const EXPIRED_SQL = `SELECT a.project_id AS projectId, a.day, a.key, COALESCE(p.zones, p.timezone) AS calendar,
+    ?1 - p.retention_days * 86400000 AS cutoff
+  FROM projects p CROSS JOIN archived_days a
+  WHERE p.retention_days > 0 AND a.project_id = p.id
+    AND a.day < date((?1 - p.retention_days * 86400000) / 1000, 'unixepoch', '+1 day')
+  LIMIT ?2`;
+
+/**
  * Delete the archived days past their project's retention (the whole local day before `now −
- * retention_days`): the object first, then its record, at most `limit` days a run; and the objects
- * no record owns that should go (`sweepPending`). Returns the recorded days deleted.
+ * retention_days`): the object first, then its record, at most `limit` days a run; the records of
+ * days skipped as too big that retention reached; and the objects no record owns that should go
+ * (`sweepPending`). Returns the recorded days deleted.
  * NOTE: the purge holds no lease, so a merge may replace a listed record between the list and the
  * delete: the record is deleted only if it still names the listed key. The object listed was then
  * superseded (owned by no record, rightly deleted); the new record stays, and the next purge finds it.
@@ -96,18 +110,19 @@ export async function purgeExpiredArchives(
   now: number,
   limit = 500,
 ): Promise<number> {
-  // The UTC date of the cutoff bounds the candidates; the exact test is per calendar below.
   const { results } = await d1
-    .prepare(
-      `SELECT a.project_id AS projectId, a.day, a.key, COALESCE(p.zones, p.timezone) AS calendar,
-         ?1 - p.retention_days * 86400000 AS cutoff
-       FROM archived_days a JOIN projects p ON p.id = a.project_id
-       WHERE p.retention_days > 0 AND a.day < date((?1 - p.retention_days * 86400000) / 1000, 'unixepoch', '+1 day')
-       ORDER BY a.day LIMIT ?2`,
-    )
+    .prepare(EXPIRED_SQL)
     .bind(now, limit)
     .all<{ projectId: string; day: string; key: string; calendar: string; cutoff: number }>();
   await sweepPending(d1, bucket, now, limit);
+  await d1
+    .prepare(
+      `DELETE FROM archive_skipped WHERE rowid IN (SELECT s.rowid FROM projects p CROSS JOIN archive_skipped s
+         WHERE p.retention_days > 0 AND s.project_id = p.id
+           AND s.day < date((?1 - p.retention_days * 86400000) / 1000, 'unixepoch', '+1 day') LIMIT ?2)`,
+    )
+    .bind(now, limit)
+    .run();
   const expired = results.filter((row) => bounds(row.day, row.calendar).end <= row.cutoff);
   if (!expired.length) return 0;
   await deleteKeys(

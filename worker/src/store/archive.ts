@@ -6,8 +6,10 @@
  *    was archived before: late events are merged in) → one Parquet object at a key named by its
  *    checksum, so an object is never overwritten by other rows. Its key goes into
  *    `archive_pending` first, so that retention, deletion and the sweep find it if step 2 never
- *    comes. Nothing else in D1 changes.
- * 2. {@link commitDayArchive}: the object is read back and checked (row count, checksum); then,
+ *    comes. For a merge, the recorded object's rows are put back into D1 (they are in the day's
+ *    rollups already), so that the job can roll the day up again from all its events before
+ *    step 2 (`rollup/archive.ts`): the stats API then counts the late events the object holds.
+ * 2. `commitDayArchive` (`archive-commit.ts`): the object is read back and checked (row count, checksum); then,
  *    in one batch, the day is recorded in `archived_days` and `raw_from` moves past it — only if
  *    the run still holds the project's lease (`archive-lease.ts`), the record still names the
  *    object the merge started from (compare-and-swap), and, for a first archive, the day is still
@@ -20,9 +22,9 @@
  * From step 2 on the day behaves like a day the retention purge cut into: never recomputed, never
  * read raw, answered from its rollups (ARCHITECTURE.md, "The store").
  */
-import { CATALOG_VERSION } from '@tally/sdk/catalog';
 import { dayBounds, type LocalDate, parseDate } from '../shared/calendar.ts';
 import {
+  ARCHIVE_COLUMNS,
   ARCHIVE_SELECT,
   type ArchiveRow,
   byId,
@@ -33,15 +35,19 @@ import {
   rowFromD1,
 } from './archive-format.ts';
 import { type ArchiveLease, holdsLease, leaseHeldSql, leaseRevoked } from './archive-lease.ts';
-import { archiveCutoffStatement } from './history.ts';
 
-const HOUR_MS = 3_600_000;
+export const HOUR_MS = 3_600_000;
 /**
- * Events one day's object may hold. NOTE: the day is built in memory (a Worker has 128 MB) and its
- * checksum and Parquet encoding cost CPU; a bigger day is not archived (and its project's archive
- * stops there) until days are written in parts.
+ * Events one day's object may hold. NOTE: the day is built in memory, and a Worker has 128 MB:
+ * measured in Node on realistic events (`bench/archive-memory.ts`), a merge of a 20,000-event day
+ * (the old object decoded, the new rows, the merged list, the file, its read-back) peaks at
+ * 41–66 MB above the baseline (≈ 21 MB live after collections); 50,000 peaked at 100–165 MB. A
+ * bigger day is skipped (`skipTooBigDay`): its raw events stay in D1, and the project's later days
+ * are archived all the same.
  */
-export const ARCHIVE_MAX_ROWS = 50_000;
+export const ARCHIVE_MAX_ROWS = 20_000;
+/** Rows restored to D1 per statement for a merge (one bound JSON array, under D1's 2 MB value limit). */
+const RESTORE_CHUNK = 1_000;
 /** Rows read from D1 per statement while building a day. */
 const READ_PAGE = 5_000;
 /** Ids per DELETE statement (one bound JSON array, far below D1's 2 MB value limit). */
@@ -93,6 +99,12 @@ export class ArchiveRefused extends Error {
 /** A day with more events than one object may hold ({@link ARCHIVE_MAX_ROWS}). */
 export class DayTooBig extends ArchiveRefused {
   override name = 'DayTooBig';
+  /** The events counted, the count stopping one past the limit. */
+  readonly counted: number;
+  constructor(counted: number) {
+    super(`more than ${ARCHIVE_MAX_ROWS} events in one day`);
+    this.counted = counted;
+  }
 }
 
 /** The instants [start, end) of a local day of a calendar. */
@@ -157,7 +169,7 @@ async function dayRowsInD1(d1: D1Database, projectId: string, start: number, end
       .bind(projectId, end, after.ts, after.id)
       .all<Record<string, unknown>>();
     for (const row of results) rows.push(rowFromD1(row));
-    if (rows.length > ARCHIVE_MAX_ROWS) throw new DayTooBig(`more than ${ARCHIVE_MAX_ROWS} events in one day`);
+    if (rows.length > ARCHIVE_MAX_ROWS) throw new DayTooBig(rows.length);
     const last = results[results.length - 1];
     if (!last || results.length < READ_PAGE) return rows;
     after = { ts: last.ts as number, id: last.id as string };
@@ -170,7 +182,8 @@ async function dayRowsInD1(d1: D1Database, projectId: string, start: number, end
  * `archive_pending` before the put; if the lease is gone after it (a deletion or reset fenced it,
  * or the claim expired), the object is deleted again (or left to the sweep, if another run may be
  * writing the same key) and the write refused.
- * Changes nothing else in D1. Returns the object, or null when the day has no events anywhere.
+ * For a merge, the recorded object's rows are then put back into D1 (see {@link restoreRows}); a
+ * first archive changes nothing else in D1. Returns the object, or null when the day has no events anywhere.
  * Throws {@link ArchiveRefused} when the recorded object cannot be read back (nothing replaces
  * it: it may hold events D1 no longer has), and {@link DayTooBig} when the day is too big.
  */
@@ -185,13 +198,13 @@ export async function writeDayArchive(
   const recorded = await archivedDay(d1, project.id, day);
   const kept = recorded ? await verifyDayArchive(bucket, recorded) : [];
   const waiting = await countDay(d1, project.id, start, end, ARCHIVE_MAX_ROWS);
-  if (kept.length + waiting > ARCHIVE_MAX_ROWS) throw new DayTooBig(`more than ${ARCHIVE_MAX_ROWS} events in one day`);
+  if (kept.length + waiting > ARCHIVE_MAX_ROWS) throw new DayTooBig(kept.length + waiting);
   const fresh = await dayRowsInD1(d1, project.id, start, end);
   const known = new Set(kept.map((row) => row[ID_INDEX]));
   if (recorded && fresh.every((row) => known.has(row[ID_INDEX]))) return { ...recorded, base: recorded };
   const rows = byId([...kept, ...fresh]);
   if (!rows.length) return null;
-  if (rows.length > ARCHIVE_MAX_ROWS) throw new DayTooBig(`more than ${ARCHIVE_MAX_ROWS} events in one day`);
+  if (rows.length > ARCHIVE_MAX_ROWS) throw new DayTooBig(rows.length);
   const checksum = checksumOf(rows);
   const file = encodeParquet(rows);
   const key = archiveKey(project.id, day, checksum);
@@ -214,11 +227,60 @@ export async function writeDayArchive(
     // Fenced or revoked (the project is being or was deleted or reset): nobody can record this
     // key, and the reset's listing may have come before the put, so it goes now.
     // Taken by another run after it expired: that run may be writing the same rows to the same
-    // key, so the sweep deletes it later, under the lease.
+    // key, so the sweep deletes it later, under the lease — and the sweep may already have
+    // deleted this key's pending row (and an object not yet there) while this write stalled, so
+    // the row goes back in for it.
     if (await leaseRevoked(d1, project.id)) await dropUnrecorded(d1, bucket, project.id, day, key);
+    else await d1.prepare(PENDING_AGAIN_SQL).bind(key, project.id, day, Date.now()).run();
     throw new ArchiveRefused(`${key}: the lease on ${project.id} was lost while writing`);
   }
+  const late = fresh.find((row) => !known.has(row[ID_INDEX]));
+  if (recorded && late) await restoreRows(d1, project, day, kept, String(late[ID_INDEX]), lease);
   return { key, rows: rows.length, checksum, bytes: file.byteLength, base: recorded };
+}
+
+const PENDING_AGAIN_SQL =
+  'INSERT INTO archive_pending (key, project_id, day, since) VALUES (?1, ?2, ?3, ?4) ON CONFLICT (key) DO NOTHING';
+
+/**
+ * Put an archived day's rows (`kept`, read back from its recorded object) back into D1 for a
+ * merge, a chunk per statement, so that the day can be rolled up again from all its events; step
+ * 3 deletes them again once the merged object is recorded. They need no mark: they are in the
+ * day's rollups already. Each statement writes only while `lease` is held and the late event that
+ * caused the merge (`lateId`) is still in D1: a deletion or reset of the project empties `events`
+ * until none is left, so rows put back before it are deleted with the rest and none come after.
+ * Throws {@link ArchiveRefused} if D1 does not then hold every row (nothing is lost: the object
+ * stays recorded, the rows put back are in the rollups already).
+ */
+async function restoreRows(
+  d1: D1Database,
+  project: ArchiveProject,
+  day: string,
+  kept: readonly ArchiveRow[],
+  lateId: string,
+  lease: ArchiveLease,
+): Promise<void> {
+  const columns = ARCHIVE_COLUMNS.map((column) => `"${column.name}"`).join(', ');
+  const values = ARCHIVE_COLUMNS.map((_, at) => `j.value ->> ${at}`).join(', ');
+  for (let at = 0; at < kept.length; at += RESTORE_CHUNK) {
+    await d1
+      .prepare(
+        `INSERT INTO events (${columns}) SELECT ${values} FROM json_each(?4) j
+         WHERE ${leaseHeldSql('?2', '?3')} AND EXISTS (SELECT 1 FROM events WHERE project_id = ?1 AND id = ?5)
+         ON CONFLICT DO NOTHING`,
+      )
+      .bind(project.id, lease.holder, Date.now(), JSON.stringify(kept.slice(at, at + RESTORE_CHUNK)), lateId)
+      .run();
+  }
+  const { start, end } = bounds(day, project.calendar);
+  const missing = await d1
+    .prepare(
+      `SELECT COUNT(*) AS n FROM json_each(?4) j WHERE NOT EXISTS (
+         SELECT 1 FROM events WHERE project_id = ?1 AND id = j.value AND ts >= ?2 AND ts < ?3)`,
+    )
+    .bind(project.id, start, end, JSON.stringify(kept.map((row) => row[ID_INDEX])))
+    .first<number>('n');
+  if (missing) throw new ArchiveRefused(`${project.id} ${day}: ${missing} archived rows could not be put back in D1`);
 }
 
 /**
@@ -238,106 +300,6 @@ export async function dropUnrecorded(
     .first<number>('named');
   if (!named) await bucket.delete(key);
   await d1.prepare('DELETE FROM archive_pending WHERE key = ?').bind(key).run();
-}
-
-/**
- * The conditions under which a day not yet archived may leave D1, as SQL over ?1 project, ?2 day,
- * ?3 day start, ?4 and ?5 its first and last UTC hour, ?6 the catalog version, ?7 the start of the
- * first complete day (from `raw_from`; 0 if none): the day is rolled up at the current catalog, no hour of it is marked,
- * it is complete, and no earlier complete day still has events in D1.
- */
-const READY_SQL = `EXISTS (SELECT 1 FROM projects WHERE id = ?1)
-  AND EXISTS (SELECT 1 FROM rolled_days WHERE project_id = ?1 AND day = ?2 AND version >= ?6)
-  AND NOT EXISTS (SELECT 1 FROM rollup_dirty WHERE project_id = ?1 AND hour >= ?4 AND hour <= ?5)
-  AND ?3 >= ?7 AND ?3 >= COALESCE((SELECT raw_from FROM rollup_state WHERE project_id = ?1), 0)
-  AND NOT EXISTS (SELECT 1 FROM events WHERE project_id = ?1 AND ts >= ?7 AND ts < ?3)`;
-
-/** The values of {@link READY_SQL}'s parameters ?1 … ?7. */
-function readyParams(project: ArchiveProject, day: string, completeFrom: number) {
-  const { start, end } = bounds(day, project.calendar);
-  const [firstHour, lastHour] = [Math.floor(start / HOUR_MS), Math.floor((end - 1) / HOUR_MS)];
-  return [project.id, day, start, firstHour, lastHour, CATALOG_VERSION, completeFrom];
-}
-
-/**
- * Whether a day not yet archived may be archived now (the conditions {@link commitDayArchive}
- * checks again as it records), so that the job writes no object it cannot commit. `completeFrom`
- * is the first instant of the project's first complete day (0 when nothing was ever purged).
- */
-export async function dayReady(
-  d1: D1Database,
-  project: ArchiveProject,
-  day: string,
-  completeFrom: number,
-): Promise<boolean> {
-  const ready = await d1
-    .prepare(`SELECT ${READY_SQL} AS ready`)
-    .bind(...readyParams(project, day, completeFrom))
-    .first<number>('ready');
-  return ready === 1;
-}
-
-/**
- * Step 2: read the object back, check it, and record it — with `raw_from` moved past the day in
- * the same batch, so the day is answered from its rollups alone from then on — if `lease` is still
- * held and the day's record is still the one the merge started from (`archive.base`). A merge
- * replaces the record, and its old object is deleted after. Returns whether it was recorded;
- * false when the day is no longer ready (a late event marked it, it was rolled with an older
- * catalog, an earlier day still waits), the lease is gone or another run recorded the day first —
- * nothing changed, and the job tries again later.
- */
-export async function commitDayArchive(
-  d1: D1Database,
-  bucket: R2Bucket,
-  project: ArchiveProject,
-  day: string,
-  archive: WrittenDay,
-  completeFrom: number,
-  now: number,
-  lease: ArchiveLease,
-): Promise<boolean> {
-  await verifyDayArchive(bucket, archive);
-  const { end } = bounds(day, project.calendar);
-  const base = archive.base?.checksum ?? null;
-  const baseKey = archive.base?.key ?? null;
-  const mine = 'EXISTS (SELECT 1 FROM archived_days WHERE project_id = ?1 AND day = ?2 AND key = ?3)';
-  const [recorded] = await d1.batch([
-    d1
-      .prepare(
-        `INSERT INTO archived_days (project_id, day, key, rows, checksum, bytes, archived_at)
-         SELECT ?1, ?2, ?8, ?9, ?10, ?11, ?12
-         WHERE ${leaseHeldSql('?13', '?14')} AND CASE WHEN ?15 IS NULL
-           THEN NOT EXISTS (SELECT 1 FROM archived_days WHERE project_id = ?1 AND day = ?2) AND (${READY_SQL})
-           ELSE EXISTS (SELECT 1 FROM archived_days WHERE project_id = ?1 AND day = ?2 AND checksum = ?15) END
-         ON CONFLICT (project_id, day) DO UPDATE SET key = excluded.key, rows = excluded.rows,
-           checksum = excluded.checksum, bytes = excluded.bytes, archived_at = excluded.archived_at
-         WHERE archived_days.checksum = ?15`,
-      )
-      .bind(
-        ...readyParams(project, day, completeFrom),
-        archive.key,
-        archive.rows,
-        archive.checksum,
-        archive.bytes,
-        now,
-        lease.holder,
-        Date.now(),
-        base,
-      ),
-    archiveCutoffStatement(d1, project.id, day, archive.checksum, end, now),
-    // The new object is owned now; the one it replaced is owned by nobody, and is deleted below
-    // (or by the sweep, if this run stops first).
-    d1.prepare(`DELETE FROM archive_pending WHERE key = ?3 AND ${mine}`).bind(project.id, day, archive.key),
-    d1
-      .prepare(
-        `INSERT INTO archive_pending (key, project_id, day, since) SELECT ?4, ?1, ?2, 0
-         WHERE ?4 IS NOT NULL AND ?4 <> ?3 AND ${mine} ON CONFLICT (key) DO UPDATE SET since = 0`,
-      )
-      .bind(project.id, day, archive.key, baseKey),
-  ]);
-  if ((recorded?.meta.changes ?? 0) === 0) return false;
-  if (baseKey && baseKey !== archive.key) await dropUnrecorded(d1, bucket, project.id, day, baseKey);
-  return true;
 }
 
 /**

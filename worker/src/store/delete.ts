@@ -91,6 +91,7 @@ export const DATA_TABLES: readonly string[] = [
   schema.rollupDirty,
   schema.rolledDays,
   schema.dropCounts,
+  schema.archiveSkipped,
 ].map((table) => getTableName(table));
 
 /**

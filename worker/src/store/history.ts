@@ -25,24 +25,29 @@ export function purgeCutoffStatement(d1: D1Database, projectIds: readonly string
 }
 
 /**
- * The statement that moves `raw_from` past a day the archive recorded (`archive.ts`): to `dayEnd`,
- * the first instant after it, if the day's `archived_days` row holds `checksum` (the record was
- * written, in the same batch). Like the purge's, it only moves forward and bumps the version.
+ * The statement that moves `raw_from` past a day the archive let go of (`archive-commit.ts`): to
+ * `dayEnd`, the first instant after it, if the day's `archived_days` row holds `checksum` (the
+ * record was written, in the same batch) — or, with `checksum` null, if the day is recorded in
+ * `archive_skipped`. Like the purge's, it only moves forward; it bumps the version only when it
+ * moves (a merge that rewrote an object changes no answer by itself).
  */
 export function archiveCutoffStatement(
   d1: D1Database,
   projectId: string,
   day: string,
-  checksum: string,
   dayEnd: number,
   now: number,
+  checksum: string | null,
 ): D1PreparedStatement {
   return d1
     .prepare(
       `INSERT INTO rollup_state (project_id, version, updated_at, raw_from)
-       SELECT ?1, 1, ?2, ?3 WHERE EXISTS (SELECT 1 FROM archived_days WHERE project_id = ?1 AND day = ?4 AND checksum = ?5)
+       SELECT ?1, 1, ?2, ?3 WHERE CASE WHEN ?5 IS NULL
+         THEN EXISTS (SELECT 1 FROM archive_skipped WHERE project_id = ?1 AND day = ?4)
+         ELSE EXISTS (SELECT 1 FROM archived_days WHERE project_id = ?1 AND day = ?4 AND checksum = ?5) END
        ON CONFLICT (project_id) DO UPDATE SET version = version + 1, updated_at = excluded.updated_at,
-         raw_from = MAX(COALESCE(raw_from, 0), excluded.raw_from)`,
+         raw_from = excluded.raw_from
+       WHERE COALESCE(rollup_state.raw_from, 0) < excluded.raw_from`,
     )
     .bind(projectId, now, dayEnd, day, checksum);
 }

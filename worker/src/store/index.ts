@@ -12,15 +12,15 @@ export {
   ArchiveRefused,
   archiveKey,
   archivedDay,
-  commitDayArchive,
+  bounds,
   type DayArchive,
   DayTooBig,
-  dayReady,
   deleteArchivedRows,
   verifyDayArchive,
   type WrittenDay,
   writeDayArchive,
 } from './archive.ts';
+export { commitDayArchive, dayReady, skippedDays, skipTooBigDay } from './archive-commit.ts';
 export {
   type ArchiveLease,
   claimArchiveLease,
