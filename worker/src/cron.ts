@@ -2,13 +2,14 @@
  * Cron work. Each run is bounded so that it fits one invocation even after a long outage: a
  * salt-rotation backstop in the first hour of each UTC day (each ProjectDO rotates its own at
  * midnight), an hourly purge of expired sessions, refresh tokens and sign-in throttles, an hourly
- * retention purge of raw events, and rollups of the closed days that received events on every tick.
+ * retention purge of raw events and archive objects, rollups of the closed days that received events
+ * on every tick, and then the move of days past each project's hot window to the R2 archive.
  */
 import { purgeExpiredAuth } from './auth/cleanup.ts';
 import type { ProjectDO } from './live/index.ts';
-import { purgeExpiredEvents, rollUp } from './rollup/index.ts';
+import { archiveOldDays, purgeExpiredEvents, rollUp } from './rollup/index.ts';
 import { d1CallFault } from './shared/db-errors.ts';
-import { reportD1Fault, reportD1Recovered } from './store/index.ts';
+import { purgeExpiredArchives, reportD1Fault, reportD1Recovered } from './store/index.ts';
 
 const DAY_MS = 86_400_000;
 const HOUR_MS = 3_600_000;
@@ -30,7 +31,7 @@ const ROTATION_TICKS = 12;
  */
 export async function runScheduled(env: Env, scheduledTime: number): Promise<void> {
   const firstTickOfHour = scheduledTime % HOUR_MS < TICK_MS;
-  // [name, run, whether it calls D1 (so that its errors are D1's)]
+  // [name, run, whether its errors are D1's: the archive's may be R2's, so they are not told as D1's]
   const steps: [string, () => Promise<unknown>, boolean][] = [
     ['salt rotation', () => rotateSaltsSlice(env, scheduledTime), false],
     ['auth cleanup', async () => firstTickOfHour && purgeExpiredAuth(env.DB, scheduledTime), true],
@@ -42,6 +43,11 @@ export async function runScheduled(env: Env, scheduledTime: number): Promise<voi
     // remain) and the next carries on. NOTE: that caps the purge at 1.2M rows a day; a deployment
     // whose events expire faster needs a larger budget or, with a little state, extra runs.
     ['retention purge', async () => firstTickOfHour && purgeExpiredEvents(env.DB, scheduledTime), true],
+    // Archive objects past retention go with the raw events, hourly; at most 500 days a run.
+    ['archive purge', async () => firstTickOfHour && purgeExpiredArchives(env.DB, env.ARCHIVE, scheduledTime), false],
+    // After the rollups: a day leaves D1 only once it is rolled up. Bounded by rows and wall time;
+    // a backlog (the first run after enabling it) is worked off over several ticks.
+    ['archive', () => archiveOldDays(env.DB, env.ARCHIVE, scheduledTime), false],
   ];
   const failed: string[] = [];
   let d1Failed = false;

@@ -19,6 +19,7 @@ import {
   oldestMarksStatement,
   recentlyMarkedProjectsStatement,
   settleMarksStatements,
+  skippedDays,
 } from '../store/index.ts';
 import { dayBounds, formatDate, type LocalDate, localDate, parseDate } from '../shared/calendar.ts';
 import { EVENT_GROUPINGS, groupingCaseSql, VISIT_GROUPINGS } from '../stats/segment-sql.ts';
@@ -204,6 +205,9 @@ export async function rollUp(
   for (const { project, rawFrom, days } of byProject.values()) {
     const today = formatDate(localDate(now, project.timezone));
     const rolled = new Set<string>();
+    // Days before `raw_from` that the archive skipped as too big still have all their raw events.
+    const before = [...days.keys()].filter((label) => !isComplete(label, project.timezone, rawFrom));
+    const skipped = before.length ? await skippedDays(d1, project.id, before, now) : new Set<string>();
     // Read once per project and run: a goal changed since then marked its hours again, so a day
     // rolled with the old definition stays marked (and its rows' key is the old one).
     let goals: Awaited<ReturnType<typeof goalsOf>> | null = null;
@@ -214,7 +218,7 @@ export async function rollUp(
         return result;
       }
       const day = parseDate(label) as LocalDate;
-      const complete = isComplete(label, project.timezone, rawFrom);
+      const complete = isComplete(label, project.timezone, rawFrom) || skipped.has(label);
       // A day rolled hour by hour while it was open (`rolled_hours`): its remaining hours too, and
       // then its rollups are their sum, so no statement reads more than an hour's visitors. Until
       // its last hour can be rolled (`HOUR_GRACE_MS`), it waits, marked.

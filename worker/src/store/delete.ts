@@ -7,6 +7,7 @@ import { getTableColumns, getTableName, is } from 'drizzle-orm';
 import { getTableConfig, SQLiteTable } from 'drizzle-orm/sqlite-core';
 import * as schema from '../db/schema.ts';
 import { clearIsolateCaches } from '../shared/isolate-cache.ts';
+import { clearProjectArchive } from './archive-objects.ts';
 import { bumpVersionsStatement } from './freshness.ts';
 
 /** What deleting needs of the ProjectDO (`live/project-do.ts`): its storage gone, or told of a reset. */
@@ -19,12 +20,26 @@ interface ProjectStorage extends Rpc.DurableObjectBranded {
 const DELETE_CHUNK = 5_000;
 
 /**
+ * Tables whose rows outlive their project: `archive_pending` names objects a stopped archive write
+ * may have left in R2, and the hourly sweep (`archive-objects.ts`) deletes them from it.
+ */
+const OUTLIVE_PROJECT: readonly string[] = [getTableName(schema.archivePending)];
+
+/**
+ * The archive's records and lease, emptied last by `clearProjectArchive` and the final batch: an
+ * archive run may still record a day while the other rows go, and only the fence put up there
+ * stops it, so records deleted before it could be made again with no object listed to match.
+ */
+const ARCHIVE_STATE: readonly string[] = [schema.archivedDays, schema.archiveRuns].map((table) => getTableName(table));
+
+/**
  * Every table with a `project_id` column, found in the drizzle schema — so a table added later
  * (rollups, goals) is covered without touching this file.
  */
 const projectTables = (Object.values(schema) as unknown[])
   .filter((value): value is SQLiteTable => is(value, SQLiteTable))
-  .filter((table) => Object.values(getTableColumns(table)).some((column) => column.name === 'project_id'));
+  .filter((table) => Object.values(getTableColumns(table)).some((column) => column.name === 'project_id'))
+  .filter((table) => !OUTLIVE_PROJECT.includes(getTableName(table)));
 export const PROJECT_TABLES: readonly string[] = projectTables.map((table) => getTableName(table));
 
 /**
@@ -54,26 +69,33 @@ async function deleteRows(d1: D1Database, table: string, projectId: string): Pro
 }
 
 /**
- * Delete a project and everything it owns: its ProjectDO storage (salts, visits, outbox), every
- * row with its id in every table, its quarantined messages, and the project itself. Data first,
- * project last, so that a failure part-way leaves a project the owner can delete again. Events
- * still on the queue when the project row goes are refused by the consumer (it inserts only for
- * existing projects).
+ * Delete a project and everything it owns: its ProjectDO storage (salts, visits, outbox), every row
+ * with its id in every table, its archive (objects in R2, then their records), its quarantined
+ * messages, and the project itself. Data first, project last, so that a failure part-way leaves a
+ * project the owner can delete again. Events still on the queue when the project row goes are
+ * refused by the consumer (it inserts only for existing projects).
  */
 export async function deleteProject(env: Env, projectId: string): Promise<void> {
   const stub = env.PROJECT.get(env.PROJECT.idFromName(projectId)) as DurableObjectStub<ProjectStorage>;
   await stub.destroy();
-  for (const table of PROJECT_TABLES) await deleteRows(env.DB, table, projectId);
+  for (const table of PROJECT_TABLES) if (!ARCHIVE_STATE.includes(table)) await deleteRows(env.DB, table, projectId);
+  await clearProjectArchive(env.DB, env.ARCHIVE, projectId);
   // Quarantined messages hold events as JSON text, without a project_id column: match the field.
   await env.DB.prepare('DELETE FROM quarantine WHERE instr(body, ?) > 0')
     .bind(`"projectId":${JSON.stringify(projectId)}`)
     .run();
-  await env.DB.prepare('DELETE FROM projects WHERE id = ?').bind(projectId).run();
+  // The fence goes with the project, after which no run can claim it; `raw_from` again, since a
+  // run that recorded a day before the fence moved it after its table was emptied.
+  await env.DB.batch([
+    env.DB.prepare('DELETE FROM rollup_state WHERE project_id = ?').bind(projectId),
+    env.DB.prepare('DELETE FROM projects WHERE id = ?').bind(projectId),
+    env.DB.prepare('DELETE FROM archive_runs WHERE project_id = ?').bind(projectId),
+  ]);
   // Other isolates forget the site key within a minute; their events stop at the consumer.
   clearIsolateCaches();
 }
 
-/** The tables that hold a project's numbers (not its settings): what a reset empties. */
+/** The tables that hold a project's numbers (not its settings): what a reset empties, before its archive. */
 export const DATA_TABLES: readonly string[] = [
   schema.events,
   schema.rollups,
@@ -83,25 +105,31 @@ export const DATA_TABLES: readonly string[] = [
   schema.rollupDirty,
   schema.rolledDays,
   schema.dropCounts,
+  schema.archiveSkipped,
 ].map((table) => getTableName(table));
 
 /**
- * Reset a project's data: its events, rollups, marks and drop counts go; its settings, goals,
+ * Reset a project's data: its events (archived ones too), rollups, marks and drop counts go; its settings, goals,
  * funnels, members, keys and share links stay. The rollup version moves, so no cached answer
  * outlives the reset. It is not one transaction: events accepted while it runs (on the queue, or
  * waiting in the ProjectDO) may be written before their table is emptied and go with it, or after
  * and stay (their hour's mark may be gone then: the cron will not roll them up until the hour is
- * written again). The ProjectDO is told first, so that none it had already sent comes back
- * (a restart checks its last rows against D1 and would send again what D1 no longer holds); if it
- * cannot be reached, nothing is deleted.
+ * written again; one of a day past the hot window may still go with the archive, emptied after the
+ * rows). The ProjectDO is told first, so that none it had already sent comes back (a restart checks
+ * its last rows against D1 and would send again what D1 no longer holds); if it cannot be reached,
+ * nothing is deleted. The archive goes last (`clearProjectArchive`): objects, records, and the
+ * lease with its memory of refused days.
  */
 export async function resetProjectData(env: Env, projectId: string, now: number): Promise<void> {
   const stub = env.PROJECT.get(env.PROJECT.idFromName(projectId)) as DurableObjectStub<ProjectStorage>;
   await stub.dataReset();
   for (const table of DATA_TABLES) await deleteRows(env.DB, table, projectId);
-  // Nothing is left to be partial: a day the purge once cut into is an empty day now.
+  await clearProjectArchive(env.DB, env.ARCHIVE, projectId);
+  // Nothing is left to be partial: a day the purge once cut into is an empty day now. The fence
+  // comes down with it.
   await env.DB.batch([
     env.DB.prepare('UPDATE rollup_state SET raw_from = NULL WHERE project_id = ?').bind(projectId),
     bumpVersionsStatement(env.DB, [projectId], now),
+    env.DB.prepare('DELETE FROM archive_runs WHERE project_id = ?').bind(projectId),
   ]);
 }
