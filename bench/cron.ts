@@ -62,12 +62,19 @@ export function stackCron(stack: Stack): CronRunner {
 
 /**
  * The cron's own code in Node over a stopped stack's D1 file. Its ProjectDO is not there: salts
- * are asked of it in the first hour of a UTC day only, and are not the bench's business.
+ * are asked of it in the first hour of a UTC day only, and are not the bench's business. Nor is
+ * R2: the archive is opt-in, and the bench's projects do not opt in.
  */
 export function localCron(file: string): CronRunner & { d1: D1Like; close(): void } {
   const local = localD1(file);
   const salts = { rotateSalts: async () => 0 };
-  const env = { DB: local.d1, PROJECT: { idFromName: () => ({}), get: () => salts } };
+  // The store-health registry is told of D1 faults and recoveries; here there is none to tell.
+  const health = { report: async () => {}, recovered: async () => {}, faults: async () => [] };
+  const env = {
+    DB: local.d1,
+    PROJECT: { idFromName: () => ({}), get: () => salts },
+    STORE_HEALTH: { idFromName: () => ({}), get: () => health },
+  };
   return {
     async run(scheduledTime) {
       const written = local.written();

@@ -214,7 +214,11 @@ export async function startStack(options: StackOptions): Promise<Stack> {
           bindings: { ...tallyBindings.bindings, ...secrets, BENCH_CRON_PATH: METER_CRON_PATH },
           d1Databases: tallyBindings.d1Databases,
           queueProducers: tallyBindings.queueProducers,
-          durableObjects: { PROJECT: { className: 'ProjectDO', scriptName: 'tally', useSQLite: true } },
+          // The cron it runs tells the store-health registry of D1 faults and recoveries.
+          durableObjects: {
+            PROJECT: { className: 'ProjectDO', scriptName: 'tally', useSQLite: true },
+            STORE_HEALTH: { className: 'StoreHealth', scriptName: 'tally', useSQLite: true },
+          },
           modules: [
             { type: 'ESModule', path: path.join(bundleDir, 'meter.mjs'), contents: meterSource() },
             bundleModule,

@@ -4,7 +4,7 @@ import { consumeBatch, type QueueBody } from './pipeline/index.ts';
 import { runScheduled } from './cron.ts';
 
 export { ProjectDO } from './live/index.ts';
-export { StoreHealth } from './store/index.ts';
+export { StoreHealth } from './store/store-health.ts';
 
 export default {
   fetch: app.fetch,

@@ -69,16 +69,27 @@ export interface FieldIssue {
  * ```
  */
 export class ApiError extends Error {
+  readonly status: ContentfulStatusCode;
+  readonly code: ErrorCode;
+  readonly details?: unknown;
+  /** Extra response headers, e.g. `Retry-After`. */
+  readonly headers?: Record<string, string>;
+
+  // NOTE: fields declared, not constructor parameter properties: the bench loads this file in Node,
+  // whose type stripping does not support them.
   constructor(
-    readonly status: ContentfulStatusCode,
-    readonly code: ErrorCode,
+    status: ContentfulStatusCode,
+    code: ErrorCode,
     message: string,
-    readonly details?: unknown,
-    /** Extra response headers, e.g. `Retry-After`. */
-    readonly headers?: Record<string, string>,
+    details?: unknown,
+    headers?: Record<string, string>,
   ) {
     super(message);
     this.name = 'ApiError';
+    this.status = status;
+    this.code = code;
+    if (details !== undefined) this.details = details;
+    if (headers !== undefined) this.headers = headers;
   }
 
   /** The JSON body every error response carries. */

@@ -13,7 +13,7 @@
  * grow with traffic.
  */
 import type { StoreFaultCode } from '@tally/sdk/protocol';
-import { DurableObject } from 'cloudflare:workers';
+import type { StoreHealth } from './store-health.ts';
 
 /**
  * The stores a writer reports on. Only D1: the queue's producer is the ProjectDO, whose outbox
@@ -42,31 +42,11 @@ const RECHECK_MS = 60_000;
 const HEALTH_CACHE_MS = 10_000;
 
 /** The one registry of store faults (a single instance, by name). */
-export class StoreHealth extends DurableObject<Env> {
-  /** Record a fault, unless a newer report of the same store is already there. */
-  async report(fault: StoreFault): Promise<void> {
-    const known = await this.ctx.storage.get<StoreFault>(fault.store);
-    if (!known || known.at <= fault.at) await this.ctx.storage.put(fault.store, fault);
-  }
-
-  /** A writer succeeded at `at`: a fault reported before that is over. */
-  async recovered(store: StoreName, at: number): Promise<void> {
-    const known = await this.ctx.storage.get<StoreFault>(store);
-    if (known && known.at <= at) await this.ctx.storage.delete(store);
-  }
-
-  /** The faults reported within `FAULT_FRESH_MS` of `now`. */
-  async faults(now: number): Promise<StoreFault[]> {
-    const all = await this.ctx.storage.list<StoreFault>();
-    return [...all.values()].filter((fault) => isFresh(fault, now));
-  }
-}
-
 function registry(env: Pick<Env, 'STORE_HEALTH'>): DurableObjectStub<StoreHealth> {
   return env.STORE_HEALTH.get(env.STORE_HEALTH.idFromName('stores'));
 }
 
-function isFresh(fault: StoreFault, now: number): boolean {
+export function isFresh(fault: StoreFault, now: number): boolean {
   return now - fault.at < FAULT_FRESH_MS;
 }
 

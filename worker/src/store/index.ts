@@ -58,5 +58,4 @@ export {
   reportD1Fault,
   reportD1Recovered,
   type StoreFault,
-  StoreHealth,
 } from './faults.ts';
