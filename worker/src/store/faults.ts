@@ -13,7 +13,6 @@
  * grow with traffic.
  */
 import type { StoreFaultCode } from '@tally/sdk/protocol';
-import type { StoreHealth } from './store-health.ts';
 
 /**
  * The stores a writer reports on. Only D1: the queue's producer is the ProjectDO, whose outbox
@@ -42,7 +41,8 @@ const RECHECK_MS = 60_000;
 const HEALTH_CACHE_MS = 10_000;
 
 /** The one registry of store faults (a single instance, by name). */
-function registry(env: Pick<Env, 'STORE_HEALTH'>): DurableObjectStub<StoreHealth> {
+// Typed by the binding (`Env`), not by importing the class: that would be an import cycle.
+function registry(env: Pick<Env, 'STORE_HEALTH'>) {
   return env.STORE_HEALTH.get(env.STORE_HEALTH.idFromName('stores'));
 }
 
