@@ -31,12 +31,12 @@ export async function runScheduled(env: Env, scheduledTime: number): Promise<voi
     ['auth cleanup', async () => firstTickOfHour && purgeExpiredAuth(env.DB, scheduledTime)],
     // Bounded by days and wall time; a backlog after an outage is worked off over several ticks,
     // and until then the stats API reads those days raw (exact, only slower).
-    ['rollups', () => rollUp(env.DB, scheduledTime)],
+    ['rollups', () => rollUp(env, scheduledTime)],
     // The retention purge probes every project, so it runs once an hour: retention is counted in
     // days, an hour late costs nothing. Each run deletes at most 50,000 rows (`exhausted` says more
     // remain) and the next carries on. NOTE: that caps the purge at 1.2M rows a day; a deployment
     // whose events expire faster needs a larger budget or, with a little state, extra runs.
-    ['retention purge', async () => firstTickOfHour && purgeExpiredEvents(env.DB, scheduledTime)],
+    ['retention purge', async () => firstTickOfHour && purgeExpiredEvents(env, scheduledTime)],
   ];
   const failed: string[] = [];
   for (const [name, run] of steps) {

@@ -8,7 +8,7 @@ export { ProjectDO } from './live/index.ts';
 export default {
   fetch: app.fetch,
   async queue(batch, env) {
-    await consumeBatch(batch, env.DB);
+    await consumeBatch(batch, env);
   },
   async scheduled(controller, env) {
     await runScheduled(env, controller.scheduledTime);

@@ -41,7 +41,7 @@ async function deliver(
 ): Promise<Outcome[]> {
   const batch = messageBatch(queue, bodies, options);
   const retries = batch.messages.map((message) => vi.spyOn(message, 'retry'));
-  await consumeBatch(batch, options.db ?? env.DB);
+  await consumeBatch(batch, options.db ? { ...env, DB: options.db } : env);
   const result = await getQueueResult(batch, createExecutionContext());
   return batch.messages.map((message, i) => {
     const retried = result.retryMessages.some((r) => r.msgId === message.id);

@@ -7,7 +7,9 @@ import { getTableColumns, getTableName, is } from 'drizzle-orm';
 import { SQLiteTable } from 'drizzle-orm/sqlite-core';
 import * as schema from '../db/schema.ts';
 import { clearIsolateCaches } from '../shared/isolate-cache.ts';
+import { ApiError } from '../shared/errors.ts';
 import { bumpVersionsStatement } from './freshness.ts';
+import { poolDatabase, poolNames, projectDb } from './pool.ts';
 
 /** What deleting needs of the ProjectDO (`live/project-do.ts`): its storage gone, or told of a reset. */
 interface ProjectStorage extends Rpc.DurableObjectBranded {
@@ -41,15 +43,21 @@ async function deleteRows(d1: D1Database, table: string, projectId: string): Pro
 }
 
 /**
- * Delete a project and everything it owns: its ProjectDO storage (salts, visits, outbox), every
- * row with its id in every table, its quarantined messages, and the project itself. Data first,
- * project last, so that a failure part-way leaves a project the owner can delete again. Events
- * still on the queue when the project row goes are refused by the consumer (it inserts only for
- * existing projects).
+ * Delete a project and everything it owns: its ProjectDO storage (salts, visits, outbox), its
+ * data-plane rows in every database of the pool (its own, and any a move was copying to or had
+ * left behind), every row with its id in the control database, its quarantined messages, and the
+ * project itself. Data first, project last, so that a failure part-way leaves a project the owner
+ * can delete again. Events still on the queue when the project row goes are not written by the
+ * consumer (it writes only for projects the map holds); one that races the deletion is swept by
+ * the retention purge (`rollup/retention.ts`, orphans).
  */
 export async function deleteProject(env: Env, projectId: string): Promise<void> {
   const stub = env.PROJECT.get(env.PROJECT.idFromName(projectId)) as DurableObjectStub<ProjectStorage>;
   await stub.destroy();
+  for (const name of poolNames(env)) {
+    const d1 = poolDatabase(env, name);
+    for (const table of [...POOL_TABLES, getTableName(schema.projectFences)]) await deleteRows(d1, table, projectId);
+  }
   for (const table of PROJECT_TABLES) await deleteRows(env.DB, table, projectId);
   // Quarantined messages hold events as JSON text, without a project_id column: match the field.
   await env.DB.prepare('DELETE FROM quarantine WHERE instr(body, ?) > 0')
@@ -82,12 +90,23 @@ export const DATA_TABLES: readonly string[] = [
  * cannot be reached, nothing is deleted.
  */
 export async function resetProjectData(env: Env, projectId: string, now: number): Promise<void> {
+  const moving = await env.DB.prepare('SELECT 1 FROM project_moves WHERE project_id = ?').bind(projectId).first();
+  if (moving) throw new ApiError(409, 'conflict', 'The project is moving to another database; reset it once it has');
+  const d1 = await projectDb(env, projectId);
+  if (!d1) return;
   const stub = env.PROJECT.get(env.PROJECT.idFromName(projectId)) as DurableObjectStub<ProjectStorage>;
   await stub.dataReset();
-  for (const table of DATA_TABLES) await deleteRows(env.DB, table, projectId);
+  for (const table of DATA_TABLES) await deleteRows(d1, table, projectId);
   // Nothing is left to be partial: a day the purge once cut into is an empty day now.
-  await env.DB.batch([
-    env.DB.prepare('UPDATE rollup_state SET raw_from = NULL WHERE project_id = ?').bind(projectId),
-    bumpVersionsStatement(env.DB, [projectId], now),
+  await d1.batch([
+    d1.prepare('UPDATE rollup_state SET raw_from = NULL WHERE project_id = ?').bind(projectId),
+    bumpVersionsStatement(d1, [projectId], now),
   ]);
 }
+
+/**
+ * A project's data-plane tables: what lives in its pool database (`pool.ts`), what a move copies
+ * and what deletion clears in every database of the pool. `project_fences` is not among them: it
+ * says what a database refuses, and is cleared apart.
+ */
+export const POOL_TABLES: readonly string[] = [...DATA_TABLES, getTableName(schema.rollupState)];

@@ -27,3 +27,16 @@ export {
   remarkEventHoursStatements,
   settleMarksStatements,
 } from './freshness.ts';
+export {
+  CONTROL_DATABASE,
+  databaseOf,
+  databasesOf,
+  pickDatabase,
+  poolDatabase,
+  poolNames,
+  type ProjectDatabases,
+  type ProjectSettings,
+  projectDatabases,
+  projectDb,
+  projectSettings,
+} from './pool.ts';
