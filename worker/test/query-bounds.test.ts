@@ -213,7 +213,13 @@ describe('the raw event budget', () => {
       filters: [['is', 'page', ['/']]],
     });
     // A filtered query reads raw: 42 events, once. (Refused first: an answer once made is cached.)
-    const error = await runQuery({ control: env.DB, data: env.DB }, project(projectId), filtered, NOW, new RawBudget(env.DB, projectId, 41)).then(
+    const error = await runQuery(
+      { control: env.DB, data: env.DB },
+      project(projectId),
+      filtered,
+      NOW,
+      new RawBudget(env.DB, projectId, 41),
+    ).then(
       () => null,
       (thrown: unknown) => thrown,
     );
@@ -275,7 +281,14 @@ describe('the raw event budget', () => {
       ),
     ).rejects.toMatchObject({ code: 'too_expensive' });
     const exportBudget = new RawBudget(env.DB, projectId, 10_000);
-    await exportZip({ control: env.DB, data: env.DB }, project(projectId), ['2026-05-01', '2026-05-02'], filters, NOW, exportBudget);
+    await exportZip(
+      { control: env.DB, data: env.DB },
+      project(projectId),
+      ['2026-05-01', '2026-05-02'],
+      filters,
+      NOW,
+      exportBudget,
+    );
     // Every file is one raw aggregation over the range, and goals.csv (no goals) adds none.
     expect(exportBudget.spent).toBeGreaterThanOrEqual(17 * 42);
   });

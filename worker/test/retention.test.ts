@@ -206,11 +206,15 @@ describe('what a run reads (D1 bills rows read)', () => {
       rowsRead += rows;
       statements += 1;
     });
-    expect(await purgeExpiredEvents({ ...env, DB: counting }, NOW)).toEqual({ deleted: 0, projects: 20, exhausted: false });
+    expect(await purgeExpiredEvents({ ...env, DB: counting }, NOW)).toEqual({
+      deleted: 0,
+      projects: 20,
+      exhausted: false,
+    });
     // 10,000 events; a probe per project and a seek per distinct project id is a few dozen rows.
-    // Counted here are the control database's statements: a page of each pool database's projects
-    // (two), whether `DB` holds the project ids its events carry, and the (empty) quarantine's
-    // expiry; the probes themselves go to each pool database.
+    // Counted are the statements sent to `DB` (control database and first of the pool): its page
+    // of projects, their probe, the project ids its events carry and whether it holds them; the
+    // page of `DB_1`'s projects (empty: no probe); and the (empty) quarantine's expiry.
     expect(statements).toBe(6);
     expect(rowsRead).toBeLessThan(300);
   });
@@ -228,7 +232,11 @@ describe('what a run reads (D1 bills rows read)', () => {
     const counting = countingRowsRead(env.DB, (rows) => {
       rowsRead += rows;
     });
-    expect(await purgeExpiredEvents({ ...env, DB: counting }, NOW)).toEqual({ deleted: 6, projects: 20, exhausted: false });
+    expect(await purgeExpiredEvents({ ...env, DB: counting }, NOW)).toEqual({
+      deleted: 6,
+      projects: 20,
+      exhausted: false,
+    });
     expect(rowsRead).toBeLessThan(300);
   });
 });

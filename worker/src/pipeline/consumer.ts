@@ -152,7 +152,10 @@ export async function consumeBatch(batch: MessageBatch<QueueBody>, env: Env): Pr
 
   let map: Map<string, string>;
   try {
-    map = await projectDatabases(env, parsedMessages.flatMap(({ parsed }) => projectsOf(parsed)));
+    map = await projectDatabases(
+      env,
+      parsedMessages.flatMap(({ parsed }) => projectsOf(parsed)),
+    );
   } catch {
     // The control database cannot say where anything goes: everything waits.
     for (const { message } of parsedMessages) message.retry({ delaySeconds: backoffSeconds(message.attempts) });

@@ -75,7 +75,10 @@ export const goalRoutes = createRouter()
     async (c) => {
       const db = getDb(c.env.DB);
       const access = await authorizeProject(db, c.get('principal'), c.req.valid('param').id, 'admin');
-      return c.json(await createGoal(db, getDb(databaseOf(c.env, access.project)), access, c.req.valid('json'), Date.now()), 201);
+      return c.json(
+        await createGoal(db, getDb(databaseOf(c.env, access.project)), access, c.req.valid('json'), Date.now()),
+        201,
+      );
     },
   )
   .openapi(
@@ -91,7 +94,10 @@ export const goalRoutes = createRouter()
       const { id, goalId } = c.req.valid('param');
       const db = getDb(c.env.DB);
       const access = await authorizeProject(db, c.get('principal'), id, 'admin');
-      return c.json(await updateGoal(db, getDb(databaseOf(c.env, access.project)), access, goalId, c.req.valid('json')), 200);
+      return c.json(
+        await updateGoal(db, getDb(databaseOf(c.env, access.project)), access, goalId, c.req.valid('json')),
+        200,
+      );
     },
   )
   .openapi(
@@ -146,7 +152,10 @@ export const goalRoutes = createRouter()
     async (c) => {
       const db = getDb(c.env.DB);
       const access = await authorizeProject(db, c.get('principal'), c.req.valid('param').id, 'admin');
-      return c.json(await createFunnel(db, getDb(databaseOf(c.env, access.project)), access, c.req.valid('json'), Date.now()), 201);
+      return c.json(
+        await createFunnel(db, getDb(databaseOf(c.env, access.project)), access, c.req.valid('json'), Date.now()),
+        201,
+      );
     },
   )
   .openapi(
@@ -162,7 +171,17 @@ export const goalRoutes = createRouter()
       const { id, funnelId } = c.req.valid('param');
       const db = getDb(c.env.DB);
       const access = await authorizeProject(db, c.get('principal'), id, 'admin');
-      return c.json(await updateFunnel(db, getDb(databaseOf(c.env, access.project)), access, funnelId, c.req.valid('json'), Date.now()), 200);
+      return c.json(
+        await updateFunnel(
+          db,
+          getDb(databaseOf(c.env, access.project)),
+          access,
+          funnelId,
+          c.req.valid('json'),
+          Date.now(),
+        ),
+        200,
+      );
     },
   )
   .openapi(

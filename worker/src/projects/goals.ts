@@ -187,10 +187,10 @@ export async function createGoal(
     createdAt: now,
     historyFrom: await rawFromNow(data, access.project.id),
   };
-    // Settings (this goal) and numbers (its rollups, marks) are in two databases (store/pool.ts),
-    // so no batch holds both: every hour with events is marked before the definition is written
-    // and again after, so that neither a crash in between nor a rollup run between the two leaves
-    // a day rolled up without it unmarked. A mark too many only costs a re-roll.
+  // Settings (this goal) and numbers (its rollups, marks) are in two databases (store/pool.ts),
+  // so no batch holds both: every hour with events is marked before the definition is written
+  // and again after, so that neither a crash in between nor a rollup run between the two leaves
+  // a day rolled up without it unmarked. A mark too many only costs a re-roll.
   await remark(data, row.projectId, now);
   const inserted = await db.insert(goals).values(row).onConflictDoNothing().returning();
   if (!inserted[0]) throw await conflict(db, access.project.id, name, step);

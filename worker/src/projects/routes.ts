@@ -73,7 +73,13 @@ export const projectCrudRoutes = createRouter()
     async (c) => {
       const db = getDb(c.env.DB);
       const access = await authorizeProject(db, c.get('principal'), c.req.valid('param').id, 'admin');
-      return c.json(await projectView(db, await updateProject(db, getDb(databaseOf(c.env, access.project)), access, c.req.valid('json'), Date.now())), 200);
+      return c.json(
+        await projectView(
+          db,
+          await updateProject(db, getDb(databaseOf(c.env, access.project)), access, c.req.valid('json'), Date.now()),
+        ),
+        200,
+      );
     },
   )
   .openapi(
@@ -132,7 +138,10 @@ export const projectCrudRoutes = createRouter()
       const db = getDb(c.env.DB);
       const { project } = await authorizeProject(db, c.get('principal'), c.req.valid('param').id, 'read');
       const { event } = c.req.valid('query');
-      return c.json({ keys: await propertyKeys(databaseOf(c.env, project), project.id, event ?? null, Date.now()) }, 200);
+      return c.json(
+        { keys: await propertyKeys(databaseOf(c.env, project), project.id, event ?? null, Date.now()) },
+        200,
+      );
     },
   )
   .openapi(

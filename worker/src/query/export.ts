@@ -76,7 +76,13 @@ export const exportRoutes = createRouter().openapi(
   async (c) => {
     const body = c.req.valid('json');
     const { project } = await authorizeProject(getDb(c.env.DB), c.get('principal'), body.project, 'read');
-    const zip = await exportZip(databasesOf(c.env, project), statsProject(project), body.date_range, body.filters, Date.now());
+    const zip = await exportZip(
+      databasesOf(c.env, project),
+      statsProject(project),
+      body.date_range,
+      body.filters,
+      Date.now(),
+    );
     c.header('Content-Type', 'application/zip');
     c.header('Content-Disposition', `attachment; filename="tally-${project.id}.zip"`);
     return c.body(zip.buffer as ArrayBuffer, 200);

@@ -208,9 +208,7 @@ async function rollUpDatabase(
   const deadline = started + budget.ms;
   // Days rolled up before a dimension was added are marked again (a few a run) while complete.
   await markStaleDays(d1, STALE_DAYS_PER_RUN, settingsOf);
-  const { results: stored } = await oldestMarksStatement(d1, MARKS_PER_RUN).all<
-    Omit<Mark, 'timezone' | 'currency'>
-  >();
+  const { results: stored } = await oldestMarksStatement(d1, MARKS_PER_RUN).all<Omit<Mark, 'timezone' | 'currency'>>();
   // Marks of a project this database does not hold (deleted, moved or moving) are not rolled up.
   const settings = await settingsOf(stored.map((mark) => mark.projectId));
   const marks = stored.flatMap((mark) => {
