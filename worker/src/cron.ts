@@ -2,11 +2,13 @@
  * Cron work. Each run is bounded so that it fits one invocation even after a long outage: a
  * salt-rotation backstop in the first hour of each UTC day (each ProjectDO rotates its own at
  * midnight), an hourly purge of expired sessions, refresh tokens and sign-in throttles, an hourly
- * retention purge of raw events, and rollups of the closed days that received events on every tick.
+ * retention purge of raw events, rollups of the closed days that received events and a share of the
+ * moves between pool databases under way on every tick.
  */
 import { purgeExpiredAuth } from './auth/cleanup.ts';
 import type { ProjectDO } from './live/index.ts';
 import { purgeExpiredEvents, rollUp } from './rollup/index.ts';
+import { continueMoves } from './store/index.ts';
 
 const DAY_MS = 86_400_000;
 const HOUR_MS = 3_600_000;
@@ -19,6 +21,8 @@ const TICK_MS = 5 * 60_000;
  */
 const ROTATIONS_PER_TICK = 40;
 const ROTATION_TICKS = 12;
+/** Wall time (ms) per tick for moves between pool databases, after the rollups' 20 s. */
+const MOVE_BUDGET_MS = 10_000;
 
 /**
  * Run the scheduled work for the cron tick at `scheduledTime`. Each step runs even when another
@@ -37,6 +41,8 @@ export async function runScheduled(env: Env, scheduledTime: number): Promise<voi
     // remain) and the next carries on. NOTE: that caps the purge at 1.2M rows a day; a deployment
     // whose events expire faster needs a larger budget or, with a little state, extra runs.
     ['retention purge', async () => firstTickOfHour && purgeExpiredEvents(env, scheduledTime)],
+    // A move the owner started carries on here between their calls (`store/move.ts`), bounded too.
+    ['project moves', () => continueMoves(env, MOVE_BUDGET_MS)],
   ];
   const failed: string[] = [];
   for (const [name, run] of steps) {

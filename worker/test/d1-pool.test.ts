@@ -3,10 +3,8 @@
  * least-loaded one; the consumer writes each message to its project's database; rollups, queries,
  * the retention purge and deletion act there; a move's fence makes the consumer retry.
  */
-import { createExecutionContext, getQueueResult } from 'cloudflare:test';
 import { env } from 'cloudflare:workers';
 import { describe, expect, it } from 'vitest';
-import { consumeBatch } from '../src/pipeline/index.ts';
 import { QuerySchema } from '../src/query/schema.ts';
 import { runQuery } from '../src/query/run.ts';
 import { purgeExpiredEvents, rollUpAll } from '../src/rollup/index.ts';
@@ -18,51 +16,11 @@ import {
   poolNames,
   projectDb,
 } from '../src/store/index.ts';
-import { eventsBody, messageBatch, storedEvent } from './fixtures.ts';
+import { eventsBody } from './fixtures.ts';
+import { count, deliver, insertProject, visit } from './pool-helpers.ts';
 
 const DAY = 86_400_000;
 const NOW = Date.UTC(2026, 4, 10, 12);
-
-async function insertProject(id: string, database: string, retentionDays = 365): Promise<void> {
-  await env.DB.prepare(
-    `INSERT INTO projects (id, name, site_key, retention_days, database, created_at, updated_at)
-     VALUES (?1, ?1, ?1 || '-key', ?2, ?3, ?4, ?4)`,
-  )
-    .bind(id, retentionDays, database, Date.UTC(2026, 0, 1))
-    .run();
-}
-
-/** `n` pageviews of one visit of a project, a minute apart from `start`. */
-function visit(projectId: string, start: number, n: number, visitor = crypto.randomUUID().slice(0, 16)) {
-  const session = crypto.randomUUID();
-  return Array.from({ length: n }, (_, i) =>
-    storedEvent({
-      id: crypto.randomUUID(),
-      projectId,
-      ts: start + i * 60_000,
-      visitorId: visitor,
-      sessionId: session,
-      seq: i + 1,
-      isEntry: i === 0,
-    }),
-  );
-}
-
-/** Deliver one batch of bodies to the consumer; how many messages were acked and retried. */
-async function deliver(bodies: unknown[]) {
-  const batch = messageBatch('tally-events', bodies);
-  await consumeBatch(batch, env);
-  const result = await getQueueResult(batch, createExecutionContext());
-  return { acked: result.explicitAcks.length, retried: result.retryMessages.length };
-}
-
-async function count(d1: D1Database, table: string, projectId: string): Promise<number> {
-  const row = await d1
-    .prepare(`SELECT COUNT(*) AS n FROM "${table}" WHERE project_id = ?`)
-    .bind(projectId)
-    .first<{ n: number }>();
-  return row?.n ?? 0;
-}
 
 describe('the pool', () => {
   it('is DB then DB_1, and a new project goes to the database with the fewest projects', async () => {

@@ -504,6 +504,12 @@ export const projectMoves = sqliteTable('project_moves', {
   checks: text('checks'),
   /** Verify passes that found a difference (each starts the copy again). */
   attempts: integer('attempts').notNull().default(0),
+  /**
+   * Until when (ms) one runner — the owner's route or the cron — holds the move: only the holder
+   * copies, clears or switches, so that a runner working from a stale step never undoes another's.
+   * Null: nobody (a runner lets go when its time is up; a crashed one's lease runs out).
+   */
+  leaseUntil: integer('lease_until'),
   startedAt: integer('started_at').notNull(),
   updatedAt: integer('updated_at').notNull(),
 });

@@ -30,10 +30,10 @@ export interface PurgeResult {
 /**
  * One page of a pool database's projects (from the control database), in id order after `?2`, with
  * their retention: the purge's work list. Projects being moved are left out (their rows must hold
- * still while they are copied); the purge catches up once the move is done.
+ * still while they are copied); the purge catches up once the map has switched.
  */
 const PAGE_SQL = `SELECT id, retention_days AS retentionDays FROM projects
-WHERE database = ?1 AND id > ?2 AND id NOT IN (SELECT project_id FROM project_moves)
+WHERE database = ?1 AND id > ?2 AND id NOT IN (SELECT project_id FROM project_moves WHERE step <> 'clean')
 ORDER BY id LIMIT ${PAGE_SIZE}`;
 
 /**

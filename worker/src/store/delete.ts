@@ -90,7 +90,10 @@ export const DATA_TABLES: readonly string[] = [
  * cannot be reached, nothing is deleted.
  */
 export async function resetProjectData(env: Env, projectId: string, now: number): Promise<void> {
-  const moving = await env.DB.prepare('SELECT 1 FROM project_moves WHERE project_id = ?').bind(projectId).first();
+  // Until the switch, the source's rows are being copied; after it, a reset empties the target.
+  const moving = await env.DB.prepare("SELECT 1 FROM project_moves WHERE project_id = ? AND step <> 'clean'")
+    .bind(projectId)
+    .first();
   if (moving) throw new ApiError(409, 'conflict', 'The project is moving to another database; reset it once it has');
   const d1 = await projectDb(env, projectId);
   if (!d1) return;

@@ -5,6 +5,7 @@
  */
 export { DATA_TABLES, deleteProject, PROJECT_TABLES, resetProjectData } from './delete.ts';
 export { markStaleDays, purgeCutoffStatement } from './history.ts';
+export { continueMoves, type MoveProgress, moveProject, type MoveStep } from './move.ts';
 export { eventProblem, insertEventStatements, type PendingEvent, type StoredEvent } from './events.ts';
 export {
   bumpVersionsStatement,

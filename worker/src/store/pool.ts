@@ -104,7 +104,8 @@ function newProjectDatabases(env: Env): string[] {
  * The settings of the projects mapped to one pool database, among `projectIds`: what the data-plane
  * statements once joined from `projects`, read from the control database instead. A project not
  * in the result has been deleted, moved away, or is being moved (its rows must hold still while
- * they are copied): its rows there are not rolled up or purged.
+ * they are copied; once the map has switched, only the source's rows are being deleted, and the
+ * target's are rolled up and purged again): its rows there are not rolled up or purged.
  */
 export async function projectSettings(
   env: Env,
@@ -115,7 +116,7 @@ export async function projectSettings(
   const { results } = await env.DB.prepare(
     `SELECT id, COALESCE(zones, timezone) AS timezone, currency, retention_days AS retentionDays
      FROM projects WHERE database = ?1 AND id IN (SELECT value FROM json_each(?2))
-       AND id NOT IN (SELECT project_id FROM project_moves)`,
+       AND id NOT IN (SELECT project_id FROM project_moves WHERE step <> 'clean')`,
   )
     .bind(database, JSON.stringify([...new Set(projectIds)]))
     .all<ProjectSettings>();
