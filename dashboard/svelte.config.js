@@ -13,8 +13,9 @@ export default {
     // The dashboard has no form actions: every state-changing route is the API worker's, which checks
     // Origin itself. The tracker's cross-site `text/plain` beacons to /api/event must pass through.
     csrf: { trustedOrigins: ['*'] },
-    // The stats vocabulary (every dimension and metric) as TypeScript source, shared with the worker.
-    alias: { '@tally/sdk/catalog': '../sdk/src/catalog.ts' },
+    // The stats vocabulary (every dimension and metric) and the API's response shapes (GET /api/health's
+    // included) as TypeScript source, shared with the worker.
+    alias: { '@tally/sdk/catalog': '../sdk/src/catalog.ts', '@tally/sdk/protocol': '../sdk/src/protocol.ts' },
     csp: {
       mode: 'auto',
       directives: {

@@ -5,7 +5,8 @@
  * 1. login check (`wrangler whoami`);
  * 2. the D1 pool: `tally` (binding DB) and every other `[[d1_databases]]` block (`tally-1` as DB_1,
  *    …), each created if missing, its id replacing its placeholder in wrangler.toml;
- * 3. the queues `tally-events` and `tally-events-dlq`, created if missing;
+ * 3. the queues `tally-events` and `tally-events-dlq`, and the R2 bucket `tally-archive` (old raw
+ *    days, `[[r2_buckets]]`), created if missing;
  * 4. the secrets API_KEY_PEPPER and AUTH_SECRET, generated if the Worker does not have them yet;
  * 5. remote D1 migrations, applied to every database of the pool;
  * 6. `wrangler deploy`;
@@ -26,6 +27,8 @@ const DASHBOARD_DIR = path.join(ROOT, 'dashboard');
 const PAGES_PROJECT = 'tally-dashboard';
 const DATABASE_NAME = 'tally';
 const QUEUES = ['tally-events', 'tally-events-dlq'] as const;
+/** The archive bucket: `bucket_name` of `[[r2_buckets]]` in wrangler.toml. */
+const ARCHIVE_BUCKET = 'tally-archive';
 /** Secrets the Worker needs (wrangler.toml `[secrets] required`); each is drawn at random once. */
 const SECRETS = ['API_KEY_PEPPER', 'AUTH_SECRET'];
 
@@ -156,6 +159,16 @@ async function ensureQueues(): Promise<void> {
   }
 }
 
+async function ensureArchiveBucket(): Promise<void> {
+  step(`R2 bucket ${ARCHIVE_BUCKET}`);
+  if ((await capture('wrangler', ['r2', 'bucket', 'info', ARCHIVE_BUCKET])).code === 0) {
+    console.log(`Found ${ARCHIVE_BUCKET}.`);
+    return;
+  }
+  console.log(`Creating ${ARCHIVE_BUCKET}.`);
+  await mustStream('wrangler', ['r2', 'bucket', 'create', ARCHIVE_BUCKET]);
+}
+
 /**
  * The secrets the Worker does not have yet. A new Worker (not deployed yet) has none. Any other
  * failure stops the deploy: guessing "missing" would replace a live secret — a new pepper
@@ -184,6 +197,7 @@ async function main(): Promise<void> {
   await checkLogin();
   const pool = await ensureDatabases();
   await ensureQueues();
+  await ensureArchiveBucket();
   const missing = await missingSecrets();
 
   step('Applying D1 migrations to the remote database');

@@ -129,3 +129,31 @@ export interface RejectedEvent {
 export interface ErrorResponse {
   error: { code: string; message: string; details?: unknown };
 }
+
+/**
+ * How a store says it is failing, as an error code (a `503` while D1 fails) and as `GET /api/health`
+ * names it: D1 past its size limit (`store_full`: retry much later) or unreachable, overloaded or
+ * timing out (`store_unavailable`: retry soon).
+ */
+export type StoreFaultCode = 'store_full' | 'store_unavailable';
+
+/**
+ * One store in `GET /api/health`: it works; it fails, with the code seen (a `StoreFaultCode` for D1,
+ * `queue_unavailable` for the queue, `unavailable` for the ProjectDO); or whether it fails cannot be
+ * told (`fault_registry_unavailable`: D1 answers a probe, but what its writers reported cannot be read).
+ */
+export type StoreStatus =
+  | { status: 'ok' }
+  | { status: 'failing'; code: StoreFaultCode | 'queue_unavailable' | 'unavailable' }
+  | { status: 'unknown'; code: 'fault_registry_unavailable' };
+
+/**
+ * The body of `GET /api/health` (200 when every store works, 503 otherwise): each store's status,
+ * and the same as booleans in `checks` (kept for existing probes; `unknown` is `false`).
+ */
+export interface HealthResponse {
+  status: 'ok' | 'degraded';
+  version: string;
+  stores: { d1: StoreStatus; queue: StoreStatus; durableObject: StoreStatus };
+  checks: { d1: boolean; queue: boolean; durableObject: boolean };
+}

@@ -2,6 +2,7 @@
  * The Hono app: security headers, each feature's routes, the OpenAPI document, and the one error
  * handler that gives every failure the same shape: `{ "error": { "code", "message", "details?" } }`.
  */
+import type { StoreFaultCode } from '@tally/sdk/protocol';
 import { HTTPException } from 'hono/http-exception';
 import { authenticate, authRoutes, csrfProtection } from './auth/index.ts';
 import { docsRoutes } from './docs/index.ts';
@@ -11,7 +12,7 @@ import { liveRoutes } from './live/index.ts';
 import { projectRoutes } from './projects/index.ts';
 import { dropRoutes, exportRoutes, funnelRoutes, queryRoutes } from './query/index.ts';
 import { segmentRoutes } from './segments/index.ts';
-import { isTransientStorageError } from './shared/db-errors.ts';
+import { isTransientStorageError, storeFault } from './shared/db-errors.ts';
 import { ApiError, codeForStatus } from './shared/errors.ts';
 import { createRouter } from './shared/hono.ts';
 import { securityHeaders } from './shared/security-headers.ts';
@@ -19,6 +20,12 @@ import { VERSION } from './shared/version.ts';
 import { trackerRoutes } from './tracker/index.ts';
 
 export const app = createRouter();
+
+/** What a client is told when D1 fails (each `StoreFaultCode`), and how many seconds it should wait. */
+const STORE_FAULTS: Record<StoreFaultCode, readonly [message: string, retryAfter: string]> = {
+  store_full: ['The database is full; events already accepted are kept until it has room. Retry later', '60'],
+  store_unavailable: ['The database is unavailable right now; retry later', '5'],
+};
 
 // Per kind of response: API answers, the docs page, and the scripts other sites load.
 app.use(securityHeaders);
@@ -72,6 +79,13 @@ app.onError((error, c) => {
   if (error instanceof HTTPException && error.status < 500) {
     const code = codeForStatus(error.status);
     return c.json(new ApiError(error.status, code, error.message || 'Bad request').toBody(), error.status);
+  }
+  // D1 itself failing: a client can tell a full database (retry much later) from a hiccup.
+  const fault = storeFault(error);
+  if (fault) {
+    console.error(`storage unavailable (${fault}):`, error instanceof Error ? error.message : String(error));
+    const [message, retryAfter] = STORE_FAULTS[fault];
+    return c.json(new ApiError(503, fault, message).toBody(), 503, { 'Retry-After': retryAfter });
   }
   if (isTransientStorageError(error)) {
     console.error('storage unavailable:', error instanceof Error ? error.message : String(error));

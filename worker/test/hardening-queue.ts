@@ -53,6 +53,8 @@ export interface FaultCounts {
   deadLetterDeliveries: number;
   /** Dead-letter messages past their last retry, which the platform would delete. */
   expired: number;
+  /** Messages the consumer sent back to the main queue (a dead-letter message's last try while D1 fails). */
+  sentBack: number;
 }
 
 /** How often each fault strikes. */
@@ -85,16 +87,24 @@ export class QueueSimulator {
     movedToDeadLetter: 0,
     deadLetterDeliveries: 0,
     expired: 0,
+    sentBack: 0,
   };
   private main: Pending[] = [];
   private deadLetter: Pending[] = [];
   private nextId = 0;
   /** When true, every D1 `batch()` fails (an outage). */
   outage = false;
+  /** The next this many D1 `batch()` calls write, then fail (the answer is lost): forced, not left to the seed. */
+  failAfterWrite = 0;
 
+  /**
+   * `d1` is the binding the consumer gets (a `FaultyD1`'s, to fail chosen statements); the plan's
+   * random faults strike on top of it.
+   */
   constructor(
     private readonly plan: FaultPlan,
     private readonly random: () => number,
+    private readonly d1: D1Database = env.DB,
   ) {}
 
   /** Messages waiting on each queue. */
@@ -170,7 +180,7 @@ export class QueueSimulator {
         this.counts.crashedBeforeWrite++;
         throw new Error('consumer crashed before the write');
       }
-      await worker.queue(batch, { ...env, DB: this.faultyD1() });
+      await worker.queue(batch, { ...env, DB: this.faultyD1(), EVENTS: this.producer() });
       if (roll < this.plan.crashBefore + this.plan.crashAfter) {
         this.counts.crashedAfterWrite++;
         throw new Error('consumer crashed after the write');
@@ -193,6 +203,15 @@ export class QueueSimulator {
     }
   }
 
+  /** The consumer's `EVENTS` binding: what it sends lands on the simulated main queue. */
+  private producer(): Env['EVENTS'] {
+    const send = async (body: QueueBody) => {
+      this.counts.sentBack++;
+      this.main.push({ id: `sim-${++this.nextId}`, body, attempts: 1 });
+    };
+    return { send } as unknown as Env['EVENTS'];
+  }
+
   private requeue(queue: string, message: Pending): void {
     (queue === DEAD_LETTER_QUEUE ? this.deadLetter : this.main).push(message);
   }
@@ -200,7 +219,7 @@ export class QueueSimulator {
   /** `env.DB`, whose `batch()` fails as the plan says (and always during an outage). */
   private faultyD1(): D1Database {
     const pick = () => D1_TRANSIENT_ERRORS[Math.floor(this.random() * D1_TRANSIENT_ERRORS.length)] as string;
-    return new Proxy(env.DB, {
+    return new Proxy(this.d1, {
       get: (target, property) => {
         if (property === 'batch') {
           return async (statements: D1PreparedStatement[]) => {
@@ -210,7 +229,8 @@ export class QueueSimulator {
               throw new Error(pick());
             }
             const result = await target.batch(statements);
-            if (roll < this.plan.d1Before + this.plan.d1After) {
+            if (this.failAfterWrite > 0 || roll < this.plan.d1Before + this.plan.d1After) {
+              this.failAfterWrite = Math.max(0, this.failAfterWrite - 1);
               this.counts.d1FailedAfter++;
               throw new Error(pick());
             }

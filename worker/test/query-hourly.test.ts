@@ -13,7 +13,7 @@ import { HOUR_GRACE_MS } from '../src/rollup/hours.ts';
 import { addDays, dayBounds, formatDate, type LocalDate, parseDate } from '../src/shared/calendar.ts';
 import { type OracleQuery, type RawEvent, runOracle } from './query-oracle.ts';
 import type { OracleGoal } from './query-oracle-goals.ts';
-import { filterOn, materialize, POOL_VALUES, queryShape, scenario, WINDOW } from './query-oracle-data.ts';
+import { filterOn, materialize, pairFilters, POOL_VALUES, queryShape, scenario, WINDOW } from './query-oracle-data.ts';
 import type { Filter } from './query-oracle.ts';
 import { ask, event, seed, signInBeforeAll, writeLate } from './query-oracle-harness.ts';
 
@@ -103,7 +103,7 @@ describe('the open day read hour by hour', () => {
     await fc.assert(
       fc.asyncProperty(
         scenario,
-        fc.oneof(unfiltered, loneFilter, ownFilters),
+        fc.oneof(unfiltered, loneFilter, ownFilters, pairFilters),
         fc.integer({ min: WINDOW.first, max: WINDOW.last }),
         fc.double({ min: 0, max: 0.999, noNaN: true }),
         fc.array(fc.nat(), { maxLength: 3 }),

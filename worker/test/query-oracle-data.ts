@@ -8,6 +8,7 @@ import { env } from 'cloudflare:workers';
 import { getTableColumns } from 'drizzle-orm';
 import { events as eventsTable } from '../src/db/schema.ts';
 import fc from 'fast-check';
+import { PAIR_BREAKDOWNS, PAIR_FILTERS } from '@tally/sdk/catalog';
 import { addDays, firstInstantAt, formatDate, type LocalDate, localDate, parseDate } from '../src/shared/calendar.ts';
 import { METRICS, VISIT_DIMENSIONS } from '../src/query/schema.ts';
 import { markEventHoursStatement } from './helpers.ts';
@@ -464,3 +465,39 @@ export async function insertEvents(projectId: string, events: readonly RawEvent[
     ...(markAll ? [markEventHoursStatement(projectId)] : []),
   ]);
 }
+
+/**
+ * One value of a `filtered` dimension beside a panel's breakdown (by day, week or month too), with
+ * or without filters on the breakdown itself: read from filtered rollups (`pair_rollups`).
+ */
+export const pairFilters = fc
+  .tuple(
+    fc.constantFrom(...PAIR_FILTERS.filter((dimension) => POOL_VALUES[dimension])),
+    fc.constantFrom(...PAIR_BREAKDOWNS.filter((dimension) => dimension === 'time:hour' || POOL_VALUES[dimension])),
+  )
+  .filter(([filter, breakdown]) => filter !== breakdown)
+  .chain(([filter, breakdown]) =>
+    fc.tuple(
+      queryShape,
+      fc.constant(filter),
+      fc.constant(breakdown),
+      fc.nat(),
+      breakdown === 'time:hour' ? fc.constant<Filter[]>([]) : fc.array(filterOn(breakdown), { maxLength: 1 }),
+      breakdown === 'time:hour'
+        ? fc.constant<string[]>([])
+        : fc.constantFrom<string[]>([], ['time:day'], ['time:week'], ['time:month']),
+      fc.boolean(),
+    ),
+  )
+  .map(([shape, filter, breakdown, pick, own, times, todayOnly]) => {
+    const values = POOL_VALUES[filter] ?? [null];
+    return {
+      shape: {
+        ...shape,
+        dimensions: [...times, breakdown],
+        filters: [['is', filter, [values[pick % values.length] ?? null]] as Filter, ...own],
+        goal: { dimension: null, filter: null, conversionRate: null },
+      },
+      todayOnly,
+    };
+  });

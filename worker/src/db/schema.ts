@@ -65,6 +65,19 @@ export const signInThrottle = sqliteTable('sign_in_throttle', {
   updatedAt: integer('updated_at').notNull(),
 });
 
+/**
+ * The hot window we suggest to an owner who turns the archive on (it is off by default): long
+ * enough for every filtered view of the dashboard's presets but `year` to read raw (`last_month`
+ * reaches 61 days back, `30d` with its previous period 60); rollups answer unfiltered views of any range.
+ */
+export const SUGGESTED_ARCHIVE_AFTER_DAYS = 62;
+/**
+ * The shortest hot window the archive takes (0 aside, which never archives): an event can wait
+ * this long in the outbox, queue and dead-letter queue during an outage, and a day should still be
+ * in D1 when it lands, not merged into its object.
+ */
+export const MIN_ARCHIVE_AFTER_DAYS = 7;
+
 /** A tracked site or app. */
 export const projects = sqliteTable('projects', {
   id: text('id').primaryKey(),
@@ -81,6 +94,20 @@ export const projects = sqliteTable('projects', {
   zones: text('zones'),
   /** Raw events older than this are purged by the rollup cron; rollups stay. */
   retentionDays: integer('retention_days').notNull().default(365),
+  /**
+   * Superseded by `archive_hot_days` (migration 0012) and read by nothing: its `DEFAULT 62` turned
+   * the archive on for every project, and SQLite cannot change a column's default without
+   * rebuilding `projects` (which, on D1, cascades into every table that references it). Columns
+   * are added, never dropped.
+   */
+  archiveAfterDays: integer('archive_after_days').notNull().default(62),
+  /**
+   * The hot window, opt-in: closed local days that ended more than this many days ago are moved
+   * from D1 to the R2 archive (`store/archive.ts`) once rolled up; null (the default) or 0 never
+   * archives. NOTE: re-rollups (a goal, funnel, currency or timezone change, a new dimension) never
+   * read the archive: an archived day keeps the numbers it had (ARCHITECTURE.md, "The store").
+   */
+  archiveHotDays: integer('archive_hot_days'),
   /** Whether the public live-visitor widget may show this project's count. */
   publicLive: integer('public_live', { mode: 'boolean' }).notNull().default(false),
   /** ISO 4217 code the `revenue` metric reports in; amounts in other currencies are listed apart. */
@@ -455,6 +482,26 @@ export const rollupHours = sqliteTable(
   (t) => [primaryKey({ columns: [t.projectId, t.dimension, t.day, t.start, t.value] })],
 );
 
+/**
+ * Filtered rollups of closed days: per project, local day and (filter dimension, filter value,
+ * breakdown dimension) — `dimension`, the JSON array `["country","DE","page"]` — the numbers of the
+ * events that filter keeps, per breakdown value (`value`, JSON text), exactly as a raw query with
+ * that one `is` filter gives them (`stats/pair-sql.ts`). Keyed by day first, so that one day's rows
+ * are deleted by a seek and a range's are read by one seek per day and dimension.
+ */
+export const pairRollups = sqliteTable(
+  'pair_rollups',
+  {
+    projectId: text('project_id').notNull(),
+    /** Local day (YYYY-MM-DD) in the project's timezone. */
+    day: text('day').notNull(),
+    dimension: text('dimension').notNull(),
+    value: text('value').notNull(),
+    ...rollupNumbers(),
+  },
+  (t) => [primaryKey({ columns: [t.projectId, t.day, t.dimension, t.value] })],
+);
+
 /** Per project: how many times its rollups changed, part of every cached answer's key. */
 export const rollupState = sqliteTable('rollup_state', {
   projectId: text('project_id').primaryKey(),
@@ -516,7 +563,7 @@ export const projectMoves = sqliteTable('project_moves', {
 
 /**
  * In a pool database: projects whose data-plane rows it must not take (a move out of it is under
- * way or done). Triggers (migration 0010, hand-written: drizzle cannot declare them) abort any
+ * way or done). Triggers (migrations 0014 and 0015, hand-written: drizzle cannot declare them) abort any
  * insert of a fenced project's events, marks or drop counts, in the writer's own transaction, so a
  * writer that read the project → database map before a move's switch fails and retries instead of
  * writing where nobody reads.
@@ -525,3 +572,74 @@ export const projectFences = sqliteTable('project_fences', {
   projectId: text('project_id').primaryKey(),
   since: integer('since').notNull(),
 });
+
+/**
+ * Local days of a project whose raw events were moved to R2 (`store/archive.ts`): one Parquet
+ * object per day at `key`, verified (`rows`, `checksum`) before any of the day's rows left D1.
+ * A day with a row here starts before `rollup_state.raw_from`: its rollups answer for it.
+ */
+export const archivedDays = sqliteTable(
+  'archived_days',
+  {
+    projectId: text('project_id').notNull(),
+    /** Local day (YYYY-MM-DD) in the project's calendar. */
+    day: text('day').notNull(),
+    /** The R2 object that holds the day: `archive/<project id>/<day>.<checksum16>.parquet` (write-once). */
+    key: text('key').notNull(),
+    /** Events in the object. */
+    rows: integer('rows').notNull(),
+    /** SHA-256 (hex) of the object's rows in canonical form (`store/archive-format.ts`). */
+    checksum: text('checksum').notNull(),
+    /** The object's size. */
+    bytes: integer('bytes').notNull(),
+    archivedAt: integer('archived_at').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.projectId, t.day] })],
+);
+
+/**
+ * Per project, who is archiving it now: a lease (`holder` until `expires_at`) claimed by one run,
+ * checked again by every statement that records, so two overlapping runs never both commit the
+ * same day; and the last day refused as too big, not read again before `retry_at`.
+ */
+export const archiveRuns = sqliteTable('archive_runs', {
+  projectId: text('project_id').primaryKey(),
+  holder: text('holder').notNull(),
+  expiresAt: integer('expires_at').notNull(),
+  refusedDay: text('refused_day'),
+  retryAt: integer('retry_at'),
+});
+
+/**
+ * Archive objects that no `archived_days` row owns yet (written, not committed) or any more (a
+ * merge superseded them): recorded before the object is written, so retention, a deleted project
+ * and the hourly sweep find every object. Its rows outlive their project (`store/delete.ts`): the
+ * sweep deletes what a write stopped mid-way left behind.
+ */
+export const archivePending = sqliteTable('archive_pending', {
+  key: text('key').primaryKey(),
+  projectId: text('project_id').notNull(),
+  /** Local day (YYYY-MM-DD) of the object. */
+  day: text('day').notNull(),
+  /** When it was claimed (ms); 0 for a superseded object, to be deleted at once. */
+  since: integer('since').notNull(),
+});
+
+/**
+ * Local days the archive left in D1 because they hold more events than one object may
+ * (`ARCHIVE_MAX_ROWS`): `raw_from` moved past them so that later days could be archived, their
+ * raw events stay in D1 until retention, and since those are all there, a late event on one is
+ * rolled up again (`rollup/rollups.ts`), as on a day at or after `raw_from`.
+ */
+export const archiveSkipped = sqliteTable(
+  'archive_skipped',
+  {
+    projectId: text('project_id').notNull(),
+    /** Local day (YYYY-MM-DD) in the project's calendar. */
+    day: text('day').notNull(),
+    /** Events of the day counted when it was skipped: the count stops at `ARCHIVE_MAX_ROWS` + 1. */
+    rows: integer('rows').notNull(),
+    skippedAt: integer('skipped_at').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.projectId, t.day] })],
+);

@@ -1,7 +1,16 @@
 import { quarantine } from '../db/schema.ts';
 import { getDb } from '../db/index.ts';
-import type { QueueBody, QueueMessage, StoredEvent } from './messages.ts';
-import { eventProblem, insertEventStatements, poolDatabase, projectDatabases } from '../store/index.ts';
+import type { StoreFaultCode } from '@tally/sdk/protocol';
+import type { QueueBody, QueueMessage, Resendable, StoredEvent } from './messages.ts';
+import {
+  eventProblem,
+  insertEventStatements,
+  poolDatabase,
+  projectDatabases,
+  reportD1Fault,
+  reportD1Recovered,
+} from '../store/index.ts';
+import { d1CallFault, isStatementError } from '../shared/db-errors.ts';
 import { upsertDropsStatement } from './write.ts';
 
 /** The dead-letter queue's name (wrangler.toml); its consumer replays instead of retrying forever. */
@@ -17,10 +26,18 @@ const BACKOFF_BASE_S = 2;
 const BACKOFF_MAX_S = 300;
 
 /**
- * A move's fence (migration 0010's triggers): the project left this database after the map was
- * read. SQLite reports RAISE(ABORT) as a constraint error, but the next try goes to the new one.
+ * The bindings the consumer uses: the pool's databases (`DB` holds the map and the quarantine), the
+ * queue (to send back what D1 cannot take yet), the fault registry.
+ */
+export type ConsumerEnv = Pick<Env, 'DB' | 'EVENTS' | 'STORE_HEALTH'> & Partial<Env>;
+
+/**
+ * A move's fence (the pool's triggers): the project left this database after the map was read.
+ * SQLite reports RAISE(ABORT) as a constraint error, but the next try goes to the new one: never
+ * the message's fault, never quarantined.
  */
 const MOVING = /tally: project moving/;
+
 /** D1 errors that no retry can fix: the message itself is at fault. */
 const PERMANENT =
   /SQLITE_(CONSTRAINT|MISMATCH|TOOBIG|RANGE)|malformed JSON|datatype mismatch|constraint failed|too big/i;
@@ -82,7 +99,7 @@ function projectsOf(message: QueueMessage): string[] {
  * A message's statements per pool database (binding name), by its projects' databases. Events and
  * drop totals of projects that no longer exist are left out: a deleted project takes no writes.
  */
-function statementsFor(env: Env, map: ReadonlyMap<string, string>, message: QueueMessage) {
+function statementsFor(env: ConsumerEnv, map: ReadonlyMap<string, string>, message: QueueMessage) {
   const parts = new Map<string, D1PreparedStatement[]>();
   if (message.kind === 'events') {
     const byDatabase = new Map<string, StoredEvent[]>();
@@ -118,22 +135,45 @@ async function quarantineBody(
 }
 
 /**
- * Write a batch to D1, each message to its projects' database of the pool (`store/pool.ts`: the
- * map is read once per batch). Per database, the batch's messages are tried as one `db.batch()`
- * (one transaction); if that fails, each message is tried alone so that one bad message cannot
- * hold back the others. Then: written → ack; refused for good → quarantine (in the control
- * database), ack; transient failure — a move's fence included — → retry with backoff (the main
- * queue hands a message to the dead-letter queue after its retries; the dead-letter consumer
- * quarantines on its last try, because a queue deletes what exhausts its retries).
+ * How many times the dead-letter consumer sends a message back to the main queue before it
+ * quarantines it instead. A trip is 6 main-queue and 11 dead-letter deliveries with backoff (about
+ * 25 minutes, plus 5 minutes' delay on the way back), so 3 trips ride out well over an hour of D1
+ * failing now and then. They bound only a message that D1 refuses while it takes other writes: while
+ * D1 is down or full the quarantine is refused too, and the message goes round again, lost never.
  */
-export async function consumeBatch(batch: MessageBatch<QueueBody>, env: Env): Promise<void> {
+export const MAX_SEND_BACKS = 3;
+
+/** Where a batch came from, and the bindings its failures are handled with. */
+interface Delivery {
+  env: ConsumerEnv;
+  queue: string;
+  isDeadLetter: boolean;
+}
+
+/**
+ * Write a batch to D1, each message to its projects' database of the pool (`store/pool.ts`: the map
+ * is read once per batch, from `DB`). Per database, the batch's messages are tried as one
+ * `db.batch()` (one transaction); if that fails, each message is tried alone so that one bad message
+ * cannot hold back the others. Then: written → ack; refused for good → quarantine (in `DB`), ack;
+ * anything else — a move's fence included — → kept for later (`keepForLater`: retried with backoff;
+ * the main queue hands a message to the dead-letter queue after its retries).
+ *
+ * When a database's batch fails with D1 itself failing (full or unavailable: `d1CallFault`), the
+ * smallest of its messages is tried alone first. If it fails the same way, that database is at fault
+ * and no message is: all of its messages are kept for later without trying the rest (which would
+ * only hammer an overloaded database a hundred times more), and the fault is reported for
+ * `GET /api/health`. If it is written, D1 works and the batch was the trouble (one message, or a
+ * batch too big for D1's time limit): the rest go one by one. A map that cannot be read keeps the
+ * whole batch for later.
+ */
+export async function consumeBatch(batch: MessageBatch<QueueBody>, env: ConsumerEnv): Promise<void> {
   const control = env.DB;
-  const isDeadLetter = batch.queue === DEAD_LETTER_QUEUE;
+  const delivery: Delivery = { env, queue: batch.queue, isDeadLetter: batch.queue === DEAD_LETTER_QUEUE };
   const parsedMessages: { message: Message<QueueBody>; parsed: QueueMessage }[] = [];
   for (const message of batch.messages) {
     const parsed = parseMessage(message.body);
     if (!parsed.ok) {
-      await quarantineOrRetry(control, batch.queue, message, parsed.error);
+      await quarantineOrKeep(delivery, message, parsed.error);
       continue;
     }
     if (parsed.rejected) {
@@ -141,8 +181,8 @@ export async function consumeBatch(batch: MessageBatch<QueueBody>, env: Env): Pr
       const body = JSON.stringify({ v: 1, kind: 'events', events: parsed.rejected.events });
       try {
         await quarantineBody(control, batch.queue, message.id, body, parsed.rejected.error);
-      } catch {
-        message.retry({ delaySeconds: backoffSeconds(message.attempts) });
+      } catch (error) {
+        await keepForLater(delivery, message, errorText(error));
         continue;
       }
     }
@@ -156,12 +196,14 @@ export async function consumeBatch(batch: MessageBatch<QueueBody>, env: Env): Pr
       env,
       parsedMessages.flatMap(({ parsed }) => projectsOf(parsed)),
     );
-  } catch {
+  } catch (error) {
     // The control database cannot say where anything goes: everything waits.
-    for (const { message } of parsedMessages) message.retry({ delaySeconds: backoffSeconds(message.attempts) });
+    const fault = d1CallFault(error);
+    if (fault) await reportD1Fault(env, fault);
+    for (const { message } of parsedMessages) await keepForLater(delivery, message, errorText(error));
     return;
   }
-  const writable: { message: Message<QueueBody>; parts: Map<string, D1PreparedStatement[]> }[] = [];
+  const writable: Writable[] = [];
   for (const { message, parsed } of parsedMessages) {
     const parts = statementsFor(env, map, parsed);
     if (parts.size) writable.push({ message, parts });
@@ -169,51 +211,229 @@ export async function consumeBatch(batch: MessageBatch<QueueBody>, env: Env): Pr
   }
 
   // One transaction per database for the messages that write to it alone (all of them, in practice:
-  // a ProjectDO's message holds one project's events).
-  const alone = new Set<Message<QueueBody>>();
-  const byDatabase = new Map<string, typeof writable>();
+  // a ProjectDO's message holds one project's events); any that spans databases goes alone.
+  const byDatabase = new Map<string, Writable[]>();
+  const spanning: Writable[] = [];
   for (const entry of writable) {
     const [database] = entry.parts.keys();
-    if (entry.parts.size !== 1 || database === undefined) continue;
-    byDatabase.set(database, [...(byDatabase.get(database) ?? []), entry]);
+    if (entry.parts.size !== 1 || database === undefined) spanning.push(entry);
+    else byDatabase.set(database, [...(byDatabase.get(database) ?? []), entry]);
   }
+  let wrote = false;
+  let faulted = false;
   for (const [database, entries] of byDatabase) {
+    const outcome = await writeToDatabase(delivery, poolDatabase(env, database), database, entries);
+    wrote ||= outcome.wrote;
+    faulted ||= outcome.faulted;
+  }
+  for (const entry of spanning) wrote = (await writeAlone(delivery, entry)) || wrote;
+  // D1 took a write and no database of this batch was found failing: whatever was reported is over.
+  if (wrote && !faulted) await reportD1Recovered(env);
+}
+
+/** A message and its statements per pool database (binding name). */
+interface Writable {
+  message: Message<QueueBody>;
+  parts: Map<string, D1PreparedStatement[]>;
+}
+
+/** One database's messages of a batch: together, else one by one (`consumeBatch`). */
+async function writeToDatabase(
+  delivery: Delivery,
+  d1: D1Database,
+  database: string,
+  entries: Writable[],
+): Promise<{ wrote: boolean; faulted: boolean }> {
+  const statementsOf = (entry: Writable) => entry.parts.get(database) ?? [];
+  let batchFault: StoreFaultCode | null;
+  try {
+    await d1.batch(entries.flatMap(statementsOf));
+    for (const { message } of entries) message.ack();
+    return { wrote: true, faulted: false };
+  } catch (error) {
+    batchFault = d1CallFault(error);
+  }
+  // After D1 failing, the smallest message first: it tells D1 failing from the batch failing.
+  const order = batchFault ? [...entries].sort((a, b) => statementsOf(a).length - statementsOf(b).length) : entries;
+  let wrote = false;
+  for (const [index, entry] of order.entries()) {
     try {
-      await poolDatabase(env, database).batch(entries.flatMap((entry) => entry.parts.get(database) ?? []));
-      for (const { message } of entries) message.ack();
-    } catch {
-      for (const { message } of entries) alone.add(message);
+      await d1.batch(statementsOf(entry));
+      entry.message.ack();
+      wrote = true;
+    } catch (error) {
+      const fault = d1CallFault(error);
+      if (index === 0 && batchFault && fault) {
+        await reportD1Fault(delivery.env, fault);
+        for (const { message } of order) await keepForLater(delivery, message, errorText(error));
+        return { wrote: false, faulted: true };
+      }
+      await refused(delivery, entry.message, error);
     }
   }
+  return { wrote, faulted: false };
+}
 
-  // One message at a time: those whose database's batch failed, and any that spans databases.
-  for (const { message, parts } of writable) {
-    if (parts.size === 1 && !alone.has(message)) continue;
-    try {
-      for (const [database, statements] of parts) await poolDatabase(env, database).batch(statements);
-      message.ack();
-    } catch (error) {
-      const text = error instanceof Error ? error.message : String(error);
-      const lastTry = isDeadLetter && message.attempts >= DEAD_LETTER_MAX_RETRIES;
-      if ((PERMANENT.test(text) && !MOVING.test(text)) || lastTry)
-        await quarantineOrRetry(control, batch.queue, message, text);
-      else message.retry({ delaySeconds: backoffSeconds(message.attempts) });
-    }
+/** A message that writes to several databases, one after the other (each write is idempotent). */
+async function writeAlone(delivery: Delivery, { message, parts }: Writable): Promise<boolean> {
+  try {
+    for (const [database, statements] of parts) await poolDatabase(delivery.env, database).batch(statements);
+    message.ack();
+    return true;
+  } catch (error) {
+    await refused(delivery, message, error);
+    return false;
   }
 }
 
-async function quarantineOrRetry(
-  d1: D1Database,
-  queue: string,
-  message: Message<QueueBody>,
-  error: string,
-): Promise<void> {
+/**
+ * A message refused when tried alone: a constraint or type is this message's, and so, on its last
+ * try, is any SQL error — but never a move's fence, which the next try, routed again, gets past.
+ */
+async function refused(delivery: Delivery, message: Message<QueueBody>, error: unknown): Promise<void> {
+  const text = errorText(error);
+  const lastTry = delivery.isDeadLetter && message.attempts >= DEAD_LETTER_MAX_RETRIES;
+  const permanent = !MOVING.test(text) && (PERMANENT.test(text) || (lastTry && isStatementError(error)));
+  if (permanent) await quarantineOrKeep(delivery, message, text);
+  else await keepForLater(delivery, message, text);
+}
+
+/**
+ * A message D1 has not taken, and not known to be at fault: retried with backoff — except on the
+ * dead-letter queue's last try, after which the queue would delete it. Then it goes back to the main
+ * queue as a new message with its `sentBack` count raised (its events are inserted idempotently, so
+ * a copy that also survives costs nothing); after `MAX_SEND_BACKS` trips it is quarantined instead,
+ * unless D1 refuses that too. Only if the queue refuses as well is it retried once more, with the
+ * loss logged.
+ */
+async function keepForLater(delivery: Delivery, message: Message<QueueBody>, error: string): Promise<void> {
+  if (!delivery.isDeadLetter || message.attempts < DEAD_LETTER_MAX_RETRIES) {
+    message.retry({ delaySeconds: backoffSeconds(message.attempts) });
+    return;
+  }
+  const { env, queue } = delivery;
+  const body = typeof message.body === 'string' ? message.body : JSON.stringify(message.body);
+  const trips = sentBackCount(body);
+  let left = body;
+  if (trips >= MAX_SEND_BACKS) {
+    const salvage = await writeEventByEvent(env, body);
+    if (salvage.left === null) {
+      message.ack();
+      return;
+    }
+    left = salvage.left;
+    try {
+      await quarantineBody(env.DB, queue, message.id, left, `${error} (sent back ${trips} times)`);
+      message.ack();
+      return;
+    } catch (failure) {
+      if (salvage.wrote) {
+        // D1 took this message's other events but refuses these and their quarantine alike: no
+        // number of trips will change that. The log is their last record.
+        console.error(`message ${message.id}: events D1 refuses to store or quarantine, dropped: ${left}`);
+        message.ack();
+        return;
+      }
+      console.error(
+        `message ${message.id} sent back ${trips} times; D1 refuses its quarantine too:`,
+        errorText(failure),
+      );
+    }
+  }
+  try {
+    await (env.EVENTS as Queue<QueueBody>).send(withSentBack(left, trips + 1), {
+      contentType: 'text',
+      delaySeconds: BACKOFF_MAX_S,
+    });
+    message.ack();
+  } catch (failure) {
+    console.error(
+      `dead-letter message ${message.id} could not be sent back to the queue on its last try:`,
+      errorText(failure),
+    );
+    message.retry({ delaySeconds: BACKOFF_MAX_S });
+  }
+}
+
+/**
+ * The last resort for a message D1 has refused on every trip: its events one at a time (one bad
+ * event among good ones, or a message too slow for D1's time limit), each to its project's database
+ * of the pool. Returns the body of the events still unwritten (null when none is left), and whether
+ * any was written. Stops at the first failure that is D1 failing as a whole — full, or not answering
+ * `SELECT 1` — so that an outage costs one try. Events of projects that no longer exist are dropped,
+ * as the batch drops them; a map that cannot be read leaves the whole body.
+ */
+async function writeEventByEvent(env: ConsumerEnv, body: string): Promise<{ left: string | null; wrote: boolean }> {
+  const parsed = parseMessage(body);
+  if (!parsed.ok || parsed.message.kind !== 'events') return { left: body, wrote: false };
+  const { events } = parsed.message;
+  let map: Map<string, string>;
+  try {
+    map = await projectDatabases(env, projectsOf(parsed.message));
+  } catch {
+    return { left: body, wrote: false };
+  }
+  // (Events that cannot be stored at all were quarantined when the message was first read.)
+  const refused: StoredEvent[] = [];
+  let wrote = false;
+  for (const event of events) {
+    const database = map.get(event.projectId);
+    if (!database) continue;
+    const d1 = poolDatabase(env, database);
+    try {
+      await d1.batch(insertEventStatements(d1, [event]));
+      wrote = true;
+    } catch (error) {
+      refused.push(event);
+      const fault = d1CallFault(error);
+      const d1Down = !wrote && fault && (fault === 'store_full' || !(await answers(d1)));
+      if (d1Down) return { left: body, wrote: false };
+    }
+  }
+  return { left: refused.length ? JSON.stringify({ v: 1, kind: 'events', events: refused }) : null, wrote };
+}
+
+/** Whether D1 answers a query at all (a full D1 does; an unreachable one does not). */
+async function answers(d1: D1Database): Promise<boolean> {
+  try {
+    await d1.prepare('SELECT 1').first();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** How many times a message was sent back (`Resendable`); 0 for one that never was, or is not JSON. */
+function sentBackCount(body: string): number {
+  try {
+    const value = JSON.parse(body) as Resendable | null;
+    return typeof value?.sentBack === 'number' ? value.sentBack : 0;
+  } catch {
+    return 0;
+  }
+}
+
+/** The body with its `sentBack` count set; a body that is not a JSON object goes back as it was. */
+function withSentBack(body: string, sentBack: number): string {
+  try {
+    const value = JSON.parse(body) as unknown;
+    return value && typeof value === 'object' && !Array.isArray(value) ? JSON.stringify({ ...value, sentBack }) : body;
+  } catch {
+    return body;
+  }
+}
+
+async function quarantineOrKeep(delivery: Delivery, message: Message<QueueBody>, error: string): Promise<void> {
   try {
     const body = typeof message.body === 'string' ? message.body : JSON.stringify(message.body);
-    await quarantineBody(d1, queue, message.id, body, error);
+    await quarantineBody(delivery.env.DB, delivery.queue, message.id, body, error);
     message.ack();
-  } catch {
-    // D1 refuses even the quarantine: keep the message on the queue.
-    message.retry({ delaySeconds: backoffSeconds(message.attempts) });
+  } catch (failure) {
+    // D1 refuses even the quarantine: keep the message on a queue.
+    await keepForLater(delivery, message, errorText(failure));
   }
+}
+
+function errorText(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
 }

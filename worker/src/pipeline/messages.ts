@@ -21,15 +21,24 @@ export interface DropTotal {
   count: number;
 }
 
+/**
+ * What a message that D1 has not taken yet may carry: how many times the dead-letter consumer sent
+ * it back to the main queue (absent: never). Optional, so that messages sent before it existed and
+ * after read alike; the consumer quarantines a message sent back `MAX_SEND_BACKS` times.
+ */
+export interface Resendable {
+  sentBack?: number;
+}
+
 /** Events to insert. */
-export interface EventsMessage {
+export interface EventsMessage extends Resendable {
   v: 1;
   kind: 'events';
   events: StoredEvent[];
 }
 
 /** Running drop totals of one project; the consumer keeps the larger of stored and sent. */
-export interface DropsMessage {
+export interface DropsMessage extends Resendable {
   v: 1;
   kind: 'drops';
   projectId: string;

@@ -12,6 +12,7 @@ type Settings = {
   hostnames?: { hostname: string; includeSubdomains: boolean }[] | undefined;
   timezone?: string | undefined;
   retentionDays?: number | undefined;
+  archiveAfterDays?: number | null | undefined;
   publicLive?: boolean | undefined;
   currency?: string | undefined;
   rateLimits?: Record<string, number | undefined> | null | undefined;
@@ -40,6 +41,7 @@ export async function projectView(db: Db, access: ProjectAccess): Promise<Projec
     timezone: project.timezone,
     timezoneFrom: lastZoneChange(calendarOf(project)),
     retentionDays: project.retentionDays,
+    archiveAfterDays: project.archiveHotDays || null,
     publicLive: project.publicLive,
     currency: project.currency,
     rateLimits: project.rateLimits ? (JSON.parse(project.rateLimits) as ProjectView['rateLimits']) : null,
@@ -82,6 +84,9 @@ export async function createProject(
     timezone: input.timezone,
     zones: null,
     retentionDays: input.retentionDays,
+    // The superseded column (schema.ts) says "off" too, whatever its SQL default.
+    archiveAfterDays: 0,
+    archiveHotDays: input.archiveAfterDays || null,
     publicLive: input.publicLive,
     currency: input.currency,
     rateLimits: input.rateLimits ? JSON.stringify(input.rateLimits) : null,
@@ -117,6 +122,7 @@ export async function updateProject(
     ...(input.name === undefined ? {} : { name: input.name }),
     ...(zoned ? { timezone: input.timezone, zones: zoned.calendar.includes('|') ? zoned.calendar : null } : {}),
     ...(input.retentionDays === undefined ? {} : { retentionDays: input.retentionDays }),
+    ...(input.archiveAfterDays === undefined ? {} : { archiveHotDays: input.archiveAfterDays || null }),
     ...(input.publicLive === undefined ? {} : { publicLive: input.publicLive }),
     ...(input.currency === undefined ? {} : { currency: input.currency }),
     ...(input.rateLimits === undefined

@@ -1,5 +1,6 @@
 /** The request and response shapes of the project routes, shared with the OpenAPI document. */
 import { z } from '@hono/zod-openapi';
+import { MIN_ARCHIVE_AFTER_DAYS, SUGGESTED_ARCHIVE_AFTER_DAYS } from '../db/schema.ts';
 import { DEFAULT_RATE_LIMITS } from '../live/rate-limit.ts';
 import { isTimeZone } from '../shared/time.ts';
 import { ROLES } from '../auth/access.ts';
@@ -54,6 +55,16 @@ export const ProjectSchema = z
           'timezone they were counted in: a change applies from the first midnight of the new zone after today.',
       }),
     retentionDays: z.number().int(),
+    archiveAfterDays: z
+      .number()
+      .int()
+      .nullable()
+      .openapi({
+        description:
+          'Days after which raw events move from D1 to the R2 archive; null (the default): never. Rollups stay, ' +
+          'but an archived day is never rolled up again: a later goal, funnel, currency or timezone change does ' +
+          `not reach it. ${SUGGESTED_ARCHIVE_AFTER_DAYS} keeps every dashboard preset but \`year\` raw for filtered views`,
+      }),
     publicLive: z.boolean(),
     currency: z.string().openapi({ description: 'ISO 4217 code the revenue metric reports in' }),
     rateLimits: RateLimitsSchema.nullable(),
@@ -70,6 +81,16 @@ const settings = {
   hostnames: z.array(HostnameEntrySchema).max(50),
   timezone: TimezoneSchema,
   retentionDays: z.number().int().min(1).max(3650),
+  // null or 0 never archives (opt-in); otherwise at least a week, the longest an event may wait in an outage.
+  archiveAfterDays: z
+    .number()
+    .int()
+    .min(0)
+    .max(3650)
+    .refine((days) => days === 0 || days >= MIN_ARCHIVE_AFTER_DAYS, {
+      message: `null or 0 (never) or at least ${MIN_ARCHIVE_AFTER_DAYS} days`,
+    })
+    .nullable(),
   publicLive: z.boolean(),
   currency: z
     .string()
@@ -86,6 +107,7 @@ export const CreateProjectSchema = z
     hostnames: settings.hostnames.default([]),
     timezone: settings.timezone.default('UTC'),
     retentionDays: settings.retentionDays.default(365),
+    archiveAfterDays: settings.archiveAfterDays.default(null),
     publicLive: settings.publicLive.default(false),
     currency: settings.currency.default('USD'),
     rateLimits: settings.rateLimits.default(null),

@@ -8,6 +8,8 @@ import { strToU8, zipSync } from 'fflate';
 import { getDb } from '../db/index.ts';
 import { authorizeProject } from '../auth/access.ts';
 import { createRouter } from '../shared/hono.ts';
+import { archivedDaysBetween } from '../store/index.ts';
+import { EARLIEST_DATE, resolveDateRange } from './date-range.ts';
 import { errorResponses, jsonBody } from '../shared/openapi.ts';
 import { toCsv } from './csv.ts';
 import { RAW_EVENT_BUDGET, RawBudget } from './budget.ts';
@@ -20,8 +22,16 @@ import { databasesOf, type ProjectDatabases } from '../store/index.ts';
 export { EXPORT_FILES };
 
 /**
+ * The file that lists the range's archived days (only when it has some): their numbers in the
+ * other files come from rollups, and their raw events are in these R2 objects, not in the export.
+ */
+export const ARCHIVED_DAYS_FILE = 'archived_days.csv';
+
+/**
  * Every breakdown of a range as CSV files in a zip: one freshness read and one D1 batch for all
- * of them, their raw scans within one request's budget.
+ * of them, their raw scans within one request's budget. Days whose raw events were moved to the
+ * R2 archive are answered from their rollups, like days the retention purge cut into, and are
+ * listed in {@link ARCHIVED_DAYS_FILE} with their objects.
  */
 export async function exportZip(
   dbs: ProjectDatabases,
@@ -46,6 +56,13 @@ export async function exportZip(
   EXPORT_FILES.forEach(({ file }, index) => {
     files[file] = strToU8(toCsv(queries[index] as Query, answers[index] as QueryResponse));
   });
+  // The earliest possible first day: `all` then lists every archived day, which is what it covers.
+  const { from, to } = resolveDateRange(range, project.timezone, now, EARLIEST_DATE);
+  const archived = from && to ? await archivedDaysBetween(dbs.data, project.id, from, to) : [];
+  if (archived.length) {
+    const lines = archived.map((day) => [day.day, day.key, day.rows, day.bytes, day.checksum].join(','));
+    files[ARCHIVED_DAYS_FILE] = strToU8(`${['day,object,events,bytes,checksum', ...lines].join('\r\n')}\r\n`);
+  }
   return zipSync(files);
 }
 

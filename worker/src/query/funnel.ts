@@ -22,7 +22,15 @@ import { baseCte, filterSql } from '../stats/sql.ts';
 import { statsProject } from './plan.ts';
 import { rawRuns } from './rollup-read.ts';
 import { dayBounds, formatDate, hourSegments, type LocalDate, localDate } from '../shared/calendar.ts';
-import { databaseOf, freshnessStatements, hourlyRolledThrough, markedDays, readFreshness } from '../store/index.ts';
+import {
+  databaseOf,
+  freshnessStatements,
+  hourlyRolledThrough,
+  markedDays,
+  readFreshness,
+  staleBefore,
+} from '../store/index.ts';
+import { UNFILTERED_VERSION } from '@tally/sdk/catalog';
 import { readSegmentPaths } from '../stats/goal-segment-sql.ts';
 import {
   FUNNEL_DIMENSION,
@@ -171,7 +179,14 @@ async function rolledCounts(
   const tz = project.timezone;
   const { start, end } = { start: dayBounds(range.from, tz).start, end: dayBounds(range.to, tz).end };
   const freshness = readFreshness(await d1.batch(freshnessStatements(d1, project.id, start, end, tz)));
-  const marked = markedDays(freshness.marks, range.from, range.to, tz, freshness.rawFrom, freshness.stale);
+  const marked = markedDays(
+    freshness.marks,
+    range.from,
+    range.to,
+    tz,
+    freshness.rawFrom,
+    staleBefore(freshness.stale, UNFILTERED_VERSION),
+  );
   const today = localDate(now, tz);
   const todayLabel = formatDate(today);
   const todayBounds = dayBounds(today, tz);

@@ -6,7 +6,9 @@
  */
 import { goalRollupKey } from '../stats/goal-keys.ts';
 import type { RawBudget, Span } from './budget.ts';
-import { type Freshness, hourlyRolledThrough, markedDays } from '../store/index.ts';
+import { type Freshness, hourlyRolledThrough, isComplete, markedDays, staleBefore } from '../store/index.ts';
+import { PAIRS_SINCE, pairFilter } from '../stats/pair-sql.ts';
+import { pairsHeld, planFromPairRollups } from './pair-read.ts';
 import { calendarOf, dayBounds, formatDate, hourSegments, type LocalDate, localDate } from '../shared/calendar.ts';
 import type { ResolvedRange } from './date-range.ts';
 import { anyGoalCondition, type Goal, goalCondition, pageviewPaths } from '../stats/goals.ts';
@@ -20,7 +22,7 @@ import {
   rollupGrouping,
 } from './rollup-read.ts';
 import type { Dimension, Query } from './schema.ts';
-import { type Filter, ROLLED_DIMENSIONS } from '@tally/sdk/catalog';
+import { type Filter, ROLLED_DIMENSIONS, UNFILTERED_VERSION } from '@tally/sdk/catalog';
 import { aggregateSql, type Condition } from '../stats/sql.ts';
 import { readSegmentPaths } from '../stats/goal-segment-sql.ts';
 
@@ -134,8 +136,9 @@ export async function planAggregations(
     day: today,
     through: hourlyRolledThrough(freshness.marks, hourSegments(today, tz), freshness.rolledHours),
   };
-  const markedOf = (days: { from: LocalDate; to: LocalDate }) =>
-    markedDays(freshness.marks, days.from, days.to, tz, freshness.rawFrom, freshness.stale);
+  /** The days read raw: marked ones, and complete ones rolled before the rows the read needs. */
+  const markedOf = (days: { from: LocalDate; to: LocalDate }, needed = UNFILTERED_VERSION) =>
+    markedDays(freshness.marks, days.from, days.to, tz, freshness.rawFrom, staleBefore(freshness.stale, needed));
   const todayLabel = formatDate(today);
   const todayBounds = dayBounds(today, tz);
   /** Whether a goal breakdown over `r` reads the open day hour by hour (goal rows of rollup_hours). */
@@ -233,15 +236,24 @@ export async function planAggregations(
    * An aggregation without a goal dimension: rollups when nothing narrows it, when a lone `is`
    * filter of one value on a rolled dimension does and the breakdown is by day, week or month (a
    * breakdown row is exactly the numbers of the events the filter keeps), or when every filter is
-   * on the breakdown's own dimension (`groupFilters`); else raw.
+   * on the breakdown's own dimension (`groupFilters`), or filtered rollups when the filter is one
+   * value of a `filtered` dimension beside a panel's breakdown (`pairRead`); else raw.
    */
   const rollupRead = (r: ResolvedRange, dimensions: readonly Dimension[], where: Condition[]) => {
     const days = closed(r);
     const lone = where.length ? null : loneValueFilter(query.filters, dimensions);
     const own = where.length || lone ? null : groupFilters(query.filters, dimensions);
     const grouping = unfiltered ? rollupGrouping(dimensions) : (lone?.filter[1] ?? own?.grouping ?? null);
-    if (!(unfiltered || lone || own) || where.length || !days || grouping === null) return null;
+    if (!(unfiltered || lone || own)) return days && !where.length ? pairRead(days, dimensions) : null;
+    if (where.length || !days || grouping === null) return null;
     return planFromRollups(d1, scope, days, dimensions, grouping, markedOf(days), open, lone, own?.filters);
+  };
+  /** A view filtered to one value of a `filtered` dimension, broken down by a panel's dimension: filtered rollups. */
+  const pairRead = (days: { from: LocalDate; to: LocalDate }, dimensions: readonly Dimension[]) => {
+    const pair = pairFilter(query.filters, rollupGrouping(dimensions));
+    const complete = (day: string) => isComplete(day, tz, freshness.rawFrom);
+    if (!pair || !pairsHeld(pair.key, days, freshness.stale, complete)) return null;
+    return planFromPairRollups(d1, scope, days, dimensions, pair, markedOf(days, PAIRS_SINCE));
   };
   const fromRollups = (read: NonNullable<ReturnType<typeof rollupRead>>): Merge => {
     scans.push(...read.spans);

@@ -35,7 +35,7 @@ export interface AggregateRow {
   revenue: number;
 }
 
-const SUMMED = ['visitors', 'pageviews', 'events', 'visits', 'bounces', 'duration', 'revenue'] as const;
+export const SUMMED = ['visitors', 'pageviews', 'events', 'visits', 'bounces', 'duration', 'revenue'] as const;
 
 /**
  * Where rollups may answer an aggregation without filters or goals: the rollup dimension to read
@@ -52,7 +52,7 @@ export function rollupGrouping(dimensions: readonly Dimension[]): string | null 
 }
 
 /** SQL for a query dimension's group value on a rollup row. */
-function rollupDimensionSql(dimension: Dimension): string {
+export function rollupDimensionSql(dimension: Dimension): string {
   switch (dimension) {
     case 'time:day':
       return 'day';
@@ -311,7 +311,7 @@ function openDayRead(
  * `AND` the filters, each tested on the group value of the rollup rows aliased `table` (JSON text
  * in `value`), as they test the dimension on raw events.
  */
-function valueConditions(filters: readonly Filter[], table: string): Condition {
+export function valueConditions(filters: readonly Filter[], table: string): Condition {
   const over = { sql: `(${table}.value ->> '$')`, params: [] };
   const conditions = filters.map((filter) => filterSql(filter, over));
   return {
@@ -321,7 +321,7 @@ function valueConditions(filters: readonly Filter[], table: string): Condition {
 }
 
 /** Sum the rows of several answers per group. */
-function mergeRows(answers: AggregateRow[][]): AggregateRow[] {
+export function mergeRows(answers: AggregateRow[][]): AggregateRow[] {
   const byGroup = new Map<string, AggregateRow>();
   for (const row of answers.flat()) {
     const key = JSON.stringify([row.g0, row.g1, row.g2]);

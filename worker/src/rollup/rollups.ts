@@ -23,14 +23,16 @@ import {
   projectSettings,
   recentlyMarkedProjectsStatement,
   settleMarksStatements,
+  skippedDays,
 } from '../store/index.ts';
 import { dayBounds, formatDate, type LocalDate, localDate, parseDate } from '../shared/calendar.ts';
-import { ENTRY_SOURCE_COLUMNS, entryExitCtes, localTimeSql } from '../stats/sql.ts';
 import { EVENT_GROUPINGS, groupingCaseSql, VISIT_GROUPINGS } from '../stats/segment-sql.ts';
-import { EVENT_METRICS, EVENT_REVENUE, ROLLUP_INSERT, ROLLUP_VISIT, rollupMetricsSql } from '../stats/metric-sql.ts';
+import { EVENT_METRICS, ROLLUP_INSERT, rollupMetricsSql } from '../stats/metric-sql.ts';
 import { GOAL_DIMENSION, type RollupGoal } from '../stats/goal-keys.ts';
 import { goalDaySql, goalsOf } from './goal-rollups.ts';
 import { FUNNEL_DIMENSION, funnelDaySql, type RollupFunnel } from '../stats/funnel-sql.ts';
+import { PAIR_BUCKET_EVENTS_MAX, pairBuckets, pairDayStatements } from './pair-rollups.ts';
+import { dayHead } from './day-head.ts';
 import {
   compactDayStatements,
   deleteDayHoursStatements,
@@ -86,22 +88,7 @@ const ROLLED_GROUPINGS = JSON.stringify([
  * with a JSON list, not a UNION ALL; and each statement must finish within D1's query time limit.
  */
 export function rollupDaySql(project: RollupProject, day: LocalDate): { sql: string; params: unknown[] }[] {
-  const { start, end } = dayBounds(day, project.timezone);
-  if (!Number.isSafeInteger(start) || !Number.isSafeInteger(end)) throw new Error('day bounds must be integers');
-  // Entry values and exit pages come from the SQL the raw queries use (`entryExitCtes`).
-  const head = `WITH day_events AS MATERIALIZED (
-  SELECT session_id, visitor_id, seq, ts, name, path, path AS page, hostname, ${localTimeSql(start, end, project.timezone)} AS lt,
-    ${EVENT_REVENUE}, ${ENTRY_SOURCE_COLUMNS.join(', ')}
-  FROM events WHERE project_id = ? AND ts >= ${start} AND ts < ${end}
-),
-${entryExitCtes('day_events', 'entries', 'exits')},
-visits AS MATERIALIZED (
-  SELECT s.*, ${VISIT_GROUPINGS.map((name) => `v_${name}`).join(', ')}
-  FROM (
-    SELECT session_id, ${ROLLUP_VISIT}, ${EVENT_METRICS}
-    FROM day_events GROUP BY session_id
-  ) AS s JOIN entries USING (session_id) JOIN exits USING (session_id)
-)`;
+  const head = dayHead(project, day);
   const label = formatDate(day);
   const byVisit = `${head}
 ${ROLLUP_INSERT}
@@ -133,7 +120,8 @@ export type KeyedFunnel = RollupFunnel & { key: string };
 
 /**
  * Statements that replace one day's rollups, in one batch (one transaction): its totals, hours and
- * breakdowns, one row per goal (`goal-rollups.ts`) and one per funnel step (`stats/funnel-sql.ts`);
+ * breakdowns, one row per goal (`goal-rollups.ts`) and one per funnel step (`stats/funnel-sql.ts`),
+ * and its filtered rows (`pair-rollups.ts`);
  * `dayPaths` are the day's distinct pageview paths, which pageview goals and steps are matched against.
  */
 export function replaceDayStatements(
@@ -144,6 +132,8 @@ export function replaceDayStatements(
     list: [],
     dayPaths: [],
   },
+  /** The visitor buckets its filtered rows are rolled in (`pairBuckets` of its events). */
+  buckets = 1,
 ): D1PreparedStatement[] {
   const bounds = { label: formatDate(day), ...dayBounds(day, project.timezone) };
   const goalRows = [
@@ -159,11 +149,24 @@ export function replaceDayStatements(
       )
       .bind(project.id, formatDate(day), ROLLED_GROUPINGS),
     ...[...rollupDaySql(project, day), ...goalRows].map(({ sql, params }) => d1.prepare(sql).bind(...params)),
+    ...pairDayStatements(d1, project, day, buckets),
     rolledDayStatement(d1, project.id, formatDate(day)),
   ];
 }
 
 type Mark = HourMark;
+
+/** How many events a local day holds, counted over the `(project_id, ts)` index no further than buckets need. */
+async function dayEvents(d1: D1Database, project: RollupProject, day: LocalDate): Promise<number> {
+  const { start, end } = dayBounds(day, project.timezone);
+  const row = await d1
+    .prepare(
+      `SELECT COUNT(*) AS n FROM (SELECT 1 FROM events WHERE project_id = ? AND ts >= ? AND ts < ? LIMIT ${PAIR_BUCKET_EVENTS_MAX})`,
+    )
+    .bind(project.id, start, end)
+    .first<{ n: number }>();
+  return row?.n ?? 0;
+}
 
 /**
  * Roll up the closed days that marked hours touch, oldest first, within a budget of days and of
@@ -237,6 +240,12 @@ async function rollUpDatabase(
   for (const { project, rawFrom, days } of byProject.values()) {
     const today = formatDate(localDate(now, project.timezone));
     const rolled = new Set<string>();
+    // Days before `raw_from` that the archive skipped as too big still have all their raw events.
+    const before = [...days.keys()].filter((label) => !isComplete(label, project.timezone, rawFrom));
+    const retentionDays = settings.get(project.id)?.retentionDays ?? 0;
+    const skipped = before.length
+      ? await skippedDays(d1, { id: project.id, retentionDays }, before, now)
+      : new Set<string>();
     // Read once per project and run: a goal changed since then marked its hours again, so a day
     // rolled with the old definition stays marked (and its rows' key is the old one).
     let goals: Awaited<ReturnType<typeof goalsOf>> | null = null;
@@ -247,7 +256,7 @@ async function rollUpDatabase(
         return result;
       }
       const day = parseDate(label) as LocalDate;
-      const complete = isComplete(label, project.timezone, rawFrom);
+      const complete = isComplete(label, project.timezone, rawFrom) || skipped.has(label);
       // A day rolled hour by hour while it was open (`rolled_hours`): its remaining hours too, and
       // then its rollups are their sum, so no statement reads more than an hour's visitors. Until
       // its last hour can be rolled (`HOUR_GRACE_MS`), it waits, marked.
@@ -270,14 +279,21 @@ async function rollUpDatabase(
       goals ??= complete && !compact ? await goalsOf(dbs, project) : null;
       // Read before the batch: an event written to the day since then marks its hour, so the
       // day's mark is not cleared and it is rolled again.
+      const buckets = complete ? pairBuckets(await dayEvents(d1, project, day)) : 1;
+      // Filtered rows are never hourly: a day compacted from its hours gets them from its events.
       const replace = compact
-        ? compactDayStatements(d1, project.id, label, ROLLED_GROUPINGS)
+        ? [
+            ...compactDayStatements(d1, project.id, label, ROLLED_GROUPINGS),
+            ...pairDayStatements(d1, project, day, buckets),
+          ]
         : complete && goals
-          ? replaceDayStatements(d1, project, day, {
-              list: goals.list,
-              funnels: goals.funnels,
-              dayPaths: await goals.dayPaths(day),
-            })
+          ? replaceDayStatements(
+              d1,
+              project,
+              day,
+              { list: goals.list, funnels: goals.funnels, dayPaths: await goals.dayPaths(day) },
+              buckets,
+            )
           : [];
       // The day's hourly rows, if it was rolled hour by hour while open: its daily rows replace them.
       const forget = deleteDayHoursStatements(d1, project.id, label);

@@ -1,3 +1,4 @@
+import type { StoreFaultCode } from '@tally/sdk/protocol';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 
 /** Machine-readable error codes; a client can switch on them. */
@@ -17,6 +18,7 @@ export type ErrorCode =
   | 'too_expensive'
   | 'upgrade_required'
   | 'unavailable'
+  | StoreFaultCode
   | 'internal';
 
 /**

@@ -83,16 +83,8 @@ export function segmentSql(
   FROM (SELECT day_events.*, g.value AS grouping FROM day_events CROSS JOIN json_each(?) AS g)
   GROUP BY grouping, value, session_id
 )`;
-  // A visit grouping's row is the visit; an event grouping's is its events of one visit.
-  const inner =
-    kind === 'visit'
-      ? `SELECT v.phase * 2 - 1 AS sign, v.grouping, v.value, ${rollupMetricsSql('v', 'v')}
-  FROM grouped AS v GROUP BY v.phase, v.grouping, v.value`
-      : `SELECT v.phase * 2 - 1 AS sign, p.grouping, p.value, ${rollupMetricsSql('v', 'p')}
-  FROM grouped AS p JOIN visits AS v ON v.session_id = p.session_id
-  GROUP BY v.phase, p.grouping, p.value`;
   return {
-    sql: `${head},\n${grouped}\n${wrap.sql(signedSums(segment.day, inner))}`,
+    sql: `${head},\n${grouped}\n${wrap.sql(signedSums(segment.day, phasedSums(kind)))}`,
     params: [...headParams(project), JSON.stringify(groupings), ...wrap.params],
   };
 }
@@ -132,6 +124,19 @@ visits AS MATERIALIZED (
     FROM day_events GROUP BY session_id
   ) AS s JOIN entries USING (session_id) JOIN exits USING (session_id)
 )`;
+}
+
+/**
+ * Per phase, grouping and value of the CTE `grouped`, a rollup row's numbers with their `sign`: a
+ * visit grouping's row is the (phased) visit; an event grouping's, its events of one visit.
+ */
+export function phasedSums(kind: 'visit' | 'event'): string {
+  return kind === 'visit'
+    ? `SELECT v.phase * 2 - 1 AS sign, v.grouping, v.value, ${rollupMetricsSql('v', 'v')}
+  FROM grouped AS v GROUP BY v.phase, v.grouping, v.value`
+    : `SELECT v.phase * 2 - 1 AS sign, p.grouping, p.value, ${rollupMetricsSql('v', 'p')}
+  FROM grouped AS p JOIN visits AS v ON v.session_id = p.session_id
+  GROUP BY v.phase, p.grouping, p.value`;
 }
 
 /** The parameters of {@link segmentHead}, in order. */

@@ -151,6 +151,11 @@ export function markedDays(
   return days;
 }
 
+/** The days of `stale` (day → catalog version it was rolled with) rolled before `version`. */
+export function staleBefore(stale: ReadonlyMap<string, number>, version: number): Map<string, number> {
+  return new Map([...stale].filter(([, rolled]) => rolled < version));
+}
+
 /** Whether a local day still has all its raw events: it starts at or after `rawFrom`. */
 export function isComplete(day: string, timeZone: string, rawFrom: number | null): boolean {
   return rawFrom === null || firstInstantAt(parseDate(day) as LocalDate, timeZone) >= rawFrom;

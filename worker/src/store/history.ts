@@ -30,6 +30,34 @@ export function purgeCutoffStatement(
 }
 
 /**
+ * The statement that moves `raw_from` past a day the archive let go of (`archive-commit.ts`): to
+ * `dayEnd`, the first instant after it, if the day's `archived_days` row holds `checksum` (the
+ * record was written, in the same batch) — or, with `checksum` null, if the day is recorded in
+ * `archive_skipped`. Like the purge's, it only moves forward; it bumps the version only when it
+ * moves (a merge that rewrote an object changes no answer by itself).
+ */
+export function archiveCutoffStatement(
+  d1: D1Database,
+  projectId: string,
+  day: string,
+  dayEnd: number,
+  now: number,
+  checksum: string | null,
+): D1PreparedStatement {
+  return d1
+    .prepare(
+      `INSERT INTO rollup_state (project_id, version, updated_at, raw_from)
+       SELECT ?1, 1, ?2, ?3 WHERE CASE WHEN ?5 IS NULL
+         THEN EXISTS (SELECT 1 FROM archive_skipped WHERE project_id = ?1 AND day = ?4)
+         ELSE EXISTS (SELECT 1 FROM archived_days WHERE project_id = ?1 AND day = ?4 AND checksum = ?5) END
+       ON CONFLICT (project_id) DO UPDATE SET version = version + 1, updated_at = excluded.updated_at,
+         raw_from = excluded.raw_from
+       WHERE COALESCE(rollup_state.raw_from, 0) < excluded.raw_from`,
+    )
+    .bind(projectId, now, dayEnd, day, checksum);
+}
+
+/**
  * Mark for rolling up again the days rolled up with an older catalog (a dimension was added since)
  * whose raw events are all still there: at most `limit` days a run. A day the retention purge cut
  * into stays as it is (its rollups are all there is; the stats API says the new dimension is not

@@ -132,7 +132,7 @@ async function continueMove(env: Env, first: MoveRow, options: MoveOptions): Pro
     // Before anything is copied (and again on every call until the switch, in case a crash came
     // between recording the move and raising it): the source refuses the project's writes — the
     // consumer retries them, and the cron's rollups and purge cannot change what is being copied
-    // (migrations 0010, 0011) — and the target takes them (a fence left by an earlier move away).
+    // (migrations 0014, 0015) — and the target takes them (a fence left by an earlier move away).
     if (move && move.step !== 'clean') await setFences(env, move);
     let last = move ?? first;
     while (move && Date.now() < deadline) {

@@ -17,7 +17,7 @@ export const CONTROL_DATABASE = 'DB';
 const POOL_BINDING = /^DB(_\d+)?$/;
 
 /** A pool database by binding name, or an error naming the binding that is not bound. */
-export function poolDatabase(env: Env, name: string): D1Database {
+export function poolDatabase(env: Pick<Env, 'DB'>, name: string): D1Database {
   const binding = POOL_BINDING.test(name) ? (env as unknown as Record<string, unknown>)[name] : undefined;
   if (!binding) throw new Error(`D1 binding ${name} is not bound (wrangler.toml)`);
   return binding as D1Database;
@@ -54,7 +54,10 @@ export async function projectDb(env: Env, projectId: string): Promise<D1Database
 }
 
 /** Project id → its database's binding name, for the projects that exist among `projectIds`. */
-export async function projectDatabases(env: Env, projectIds: readonly string[]): Promise<Map<string, string>> {
+export async function projectDatabases(
+  env: Pick<Env, 'DB'>,
+  projectIds: readonly string[],
+): Promise<Map<string, string>> {
   if (!projectIds.length) return new Map();
   const { results } = await env.DB.prepare(
     'SELECT id, database FROM projects WHERE id IN (SELECT value FROM json_each(?))',

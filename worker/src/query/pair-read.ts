@@ -1,0 +1,88 @@
+/**
+ * Reading a filtered view from filtered rollups (`stats/pair-sql.ts`): a filter `is` of one value
+ * on a `filtered` dimension beside a breakdown by a panel's first tab (or the hour). Closed days
+ * come from `pair_rollups`, days with marked hours (the open day among them) raw with the same
+ * filter, summed per group as `rollup-read.ts` does for unfiltered views.
+ */
+import { DIMENSIONS, type Filter } from '@tally/sdk/catalog';
+import type { Span } from './budget.ts';
+import { addDays, dayBounds, daysBetween, formatDate, type LocalDate } from '../shared/calendar.ts';
+import type { Dimension } from './schema.ts';
+import { aggregateSql, type RawScope } from '../stats/sql.ts';
+import { PAIR_KEY_SQL, PAIRS_SINCE } from '../stats/pair-sql.ts';
+import { type AggregateRow, mergeRows, rawRuns, rollupDimensionSql, SUMMED, valueConditions } from './rollup-read.ts';
+
+/** A filtered view that filtered rollups hold (`pairFilter`). */
+export interface PairRead {
+  /** `[F, f, B]`: the rows' `dimension`, bound to {@link PAIR_KEY_SQL}. */
+  key: [string, string | null, string];
+  /** The `is` filter on F. */
+  filter: Filter;
+  /** Filters on B itself, tested on each row's value. */
+  keep: readonly Filter[];
+}
+
+/**
+ * Whether every day of the range rolled up before the pair existed can still be read raw: a day
+ * rolled with an older catalog is read raw while its raw events are all there (`markedDays`), but a
+ * purged one has no filtered rows to read, and the view must go raw (and say what it cannot know).
+ */
+export function pairsHeld(
+  key: PairRead['key'],
+  range: { from: LocalDate; to: LocalDate },
+  stale: ReadonlyMap<string, number>,
+  complete: (day: string) => boolean,
+): boolean {
+  const since = (name: string) => DIMENSIONS[name as keyof typeof DIMENSIONS]?.since ?? 1;
+  const needed = Math.max(PAIRS_SINCE, since(key[0]), since(key[2]));
+  const [first, last] = [formatDate(range.from), formatDate(range.to)];
+  return [...stale].every(([day, version]) => version >= needed || day < first || day > last || complete(day));
+}
+
+/**
+ * The statements of one filtered aggregation from filtered rollups plus raw runs (days with marked
+ * hours, the open day among them), and how to merge their answers; null when too many days are
+ * marked for that to pay off.
+ */
+export function planFromPairRollups(
+  d1: D1Database,
+  scope: Omit<RawScope, 'start' | 'end'>,
+  range: { from: LocalDate; to: LocalDate },
+  dimensions: readonly Dimension[],
+  pair: PairRead,
+  marked: Set<string>,
+): { statements: D1PreparedStatement[]; merge: (answers: AggregateRow[][]) => AggregateRow[]; spans: Span[] } | null {
+  const runs = rawRuns(range, marked);
+  if (!runs) return null;
+  const spans = runs.map(
+    ([first, last]): Span => [dayBounds(first, scope.timeZone).start, dayBounds(last, scope.timeZone).end],
+  );
+  const statements = spans.map(([start, end]) => {
+    const { sql, params } = aggregateSql({ ...scope, start, end }, dimensions, [pair.filter, ...pair.keep]);
+    return d1.prepare(sql).bind(...params);
+  });
+  const groups = [0, 1, 2]
+    .map((i) => {
+      const dimension = dimensions[i];
+      return dimension ? `${rollupDimensionSql(dimension)} AS g${i}` : `NULL AS g${i}`;
+    })
+    .join(', ');
+  const sums = SUMMED.map((column) => `SUM(${column}) AS ${column}`).join(', ');
+  const kept = valueConditions(pair.keep, 'r');
+  // One seek per day: the key leads with the day, so the days are listed rather than ranged.
+  const days: string[] = [];
+  for (let offset = 0; offset <= daysBetween(range.from, range.to); offset++) {
+    const day = formatDate(addDays(range.from, offset));
+    if (!marked.has(day)) days.push(day);
+  }
+  statements.push(
+    d1
+      .prepare(
+        `SELECT ${groups}, ${sums} FROM pair_rollups AS r
+         WHERE r.project_id = ? AND r.day IN (SELECT value FROM json_each(?)) AND r.dimension = ${PAIR_KEY_SQL} ${kept.sql}
+         GROUP BY g0, g1, g2`,
+      )
+      .bind(scope.projectId, JSON.stringify(days), ...pair.key, ...kept.params),
+  );
+  return { statements, merge: mergeRows, spans };
+}

@@ -1,0 +1,108 @@
+/**
+ * Filtered rollups: for a filter `is` of one value on a {@link PAIR_FILTERS} dimension F, the numbers
+ * of the events it keeps per value of a {@link PAIR_BREAKDOWNS} dimension B — what a raw query with
+ * that filter, broken down by B, gives (`stats/sql.ts`: a visit filter keeps whole visits, an event
+ * filter its events, and a kept visit's bounce and duration are the whole visit's). A row's
+ * `dimension` is the JSON array `[F, f, B]` (f the filter's value, null for none), so that reading
+ * one filter value is a seek; its `value` is B's value as JSON text, as in `rollups`.
+ *
+ * Like every other rollup row these are sums over visitors of what each visitor's events give, so a
+ * day's rows are the sums of its visitors' buckets' (a day too big for one statement is rolled in
+ * several). Only closed days have them: written hour by hour like `rollup_hours`, every hour's
+ * difference rows would cover every pair its visitors touch, and a late event rewrites every later
+ * hour (a 30k-event day wrote 594,917 rows that way, 20 an event); the open day is read raw.
+ */
+import { DIMENSIONS, type Dimension, type Filter, PAIR_BREAKDOWNS, PAIR_FILTERS } from '@tally/sdk/catalog';
+import { EVENT_METRICS } from './metric-sql.ts';
+import { phasedSums, type SegmentStatement, signedSums } from './segment-sql.ts';
+import { dimensionSql } from './sql.ts';
+
+const isVisit = (name: string) => name !== 'time:hour' && DIMENSIONS[name as keyof typeof DIMENSIONS]?.kind === 'visit';
+
+/** The catalog version that brought filtered rollups: days rolled before it have none. */
+export const PAIRS_SINCE = 4;
+
+/** Every (filter, breakdown) pair rolled up: F beside every breakdown but itself. */
+export const PAIRS: readonly (readonly [Dimension, Dimension])[] = PAIR_FILTERS.flatMap((filter) =>
+  PAIR_BREAKDOWNS.filter((breakdown) => breakdown !== filter).map((breakdown) => [filter, breakdown] as const),
+);
+
+/**
+ * The pairs by the rows they group: both visit dimensions group one row per visit; any pair with an
+ * event dimension (or the hour) groups events per (pair, visit) first.
+ */
+export const PAIR_KINDS = {
+  visit: PAIRS.filter(([filter, breakdown]) => isVisit(filter) && isVisit(breakdown)),
+  event: PAIRS.filter(([filter, breakdown]) => !(isVisit(filter) && isVisit(breakdown))),
+} as const;
+
+/** A dimension's value on a row, chosen by the row's `column` naming the dimension. */
+const caseSql = (column: string, names: readonly Dimension[]) =>
+  `CASE ${column} ${names.map((name) => `WHEN '${name}' THEN ${dimensionSql(name).sql}`).join(' ')} END`;
+
+/**
+ * One statement giving, for the pairs of one kind, the filtered rows of the visitors `head` reads
+ * (rows shaped like a rollup row: `day`, `dimension` — the `[F, f, B]` key — `value`, the numbers),
+ * wrapped by `wrap` as `segmentSql` does. `head` is a day's (`rollup/rollups.ts` `dayHead`: every
+ * row `phase` 1) or a segment's (`segmentHead`: the difference), binding `headParams`.
+ */
+export function pairRowsSql(
+  head: { sql: string; params: unknown[]; day: string },
+  kind: keyof typeof PAIR_KINDS,
+  pairs: readonly (readonly [Dimension, Dimension])[],
+  wrap: { sql: (select: string) => string; params: unknown[] },
+): SegmentStatement {
+  const filters = [...new Set(pairs.map(([filter]) => filter))];
+  const breakdowns = [...new Set(pairs.map(([, breakdown]) => breakdown))];
+  const key = `json_array(g.value ->> '$[0]', ${caseSql(`g.value ->> '$[0]'`, filters)}, g.value ->> '$[1]')`;
+  const value = caseSql(`g.value ->> '$[1]'`, breakdowns);
+  // As `segmentSql`: a visit pair's row is the (phased) visit; an event pair's, its events of one
+  // visit that share the pair's values. The `v_…` columns are the visit's, `page`, `name`, `lt`… the event's.
+  const grouped =
+    kind === 'visit'
+      ? `grouped AS (
+  SELECT visits.*, ${key} AS grouping, ${value} AS value FROM visits CROSS JOIN json_each(?) AS g
+)`
+      : `grouped AS (
+  SELECT grouping, value, session_id, ${EVENT_METRICS}
+  FROM (
+    SELECT e.session_id, e.name, e.revenue, ${key} AS grouping, ${value} AS value
+    FROM day_events AS e JOIN visits AS vv ON vv.session_id = e.session_id CROSS JOIN json_each(?) AS g
+  )
+  GROUP BY grouping, value, session_id
+)`;
+  return {
+    sql: `${head.sql},\n${grouped}\n${wrap.sql(signedSums(head.day, phasedSums(kind)))}`,
+    params: [...head.params, JSON.stringify(pairs), ...wrap.params],
+  };
+}
+
+/** The pair statements' kinds, each with its pairs, for a whole day or segment. */
+export const PAIR_STATEMENTS = (['visit', 'event'] as const).map((kind) => ({ kind, pairs: PAIR_KINDS[kind] }));
+
+/** The `dimension` of a filter value's rows beside `breakdown`, as SQL binding three parameters (SQLite's JSON, as written). */
+export const PAIR_KEY_SQL = 'json_array(?, ?, ?)';
+
+/**
+ * A query's filters as one `is` filter of one value on a {@link PAIR_FILTERS} dimension, beside a
+ * breakdown by `grouping` (a {@link PAIR_BREAKDOWNS} dimension) and filters on that breakdown
+ * itself (which keep or drop its groups, as `groupFilters` says); with the key's parameters. Null
+ * otherwise.
+ */
+export function pairFilter(
+  filters: readonly Filter[],
+  grouping: string | null,
+): { key: [string, string | null, string]; filter: Filter; keep: Filter[] } | null {
+  if (grouping === null || grouping === '' || !(PAIR_BREAKDOWNS as readonly string[]).includes(grouping)) return null;
+  // A goal filter is a condition on events, not a dimension value: such views read raw.
+  if (filters.some(([, dimension]) => dimension === 'event:goal')) return null;
+  const others = filters.filter(([, dimension]) => dimension !== grouping);
+  const [only] = others;
+  if (others.length !== 1 || !only) return null;
+  const [operator, dimension, values] = only;
+  if (operator !== 'is' || values.length !== 1 || !(PAIR_FILTERS as readonly string[]).includes(dimension)) return null;
+  // A breakdown filter must be testable on the rollup row's value: not on the hour.
+  const keep = filters.filter(([, dimension]) => dimension === grouping);
+  if (keep.length && grouping === 'time:hour') return null;
+  return { key: [dimension, values[0] ?? null, grouping], filter: only, keep };
+}
