@@ -25,6 +25,8 @@ export default defineConfig(async () => {
             NEW_PROJECT_DATABASES: 'DB',
             API_KEY_PEPPER: 'test-pepper',
             AUTH_SECRET: 'test-auth-secret-0123456789abcdef',
+            // The operator's secret (`auth/operator.ts`): the move route answers to it alone.
+            OPERATOR_TOKEN: 'test-operator-token',
           },
         },
       }),

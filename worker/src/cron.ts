@@ -51,7 +51,7 @@ export async function runScheduled(env: Env, scheduledTime: number): Promise<voi
     // After the rollups: a day leaves D1 only once it is rolled up. Bounded by rows and wall time;
     // a backlog (the first run after enabling it) is worked off over several ticks.
     ['archive', () => archivePool(env, scheduledTime), false],
-    // A move the owner started carries on here between their calls (`store/move.ts`), bounded too.
+    // A move the operator started carries on here between their calls (`store/move.ts`), bounded too.
     ['project moves', () => continueMoves(env, MOVE_BUDGET_MS), true],
   ];
   const failed: string[] = [];

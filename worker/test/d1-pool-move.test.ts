@@ -3,13 +3,17 @@
  * the switch and the deletion; events sent meanwhile through the real consumer; crashes between
  * steps, each finished by calling again; and the requests a move refuses.
  */
+import { createExecutionContext, getQueueResult } from 'cloudflare:test';
 import { env } from 'cloudflare:workers';
 import { describe, expect, it } from 'vitest';
+import { app } from '../src/app.ts';
+import { consumeBatch, DEAD_LETTER_MAX_RETRIES, DEAD_LETTER_QUEUE, MAX_SEND_BACKS } from '../src/pipeline/consumer.ts';
+import { OPERATOR_HEADER } from '../src/auth/index.ts';
 import { rollUpAll } from '../src/rollup/index.ts';
 import { continueMoves, insertEventStatements, moveProject } from '../src/store/index.ts';
 import { MOVED_TABLES } from '../src/store/move-rows.ts';
-import { addMember, api, createProjectAs, expectJson, signUp } from './accounts.ts';
-import { eventsBody } from './fixtures.ts';
+import { api, createProjectAs, expectJson, signUp } from './accounts.ts';
+import { eventsBody, messageBatch } from './fixtures.ts';
 import { expectError } from './helpers.ts';
 import { count, deliver, insertProject, visit } from './pool-helpers.ts';
 
@@ -121,6 +125,50 @@ describe('a move', () => {
     expect(await fenced(env.DB_1, 'move-whole')).toBe(true);
   });
 
+  it('loses nothing of a move that lasts longer than every queue retry and send-back trip', async () => {
+    await seeded('move-long', 20);
+    // The move is under way: the source is fenced, and it will not switch for hours.
+    await env.DB.prepare(
+      `INSERT INTO project_moves (project_id, source, target, step, started_at, updated_at)
+       VALUES ('move-long', 'DB', 'DB_1', 'copy', 0, 0)`,
+    ).run();
+    await env.DB.prepare("INSERT INTO project_fences (project_id, since) VALUES ('move-long', 0)").run();
+    const events = visit('move-long', NOW - HOUR, 3);
+    const sent: string[] = [];
+    const queue = { send: async (body: string) => void sent.push(body) } as unknown as Env['EVENTS'];
+    const consumer = { ...env, EVENTS: queue };
+    let body = eventsBody(events) as string;
+    // More trips than MAX_SEND_BACKS, each a message's whole life on both queues: retried on the
+    // main queue's 6 deliveries and the dead-letter queue's first 10, sent back on its last.
+    for (let trip = 0; trip < MAX_SEND_BACKS + 2; trip++) {
+      for (const [queueName, deliveries] of [
+        ['tally-events', 6],
+        [DEAD_LETTER_QUEUE, DEAD_LETTER_MAX_RETRIES],
+      ] as const) {
+        for (let attempts = 1; attempts <= deliveries; attempts++) {
+          const batch = messageBatch(queueName, [body], { attempts });
+          await consumeBatch(batch, consumer);
+          const result = await getQueueResult(batch, createExecutionContext());
+          const last = queueName === DEAD_LETTER_QUEUE && attempts === DEAD_LETTER_MAX_RETRIES;
+          expect({ acked: result.explicitAcks.length, retried: result.retryMessages.length }).toEqual(
+            last ? { acked: 1, retried: 0 } : { acked: 0, retried: 1 },
+          );
+        }
+      }
+      expect(sent).toHaveLength(trip + 1);
+      body = sent[trip] as string;
+      // A fence's trip is not D1 refusing the message: not counted towards quarantine.
+      expect(JSON.parse(body).sentBack).toBeUndefined();
+    }
+    expect(await env.DB.prepare("SELECT COUNT(*) AS n FROM quarantine WHERE body LIKE '%move-long%'").first('n')).toBe(
+      0,
+    );
+    // The move ends; the message's next delivery lands in the target, every event of it.
+    expect((await continueMoves(env, 60_000, LATER)).map((move) => move.step)).toEqual(['done']);
+    expect(await deliver([body])).toEqual({ acked: 1, retried: 0 });
+    expect(await count(env.DB_1, 'events', 'move-long')).toBe(26);
+  });
+
   it('lands every event sent meanwhile in the target exactly once, through the consumer', async () => {
     await seeded('move-live', 300);
     const early = visit('move-live', NOW - 2 * HOUR, 3);
@@ -206,24 +254,51 @@ describe('a move', () => {
     await expect(moveProject(env, 'move-refused', 'DB')).rejects.toMatchObject({ status: 409 });
   });
 
-  it('is the owner’s route: 200 once moved, 4xx with the error shape otherwise', async () => {
-    const [owner, admin] = await Promise.all([signUp(), signUp()]);
+  it('is the operator’s route: refused to an owner without the token, 200 once moved with it', async () => {
+    const owner = await signUp();
     const project = await createProjectAs(owner.token);
-    await addMember(owner.token, project.id, admin.email, 'admin');
-    const move = (token: string, body: unknown) =>
-      api(`/api/projects/${project.id}/move`, { method: 'POST', token, body });
-    await expectError(await move(admin.token, { database: 'DB_1' }), 403, 'forbidden');
-    await expectError(await move(owner.token, { database: 'DB_9' }), 400, 'invalid_input');
-    await expectError(await move(owner.token, { database: 'DB' }), 409, 'conflict');
-    await expectError(await move(owner.token, {}), 400, 'invalid_input');
+    const path = `/api/projects/${project.id}/move`;
+    const move = (body: unknown, headers: Record<string, string> = {}) =>
+      api(path, { method: 'POST', token: owner.token, body, headers });
+    const asOperator = (body: unknown) => move(body, { [OPERATOR_HEADER]: 'test-operator-token' });
+    // The owner is not the operator: no token, or a wrong one, and nothing is read or started.
+    await expectError(await move({ database: 'DB_1' }), 403, 'forbidden');
+    await expectError(await move({ database: 'DB_1' }, { [OPERATOR_HEADER]: 'test-operator-tokeN' }), 403, 'forbidden');
+    await expectError(await move({ database: 'DB_9' }), 403, 'forbidden');
+    expect(
+      await env.DB.prepare('SELECT COUNT(*) AS n FROM project_moves WHERE project_id = ?').bind(project.id).first('n'),
+    ).toBe(0);
+    // Where no operator token is set, the route does not exist, token or not.
+    const unset = { ...env, OPERATOR_TOKEN: '' };
+    const request = (headers: Record<string, string>) =>
+      app.request(
+        path,
+        { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: '{"database":"DB_1"}' },
+        unset,
+        createExecutionContext(),
+      );
+    await expectError(await request({ [OPERATOR_HEADER]: '' }), 404, 'not_found');
+    await expectError(await request({ [OPERATOR_HEADER]: 'test-operator-token' }), 404, 'not_found');
+    // The operator's errors name neither what was sent nor the pool's bindings.
+    const unknown = await asOperator({ database: 'DB_9' });
+    expect(unknown.status).toBe(400);
+    const text = await unknown.text();
+    expect(text).not.toMatch(/DB_9|DB_1|"DB"/);
+    await expectError(await asOperator({ database: 'DB' }), 409, 'conflict');
+    await expectError(await asOperator({}), 400, 'invalid_input');
     const body = await expectJson<{ move: { step: string; target: string } }>(
-      await move(owner.token, { database: 'DB_1' }),
+      await asOperator({ database: 'DB_1' }),
       200,
     );
     expect(body.move).toMatchObject({ step: 'done', source: 'DB', target: 'DB_1', busy: false });
     expect(await database(project.id)).toBe('DB_1');
+    // The token alone is the authority: no user session needed.
     await expectError(
-      await api('/api/projects/nope/move', { method: 'POST', token: owner.token, body: { database: 'DB' } }),
+      await api('/api/projects/nope/move', {
+        method: 'POST',
+        body: { database: 'DB' },
+        headers: { [OPERATOR_HEADER]: 'test-operator-token' },
+      }),
       404,
       'not_found',
     );

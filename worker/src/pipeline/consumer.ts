@@ -205,7 +205,15 @@ export async function consumeBatch(batch: MessageBatch<QueueBody>, env: Consumer
   }
   const writable: Writable[] = [];
   for (const { message, parsed } of parsedMessages) {
-    const parts = statementsFor(env, map, parsed);
+    let parts: Map<string, D1PreparedStatement[]>;
+    try {
+      parts = statementsFor(env, map, parsed);
+    } catch (error) {
+      // The map names a database this Worker has no binding for (wrangler.toml lost one): that
+      // project's messages wait, the rest of the batch goes on.
+      await keepForLater(delivery, message, errorText(error));
+      continue;
+    }
     if (parts.size) writable.push({ message, parts });
     else message.ack();
   }
@@ -305,6 +313,13 @@ async function refused(delivery: Delivery, message: Message<QueueBody>, error: u
  * a copy that also survives costs nothing); after `MAX_SEND_BACKS` trips it is quarantined instead,
  * unless D1 refuses that too. Only if the queue refuses as well is it retried once more, with the
  * loss logged.
+ *
+ * A move's fence is not D1 refusing the message: it is a project waiting for its switch, however
+ * long the copy takes (a big project's, at the cron's 10 s a tick, can take hours). Such a message
+ * goes round again without its trip counted and is never quarantined; once the map has switched,
+ * its next delivery is written to the target. A fence that outlives its move (none should: the
+ * switch or a call-off ends it) would keep its messages going round, one trip per ~30 minutes each,
+ * logged on every trip, never lost.
  */
 async function keepForLater(delivery: Delivery, message: Message<QueueBody>, error: string): Promise<void> {
   if (!delivery.isDeadLetter || message.attempts < DEAD_LETTER_MAX_RETRIES) {
@@ -313,9 +328,11 @@ async function keepForLater(delivery: Delivery, message: Message<QueueBody>, err
   }
   const { env, queue } = delivery;
   const body = typeof message.body === 'string' ? message.body : JSON.stringify(message.body);
+  const moving = MOVING.test(error);
   const trips = sentBackCount(body);
   let left = body;
-  if (trips >= MAX_SEND_BACKS) {
+  if (moving) console.warn(`message ${message.id} waits for a move's switch: sent back to the queue`);
+  else if (trips >= MAX_SEND_BACKS) {
     const salvage = await writeEventByEvent(env, body);
     if (salvage.left === null) {
       message.ack();
@@ -341,7 +358,7 @@ async function keepForLater(delivery: Delivery, message: Message<QueueBody>, err
     }
   }
   try {
-    await (env.EVENTS as Queue<QueueBody>).send(withSentBack(left, trips + 1), {
+    await (env.EVENTS as Queue<QueueBody>).send(moving ? left : withSentBack(left, trips + 1), {
       contentType: 'text',
       delaySeconds: BACKOFF_MAX_S,
     });
@@ -379,14 +396,15 @@ async function writeEventByEvent(env: ConsumerEnv, body: string): Promise<{ left
   for (const event of events) {
     const database = map.get(event.projectId);
     if (!database) continue;
-    const d1 = poolDatabase(env, database);
+    let d1: D1Database | null = null;
     try {
+      d1 = poolDatabase(env, database);
       await d1.batch(insertEventStatements(d1, [event]));
       wrote = true;
     } catch (error) {
       refused.push(event);
       const fault = d1CallFault(error);
-      const d1Down = !wrote && fault && (fault === 'store_full' || !(await answers(d1)));
+      const d1Down = d1 && !wrote && fault && (fault === 'store_full' || !(await answers(d1)));
       if (d1Down) return { left: body, wrote: false };
     }
   }

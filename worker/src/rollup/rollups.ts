@@ -21,6 +21,7 @@ import {
   poolNames,
   type ProjectDatabases,
   projectSettings,
+  projectsMovingInto,
   recentlyMarkedProjectsStatement,
   settleMarksStatements,
   skippedDays,
@@ -209,9 +210,14 @@ async function rollUpDatabase(
   const settingsOf = (ids: string[]) => projectSettings(env, name, ids);
   const started = Date.now();
   const deadline = started + budget.ms;
+  // A project being copied here is left out of the bounded reads below: its copied rows would
+  // take the places of this database's own projects until the switch.
+  const movingIn = await projectsMovingInto(env, name);
   // Days rolled up before a dimension was added are marked again (a few a run) while complete.
-  await markStaleDays(d1, STALE_DAYS_PER_RUN, settingsOf);
-  const { results: stored } = await oldestMarksStatement(d1, MARKS_PER_RUN).all<Omit<Mark, 'timezone' | 'currency'>>();
+  await markStaleDays(d1, STALE_DAYS_PER_RUN, settingsOf, movingIn);
+  const { results: stored } = await oldestMarksStatement(d1, MARKS_PER_RUN, movingIn).all<
+    Omit<Mark, 'timezone' | 'currency'>
+  >();
   // Marks of a project this database does not hold (deleted, moved or moving) are not rolled up.
   const settings = await settingsOf(stored.map((mark) => mark.projectId));
   const marks = stored.flatMap((mark) => {

@@ -266,18 +266,20 @@ export interface HourMark {
 
 /**
  * The oldest `limit` marked hours in one pool database, of projects not fenced there (a move out of
- * it is under way: their rows must hold still), without their settings: those are in the control
- * database (`pool.ts`, `projectSettings`).
+ * it is under way: their rows must hold still) and not among `movingIn` (`pool.ts`,
+ * `projectsMovingInto`: a copy in progress, whose marks would take the places of the database's own
+ * projects), without their settings: those are in the control database (`pool.ts`, `projectSettings`).
  */
-export function oldestMarksStatement(d1: D1Database, limit: number): D1PreparedStatement {
+export function oldestMarksStatement(d1: D1Database, limit: number, movingIn: readonly string[]): D1PreparedStatement {
   return d1
     .prepare(
       `SELECT d.project_id AS projectId, d.hour, d.mark, d.rolled, s.raw_from AS rawFrom
        FROM rollup_dirty d LEFT JOIN rollup_state s ON s.project_id = d.project_id
        WHERE NOT EXISTS (SELECT 1 FROM project_fences f WHERE f.project_id = d.project_id)
-       ORDER BY d.hour LIMIT ?`,
+         AND d.project_id NOT IN (SELECT value FROM json_each(?2))
+       ORDER BY d.hour LIMIT ?1`,
     )
-    .bind(limit);
+    .bind(limit, JSON.stringify(movingIn));
 }
 
 /**

@@ -68,6 +68,8 @@ export async function markStaleDays(
   limit: number,
   /** The settings of the projects (among these) that this database holds for them (`pool.ts`). */
   settingsOf: (projectIds: string[]) => Promise<Map<string, ProjectSettings>>,
+  /** Projects being copied into this database (`pool.ts`, `projectsMovingInto`): not read. */
+  movingIn: readonly string[],
 ): Promise<number> {
   const { results: rows } = await d1
     .prepare(
@@ -75,9 +77,10 @@ export async function markStaleDays(
        FROM rolled_days r LEFT JOIN rollup_state s ON s.project_id = r.project_id
        WHERE r.version < ?1 AND (s.raw_from IS NULL OR r.day >= date(s.raw_from / 1000, 'unixepoch', '+2 days'))
          AND NOT EXISTS (SELECT 1 FROM project_fences f WHERE f.project_id = r.project_id)
+         AND r.project_id NOT IN (SELECT value FROM json_each(?3))
        ORDER BY r.day LIMIT ?2`,
     )
-    .bind(CATALOG_VERSION, limit)
+    .bind(CATALOG_VERSION, limit, JSON.stringify(movingIn))
     .all<{ projectId: string; day: string; rawFrom: number | null }>();
   const settings = await settingsOf(rows.map((row) => row.projectId));
   const results = rows.flatMap((row) => {

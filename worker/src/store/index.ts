@@ -65,6 +65,7 @@ export {
   projectDatabases,
   projectDb,
   projectSettings,
+  projectsMovingInto,
 } from './pool.ts';
 export {
   FAULT_FRESH_MS,

@@ -3,7 +3,7 @@
  * copy the data-plane tables in key order, verify them, switch the map, delete the source's rows.
  * Every step is recorded in `project_moves` (control database) before the next begins, and every
  * piece of work is one that can be done again, so a move cut short anywhere is finished by calling
- * again — from the owner's route or the cron, whichever comes first; a lease keeps it to one at a time.
+ * again — from the operator's route or the cron, whichever comes first; a lease keeps it to one at a time.
  */
 import { ApiError } from '../shared/errors.ts';
 import { copyChunk, type Cursor, deleteChunk, MOVED_TABLES, type TableCheck, verifyChunk } from './move-rows.ts';
@@ -72,10 +72,10 @@ export async function moveProject(
   target: string,
   options: MoveOptions = {},
 ): Promise<MoveProgress> {
-  const pool = poolNames(env);
-  if (!pool.includes(target))
-    throw new ApiError(400, 'invalid_input', `${target} is not a database of the pool`, [
-      { path: ['database'], message: `One of ${pool.join(', ')}` },
+  // The messages name neither the caller's input nor the pool's bindings.
+  if (!poolNames(env).includes(target))
+    throw new ApiError(400, 'invalid_input', 'Not a database of the pool', [
+      { path: ['database'], message: 'Not a database of the pool' },
     ]);
   const project = await env.DB.prepare('SELECT database FROM projects WHERE id = ?')
     .bind(projectId)
@@ -83,7 +83,7 @@ export async function moveProject(
   if (!project) throw new ApiError(404, 'not_found', 'No such project');
   let move = await readMove(env, projectId);
   if (!move) {
-    if (project.database === target) throw new ApiError(409, 'conflict', `The project is already in ${target}`);
+    if (project.database === target) throw new ApiError(409, 'conflict', 'The project is already in that database');
     await env.DB.prepare(
       `INSERT INTO project_moves (project_id, source, target, step, started_at, updated_at)
        VALUES (?1, ?2, ?3, 'copy', ?4, ?4) ON CONFLICT DO NOTHING`,
@@ -94,11 +94,16 @@ export async function moveProject(
     if (!move) throw new ApiError(404, 'not_found', 'No such project');
   }
   if (move.target !== target)
-    throw new ApiError(409, 'conflict', `The project is moving to ${move.target}; call again with that database`);
+    throw new ApiError(409, 'conflict', 'The project is moving to another database; call again with that one');
   return continueMove(env, move, options);
 }
 
-/** Carry on with the moves in progress (the cron), within `budgetMs`. Returns the moves worked on. */
+/**
+ * Carry on with the moves in progress (the cron), within `budgetMs`. Returns the moves worked on.
+ * One move failing does not hold back the others: a move called off (its copy kept differing) is
+ * logged and is over; any other failure is thrown once every move has had its turn, so that the
+ * cron reports the step failed (and D1's fault, if it is one).
+ */
 export async function continueMoves(env: Env, budgetMs: number, now = Date.now()): Promise<MoveProgress[]> {
   const deadline = Date.now() + budgetMs;
   const { results } = await env.DB.prepare(
@@ -108,13 +113,30 @@ export async function continueMoves(env: Env, budgetMs: number, now = Date.now()
     .bind(now)
     .all<{ projectId: string }>();
   const progress: MoveProgress[] = [];
+  let failure: unknown = null;
   for (const { projectId } of results) {
     const left = deadline - Date.now();
-    const move = await readMove(env, projectId);
     if (left <= 0) break;
-    if (move) progress.push(await continueMove(env, move, { budgetMs: left, now }));
+    try {
+      const move = await readMove(env, projectId);
+      if (move) progress.push(await continueMove(env, move, { budgetMs: left, now }));
+    } catch (error) {
+      if (error instanceof MoveCalledOff) console.warn(`move of ${projectId}: ${error.message}`);
+      else {
+        console.error(`move of ${projectId} failed:`, error instanceof Error ? error.message : String(error));
+        failure ??= error;
+      }
+    }
   }
+  if (failure) throw failure;
   return progress;
+}
+
+/** A move given up (`callOff`): to the caller of the route a 409, to the cron a line in the log. */
+class MoveCalledOff extends ApiError {
+  constructor() {
+    super(409, 'conflict', 'The copy kept differing from the source; the move was called off');
+  }
 }
 
 async function continueMove(env: Env, first: MoveRow, options: MoveOptions): Promise<MoveProgress> {
@@ -261,11 +283,7 @@ async function callOff(env: Env, move: MoveRow, lease: number): Promise<never> {
   await env.DB.prepare('DELETE FROM project_moves WHERE project_id = ? AND lease_until = ?')
     .bind(move.projectId, lease)
     .run();
-  throw new ApiError(
-    409,
-    'conflict',
-    `The copy to ${move.target} kept differing from the source; the move was called off`,
-  );
+  throw new MoveCalledOff();
 }
 
 async function readMove(env: Env, projectId: string): Promise<MoveRow | null> {

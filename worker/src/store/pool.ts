@@ -126,6 +126,23 @@ export async function projectSettings(
   return new Map(results.map((row) => [row.id, row]));
 }
 
+/**
+ * The projects being moved into pool database `database` and not yet switched: their rows there
+ * are a copy in progress, neither fenced (the target takes their writes from the switch on) nor its
+ * own yet. The rollup job leaves them out of its bounded reads (`oldestMarksStatement`,
+ * `markStaleDays`): a big project's copied marks would otherwise take every place in them and,
+ * dropped by {@link projectSettings}, keep the database's other projects from being rolled up
+ * until the switch. A handful of rows: moves are started one project at a time by the operator.
+ */
+export async function projectsMovingInto(env: Pick<Env, 'DB'>, database: string): Promise<string[]> {
+  const { results } = await env.DB.prepare(
+    "SELECT project_id AS projectId FROM project_moves WHERE target = ? AND step <> 'clean'",
+  )
+    .bind(database)
+    .all<{ projectId: string }>();
+  return results.map((row) => row.projectId);
+}
+
 /** A project's settings as rollups and the retention purge use them. */
 export interface ProjectSettings {
   id: string;
