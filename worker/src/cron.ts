@@ -25,6 +25,8 @@ const ROTATIONS_PER_TICK = 40;
 const ROTATION_TICKS = 12;
 /** Wall time (ms) per tick for moves between pool databases, after the rollups' 20 s. */
 const MOVE_BUDGET_MS = 10_000;
+/** NOTE: the tick's D1 calls are 1,000 at most (Workers Paid), the rollups and archive's included. */
+const MOVE_CALLS = 200;
 
 /**
  * Run the scheduled work for the cron tick at `scheduledTime`. Each step runs even when another
@@ -52,7 +54,7 @@ export async function runScheduled(env: Env, scheduledTime: number): Promise<voi
     // a backlog (the first run after enabling it) is worked off over several ticks.
     ['archive', () => archivePool(env, scheduledTime), false],
     // A move the operator started carries on here between their calls (`store/move.ts`), bounded too.
-    ['project moves', () => continueMoves(env, MOVE_BUDGET_MS), true],
+    ['project moves', () => continueMoves(env, MOVE_BUDGET_MS, Date.now(), MOVE_CALLS), true],
   ];
   const failed: string[] = [];
   let d1Failed = false;

@@ -87,6 +87,41 @@ function failing(d1: D1Database, method: 'batch' | 'prepare', when: (sql: string
   });
 }
 
+/** `d1` counting its calls into `tally`: each statement run alone, and each batch, is one. */
+function counted(d1: D1Database, tally: { calls: number }): D1Database {
+  const originals = new WeakMap<object, D1PreparedStatement>();
+  const wrap = (statement: D1PreparedStatement): D1PreparedStatement => {
+    const proxy = new Proxy(statement, {
+      get(target, property) {
+        const value = Reflect.get(target, property) as unknown;
+        if (typeof value !== 'function') return value;
+        if (property === 'bind') return (...args: unknown[]) => wrap(value.apply(target, args) as D1PreparedStatement);
+        if (['run', 'all', 'first', 'raw'].includes(String(property)))
+          return (...args: unknown[]) => {
+            tally.calls += 1;
+            return value.apply(target, args);
+          };
+        return value.bind(target);
+      },
+    });
+    originals.set(proxy, statement);
+    return proxy;
+  };
+  return new Proxy(d1, {
+    get(target, property) {
+      const value = Reflect.get(target, property) as unknown;
+      if (typeof value !== 'function') return value;
+      if (property === 'prepare') return (sql: string) => wrap(target.prepare(sql));
+      if (property === 'batch')
+        return (statements: D1PreparedStatement[]) => {
+          tally.calls += 1;
+          return target.batch(statements.map((statement) => originals.get(statement) ?? statement));
+        };
+      return value.bind(target);
+    },
+  });
+}
+
 describe('a move', () => {
   it('copies every table, verifies it, switches the map and deletes the source', async () => {
     await seeded('move-whole', 2_600);
@@ -123,6 +158,27 @@ describe('a move', () => {
     expect(await count(env.DB, 'events', 'move-whole')).toBe(2_605);
     expect(await fenced(env.DB, 'move-whole')).toBe(false);
     expect(await fenced(env.DB_1, 'move-whole')).toBe(true);
+  });
+
+  it('stops at its budget of D1 calls as at its time budget, and the next call carries on', async () => {
+    await seeded('move-calls', 2_600);
+    const tally = { calls: 0 };
+    const pool = { ...env, DB: counted(env.DB, tally), DB_1: counted(env.DB_1, tally) };
+    const calls = 40;
+    const first = await moveProject(pool, 'move-calls', 'DB_1', { budgetMs: 600_000, calls });
+    expect(first.step).not.toBe('done');
+    expect(tally.calls).toBeGreaterThan(calls / 2);
+    expect(tally.calls).toBeLessThanOrEqual(calls);
+    // The cron's moves share one count.
+    tally.calls = 0;
+    await continueMoves(pool, 600_000, LATER, calls);
+    expect(tally.calls).toBeLessThanOrEqual(calls);
+    let progress = first;
+    for (let call = 0; call < 100 && progress.step !== 'done'; call++)
+      progress = await moveProject(env, 'move-calls', 'DB_1', { budgetMs: 600_000, calls, now: LATER });
+    expect(progress.step).toBe('done');
+    expect(await count(env.DB_1, 'events', 'move-calls')).toBe(2_603);
+    expect(await count(env.DB, 'events', 'move-calls')).toBe(0);
   });
 
   it('loses nothing of a move that lasts longer than every queue retry and send-back trip', async () => {

@@ -119,6 +119,15 @@ describe('a project in DB_1', () => {
     expect(await projectDb(env, 'pool-delete')).toBeNull();
   });
 
+  it('keeps for later only the messages of a project mapped to a binding this Worker lacks', async () => {
+    await insertProject('pool-unbound', 'DB_7');
+    await insertProject('pool-bound', 'DB_1');
+    expect(await deliver([eventsBody(visit('pool-unbound', NOW, 2)), eventsBody(visit('pool-bound', NOW, 3))])).toEqual(
+      { acked: 1, retried: 1 },
+    );
+    expect(await count(env.DB_1, 'events', 'pool-bound')).toBe(3);
+  });
+
   it('refuses writes once fenced (a move left the database): the consumer retries, nothing is written', async () => {
     await insertProject('pool-fenced', 'DB_1');
     await env.DB_1.prepare('INSERT INTO project_fences (project_id, since) VALUES (?, ?)')

@@ -27,9 +27,14 @@ export interface MoveProgress {
   busy: boolean;
 }
 
-/** How long (ms) to work per call, and the clock the lease is read by (tests pass a later one). */
+/**
+ * How long (ms) to work per call, how many D1 calls it may make, and the clock the lease is read by
+ * (tests pass a later one).
+ */
 export interface MoveOptions {
   budgetMs?: number;
+  /** D1 calls (each a statement or a batch) this call may make; see {@link DEFAULT_CALLS}. */
+  calls?: number;
   now?: number;
 }
 
@@ -54,6 +59,16 @@ const STATEMENT_MS = 30_000;
 const DEFAULT_BUDGET_MS = 20_000;
 /** Verify passes that may differ before the move is called off (the source is fenced: none should). */
 const MAX_ATTEMPTS = 3;
+/**
+ * NOTE: a Worker invocation may make at most 1,000 D1 calls (Workers Paid; 50 on Free). A move
+ * stops at this many, as it stops at its time budget, and the next call carries on; the route's
+ * invocation does little else. The cron's does (rollups, the archive): it passes a smaller share.
+ */
+export const DEFAULT_CALLS = 800;
+/** The most D1 calls one {@link advance} makes: a delete, a read, a write and the record. */
+const CALLS_PER_ADVANCE = 4;
+/** The D1 calls of a call around its advances: the claim, two reads, the fences, the release. */
+const CALLS_PER_CONTINUE = 6;
 
 /**
  * Move a project's data to pool database `target`, or carry on with its move there: as far as
@@ -95,7 +110,7 @@ export async function moveProject(
   }
   if (move.target !== target)
     throw new ApiError(409, 'conflict', 'The project is moving to another database; call again with that one');
-  return continueMove(env, move, options);
+  return continueMove(env, move, options, { calls: options.calls ?? DEFAULT_CALLS });
 }
 
 /**
@@ -104,8 +119,15 @@ export async function moveProject(
  * logged and is over; any other failure is thrown once every move has had its turn, so that the
  * cron reports the step failed (and D1's fault, if it is one).
  */
-export async function continueMoves(env: Env, budgetMs: number, now = Date.now()): Promise<MoveProgress[]> {
+export async function continueMoves(
+  env: Env,
+  budgetMs: number,
+  now = Date.now(),
+  calls = DEFAULT_CALLS,
+): Promise<MoveProgress[]> {
   const deadline = Date.now() + budgetMs;
+  // Shared by the moves of this run: each gets what the ones before it left.
+  const budget = { calls: calls - 1 };
   const { results } = await env.DB.prepare(
     `SELECT project_id AS projectId FROM project_moves WHERE lease_until IS NULL OR lease_until <= ?
      ORDER BY updated_at LIMIT 10`,
@@ -116,10 +138,11 @@ export async function continueMoves(env: Env, budgetMs: number, now = Date.now()
   let failure: unknown = null;
   for (const { projectId } of results) {
     const left = deadline - Date.now();
-    if (left <= 0) break;
+    if (left <= 0 || budget.calls < 1 + CALLS_PER_CONTINUE + CALLS_PER_ADVANCE) break;
     try {
+      budget.calls -= 1;
       const move = await readMove(env, projectId);
-      if (move) progress.push(await continueMove(env, move, { budgetMs: left, now }));
+      if (move) progress.push(await continueMove(env, move, { budgetMs: left, now }, budget));
     } catch (error) {
       if (error instanceof MoveCalledOff) console.warn(`move of ${projectId}: ${error.message}`);
       else {
@@ -139,7 +162,18 @@ class MoveCalledOff extends ApiError {
   }
 }
 
-async function continueMove(env: Env, first: MoveRow, options: MoveOptions): Promise<MoveProgress> {
+/**
+ * Work on one move under a lease until its time or `budget.calls` (D1 calls, counted down as they
+ * are spent: the cron's moves share one count) runs out.
+ */
+async function continueMove(
+  env: Env,
+  first: MoveRow,
+  options: MoveOptions,
+  budget: { calls: number },
+): Promise<MoveProgress> {
+  // Counted up front, the worst case: a call cut short by an error has spent no more.
+  budget.calls -= CALLS_PER_CONTINUE;
   const now = options.now ?? Date.now();
   const lease = now + LEASE_MS;
   const deadline = Date.now() + Math.min(options.budgetMs ?? DEFAULT_BUDGET_MS, LEASE_MS - STATEMENT_MS);
@@ -157,8 +191,9 @@ async function continueMove(env: Env, first: MoveRow, options: MoveOptions): Pro
     // (migrations 0014, 0015) — and the target takes them (a fence left by an earlier move away).
     if (move && move.step !== 'clean') await setFences(env, move);
     let last = move ?? first;
-    while (move && Date.now() < deadline) {
-      const next = await advance(env, move, lease, deadline);
+    while (move && Date.now() < deadline && budget.calls >= CALLS_PER_ADVANCE) {
+      budget.calls -= CALLS_PER_ADVANCE;
+      const next = await advance(env, move, lease);
       if (next === 'lost') return progressOf((await readMove(env, move.projectId)) ?? move, true);
       last = move;
       move = next;
@@ -190,7 +225,7 @@ const NO_CHECK: TableCheck = { count: 0, sum: '' };
  * One bounded piece of the move's current step, then its state recorded (only while `lease` is
  * still this runner's). Returns the new state, null once the move is done, or `lost`.
  */
-async function advance(env: Env, move: MoveRow, lease: number, deadline: number): Promise<MoveRow | null | 'lost'> {
+async function advance(env: Env, move: MoveRow, lease: number): Promise<MoveRow | null | 'lost'> {
   const source = poolDatabase(env, move.source);
   const target = poolDatabase(env, move.target);
   const table = MOVED_TABLES[move.tableIndex];
@@ -199,8 +234,9 @@ async function advance(env: Env, move: MoveRow, lease: number, deadline: number)
   if (move.step === 'copy' && table) {
     // A table's copy starts on an empty target: rows left by a copy that verification rejected,
     // or by a stay there long ago, are not the source's.
-    if (move.cursor === null)
-      while (!(await deleteChunk(target, table, move.projectId))) if (Date.now() > deadline) return move;
+    // One chunk of them per advance (its D1 calls are bounded: CALLS_PER_ADVANCE); the next
+    // advance deletes again until none is left, then copies.
+    if (move.cursor === null && !(await deleteChunk(target, table, move.projectId))) return move;
     const cursor = await copyChunk(source, target, table, move.projectId, move.cursor);
     if (cursor !== null) return save(env, move, lease, { cursor });
     return save(env, move, lease, last ? { step: 'verify', tableIndex: 0, cursor: null, checks: null } : nextTable);
