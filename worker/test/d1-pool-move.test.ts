@@ -310,17 +310,27 @@ describe('a move', () => {
     await expect(moveProject(env, 'move-refused', 'DB')).rejects.toMatchObject({ status: 409 });
   });
 
-  it('is the operator’s route: refused to an owner without the token, 200 once moved with it', async () => {
+  it('is the operator’s route: 404 to an owner without the token, as for no route; 200 once moved with it', async () => {
     const owner = await signUp();
     const project = await createProjectAs(owner.token);
     const path = `/api/projects/${project.id}/move`;
     const move = (body: unknown, headers: Record<string, string> = {}) =>
       api(path, { method: 'POST', token: owner.token, body, headers });
     const asOperator = (body: unknown) => move(body, { [OPERATOR_HEADER]: 'test-operator-token' });
-    // The owner is not the operator: no token, or a wrong one, and nothing is read or started.
-    await expectError(await move({ database: 'DB_1' }), 403, 'forbidden');
-    await expectError(await move({ database: 'DB_1' }, { [OPERATOR_HEADER]: 'test-operator-tokeN' }), 403, 'forbidden');
-    await expectError(await move({ database: 'DB_9' }), 403, 'forbidden');
+    // The owner is not the operator: no token, or a wrong one, and the route does not exist for
+    // them (the same answer as an unknown route); nothing is read or started.
+    const noRoute = await (await api('/api/no-such-route')).text();
+    const refused: Record<string, string>[] = [
+      {},
+      { [OPERATOR_HEADER]: 'test-operator-tokeN' },
+      { [OPERATOR_HEADER]: '' },
+    ];
+    for (const headers of refused) {
+      const res = await move({ database: 'DB_1' }, headers);
+      expect(res.status).toBe(404);
+      expect(await res.text()).toBe(noRoute);
+    }
+    await expectError(await move({ database: 'DB_9' }), 404, 'not_found');
     expect(
       await env.DB.prepare('SELECT COUNT(*) AS n FROM project_moves WHERE project_id = ?').bind(project.id).first('n'),
     ).toBe(0);

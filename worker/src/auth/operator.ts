@@ -30,9 +30,10 @@ async function isOperatorToken(env: OperatorEnv, token: string | undefined): Pro
 }
 
 /**
- * Middleware for operator routes: 404 (as for any unknown route) where no `OPERATOR_TOKEN` is set,
- * 403 without the right token in {@link OPERATOR_HEADER}. It runs before the route reads its input,
- * so a refused caller learns nothing about the project or the pool.
+ * Middleware for operator routes: without the right token in {@link OPERATOR_HEADER} — or where no
+ * `OPERATOR_TOKEN` is set — 404, exactly as for a route that does not exist. It runs before the route
+ * reads its input, so a refused caller learns nothing about the project or the pool (not even that
+ * an operator token is set), and a project's id reads there as everywhere else (404 unless yours).
  *
  * @example
  * ```ts
@@ -40,10 +41,8 @@ async function isOperatorToken(env: OperatorEnv, token: string | undefined): Pro
  * ```
  */
 export const operatorOnly = createMiddleware<AppEnv>(async (c, next) => {
-  const env = c.env as OperatorEnv;
-  if (!env.OPERATOR_TOKEN) throw new ApiError(404, 'not_found', 'No such route');
-  if (!(await isOperatorToken(env, c.req.header(OPERATOR_HEADER))))
-    throw new ApiError(403, 'forbidden', 'This route is for the operator of the deployment');
+  if (!(await isOperatorToken(c.env as OperatorEnv, c.req.header(OPERATOR_HEADER))))
+    throw new ApiError(404, 'not_found', 'No such route');
   await next();
 });
 

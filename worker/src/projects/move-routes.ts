@@ -35,8 +35,8 @@ export const moveRoutes = createRouter().openapi(
     tags: ['Projects'],
     summary: "Move a project's data to another database of the pool (the operator)",
     description:
-      `For the operator of the deployment alone: \`${OPERATOR_HEADER}: <OPERATOR_TOKEN>\` (a secret; where it ` +
-      'is not set, the route does not exist: 404). Starts the move, or carries on with it, for up to about ' +
+      `For the operator of the deployment alone: \`${OPERATOR_HEADER}: <OPERATOR_TOKEN>\` (a secret); without it, ` +
+      'or where it is not set, the route does not exist: 404. Starts the move, or carries on with it, for up to about ' +
       '20 seconds: the source is fenced (events wait on the queue), every table is copied and verified, the ' +
       "project switches to the target, and the source's rows are deleted. 200 once done; 202 while under " +
       'way — the cron carries on every tick, and calling again carries on at once.',
@@ -45,7 +45,7 @@ export const moveRoutes = createRouter().openapi(
     responses: {
       200: jsonResponse(MoveProgressSchema, 'Moved'),
       202: jsonResponse(MoveProgressSchema, 'Under way'),
-      ...errorResponses(400, 403, 404, 409),
+      ...errorResponses(400, 401, 403, 404, 409),
     },
   }),
   async (c) => {
