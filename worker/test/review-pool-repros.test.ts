@@ -4,6 +4,7 @@
  */
 import { createExecutionContext, getQueueResult } from 'cloudflare:test';
 import { env } from 'cloudflare:workers';
+import { CATALOG_VERSION } from '@tally/sdk/catalog';
 import { describe, expect, it } from 'vitest';
 import { consumeBatch, DEAD_LETTER_QUEUE } from '../src/pipeline/index.ts';
 import { rollUpAll } from '../src/rollup/index.ts';
@@ -49,6 +50,33 @@ describe('review repros', () => {
     // BUG: oldestMarksStatement reads DB_1's 2,000 oldest marks, all the mover's; projectSettings
     // drops them (moving), and nothing else is rolled up in DB_1 until the switch.
     expect(await count(env.DB_1, 'rollups', 'starve-other')).toBeGreaterThan(0);
+  });
+
+  it("a moving project's copied stale days do not stop the target's own from being rolled up again", async () => {
+    // Added with the fix (the finding's second half: markStaleDays reads 20 days a run).
+    await insertProject('stale-other', 'DB_1');
+    await env.DB_1.batch(insertEventStatements(env.DB_1, visit('stale-other', NOW - 3 * DAY, 2)));
+    await rollUpAll(env, NOW);
+    const day = new Date(NOW - 3 * DAY).toISOString().slice(0, 10);
+    await env.DB_1.prepare('UPDATE rolled_days SET version = 0 WHERE project_id = ? AND day = ?')
+      .bind('stale-other', day)
+      .run();
+    // A project being copied into DB_1 with 40 days rolled up by an older catalog, all older.
+    await insertProject('stale-mover', 'DB');
+    await startMove('stale-mover', 'verify');
+    await env.DB.prepare('UPDATE project_moves SET lease_until = ? WHERE project_id = ?')
+      .bind(Date.now() + 3_600_000, 'stale-mover')
+      .run();
+    await env.DB_1.prepare(
+      `WITH RECURSIVE d(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM d WHERE n < 40)
+       INSERT INTO rolled_days (project_id, day, version) SELECT 'stale-mover', date('2025-01-01', '+' || n || ' days'), 0 FROM d`,
+    ).run();
+    await rollUpAll(env, NOW);
+    expect(
+      await env.DB_1.prepare('SELECT version FROM rolled_days WHERE project_id = ? AND day = ?')
+        .bind('stale-other', day)
+        .first('version'),
+    ).toBe(CATALOG_VERSION);
   });
 
   it('a move the cron has to call off does not stop the other moves of the tick', async () => {
