@@ -3,11 +3,12 @@
  * step looks before it creates, and nothing that exists is replaced.
  *
  * 1. login check (`wrangler whoami`);
- * 2. the D1 database `tally`, created if missing; its id replaces the placeholder in wrangler.toml;
+ * 2. the D1 pool: `tally` (binding DB) and every other `[[d1_databases]]` block (`tally-1` as DB_1,
+ *    …), each created if missing, its id replacing its placeholder in wrangler.toml;
  * 3. the queues `tally-events` and `tally-events-dlq`, and the R2 bucket `tally-archive` (old raw
  *    days, `[[r2_buckets]]`), created if missing;
  * 4. the secrets API_KEY_PEPPER and AUTH_SECRET, generated if the Worker does not have them yet;
- * 5. remote D1 migrations;
+ * 5. remote D1 migrations, applied to every database of the pool;
  * 6. `wrangler deploy`;
  * 7. the dashboard: `vite build`, the Pages project `tally-dashboard` created if missing, then
  *    `wrangler pages deploy` (dashboard/wrangler.toml binds it to the Worker as `API`).
@@ -25,7 +26,6 @@ const DASHBOARD_DIR = path.join(ROOT, 'dashboard');
 /** The Pages project of the dashboard: `name` in dashboard/wrangler.toml. */
 const PAGES_PROJECT = 'tally-dashboard';
 const DATABASE_NAME = 'tally';
-const PLACEHOLDER_ID = '00000000-0000-0000-0000-000000000000';
 const QUEUES = ['tally-events', 'tally-events-dlq'] as const;
 /** The archive bucket: `bucket_name` of `[[r2_buckets]]` in wrangler.toml. */
 const ARCHIVE_BUCKET = 'tally-archive';
@@ -71,42 +71,72 @@ async function checkLogin(): Promise<void> {
   }
 }
 
-async function findDatabaseId(): Promise<string | undefined> {
-  const list = parseJsonOutput(await wrangler(['d1', 'list', '--json'])) as { name: string; uuid: string }[];
-  return list.find((db) => db.name === DATABASE_NAME)?.uuid;
+/** A database of the pool as wrangler.toml declares it (`[[d1_databases]]`: `DB`, `DB_1`, …). */
+interface PoolDatabase {
+  binding: string;
+  name: string;
+  id: string;
 }
 
-/** Replace the placeholder database_id in wrangler.toml with the real one; no other line changes. */
-function writeDatabaseId(id: string): void {
+/** The pool's databases, in the order wrangler.toml lists them. */
+function poolDatabases(): PoolDatabase[] {
   const config = readFileSync(CONFIG_FILE, 'utf8');
-  const line = /^(\s*database_id\s*=\s*)"([^"]*)"/m;
-  const current = config.match(line)?.[2];
-  if (current === id) {
-    console.log(`wrangler.toml already points at ${id}.`);
+  return config
+    .split(/^\[\[d1_databases\]\]\s*$/m)
+    .slice(1)
+    .map((block) => ({
+      binding: block.match(/^\s*binding\s*=\s*"([^"]*)"/m)?.[1] ?? '',
+      name: block.match(/^\s*database_name\s*=\s*"([^"]*)"/m)?.[1] ?? '',
+      id: block.match(/^\s*database_id\s*=\s*"([^"]*)"/m)?.[1] ?? '',
+    }));
+}
+
+/** Placeholder ids (`…000` for `DB`, `…001` for `DB_1`, …): no database behind them yet. */
+const isPlaceholder = (id: string) => /^0{8}-0{4}-0{4}-0{4}-\d{12}$/.test(id);
+
+async function findDatabaseId(name: string): Promise<string | undefined> {
+  const list = parseJsonOutput(await wrangler(['d1', 'list', '--json'])) as { name: string; uuid: string }[];
+  return list.find((db) => db.name === name)?.uuid;
+}
+
+/** Replace one database's placeholder id in wrangler.toml with the real one; no other line changes. */
+function writeDatabaseId(database: PoolDatabase, id: string): void {
+  if (database.id === id) {
+    console.log(`wrangler.toml already points ${database.binding} at ${id}.`);
     return;
   }
-  if (current !== PLACEHOLDER_ID) {
+  if (!isPlaceholder(database.id)) {
     fail(
-      `wrangler.toml has database_id "${current ?? '(none)'}", but the database "${DATABASE_NAME}" in this account is ${id}.\n` +
+      `wrangler.toml has database_id "${database.id}" for ${database.binding}, but the database "${database.name}" in this account is ${id}.\n` +
         '  Fix the id by hand (or restore the placeholder) and run npm run deploy again.',
     );
   }
-  writeFileSync(CONFIG_FILE, config.replace(line, `$1"${id}"`));
-  console.log(`Wrote database_id = "${id}" into wrangler.toml (commit this change).`);
+  const config = readFileSync(CONFIG_FILE, 'utf8');
+  const escaped = database.id.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  writeFileSync(CONFIG_FILE, config.replace(new RegExp(`^(\\s*database_id\\s*=\\s*)"${escaped}"`, 'm'), `$1"${id}"`));
+  console.log(`Wrote ${database.binding}'s database_id = "${id}" into wrangler.toml (commit this change).`);
 }
 
-async function ensureDatabase(): Promise<void> {
-  step(`D1 database "${DATABASE_NAME}"`);
-  let id = await findDatabaseId();
-  if (id) {
-    console.log(`Found ${DATABASE_NAME} (${id}).`);
-  } else {
-    console.log(`Not found; creating it.`);
-    await mustStream('wrangler', ['d1', 'create', DATABASE_NAME]);
-    id = await findDatabaseId();
-    if (!id) fail(`Created ${DATABASE_NAME}, but \`wrangler d1 list\` does not show it yet; run npm run deploy again.`);
+/** Every database of the pool (worker/src/store/pool.ts), created if missing, its id written in. */
+async function ensureDatabases(): Promise<PoolDatabase[]> {
+  const pool = poolDatabases();
+  if (!pool.some((database) => database.binding === 'DB' && database.name === DATABASE_NAME))
+    fail(`wrangler.toml must bind the database "${DATABASE_NAME}" as DB.`);
+  for (const database of pool) {
+    step(`D1 database "${database.name}" (${database.binding})`);
+    let id = await findDatabaseId(database.name);
+    if (id) {
+      console.log(`Found ${database.name} (${id}).`);
+    } else {
+      console.log('Not found; creating it.');
+      await mustStream('wrangler', ['d1', 'create', database.name]);
+      id = await findDatabaseId(database.name);
+      if (!id)
+        fail(`Created ${database.name}, but \`wrangler d1 list\` does not show it yet; run npm run deploy again.`);
+    }
+    writeDatabaseId(database, id);
   }
-  writeDatabaseId(id);
+  return pool;
 }
 
 /** True when a queue name appears as a whole cell of `wrangler queues list` (so `x` does not match `x-dlq`). */
@@ -165,13 +195,15 @@ async function missingSecrets(): Promise<string[]> {
 
 async function main(): Promise<void> {
   await checkLogin();
-  await ensureDatabase();
+  const pool = await ensureDatabases();
   await ensureQueues();
   await ensureArchiveBucket();
   const missing = await missingSecrets();
 
   step('Applying D1 migrations to the remote database');
-  await mustStream('wrangler', ['d1', 'migrations', 'apply', 'DB', '--remote'], { stdin: 'inherit' });
+  // The same migrations in every database of the pool: any of them can take any project.
+  for (const { binding } of pool)
+    await mustStream('wrangler', ['d1', 'migrations', 'apply', binding, '--remote'], { stdin: 'inherit' });
 
   step('Deploying the Worker');
   // New secrets travel with the deploy (`--secrets-file`, additive: other secrets stay) instead of a

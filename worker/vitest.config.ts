@@ -20,8 +20,13 @@ export default defineConfig(async () => {
         miniflare: {
           bindings: {
             TEST_MIGRATIONS: migrations,
+            // Projects made by tests stay in `DB`, where most tests read their rows; the pool's
+            // own tests (d1-pool.test.ts) spread them over `DB` and `DB_1`.
+            NEW_PROJECT_DATABASES: 'DB',
             API_KEY_PEPPER: 'test-pepper',
             AUTH_SECRET: 'test-auth-secret-0123456789abcdef',
+            // The operator's secret (`auth/operator.ts`): the move route answers to it alone.
+            OPERATOR_TOKEN: 'test-operator-token',
           },
         },
       }),

@@ -3,13 +3,14 @@
  * salt-rotation backstop in the first hour of each UTC day (each ProjectDO rotates its own at
  * midnight), an hourly purge of expired sessions, refresh tokens and sign-in throttles, an hourly
  * retention purge of raw events and archive objects, rollups of the closed days that received events
- * on every tick, and then the move of days past each project's hot window to the R2 archive.
+ * on every tick, then the move of days past each project's hot window to the R2 archive, and a share
+ * of the moves between pool databases under way.
  */
 import { purgeExpiredAuth } from './auth/cleanup.ts';
 import type { ProjectDO } from './live/index.ts';
-import { archiveOldDays, purgeExpiredEvents, rollUp } from './rollup/index.ts';
+import { archivePool, purgeExpiredEvents, rollUp } from './rollup/index.ts';
 import { d1CallFault } from './shared/db-errors.ts';
-import { purgeExpiredArchives, reportD1Fault, reportD1Recovered } from './store/index.ts';
+import { continueMoves, purgePoolArchives, reportD1Fault, reportD1Recovered } from './store/index.ts';
 
 const DAY_MS = 86_400_000;
 const HOUR_MS = 3_600_000;
@@ -22,6 +23,10 @@ const TICK_MS = 5 * 60_000;
  */
 const ROTATIONS_PER_TICK = 40;
 const ROTATION_TICKS = 12;
+/** Wall time (ms) per tick for moves between pool databases, after the rollups' 20 s. */
+const MOVE_BUDGET_MS = 10_000;
+/** NOTE: the tick's D1 calls are 1,000 at most (Workers Paid), the rollups and archive's included. */
+const MOVE_CALLS = 200;
 
 /**
  * Run the scheduled work for the cron tick at `scheduledTime`. Each step runs even when another
@@ -37,17 +42,19 @@ export async function runScheduled(env: Env, scheduledTime: number): Promise<voi
     ['auth cleanup', async () => firstTickOfHour && purgeExpiredAuth(env.DB, scheduledTime), true],
     // Bounded by days and wall time; a backlog after an outage is worked off over several ticks,
     // and until then the stats API reads those days raw (exact, only slower).
-    ['rollups', () => rollUp(env.DB, scheduledTime), true],
+    ['rollups', () => rollUp(env, scheduledTime), true],
     // The retention purge probes every project, so it runs once an hour: retention is counted in
     // days, an hour late costs nothing. Each run deletes at most 50,000 rows (`exhausted` says more
     // remain) and the next carries on. NOTE: that caps the purge at 1.2M rows a day; a deployment
     // whose events expire faster needs a larger budget or, with a little state, extra runs.
-    ['retention purge', async () => firstTickOfHour && purgeExpiredEvents(env.DB, scheduledTime), true],
+    ['retention purge', async () => firstTickOfHour && purgeExpiredEvents(env, scheduledTime), true],
     // Archive objects past retention go with the raw events, hourly; at most 500 days a run.
-    ['archive purge', async () => firstTickOfHour && purgeExpiredArchives(env.DB, env.ARCHIVE, scheduledTime), false],
+    ['archive purge', async () => firstTickOfHour && purgePoolArchives(env, scheduledTime), false],
     // After the rollups: a day leaves D1 only once it is rolled up. Bounded by rows and wall time;
     // a backlog (the first run after enabling it) is worked off over several ticks.
-    ['archive', () => archiveOldDays(env.DB, env.ARCHIVE, scheduledTime), false],
+    ['archive', () => archivePool(env, scheduledTime), false],
+    // A move the operator started carries on here between their calls (`store/move.ts`), bounded too.
+    ['project moves', () => continueMoves(env, MOVE_BUDGET_MS, Date.now(), MOVE_CALLS), true],
   ];
   const failed: string[] = [];
   let d1Failed = false;

@@ -84,7 +84,7 @@ async function dayOf(n: number, size: number, owner: Owner) {
     }),
   );
   const projectId = await seed(TZ, events, [], owner);
-  await rollUpAll(env.DB, NOW);
+  await rollUpAll(env, NOW);
   await env.DB.prepare('UPDATE projects SET archive_hot_days = 62 WHERE id = ?').bind(projectId).run();
   return projectId;
 }

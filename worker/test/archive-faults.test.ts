@@ -244,7 +244,7 @@ describe('the R2 archive under faults', () => {
       // The run stopped after step 1 (its commit found a new mark) and gave its lease back.
       await releaseArchiveLease(env.DB, lease);
       await env.DB.prepare('UPDATE projects SET retention_days = 30 WHERE id = ?').bind(projectId).run();
-      await purgeExpiredEvents(env.DB, NOW);
+      await purgeExpiredEvents(env, NOW);
       await purgeExpiredArchives(env.DB, env.ARCHIVE, NOW);
       expect(await eventsLeft(projectId)).toEqual([]);
       expect(await keys(projectId)).toEqual([]);
@@ -308,7 +308,7 @@ describe('the R2 archive under faults', () => {
     expect(UpdateProjectSchema.safeParse({ archiveAfterDays: 7 }).success).toBe(true);
     const { start } = dayBounds(daysAgo(5), TZ);
     const projectId = await seed(TZ, [event(new Date(start + HOUR).toISOString())], [], suite.owner());
-    await rollUpAll(env.DB, NOW);
+    await rollUpAll(env, NOW);
     await env.DB.prepare('UPDATE projects SET archive_hot_days = 1 WHERE id = ?').bind(projectId).run();
     expect(await archiveOldDays(env.DB, env.ARCHIVE, NOW)).toMatchObject({ days: 0 });
     expect((await eventsLeft(projectId)).length).toBe(1);

@@ -49,7 +49,7 @@ export async function dayOf(owner: Owner, count: number, calendar = TZ) {
     event(new Date(start + HOUR + i * 1_000).toISOString(), { visitor_id: `v${i}`, session_id: `s${i}` }),
   );
   const projectId = await seed(calendar, events, [], owner);
-  await rollUpAll(env.DB, NOW);
+  await rollUpAll(env, NOW);
   const project: ArchiveProject = { id: projectId, calendar };
   return { projectId, project, ids: events.map((e) => e.id) };
 }

@@ -31,7 +31,7 @@ describe('a day too big for the archive', () => {
       event(new Date(dayBounds(daysAgo(65, TZ), TZ).start + 3_600_000).toISOString(), { visitor_id: 'w' }),
     ];
     const projectId = await seed(TZ, events, [], suite.owner());
-    await rollUpAll(env.DB, NOW);
+    await rollUpAll(env, NOW);
     await env.DB.prepare('UPDATE projects SET archive_hot_days = 62 WHERE id = ?').bind(projectId).run();
     const pageviews = async () =>
       (
@@ -58,7 +58,7 @@ describe('a day too big for the archive', () => {
 
     // A replay after the day was skipped: the day is before raw_from, but whole, so rolled up again.
     await insertEvents(projectId, [event(new Date(big + 86_300_000).toISOString(), { visitor_id: 'late' })]);
-    await rollUpAll(env.DB, NOW);
+    await rollUpAll(env, NOW);
     expect(await pageviews()).toBe(size + 1);
   }, 180_000);
 });

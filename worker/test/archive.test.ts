@@ -60,7 +60,7 @@ const RECENT = [30, 3];
 async function world(owner: Owner): Promise<{ projectId: string; project: ArchiveProject }> {
   const events = [...OLD, ...RECENT].flatMap((n) => dayOfVisits(n, `d${n}-`));
   const projectId = await seed(TZ, events, [], owner);
-  await rollUpAll(env.DB, NOW);
+  await rollUpAll(env, NOW);
   return { projectId, project: { id: projectId, calendar: TZ } };
 }
 
@@ -207,12 +207,12 @@ describe('the R2 archive', () => {
     // before raw_from, so the rollup job settles its mark without recomputing the day.
     const late = event(at(70, 20), { visitor_id: 'late', session_id: 'late', path: '/late' });
     await seedInto(projectId, late);
-    await rollUpAll(env.DB, NOW);
+    await rollUpAll(env, NOW);
     expect(await answers(projectId, owner())).toEqual(before);
     // What the answers must be: the same events, the late one included, never archived.
     const { projectId: reference } = await world(owner());
     await seedInto(reference, event(at(70, 20), { visitor_id: 'late', session_id: 'late', path: '/late' }));
-    await rollUpAll(env.DB, NOW);
+    await rollUpAll(env, NOW);
     const expected = await answers(reference, owner());
     expect(expected).not.toEqual(before);
 
@@ -284,7 +284,7 @@ describe('the R2 archive', () => {
     expect(warnings).toHaveBeenCalledOnce();
     warnings.mockRestore();
     expect((await env.ARCHIVE.list({ prefix: `archive/${projectId}/` })).objects).toEqual([]);
-    await rollUpAll(env.DB, NOW);
+    await rollUpAll(env, NOW);
     expect(await archiveOldDays(env.DB, env.ARCHIVE, NOW)).toMatchObject({ days: 2, deleted: 9 });
   });
 
@@ -292,10 +292,10 @@ describe('the R2 archive', () => {
     const { projectId } = await world(owner());
     const row = await env.DB.prepare('SELECT * FROM projects WHERE id = ?').bind(projectId).first();
     const project = statsProject(row as never);
-    const zipBefore = unzipSync(await exportZip(env.DB, project, range, [], NOW));
+    const zipBefore = unzipSync(await exportZip({ control: env.DB, data: env.DB }, project, range, [], NOW));
     await env.DB.prepare('UPDATE projects SET archive_hot_days = 62 WHERE id = ?').bind(projectId).run();
     await archiveOldDays(env.DB, env.ARCHIVE, NOW);
-    const zip = unzipSync(await exportZip(env.DB, project, range, [], NOW));
+    const zip = unzipSync(await exportZip({ control: env.DB, data: env.DB }, project, range, [], NOW));
     const listing = strFromU8(zip['archived_days.csv'] as Uint8Array)
       .trim()
       .split('\r\n');

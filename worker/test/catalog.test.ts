@@ -109,7 +109,7 @@ describe('the catalog', () => {
       ],
       owner,
     );
-    await rollUpAll(env.DB, Date.UTC(2026, 4, 3));
+    await rollUpAll(env, Date.UTC(2026, 4, 3));
     const { results } = await env.DB.prepare('SELECT DISTINCT dimension FROM rollups WHERE project_id = ?')
       .bind(projectId)
       .all<{ dimension: string }>();

@@ -165,6 +165,7 @@ export function validBody(route: Route, project: ProjectWorld): unknown {
     'DELETE /api/auth/me': { password: 'not the password' },
     'POST /api/projects': { name: 'Fuzzed', hostnames: [{ hostname: 'example.org' }], timezone: 'Europe/Berlin' },
     'PATCH /api/projects/{id}': { name: 'Renamed', retentionDays: 30, rateLimits: { projectRate: 50 } },
+    'POST /api/projects/{id}/move': { database: 'DB_1' },
     'POST /api/projects/{id}/members': { email: 'nobody@example.com', role: 'viewer' },
     'PATCH /api/projects/{id}/members/{userId}': { role: 'viewer' },
     'POST /api/projects/{id}/keys': { name: 'fuzzed', scopes: ['read'] },

@@ -69,7 +69,7 @@ async function world(): Promise<World> {
     body: { retentionDays: RETENTION_DAYS },
   });
   expect(patch.status).toBe(200);
-  await rollUpAll(env.DB, now);
+  await rollUpAll(env, now);
   return {
     owner,
     projectId,
@@ -120,7 +120,7 @@ describe('history past retention', () => {
       boundaryRows: await rollupRows(w.projectId, w.boundary),
     };
     // The cut: the old day's events go, and the boundary day's first visit.
-    const purged = await purgeExpiredEvents(env.DB, Date.now());
+    const purged = await purgeExpiredEvents(env, Date.now());
     expect(purged.deleted).toBe(6);
   });
 
@@ -135,7 +135,7 @@ describe('history past retention', () => {
     await markEventHoursStatement(w.projectId).run();
     // Marked, yet read from its rollups: the boundary day is not half of itself meanwhile.
     expect(await ask(w.projectId, byDay(w.range), w.owner)).toEqual(before.days);
-    await rollUpAll(env.DB, Date.now());
+    await rollUpAll(env, Date.now());
     expect(await rollupRows(w.projectId, w.boundary)).toEqual(before.boundaryRows);
     expect(await ask(w.projectId, byDay(w.range), w.owner)).toEqual(before.days);
   });
@@ -148,7 +148,7 @@ describe('history past retention', () => {
     });
     expect(res.status).toBe(200);
     expect(await ask(w.projectId, byDay(w.range), w.owner)).toEqual(before.days);
-    await rollUpAll(env.DB, Date.now());
+    await rollUpAll(env, Date.now());
     expect(await ask(w.projectId, byDay(w.range), w.owner)).toEqual(before.days);
     expect(await rollupRows(w.projectId, w.boundary)).toEqual(before.boundaryRows);
   });
@@ -160,7 +160,7 @@ describe('history past retention', () => {
       body: { currency: 'EUR' },
     });
     expect(res.status).toBe(200);
-    await rollUpAll(env.DB, Date.now());
+    await rollUpAll(env, Date.now());
     const after = (await ask(w.projectId, byDay(w.range), w.owner)) as Answer;
     expect(rowOf(after, w.old)).toEqual(rowOf(before.days, w.old));
     expect(rowOf(after, w.boundary)).toEqual(rowOf(before.days, w.boundary));
@@ -192,7 +192,7 @@ describe('history past retention', () => {
         expect(answer.meta.unavailable, pass).toEqual(unavailable);
         // Only the recent day counts (the boundary day's kept visit is not: its day is partial).
         expect(answer.results, pass).toEqual([{ dimensions: ['Signed up'], metrics: [2, 2] }]);
-        if (pass === 'raw') await rollUpAll(env.DB, Date.now());
+        if (pass === 'raw') await rollUpAll(env, Date.now());
       }
     };
     await expectGoal();
@@ -206,7 +206,7 @@ describe('history past retention', () => {
     expect(rematched.status).toBe(200);
     const pageGoal = await ask(w.projectId, goals, w.owner);
     expect((pageGoal as Answer).meta.unavailable).toEqual(unavailable);
-    await rollUpAll(env.DB, Date.now());
+    await rollUpAll(env, Date.now());
     expect(await ask(w.projectId, goals, w.owner)).toEqual(pageGoal);
     expect(await ask(w.projectId, byDay(w.range), w.owner)).toMatchObject({
       results: expect.arrayContaining([{ dimensions: [w.old], metrics: rowOf(before.days, w.old) }]),
@@ -239,7 +239,7 @@ describe('a dimension newer than a day’s rollups', () => {
     ];
     const projectId = await seed('UTC', events, [], owner);
     const now = Date.UTC(2026, 4, 10);
-    await rollUpAll(env.DB, now);
+    await rollUpAll(env, now);
     // As if both days had been rolled up before `language` existed (catalog version 1).
     await env.DB.batch([
       env.DB.prepare('UPDATE rolled_days SET version = 1 WHERE project_id = ?').bind(projectId),
@@ -258,7 +258,7 @@ describe('a dimension newer than a day’s rollups', () => {
       meta: {},
     };
     expect(await ask(projectId, query, owner)).toEqual(exact);
-    await rollUpAll(env.DB, now);
+    await rollUpAll(env, now);
     const versions = await env.DB.prepare('SELECT DISTINCT version FROM rolled_days WHERE project_id = ?')
       .bind(projectId)
       .all<{ version: number }>();

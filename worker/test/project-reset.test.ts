@@ -49,7 +49,7 @@ describe('resetting a project', () => {
     await env.DB.prepare("INSERT INTO drop_counts (project_id, day, reason, count) VALUES (?, '2026-06-01', 'bot', 3)")
       .bind(project.id)
       .run();
-    await rollUpAll(env.DB, Date.now());
+    await rollUpAll(env, Date.now());
     await expectJson(
       await api(`/api/projects/${project.id}/goals`, {
         method: 'POST',

@@ -213,22 +213,28 @@ describe('the raw event budget', () => {
       filters: [['is', 'page', ['/']]],
     });
     // A filtered query reads raw: 42 events, once. (Refused first: an answer once made is cached.)
-    const error = await runQuery(env.DB, project(projectId), filtered, NOW, new RawBudget(env.DB, projectId, 41)).then(
+    const error = await runQuery(
+      { control: env.DB, data: env.DB },
+      project(projectId),
+      filtered,
+      NOW,
+      new RawBudget(env.DB, projectId, 41),
+    ).then(
       () => null,
       (thrown: unknown) => thrown,
     );
     expect(error).toMatchObject({ status: 400, code: 'too_expensive', details: [{ path: ['date_range'] }] });
     const enough = new RawBudget(env.DB, projectId, 42);
-    await runQuery(env.DB, project(projectId), filtered, NOW, enough);
+    await runQuery({ control: env.DB, data: env.DB }, project(projectId), filtered, NOW, enough);
     expect(enough.spent).toBe(42);
   });
 
   it('charges nothing for days read from rollups, and only the marked days beside them', async () => {
     const projectId = await seeded(events);
-    await rollUpAll(env.DB, NOW);
+    await rollUpAll(env, NOW);
     const unfiltered = parse({ metrics: ['visitors'], date_range: ['2026-05-01', '2026-05-02'], dimensions: ['page'] });
     const budget = new RawBudget(env.DB, projectId, 0);
-    await runQuery(env.DB, project(projectId), unfiltered, NOW, budget);
+    await runQuery({ control: env.DB, data: env.DB }, project(projectId), unfiltered, NOW, budget);
     expect(budget.spent).toBe(0);
   });
 
@@ -266,7 +272,7 @@ describe('the raw event budget', () => {
     const filters: Query['filters'] = [['is', 'country', ['DE']]];
     await expect(
       exportZip(
-        env.DB,
+        { control: env.DB, data: env.DB },
         project(projectId),
         ['2026-05-01', '2026-05-02'],
         filters,
@@ -275,7 +281,14 @@ describe('the raw event budget', () => {
       ),
     ).rejects.toMatchObject({ code: 'too_expensive' });
     const exportBudget = new RawBudget(env.DB, projectId, 10_000);
-    await exportZip(env.DB, project(projectId), ['2026-05-01', '2026-05-02'], filters, NOW, exportBudget);
+    await exportZip(
+      { control: env.DB, data: env.DB },
+      project(projectId),
+      ['2026-05-01', '2026-05-02'],
+      filters,
+      NOW,
+      exportBudget,
+    );
     // Every file is one raw aggregation over the range, and goals.csv (no goals) adds none.
     expect(exportBudget.spent).toBeGreaterThanOrEqual(17 * 42);
   });

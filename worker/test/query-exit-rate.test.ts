@@ -45,7 +45,7 @@ describe('exit_rate', () => {
         const expected = runOracle(data.events, query, data);
         const projectId = await seed(data.timezone, data.events);
         expect(await ask(projectId, query), `raw ${JSON.stringify(query)}`).toEqual(expected);
-        await rollUpAll(env.DB, Date.now());
+        await rollUpAll(env, Date.now());
         expect(await ask(projectId, query), `rolled up ${JSON.stringify(query)}`).toEqual(expected);
       }),
       { numRuns: 40 },
@@ -89,7 +89,7 @@ describe('exit_rate', () => {
     const events = [...visit(at(old, 10), 'o1'), ...visit(at(old, 11), 'o2'), ...visit(at(recent, 10), 'r1')];
     const projectId = await seed('UTC', events);
     await env.DB.prepare('UPDATE projects SET retention_days = 30 WHERE id = ?').bind(projectId).run();
-    await rollUpAll(env.DB, now);
+    await rollUpAll(env, now);
     const query: OracleQuery = {
       metrics: ['visits', 'exit_rate'],
       date_range: [formatDate(addDays(old, -1)), formatDate(addDays(localDate(now, 'UTC'), -1))],
@@ -99,7 +99,7 @@ describe('exit_rate', () => {
     };
     const before = (await ask(projectId, query)) as { results: { metrics: number[] }[] };
     expect(before.results[0]?.metrics).toEqual([3, 100]);
-    await purgeExpiredEvents(env.DB, now);
+    await purgeExpiredEvents(env, now);
     // Both halves raw over what is left (and the answer says the purged days are unavailable).
     const after = (await ask(projectId, query)) as {
       results: { metrics: number[] }[];

@@ -93,20 +93,20 @@ describe('funnels from rollups', () => {
 
           const projectId = await seed(data.timezone, early, [], me);
           const funnel = await insertFunnel(projectId, steps);
-          await rollUpAll(env.DB, now);
+          await rollUpAll(env, now);
           const label = JSON.stringify({ steps, request });
           expect(await askFunnel(projectId, funnel, request), `rolled ${label}`).toEqual(oracle(early));
 
           if (late.length) {
             await writeLate(projectId, late);
             expect(await askFunnel(projectId, funnel, request), `late ${label}`).toEqual(oracle(events));
-            await rollUp(env.DB, now);
+            await rollUp(env, now);
             expect(await askFunnel(projectId, funnel, request), `re-rolled ${label}`).toEqual(oracle(events));
           }
 
           const later = end + 10 * 60_000;
           vi.setSystemTime(later);
-          await rollUpAll(env.DB, later);
+          await rollUpAll(env, later);
           expect(await askFunnel(projectId, funnel, request), `closed ${label}`).toEqual(
             runFunnelOracle(events, steps, request, data.timezone, later),
           );
@@ -149,7 +149,7 @@ describe('funnels from rollups', () => {
       { kind: 'pageview' as const, path: '/pricing' },
     ];
     const funnel = await insertFunnel(projectId, steps);
-    await rollUpAll(env.DB, now);
+    await rollUpAll(env, now);
     expect(await funnelRows(projectId, 'rollups')).toBeGreaterThan(0);
     expect(await funnelRows(projectId, 'rollup_hours')).toBeGreaterThan(0);
     const request: FunnelRequest = { date_range: ['2026-05-03', '2026-05-04'] };
@@ -163,7 +163,7 @@ describe('funnels from rollups', () => {
     expect(await askFunnel(projectId, made.id, request)).toEqual(oracle(steps));
     await call('PATCH', `/api/projects/${projectId}/funnels/${made.id}`, { steps: docs });
     expect(await askFunnel(projectId, made.id, request)).toEqual(oracle(docs));
-    await rollUpAll(env.DB, now);
+    await rollUpAll(env, now);
     expect(await askFunnel(projectId, made.id, request)).toEqual(oracle(docs));
     expect(await askFunnel(projectId, funnel, request)).toEqual(oracle(steps));
 
@@ -184,7 +184,7 @@ describe('funnels from rollups', () => {
     const events = [...visitOf('2026-05-07T10:00:00Z', 'a'), ...visitOf('2026-05-08T10:00:00Z', 'b')];
     const projectId = await seed('UTC', events, [], me);
     const funnel = await insertFunnel(projectId, pricingSteps);
-    await rollUpAll(env.DB, now);
+    await rollUpAll(env, now);
     // What code before funnel rows left: the same rollups, no funnel:step row, catalog version 2.
     await env.DB.batch([
       env.DB.prepare('UPDATE rolled_days SET version = 2 WHERE project_id = ?').bind(projectId),
@@ -197,7 +197,7 @@ describe('funnels from rollups', () => {
     const request: FunnelRequest = { date_range: ['2026-05-07', '2026-05-08'] };
     const expected = runFunnelOracle(events, pricingSteps, request, 'UTC', now);
     expect(await askFunnel(projectId, funnel, request)).toEqual(expected);
-    await rollUpAll(env.DB, now);
+    await rollUpAll(env, now);
     expect(await funnelRows(projectId, 'rollups')).toBeGreaterThan(0);
     expect(await askFunnel(projectId, funnel, request)).toEqual(expected);
   });
@@ -220,18 +220,18 @@ describe('funnels from rollups', () => {
     const made = (await call('POST', `/api/projects/${projectId}/funnels`, { name: 'Buy', steps: pricingSteps })) as {
       id: string;
     };
-    await rollUpAll(env.DB, now);
+    await rollUpAll(env, now);
     const request: FunnelRequest = {
       date_range: [formatDate(addDays(old, -1)), formatDate(addDays(localDate(now, 'UTC'), -1))],
     };
     const before = await askFunnel(projectId, made.id, request);
     expect(before).toEqual(runFunnelOracle(events, pricingSteps, request, 'UTC', now));
-    await purgeExpiredEvents(env.DB, now);
+    await purgeExpiredEvents(env, now);
     // Past retention the funnel's rows are the only record of the old day: still 2 visits.
     expect(await askFunnel(projectId, made.id, request)).toEqual(before);
     // An API client saves the funnel with its pricingSteps unchanged (a rename with the full body).
     await call('PATCH', `/api/projects/${projectId}/funnels/${made.id}`, { name: 'Buy it', steps: pricingSteps });
-    await rollUpAll(env.DB, now);
+    await rollUpAll(env, now);
     expect(await askFunnel(projectId, made.id, request), 'same pricingSteps, history gone').toEqual(before);
   });
 });

@@ -111,7 +111,7 @@ describe('goal breakdowns from goal rollups', () => {
             );
           };
           await check(data.goals, 'raw');
-          await rollUpAll(env.DB, Date.now());
+          await rollUpAll(env, Date.now());
           await check(data.goals, 'rolled up');
           await remark(projectId, data.events, picks);
           await check(data.goals, 'mixed');
@@ -119,9 +119,9 @@ describe('goal breakdowns from goal rollups', () => {
           // Rename, rematch or delete goals: the marked days read raw until rolled again.
           const edited = await applyEdits(owner, projectId, data.goals, edits, pool);
           await check(edited, 'edited');
-          await rollUp(env.DB, Date.now(), { days: 1, ms: Number.POSITIVE_INFINITY });
+          await rollUp(env, Date.now(), { days: 1, ms: Number.POSITIVE_INFINITY });
           await check(edited, 'edited, partly rolled up');
-          await rollUpAll(env.DB, Date.now());
+          await rollUpAll(env, Date.now());
           await check(edited, 'edited, rolled up');
         },
       ),
@@ -178,7 +178,7 @@ describe('a 30-day goal breakdown', () => {
     const expected = runOracle(events, query, { timezone: 'UTC', goals });
     const projectId = await seed('UTC', events, goals, owner);
     expect(await ask(projectId, query, owner)).toEqual(expected);
-    await rollUpAll(env.DB, Date.now());
+    await rollUpAll(env, Date.now());
     expect(await ask(projectId, query, owner)).toEqual(expected);
     // Only today is still marked; each closed day holds a row per goal that converted on it.
     const { results: marks } = await env.DB.prepare('SELECT hour FROM rollup_dirty WHERE project_id = ?')
@@ -217,7 +217,7 @@ describe('a 30-day goal breakdown', () => {
     const [events, query] = [eventsUntil(today), queryUntil(today)];
     const owner = await signUp();
     const projectId = await seed('UTC', events, goals.slice(0, 1), owner);
-    await rollUpAll(env.DB, Date.now());
+    await rollUpAll(env, Date.now());
     // Retention took the first 20 days' raw events; their rollups stay.
     const cut = today - 9 * DAY;
     await env.DB.prepare('DELETE FROM events WHERE project_id = ? AND ts < ?').bind(projectId, cut).run();
@@ -242,7 +242,7 @@ describe('a 30-day goal breakdown', () => {
     const visitors: OracleQuery = { ...query, metrics: ['visitors', 'events'], include: {} };
     const expected = runOracle(kept, visitors, { timezone: 'UTC', goals: now });
     expect(await ask(projectId, visitors, owner)).toEqual(expected);
-    await rollUpAll(env.DB, Date.now());
+    await rollUpAll(env, Date.now());
     expect(await ask(projectId, visitors, owner)).toEqual(expected);
   });
 });

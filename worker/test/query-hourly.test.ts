@@ -130,7 +130,7 @@ describe('the open day read hour by hour', () => {
           const expectedEarly = runOracle(early, query, data);
 
           const projectId = await seed(data.timezone, early, data.goals);
-          await rollUpAll(env.DB, now);
+          await rollUpAll(env, now);
           const rolledBy = Math.floor((now - HOUR_GRACE_MS) / HOUR) * HOUR;
           const closedToday = early.filter((event) => event.ts >= start && event.ts < rolledBy);
           if (closedToday.length) expect(await hourlyRows(projectId)).toBeGreaterThan(0);
@@ -140,14 +140,14 @@ describe('the open day read hour by hour', () => {
           if (late.length) {
             await writeLate(projectId, late);
             expect(await ask(projectId, query), `late ${JSON.stringify(query)}`).toEqual(expected);
-            await rollUp(env.DB, now);
+            await rollUp(env, now);
             expect(await ask(projectId, query), `re-rolled ${JSON.stringify(query)}`).toEqual(expected);
           }
 
           // The day closes: its last hours are rolled, and its rollups become the sum of its hours.
           const later = end + 10 * 60_000;
           vi.setSystemTime(later);
-          await rollUpAll(env.DB, later);
+          await rollUpAll(env, later);
           expect(await hourlyRowsOf(projectId, formatDate(today))).toBe(0);
           expect(await ask(projectId, query), `closed ${JSON.stringify(query)}`).toEqual(
             late.length ? expected : expectedEarly,
@@ -207,18 +207,18 @@ describe('the open day read hour by hour', () => {
     queries.push(goalQuery, { ...goalQuery, dimensions: ['time:day', 'event:goal'] });
     const data = { ...zone, goals };
     const projectId = await seed(zone.timezone, events, goals);
-    await rollUpAll(env.DB, now);
+    await rollUpAll(env, now);
     expect(await hourlyRows(projectId)).toBeGreaterThan(0);
     for (const query of queries) expect(await ask(projectId, query)).toEqual(runOracle(events, query, data));
     await writeLate(projectId, [late, lateInVisit]);
     const all = [...events, late, lateInVisit];
     for (const query of queries) expect(await ask(projectId, query)).toEqual(runOracle(all, query, data));
-    await rollUp(env.DB, now);
+    await rollUp(env, now);
     for (const query of queries) expect(await ask(projectId, query)).toEqual(runOracle(all, query, data));
     // After midnight the day is the sum of its hours, its last ones rolled first.
     const later = Date.parse('2026-05-04T18:40:00Z');
     vi.setSystemTime(later);
-    await rollUpAll(env.DB, later);
+    await rollUpAll(env, later);
     expect(await hourlyRowsOf(projectId, '2026-05-04')).toBe(0);
     for (const query of queries) expect(await ask(projectId, query)).toEqual(runOracle(all, query, data));
   });
@@ -229,7 +229,7 @@ describe('a day rolled hour by hour and then closed', () => {
   const cron = async (at: string) => {
     const now = Date.parse(at);
     vi.setSystemTime(now);
-    return rollUp(env.DB, now, BIG);
+    return rollUp(env, now, BIG);
   };
   const day = (label: string): OracleQuery => ({
     metrics: ['visitors', 'visits', 'pageviews'],

@@ -128,7 +128,7 @@ export async function expectAnswers(
     expect(await ask(projectId, query, as), JSON.stringify(query)).toEqual(expected);
   }
   // Once the closed days are rolled up, the answers read rollups where they can: the same numbers.
-  await rollUpAll(env.DB, Date.now());
+  await rollUpAll(env, Date.now());
   for (const [query, expected] of cases) {
     expect(await ask(projectId, query, as), `rolled up: ${JSON.stringify(query)}`).toEqual(expected);
   }

@@ -24,7 +24,7 @@ describe('pair_rollups and reset', () => {
       event('2026-05-02T10:00:00Z', { source: 'x' }),
     ];
     const [a, b] = [await seed('UTC', events, []), await seed('UTC', events, [])];
-    await rollUpAll(env.DB, Date.UTC(2026, 4, 10));
+    await rollUpAll(env, Date.UTC(2026, 4, 10));
     expect(await pairRows(a)).toBeGreaterThan(0);
     const before = await pairRows(b);
     await resetProjectData(env, a, Date.UTC(2026, 4, 10));

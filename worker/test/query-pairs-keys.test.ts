@@ -46,7 +46,7 @@ describe('filtered rollups keys', () => {
       }),
     ]);
     const projectId = await seed('Europe/Berlin', events, []);
-    await rollUpAll(env.DB, Date.parse('2025-03-20T00:00:00Z'));
+    await rollUpAll(env, Date.parse('2025-03-20T00:00:00Z'));
     const { results } = await env.DB.prepare('SELECT COUNT(*) AS n FROM pair_rollups WHERE project_id = ?')
       .bind(projectId)
       .all<{ n: number }>();

@@ -20,7 +20,7 @@ describe('filtered rollups of days rolled before catalog 4', () => {
     ];
     const projectId = await seed('UTC', events, []);
     const now = Date.UTC(2026, 4, 10);
-    await rollUpAll(env.DB, now);
+    await rollUpAll(env, now);
     // As if rolled with catalog 3: no filtered rows.
     await env.DB.batch([
       env.DB.prepare('UPDATE rolled_days SET version = 3 WHERE project_id = ?').bind(projectId),
@@ -44,7 +44,7 @@ describe('filtered rollups of days rolled before catalog 4', () => {
       .bind(projectId)
       .run();
     // Day 1 purged while still rolled with catalog 3; days 2-3 re-rolled with catalog 4 (pair rows).
-    await rollUpAll(env.DB, now);
+    await rollUpAll(env, now);
     await env.DB.batch([
       env.DB.prepare(`UPDATE rolled_days SET version = 3 WHERE project_id = ? AND day = '2026-05-01'`).bind(projectId),
       env.DB.prepare(`DELETE FROM pair_rollups WHERE project_id = ? AND day = '2026-05-01'`).bind(projectId),

@@ -104,19 +104,19 @@ describe('filtered rollups', () => {
             : [formatDate(addDays(today, -5)), formatDate(today)];
 
           const projectId = await seed(data.timezone, early, data.goals);
-          await rollUpAll(env.DB, now);
+          await rollUpAll(env, now);
           if (early.some((event) => event.ts < start)) expect((await pairRows(projectId)).length).toBeGreaterThan(0);
           expect(await ask(projectId, query), `rolled ${JSON.stringify(query)}`).toEqual(runOracle(early, query, data));
           const expected = runOracle(events, query, data);
           if (late.length) {
             await writeLate(projectId, late);
             expect(await ask(projectId, query), `late ${JSON.stringify(query)}`).toEqual(expected);
-            await rollUp(env.DB, now);
+            await rollUp(env, now);
             expect(await ask(projectId, query), `re-rolled ${JSON.stringify(query)}`).toEqual(expected);
           }
           const later = end + 10 * 60_000;
           vi.setSystemTime(later);
-          await rollUpAll(env.DB, later);
+          await rollUpAll(env, later);
           expect(await ask(projectId, query), `closed ${JSON.stringify(query)}`).toEqual(expected);
         },
       ),

@@ -53,7 +53,7 @@ describe('answers from rollups', () => {
         const projectId = await seed(data.timezone, data.events);
         expect(await ask(projectId, query), `raw ${JSON.stringify(query)}`).toEqual(expected);
 
-        await rollUpAll(env.DB, Date.now());
+        await rollUpAll(env, Date.now());
         expect(await rows('rollup_dirty', projectId)).toEqual([]);
         expect(await ask(projectId, query), `rolled up ${JSON.stringify(query)}`).toEqual(expected);
 
@@ -95,7 +95,7 @@ describe('answers from rollups', () => {
     expect(runOracle(events, query, { timezone: 'UTC' })).toEqual(expected);
     const projectId = await seed('UTC', events);
     expect(await ask(projectId, query)).toEqual(expected);
-    await rollUpAll(env.DB, Date.now());
+    await rollUpAll(env, Date.now());
     expect(await ask(projectId, query)).toEqual(expected);
     expect(await ask(projectId, byDay)).toEqual(runOracle(events, byDay, { timezone: 'UTC' }));
   });
@@ -120,7 +120,7 @@ describe('answers from rollups', () => {
     });
     const projectId = await seed('UTC', list);
     expect(await ask(projectId, query)).toEqual(expected);
-    await rollUpAll(env.DB, Date.now());
+    await rollUpAll(env, Date.now());
     expect(await ask(projectId, query)).toEqual(expected);
   });
 });
@@ -133,11 +133,11 @@ describe('the rollup job', () => {
 
   it('is idempotent and safe to run concurrently', async () => {
     const projectId = await seed('Europe/Berlin', [...events('2026-06-01', 3), ...events('2026-06-02', 2)]);
-    await Promise.all([rollUp(env.DB, Date.now()), rollUp(env.DB, Date.now())]);
+    await Promise.all([rollUp(env, Date.now()), rollUp(env, Date.now())]);
     const once = await rows('rollups', projectId);
     expect(once.length).toBeGreaterThan(0);
     await env.DB.batch([markEventHoursStatement(projectId)]);
-    await rollUpAll(env.DB, Date.now());
+    await rollUpAll(env, Date.now());
     expect(await rows('rollups', projectId)).toEqual(once);
     expect(await rows('rollup_dirty', projectId)).toEqual([]);
   });
@@ -146,7 +146,7 @@ describe('the rollup job', () => {
     const now = Date.UTC(2026, 6, 10, 12);
     const backlog = ['2026-07-05', '2026-07-06', '2026-07-07', '2026-07-08'].flatMap((day) => events(day, 2));
     const projectId = await seed('UTC', [...backlog, ...events('2026-07-10', 2)]);
-    const first = await rollUp(env.DB, now, { days: 2, ms: Number.POSITIVE_INFINITY });
+    const first = await rollUp(env, now, { days: 2, ms: Number.POSITIVE_INFINITY });
     expect(first).toMatchObject({ exhausted: true });
     const rolled = async () =>
       (
@@ -155,7 +155,7 @@ describe('the rollup job', () => {
           .all<{ day: string }>()
       ).results.map((row) => row.day);
     expect((await rolled()).length).toBeLessThanOrEqual(2);
-    await rollUpAll(env.DB, now);
+    await rollUpAll(env, now);
     expect(await rolled()).toEqual(['2026-07-05', '2026-07-06', '2026-07-07', '2026-07-08']);
     // Today's hours stay marked: the open day is always read raw.
     const marks = await rows('rollup_dirty', projectId);
@@ -175,9 +175,9 @@ describe('the rollup job', () => {
         };
       },
     });
-    await rollUp(racing, Date.now());
+    await rollUp({ ...env, DB: racing }, Date.now());
     expect(await rows('rollup_dirty', projectId)).toHaveLength(1);
-    await rollUp(env.DB, Date.now());
+    await rollUp(env, Date.now());
     expect(await rows('rollup_dirty', projectId)).toEqual([]);
   });
 
@@ -194,7 +194,7 @@ describe('late events and the cache', () => {
   it('show a late event at once, and a forged rollup row only after the numbers change', async () => {
     const owner = await signUp();
     const projectId = await seed('UTC', [event('2026-09-01T10:00:00Z')], [], owner);
-    await rollUpAll(env.DB, Date.now());
+    await rollUpAll(env, Date.now());
     const query: OracleQuery = { metrics: ['visitors', 'pageviews'], date_range: ['2026-09-01', '2026-09-01'] };
     const pageviews = async () =>
       ((await ask(projectId, query, owner)) as { results: { metrics: number[] }[] }).results;
@@ -219,7 +219,7 @@ describe('late events and the cache', () => {
     await worker.queue(batch, env);
     expect((await getQueueResult(batch, createExecutionContext())).explicitAcks).toEqual(['late-1']);
     expect(await pageviews()).toEqual([{ dimensions: [], metrics: [2, 2] }]);
-    await rollUpAll(env.DB, Date.now());
+    await rollUpAll(env, Date.now());
     // The day was rolled again from its raw events (the tampered row is gone), and its mark cleared.
     expect(await rows('rollup_dirty', projectId)).toEqual([]);
     const total = await env.DB.prepare(
@@ -242,7 +242,7 @@ describe('late events and the cache', () => {
       filters: [['is', 'page', ['/old']]],
     };
     expect(await ask(projectId, query, owner)).toMatchObject({ results: [{ metrics: [1] }] });
-    await purgeExpiredEvents(env.DB, Date.now());
+    await purgeExpiredEvents(env, Date.now());
     expect(await ask(projectId, query, owner)).toMatchObject({ results: [{ metrics: [0] }] });
   });
 
@@ -250,7 +250,7 @@ describe('late events and the cache', () => {
     const owner = await signUp();
     const list = [event('2026-09-14T23:30:00Z'), event('2026-09-15T12:00:00Z', { visitor_id: 'vb', session_id: 'sb' })];
     const projectId = await seed('UTC', list, [], owner);
-    await rollUpAll(env.DB, Date.now());
+    await rollUpAll(env, Date.now());
     const query: OracleQuery = {
       metrics: ['visitors', 'visits'],
       date_range: ['2026-09-14', '2026-09-16'],
@@ -274,7 +274,7 @@ describe('late events and the cache', () => {
     expect(await ask(projectId, query, owner)).toEqual(expected);
     expect(before).toEqual(expected);
     await markEventHoursStatement(projectId).run();
-    await rollUpAll(env.DB, Date.now());
+    await rollUpAll(env, Date.now());
     expect(await ask(projectId, query, owner)).toEqual(expected);
   });
 
@@ -299,7 +299,7 @@ describe('late events and the cache', () => {
     expect(res.status).toBe(200);
     const answer = { results: [{ dimensions: ['Google'], metrics: [1, 1200] }], meta: {} };
     expect(await ask(projectId, query, owner)).toEqual(answer);
-    await rollUpAll(env.DB, Date.now());
+    await rollUpAll(env, Date.now());
     expect(await ask(projectId, query, owner)).toEqual(answer);
   });
 });

@@ -31,7 +31,7 @@ describe('review 3: a day too big for one object', () => {
       event(new Date(small + 3_600_000).toISOString(), { visitor_id: 'w', session_id: 'w' }),
     ];
     const projectId = await seed(TZ, events, [], suite.owner());
-    await rollUpAll(env.DB, NOW);
+    await rollUpAll(env, NOW);
     await env.DB.prepare('UPDATE projects SET archive_hot_days = 62 WHERE id = ?').bind(projectId).run();
     const errors = vi.spyOn(console, 'error').mockImplementation(() => {});
     // A day and a week of cron runs later, the small day 65 back is still in D1.

@@ -25,7 +25,7 @@ describe('review 3: a late event on an archived day', () => {
     const { start } = dayBounds(daysAgo(70), TZ);
     const late = event(new Date(start + 20 * HOUR).toISOString(), { visitor_id: 'late', session_id: 'late' });
     await insertEvents(projectId, [late]);
-    await rollUpAll(env.DB, Date.now());
+    await rollUpAll(env, Date.now());
     await archiveOldDays(env.DB, env.ARCHIVE, Date.now());
     const archived = await archivedDay(env.DB, projectId, LABEL);
     expect(archived?.rows).toBe(4);

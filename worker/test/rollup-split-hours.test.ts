@@ -43,26 +43,26 @@ describe('an hour cut by a local midnight', () => {
     ];
     const projectId = await seed(TZ, events);
 
-    const first = await rollUp(env.DB, NOON_SEPT_2);
+    const first = await rollUp(env, NOON_SEPT_2);
     expect(first.days).toBe(1);
     expect(await dayTotal(projectId, '2026-09-01')).toEqual({ pageviews: 2 });
     // Still marked (the 2nd is open), but its closed day is done at the current count.
     expect(await dirtyRow(projectId, SPLIT_HOUR)).toEqual({ mark: 1, rolled: 1 });
 
     // The next cron runs have nothing to do for the 1st.
-    expect((await rollUp(env.DB, NOON_SEPT_2 + 300_000)).days).toBe(0);
+    expect((await rollUp(env, NOON_SEPT_2 + 300_000)).days).toBe(0);
 
     // A late event in the closed half of the hour marks it again: the 1st is rolled once more.
     const late = event('2026-09-01T18:20:00Z', { visitor_id: 'vd', session_id: 'sd', path: '/later' });
     await insertEvents(projectId, [late]);
     expect(await dirtyRow(projectId, SPLIT_HOUR)).toEqual({ mark: 2, rolled: 1 });
-    expect((await rollUp(env.DB, NOON_SEPT_2 + 600_000)).days).toBe(1);
+    expect((await rollUp(env, NOON_SEPT_2 + 600_000)).days).toBe(1);
     expect(await dayTotal(projectId, '2026-09-01')).toEqual({ pageviews: 3 });
     expect(await dirtyRow(projectId, SPLIT_HOUR)).toEqual({ mark: 2, rolled: 2 });
 
     // When the 2nd closes, it is rolled up and the mark goes.
     const nextDay = NOON_SEPT_2 + 86_400_000;
-    expect((await rollUp(env.DB, nextDay)).days).toBe(1);
+    expect((await rollUp(env, nextDay)).days).toBe(1);
     expect(await dayTotal(projectId, '2026-09-02')).toEqual({ pageviews: 1 });
     expect(await dirtyRow(projectId, SPLIT_HOUR)).toBeNull();
 
@@ -81,7 +81,7 @@ describe('an hour cut by a local midnight', () => {
       event('2026-09-01T18:40:00Z', { visitor_id: 'vb', session_id: 'sb' }),
     ];
     const projectId = await seed(TZ, events);
-    await rollUp(env.DB, NOON_SEPT_2);
+    await rollUp(env, NOON_SEPT_2);
     // Corrupt the closed day's rollup: an answer that still reads it would show 100.
     await env.DB.prepare(`UPDATE rollups SET pageviews = 100 WHERE project_id = ? AND day = '2026-09-01'`)
       .bind(projectId)
@@ -108,7 +108,7 @@ describe('the `all` range', () => {
 
   it('still reaches days whose raw events are gone but whose rollups stay', async () => {
     const projectId = await seed('UTC', [event('2026-02-02T12:00:00Z')]);
-    await rollUp(env.DB, Date.now());
+    await rollUp(env, Date.now());
     await env.DB.prepare('DELETE FROM events WHERE project_id = ?').bind(projectId).run();
     const answer = (await ask(projectId, { metrics: ['pageviews'], date_range: 'all' })) as {
       results: { metrics: number[] }[];

@@ -12,6 +12,7 @@ export {
 } from './api-keys.ts';
 export { verifyApiKeyFrom } from './api-key-throttle.ts';
 export { csrfProtection } from './csrf.ts';
+export { OPERATOR_HEADER, operatorOnly } from './operator.ts';
 export { constantTimeEqual, hashPassword, verifyPassword } from './password.ts';
 export { authenticate, type Principal, requireUser, SHARE_HEADER, SHARE_TOKEN_HEADER } from './principal.ts';
 export { authRoutes } from './routes.ts';

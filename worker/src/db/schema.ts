@@ -114,6 +114,11 @@ export const projects = sqliteTable('projects', {
   currency: text('currency').notNull().default('USD'),
   /** JSON overrides of the default rate limits (`RateLimits` in `worker/src/live/rate-limit.ts`). */
   rateLimits: text('rate_limits'),
+  /**
+   * The binding of the pool database (`DB`, `DB_1`, …) that holds this project's events, rollups,
+   * marks and drop counts (`worker/src/store/pool.ts`); chosen at creation, changed only by a move.
+   */
+  database: text('database').notNull().default('DB'),
   createdAt: integer('created_at').notNull(),
   updatedAt: integer('updated_at').notNull(),
 });
@@ -526,6 +531,47 @@ export const rolledDays = sqliteTable(
     index('rolled_days_version_idx').on(t.version),
   ],
 );
+
+/**
+ * A project's move to another database of the pool in progress (`worker/src/store/move.ts`), in the
+ * control database: where it goes, which step it is at and how far that step got, so that a move
+ * cut short by a crash goes on from there.
+ */
+export const projectMoves = sqliteTable('project_moves', {
+  projectId: text('project_id').primaryKey(),
+  /** The binding the project leaves (its `projects.database` until the switch). */
+  source: text('source').notNull(),
+  target: text('target').notNull(),
+  step: text('step', { enum: ['copy', 'verify', 'switch', 'clean'] }).notNull(),
+  /** Index into the moved tables of the step's current table. */
+  tableIndex: integer('table_index').notNull().default(0),
+  /** JSON: the primary key of the last row the step handled in that table (null: none yet). */
+  cursor: text('cursor'),
+  /** JSON: per table, `{ count, sum }` of the source and of the target, accumulated while verifying. */
+  checks: text('checks'),
+  /** Verify passes that found a difference (each starts the copy again). */
+  attempts: integer('attempts').notNull().default(0),
+  /**
+   * Until when (ms) one runner — the owner's route or the cron — holds the move: only the holder
+   * copies, clears or switches, so that a runner working from a stale step never undoes another's.
+   * Null: nobody (a runner lets go when its time is up; a crashed one's lease runs out).
+   */
+  leaseUntil: integer('lease_until'),
+  startedAt: integer('started_at').notNull(),
+  updatedAt: integer('updated_at').notNull(),
+});
+
+/**
+ * In a pool database: projects whose data-plane rows it must not take (a move out of it is under
+ * way or done). Triggers (migrations 0014 and 0015, hand-written: drizzle cannot declare them) abort any
+ * insert of a fenced project's events, marks or drop counts, in the writer's own transaction, so a
+ * writer that read the project → database map before a move's switch fails and retries instead of
+ * writing where nobody reads.
+ */
+export const projectFences = sqliteTable('project_fences', {
+  projectId: text('project_id').primaryKey(),
+  since: integer('since').notNull(),
+});
 
 /**
  * Local days of a project whose raw events were moved to R2 (`store/archive.ts`): one Parquet

@@ -280,7 +280,7 @@ export class ProjectDO extends DurableObject<Env> implements ProjectMeters {
       this.env.EVENTS as Queue<QueueBody>,
       projectId,
       started,
-      projectId ? storedInD1(this.env.DB, projectId) : null,
+      projectId ? storedInD1(this.env, projectId) : null,
     );
     const now = Date.now();
     // Privacy: a new day's alarm deletes the salt of the day before yesterday even when idle.

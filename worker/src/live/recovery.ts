@@ -12,6 +12,7 @@ import type { AdmissionLog, LogEntry } from './log.ts';
 import type { SentCheck, Waiting } from './outbox.ts';
 import { RECENT_EVENTS, type RecentEvent, type RecentEvents } from './recent.ts';
 import { LIVE_WINDOW_MS, type VisitorStore } from './sessions.ts';
+import { projectDb } from '../store/index.ts';
 
 /** Event ids per D1 query: one bound JSON parameter, well under D1's statement and value limits. */
 const IDS_PER_QUERY = 1_000;
@@ -26,11 +27,14 @@ function eventIds(body: string): string[] {
  * cannot be asked, none: a row sent twice is inserted once (the consumer's insert is keyed by id).
  * NOTE: an event sent a moment ago may still be on the queue, and is then sent again.
  */
-export function storedInD1(db: D1Database, projectId: string): SentCheck {
+export function storedInD1(env: Env, projectId: string): SentCheck {
   return async (rows: readonly Waiting[]) => {
     const stored = new Set<string>();
     const ids = rows.flatMap((row) => eventIds(row.body));
     try {
+      // The project's database of the pool, read when asked: a move may have switched it.
+      const db = await projectDb(env, projectId);
+      if (!db) return new Set();
       for (let start = 0; start < ids.length; start += IDS_PER_QUERY) {
         const { results } = await db
           .prepare('SELECT id FROM events WHERE project_id = ?1 AND id IN (SELECT value FROM json_each(?2))')

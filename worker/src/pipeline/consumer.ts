@@ -2,7 +2,14 @@ import { quarantine } from '../db/schema.ts';
 import { getDb } from '../db/index.ts';
 import type { StoreFaultCode } from '@tally/sdk/protocol';
 import type { QueueBody, QueueMessage, Resendable, StoredEvent } from './messages.ts';
-import { eventProblem, insertEventStatements, reportD1Fault, reportD1Recovered } from '../store/index.ts';
+import {
+  eventProblem,
+  insertEventStatements,
+  poolDatabase,
+  projectDatabases,
+  reportD1Fault,
+  reportD1Recovered,
+} from '../store/index.ts';
 import { d1CallFault, isStatementError } from '../shared/db-errors.ts';
 import { upsertDropsStatement } from './write.ts';
 
@@ -18,8 +25,18 @@ export const DEAD_LETTER_MAX_RETRIES = 10;
 const BACKOFF_BASE_S = 2;
 const BACKOFF_MAX_S = 300;
 
-/** The bindings the consumer uses: D1, the queue (to send back what D1 cannot take yet), the fault registry. */
-export type ConsumerEnv = Pick<Env, 'DB' | 'EVENTS' | 'STORE_HEALTH'>;
+/**
+ * The bindings the consumer uses: the pool's databases (`DB` holds the map and the quarantine), the
+ * queue (to send back what D1 cannot take yet), the fault registry.
+ */
+export type ConsumerEnv = Pick<Env, 'DB' | 'EVENTS' | 'STORE_HEALTH'> & Partial<Env>;
+
+/**
+ * A move's fence (the pool's triggers): the project left this database after the map was read.
+ * SQLite reports RAISE(ABORT) as a constraint error, but the next try goes to the new one: never
+ * the message's fault, never quarantined.
+ */
+const MOVING = /tally: project moving/;
 
 /** D1 errors that no retry can fix: the message itself is at fault. */
 const PERMANENT =
@@ -71,10 +88,32 @@ export function parseMessage(body: unknown): Parsed {
   return { ok: false, error: 'unknown message kind' };
 }
 
-function statementsFor(d1: D1Database, message: QueueMessage): D1PreparedStatement[] {
-  if (message.kind === 'events') return insertEventStatements(d1, message.events);
-  if (message.kind === 'drops') return [upsertDropsStatement(d1, message)];
+/** The project ids a message writes to. */
+function projectsOf(message: QueueMessage): string[] {
+  if (message.kind === 'events') return message.events.map((event) => event.projectId);
+  if (message.kind === 'drops') return [message.projectId];
   return [];
+}
+
+/**
+ * A message's statements per pool database (binding name), by its projects' databases. Events and
+ * drop totals of projects that no longer exist are left out: a deleted project takes no writes.
+ */
+function statementsFor(env: ConsumerEnv, map: ReadonlyMap<string, string>, message: QueueMessage) {
+  const parts = new Map<string, D1PreparedStatement[]>();
+  if (message.kind === 'events') {
+    const byDatabase = new Map<string, StoredEvent[]>();
+    for (const event of message.events) {
+      const database = map.get(event.projectId);
+      if (database) byDatabase.set(database, [...(byDatabase.get(database) ?? []), event]);
+    }
+    for (const [database, events] of byDatabase)
+      parts.set(database, insertEventStatements(poolDatabase(env, database), events));
+  } else if (message.kind === 'drops') {
+    const database = map.get(message.projectId);
+    if (database) parts.set(database, [upsertDropsStatement(poolDatabase(env, database), message)]);
+  }
+  return parts;
 }
 
 /** Seconds to wait before the next attempt of a message that failed `attempts` times. */
@@ -112,21 +151,25 @@ interface Delivery {
 }
 
 /**
- * Write a batch to D1. The whole batch is tried as one `db.batch()` (one transaction); if that
- * fails, each message is tried alone so that one bad message cannot hold back the others. Then:
- * written → ack; refused for good → quarantine, ack; anything else → kept for later (`keepForLater`:
- * retried with backoff; the main queue hands a message to the dead-letter queue after its retries).
+ * Write a batch to D1, each message to its projects' database of the pool (`store/pool.ts`: the map
+ * is read once per batch, from `DB`). Per database, the batch's messages are tried as one
+ * `db.batch()` (one transaction); if that fails, each message is tried alone so that one bad message
+ * cannot hold back the others. Then: written → ack; refused for good → quarantine (in `DB`), ack;
+ * anything else — a move's fence included — → kept for later (`keepForLater`: retried with backoff;
+ * the main queue hands a message to the dead-letter queue after its retries).
  *
- * When the batch fails with D1 itself failing (full or unavailable: `d1CallFault`), the smallest
- * message is tried alone first. If it fails the same way, D1 is at fault and no message is: all are
- * kept for later without trying the rest (which would only hammer an overloaded database a hundred
- * times more), and the fault is reported for `GET /api/health`. If it is written, D1 works and the
- * batch was the trouble (one message, or a batch too big for D1's time limit): the rest go one by one.
+ * When a database's batch fails with D1 itself failing (full or unavailable: `d1CallFault`), the
+ * smallest of its messages is tried alone first. If it fails the same way, that database is at fault
+ * and no message is: all of its messages are kept for later without trying the rest (which would
+ * only hammer an overloaded database a hundred times more), and the fault is reported for
+ * `GET /api/health`. If it is written, D1 works and the batch was the trouble (one message, or a
+ * batch too big for D1's time limit): the rest go one by one. A map that cannot be read keeps the
+ * whole batch for later.
  */
 export async function consumeBatch(batch: MessageBatch<QueueBody>, env: ConsumerEnv): Promise<void> {
-  const d1 = env.DB;
+  const control = env.DB;
   const delivery: Delivery = { env, queue: batch.queue, isDeadLetter: batch.queue === DEAD_LETTER_QUEUE };
-  const writable: { message: Message<QueueBody>; statements: D1PreparedStatement[] }[] = [];
+  const parsedMessages: { message: Message<QueueBody>; parsed: QueueMessage }[] = [];
   for (const message of batch.messages) {
     const parsed = parseMessage(message.body);
     if (!parsed.ok) {
@@ -137,52 +180,130 @@ export async function consumeBatch(batch: MessageBatch<QueueBody>, env: Consumer
       // The events that can be stored go on; the rest are kept in quarantine, never dropped.
       const body = JSON.stringify({ v: 1, kind: 'events', events: parsed.rejected.events });
       try {
-        await quarantineBody(d1, batch.queue, message.id, body, parsed.rejected.error);
+        await quarantineBody(control, batch.queue, message.id, body, parsed.rejected.error);
       } catch (error) {
         await keepForLater(delivery, message, errorText(error));
         continue;
       }
     }
-    const statements = statementsFor(d1, parsed.message);
-    if (statements.length) writable.push({ message, statements });
+    parsedMessages.push({ message, parsed: parsed.message });
+  }
+  if (!parsedMessages.length) return;
+
+  let map: Map<string, string>;
+  try {
+    map = await projectDatabases(
+      env,
+      parsedMessages.flatMap(({ parsed }) => projectsOf(parsed)),
+    );
+  } catch (error) {
+    // The control database cannot say where anything goes: everything waits.
+    const fault = d1CallFault(error);
+    if (fault) await reportD1Fault(env, fault);
+    for (const { message } of parsedMessages) await keepForLater(delivery, message, errorText(error));
+    return;
+  }
+  const writable: Writable[] = [];
+  for (const { message, parsed } of parsedMessages) {
+    let parts: Map<string, D1PreparedStatement[]>;
+    try {
+      parts = statementsFor(env, map, parsed);
+    } catch (error) {
+      // The map names a database this Worker has no binding for (wrangler.toml lost one): that
+      // project's messages wait, the rest of the batch goes on.
+      await keepForLater(delivery, message, errorText(error));
+      continue;
+    }
+    if (parts.size) writable.push({ message, parts });
     else message.ack();
   }
-  if (!writable.length) return;
 
+  // One transaction per database for the messages that write to it alone (all of them, in practice:
+  // a ProjectDO's message holds one project's events); any that spans databases goes alone.
+  const byDatabase = new Map<string, Writable[]>();
+  const spanning: Writable[] = [];
+  for (const entry of writable) {
+    const [database] = entry.parts.keys();
+    if (entry.parts.size !== 1 || database === undefined) spanning.push(entry);
+    else byDatabase.set(database, [...(byDatabase.get(database) ?? []), entry]);
+  }
+  let wrote = false;
+  let faulted = false;
+  for (const [database, entries] of byDatabase) {
+    const outcome = await writeToDatabase(delivery, poolDatabase(env, database), database, entries);
+    wrote ||= outcome.wrote;
+    faulted ||= outcome.faulted;
+  }
+  for (const entry of spanning) wrote = (await writeAlone(delivery, entry)) || wrote;
+  // D1 took a write and no database of this batch was found failing: whatever was reported is over.
+  if (wrote && !faulted) await reportD1Recovered(env);
+}
+
+/** A message and its statements per pool database (binding name). */
+interface Writable {
+  message: Message<QueueBody>;
+  parts: Map<string, D1PreparedStatement[]>;
+}
+
+/** One database's messages of a batch: together, else one by one (`consumeBatch`). */
+async function writeToDatabase(
+  delivery: Delivery,
+  d1: D1Database,
+  database: string,
+  entries: Writable[],
+): Promise<{ wrote: boolean; faulted: boolean }> {
+  const statementsOf = (entry: Writable) => entry.parts.get(database) ?? [];
   let batchFault: StoreFaultCode | null;
   try {
-    await d1.batch(writable.flatMap((entry) => entry.statements));
-    for (const { message } of writable) message.ack();
-    await reportD1Recovered(env);
-    return;
+    await d1.batch(entries.flatMap(statementsOf));
+    for (const { message } of entries) message.ack();
+    return { wrote: true, faulted: false };
   } catch (error) {
     batchFault = d1CallFault(error);
   }
-
   // After D1 failing, the smallest message first: it tells D1 failing from the batch failing.
-  const order = batchFault ? [...writable].sort((a, b) => a.statements.length - b.statements.length) : writable;
+  const order = batchFault ? [...entries].sort((a, b) => statementsOf(a).length - statementsOf(b).length) : entries;
   let wrote = false;
-  for (const [index, { message, statements }] of order.entries()) {
+  for (const [index, entry] of order.entries()) {
     try {
-      await d1.batch(statements);
-      message.ack();
+      await d1.batch(statementsOf(entry));
+      entry.message.ack();
       wrote = true;
     } catch (error) {
       const fault = d1CallFault(error);
       if (index === 0 && batchFault && fault) {
-        await reportD1Fault(env, fault);
-        for (const entry of order) await keepForLater(delivery, entry.message, errorText(error));
-        return;
+        await reportD1Fault(delivery.env, fault);
+        for (const { message } of order) await keepForLater(delivery, message, errorText(error));
+        return { wrote: false, faulted: true };
       }
-      const text = errorText(error);
-      // Tried alone: a constraint or type is this message's, and so, on its last try, is any SQL error.
-      const lastTry = delivery.isDeadLetter && message.attempts >= DEAD_LETTER_MAX_RETRIES;
-      if (PERMANENT.test(text) || (lastTry && isStatementError(error))) await quarantineOrKeep(delivery, message, text);
-      else await keepForLater(delivery, message, text);
+      await refused(delivery, entry.message, error);
     }
   }
-  // D1 took a write: whatever fault was reported is over.
-  if (wrote) await reportD1Recovered(env);
+  return { wrote, faulted: false };
+}
+
+/** A message that writes to several databases, one after the other (each write is idempotent). */
+async function writeAlone(delivery: Delivery, { message, parts }: Writable): Promise<boolean> {
+  try {
+    for (const [database, statements] of parts) await poolDatabase(delivery.env, database).batch(statements);
+    message.ack();
+    return true;
+  } catch (error) {
+    await refused(delivery, message, error);
+    return false;
+  }
+}
+
+/**
+ * A message refused when tried alone: a constraint or type is this message's, and so, on its last
+ * try, is any SQL error — but never a move's fence, which the next try, routed again, gets past.
+ */
+async function refused(delivery: Delivery, message: Message<QueueBody>, error: unknown): Promise<void> {
+  const text = errorText(error);
+  const lastTry = delivery.isDeadLetter && message.attempts >= DEAD_LETTER_MAX_RETRIES;
+  const permanent = !MOVING.test(text) && (PERMANENT.test(text) || (lastTry && isStatementError(error)));
+  if (permanent) await quarantineOrKeep(delivery, message, text);
+  else await keepForLater(delivery, message, text);
 }
 
 /**
@@ -192,6 +313,13 @@ export async function consumeBatch(batch: MessageBatch<QueueBody>, env: Consumer
  * a copy that also survives costs nothing); after `MAX_SEND_BACKS` trips it is quarantined instead,
  * unless D1 refuses that too. Only if the queue refuses as well is it retried once more, with the
  * loss logged.
+ *
+ * A move's fence is not D1 refusing the message: it is a project waiting for its switch, however
+ * long the copy takes (a big project's, at the cron's 10 s a tick, can take hours). Such a message
+ * goes round again without its trip counted and is never quarantined; once the map has switched,
+ * its next delivery is written to the target. A fence that outlives its move (none should: the
+ * switch or a call-off ends it) would keep its messages going round, one trip per ~30 minutes each,
+ * logged on every trip, never lost.
  */
 async function keepForLater(delivery: Delivery, message: Message<QueueBody>, error: string): Promise<void> {
   if (!delivery.isDeadLetter || message.attempts < DEAD_LETTER_MAX_RETRIES) {
@@ -200,10 +328,12 @@ async function keepForLater(delivery: Delivery, message: Message<QueueBody>, err
   }
   const { env, queue } = delivery;
   const body = typeof message.body === 'string' ? message.body : JSON.stringify(message.body);
+  const moving = MOVING.test(error);
   const trips = sentBackCount(body);
   let left = body;
-  if (trips >= MAX_SEND_BACKS) {
-    const salvage = await writeEventByEvent(env.DB, body);
+  if (moving) console.warn(`message ${message.id} waits for a move's switch: sent back to the queue`);
+  else if (trips >= MAX_SEND_BACKS) {
+    const salvage = await writeEventByEvent(env, body);
     if (salvage.left === null) {
       message.ack();
       return;
@@ -228,7 +358,7 @@ async function keepForLater(delivery: Delivery, message: Message<QueueBody>, err
     }
   }
   try {
-    await (env.EVENTS as Queue<QueueBody>).send(withSentBack(left, trips + 1), {
+    await (env.EVENTS as Queue<QueueBody>).send(moving ? left : withSentBack(left, trips + 1), {
       contentType: 'text',
       delaySeconds: BACKOFF_MAX_S,
     });
@@ -244,24 +374,37 @@ async function keepForLater(delivery: Delivery, message: Message<QueueBody>, err
 
 /**
  * The last resort for a message D1 has refused on every trip: its events one at a time (one bad
- * event among good ones, or a message too slow for D1's time limit). Returns the body of the events
- * still unwritten (null when none is left), and whether any was written. Stops at the first failure
- * that is D1 failing as a whole — full, or not answering `SELECT 1` — so that an outage costs one try.
+ * event among good ones, or a message too slow for D1's time limit), each to its project's database
+ * of the pool. Returns the body of the events still unwritten (null when none is left), and whether
+ * any was written. Stops at the first failure that is D1 failing as a whole — full, or not answering
+ * `SELECT 1` — so that an outage costs one try. Events of projects that no longer exist are dropped,
+ * as the batch drops them; a map that cannot be read leaves the whole body.
  */
-async function writeEventByEvent(d1: D1Database, body: string): Promise<{ left: string | null; wrote: boolean }> {
+async function writeEventByEvent(env: ConsumerEnv, body: string): Promise<{ left: string | null; wrote: boolean }> {
   const parsed = parseMessage(body);
   if (!parsed.ok || parsed.message.kind !== 'events') return { left: body, wrote: false };
+  const { events } = parsed.message;
+  let map: Map<string, string>;
+  try {
+    map = await projectDatabases(env, projectsOf(parsed.message));
+  } catch {
+    return { left: body, wrote: false };
+  }
   // (Events that cannot be stored at all were quarantined when the message was first read.)
   const refused: StoredEvent[] = [];
   let wrote = false;
-  for (const event of parsed.message.events) {
+  for (const event of events) {
+    const database = map.get(event.projectId);
+    if (!database) continue;
+    let d1: D1Database | null = null;
     try {
+      d1 = poolDatabase(env, database);
       await d1.batch(insertEventStatements(d1, [event]));
       wrote = true;
     } catch (error) {
       refused.push(event);
       const fault = d1CallFault(error);
-      const d1Down = !wrote && fault && (fault === 'store_full' || !(await answers(d1)));
+      const d1Down = d1 && !wrote && fault && (fault === 'store_full' || !(await answers(d1)));
       if (d1Down) return { left: body, wrote: false };
     }
   }

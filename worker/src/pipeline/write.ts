@@ -8,11 +8,10 @@ import type { DropsMessage } from './messages.ts';
  * (The WHERE clause also tells SQLite's parser that `ON CONFLICT` is the upsert clause, not a join.)
  */
 const UPSERT_DROPS = `INSERT INTO ${getTableName(dropCounts)} (project_id, day, reason, count)
-SELECT ?1, value ->> '$.day', value ->> '$.reason', value ->> '$.count' FROM json_each(?2)
-WHERE EXISTS (SELECT 1 FROM projects WHERE projects.id = ?1)
+SELECT ?1, value ->> '$.day', value ->> '$.reason', value ->> '$.count' FROM json_each(?2) WHERE true
 ON CONFLICT (project_id, day, reason) DO UPDATE SET count = max(count, excluded.count)`;
 
-/** The statement that records a project's drop totals. */
+/** The statement that records a project's drop totals (in its database, for a project that exists). */
 export function upsertDropsStatement(d1: D1Database, message: DropsMessage): D1PreparedStatement {
   return d1.prepare(UPSERT_DROPS).bind(message.projectId, JSON.stringify(message.totals));
 }

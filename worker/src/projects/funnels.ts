@@ -87,6 +87,7 @@ export async function listFunnels(db: Db, access: ProjectAccess): Promise<Funnel
 /** Add a funnel. Names are unique within a project (409). */
 export async function createFunnel(
   db: Db,
+  data: Db,
   access: ProjectAccess,
   input: CreateFunnelInput,
   now: number,
@@ -116,11 +117,11 @@ export async function createFunnel(
         sql`(SELECT count(*) FROM ${funnels} WHERE ${funnels.projectId} = ${row.projectId}) < ${MAX_FUNNELS}`,
       ),
     );
-  const [inserted] = await db.batch([
-    db.insert(funnels).select(values).onConflictDoNothing().returning(),
-    // Only if the funnel was written (not a conflict): its days are rolled up again, with it.
-    ...remarkEventHoursStatements(db, row.projectId, now, sql`EXISTS (SELECT 1 FROM funnels WHERE id = ${row.id})`),
-  ]);
+  // Settings (this funnel) and numbers (its rollups, marks) are in two databases (store/pool.ts):
+  // hours are marked before the definition is written and again after, as for goals (goals.ts).
+  await data.batch(remarkEventHoursStatements(data, row.projectId, now));
+  const inserted = await db.insert(funnels).select(values).onConflictDoNothing().returning();
+  if (inserted[0]) await data.batch(remarkEventHoursStatements(data, row.projectId, now));
   if (!inserted[0]) {
     const [{ count } = { count: 0 }] = await db
       .select({ count: sql<number>`count(*)` })
@@ -168,6 +169,7 @@ function deleteRowsStatements(db: Db, projectId: string, funnelId: string) {
  */
 export async function updateFunnel(
   db: Db,
+  data: Db,
   access: ProjectAccess,
   funnelId: string,
   patch: UpdateFunnelInput,
@@ -188,19 +190,12 @@ export async function updateFunnel(
   }
   try {
     const update = () => db.update(funnels).set(changes).where(where).returning();
-    const ours = sql`EXISTS (SELECT 1 FROM funnels WHERE id = ${funnelId} AND project_id = ${projectId})`;
     // Drizzle refuses an UPDATE without columns; an empty patch reads the funnel back instead.
     const rows = !Object.keys(changes).length
       ? await db.select().from(funnels).where(where)
       : changes.steps === undefined
         ? await update()
-        : (
-            await db.batch([
-              update(),
-              ...deleteRowsStatements(db, projectId, funnelId),
-              ...remarkEventHoursStatements(db, projectId, now, ours),
-            ])
-          )[0];
+        : await rematch(data, projectId, funnelId, now, update);
     if (!rows[0]) throw noSuchFunnel();
     return funnelView(rows[0]);
   } catch (error) {
@@ -210,13 +205,28 @@ export async function updateFunnel(
 }
 
 /** Delete a funnel of this project; a funnel of another project is 404 like a missing one. */
-export async function deleteFunnel(db: Db, access: ProjectAccess, funnelId: string): Promise<void> {
-  const [deleted] = await db.batch([
-    db
-      .delete(funnels)
-      .where(and(eq(funnels.id, funnelId), eq(funnels.projectId, access.project.id)))
-      .returning({ id: funnels.id }),
-    ...deleteRowsStatements(db, access.project.id, funnelId),
-  ]);
+export async function deleteFunnel(db: Db, data: Db, access: ProjectAccess, funnelId: string): Promise<void> {
+  // The funnel first (its own database): rows left if the second step fails belong to no funnel.
+  const deleted = await db
+    .delete(funnels)
+    .where(and(eq(funnels.id, funnelId), eq(funnels.projectId, access.project.id)))
+    .returning({ id: funnels.id });
   if (!deleted[0]) throw noSuchFunnel();
+  await data.batch(deleteRowsStatements(data, access.project.id, funnelId));
+}
+
+/**
+ * New steps: hours marked, the funnel written, then its old rows gone and the hours marked again
+ * (two databases, as in {@link createFunnel}). Returns the updated rows (none: not this project's).
+ */
+async function rematch<T>(data: Db, projectId: string, funnelId: string, now: number, update: () => Promise<T[]>) {
+  await data.batch(remarkEventHoursStatements(data, projectId, now));
+  const rows = await update();
+  if (rows[0]) {
+    await data.batch([
+      ...deleteRowsStatements(data, projectId, funnelId),
+      ...remarkEventHoursStatements(data, projectId, now),
+    ]);
+  }
+  return rows;
 }

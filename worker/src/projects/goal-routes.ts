@@ -23,6 +23,7 @@ import {
   updateGoal,
 } from './goals.ts';
 import { ProjectIdParams } from './schemas.ts';
+import { databaseOf } from '../store/index.ts';
 
 const idParam = (name: string) =>
   z
@@ -74,7 +75,10 @@ export const goalRoutes = createRouter()
     async (c) => {
       const db = getDb(c.env.DB);
       const access = await authorizeProject(db, c.get('principal'), c.req.valid('param').id, 'admin');
-      return c.json(await createGoal(db, access, c.req.valid('json'), Date.now()), 201);
+      return c.json(
+        await createGoal(db, getDb(databaseOf(c.env, access.project)), access, c.req.valid('json'), Date.now()),
+        201,
+      );
     },
   )
   .openapi(
@@ -90,7 +94,10 @@ export const goalRoutes = createRouter()
       const { id, goalId } = c.req.valid('param');
       const db = getDb(c.env.DB);
       const access = await authorizeProject(db, c.get('principal'), id, 'admin');
-      return c.json(await updateGoal(db, access, goalId, c.req.valid('json')), 200);
+      return c.json(
+        await updateGoal(db, getDb(databaseOf(c.env, access.project)), access, goalId, c.req.valid('json')),
+        200,
+      );
     },
   )
   .openapi(
@@ -107,7 +114,7 @@ export const goalRoutes = createRouter()
       const { id, goalId } = c.req.valid('param');
       const db = getDb(c.env.DB);
       const access = await authorizeProject(db, c.get('principal'), id, 'admin');
-      await deleteGoal(db, access, goalId);
+      await deleteGoal(db, getDb(databaseOf(c.env, access.project)), access, goalId);
       return c.body(null, 204);
     },
   )
@@ -145,7 +152,10 @@ export const goalRoutes = createRouter()
     async (c) => {
       const db = getDb(c.env.DB);
       const access = await authorizeProject(db, c.get('principal'), c.req.valid('param').id, 'admin');
-      return c.json(await createFunnel(db, access, c.req.valid('json'), Date.now()), 201);
+      return c.json(
+        await createFunnel(db, getDb(databaseOf(c.env, access.project)), access, c.req.valid('json'), Date.now()),
+        201,
+      );
     },
   )
   .openapi(
@@ -161,7 +171,17 @@ export const goalRoutes = createRouter()
       const { id, funnelId } = c.req.valid('param');
       const db = getDb(c.env.DB);
       const access = await authorizeProject(db, c.get('principal'), id, 'admin');
-      return c.json(await updateFunnel(db, access, funnelId, c.req.valid('json'), Date.now()), 200);
+      return c.json(
+        await updateFunnel(
+          db,
+          getDb(databaseOf(c.env, access.project)),
+          access,
+          funnelId,
+          c.req.valid('json'),
+          Date.now(),
+        ),
+        200,
+      );
     },
   )
   .openapi(
@@ -177,7 +197,7 @@ export const goalRoutes = createRouter()
       const { id, funnelId } = c.req.valid('param');
       const db = getDb(c.env.DB);
       const access = await authorizeProject(db, c.get('principal'), id, 'admin');
-      await deleteFunnel(db, access, funnelId);
+      await deleteFunnel(db, getDb(databaseOf(c.env, access.project)), access, funnelId);
       return c.body(null, 204);
     },
   );

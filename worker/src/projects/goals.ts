@@ -155,15 +155,24 @@ export async function listGoals(db: Db, access: ProjectAccess): Promise<GoalView
  * The project's `raw_from` as the statement runs: the days that start before it cannot be counted
  * for a goal defined now (their raw events are gone), so they are reported as not available.
  */
-function rawFromNow(projectId: string) {
-  return sql<
-    number | null
-  >`(SELECT ${rollupState.rawFrom} FROM ${rollupState} WHERE ${rollupState.projectId} = ${projectId})`;
+async function rawFromNow(data: Db, projectId: string): Promise<number | null> {
+  const state = await data
+    .select({ rawFrom: rollupState.rawFrom })
+    .from(rollupState)
+    .where(eq(rollupState.projectId, projectId))
+    .get();
+  return state?.rawFrom ?? null;
+}
+
+/** Mark every hour with events of the project (its database `data`): its days are rolled up again. */
+async function remark(data: Db, projectId: string, now: number): Promise<void> {
+  await data.batch(remarkEventHoursStatements(data, projectId, now));
 }
 
 /** Add a goal. Names and matchings are unique within a project (409 naming the field). */
 export async function createGoal(
   db: Db,
+  data: Db,
   access: ProjectAccess,
   input: CreateGoalInput,
   now: number,
@@ -176,14 +185,16 @@ export async function createGoal(
     name,
     ...stepColumns(step),
     createdAt: now,
-    historyFrom: rawFromNow(access.project.id),
+    historyFrom: await rawFromNow(data, access.project.id),
   };
-  const [inserted] = await db.batch([
-    db.insert(goals).values(row).onConflictDoNothing().returning(),
-    // Only if the goal was written (not a conflict): its days are rolled up again, with it.
-    ...remarkEventHoursStatements(db, row.projectId, now, sql`EXISTS (SELECT 1 FROM goals WHERE id = ${row.id})`),
-  ]);
+  // Settings (this goal) and numbers (its rollups, marks) are in two databases (store/pool.ts),
+  // so no batch holds both: every hour with events is marked before the definition is written
+  // and again after, so that neither a crash in between nor a rollup run between the two leaves
+  // a day rolled up without it unmarked. A mark too many only costs a re-roll.
+  await remark(data, row.projectId, now);
+  const inserted = await db.insert(goals).values(row).onConflictDoNothing().returning();
   if (!inserted[0]) throw await conflict(db, access.project.id, name, step);
+  await remark(data, row.projectId, now);
   return goalView(inserted[0]);
 }
 
@@ -194,6 +205,7 @@ export async function createGoal(
  */
 export async function updateGoal(
   db: Db,
+  data: Db,
   access: ProjectAccess,
   goalId: string,
   patch: UpdateGoalInput,
@@ -225,30 +237,34 @@ export async function updateGoal(
     (key) => columns[key] !== row[key],
   );
   try {
-    const update = db
+    // Settings (this goal) and numbers (its rollups, marks) are in two databases (store/pool.ts),
+    // so no batch holds both: every hour with events is marked before the definition is written
+    // and again after, so that neither a crash in between nor a rollup run between the two leaves
+    // a day rolled up without it unmarked. A mark too many only costs a re-roll.
+    if (rematched) await remark(data, projectId, now);
+    const updated = await db
       .update(goals)
       // A new matching has numbers only where raw events are still there to count it.
-      .set({ name, ...columns, ...(rematched ? { historyFrom: rawFromNow(projectId) } : {}) })
+      .set({ name, ...columns, ...(rematched ? { historyFrom: await rawFromNow(data, projectId) } : {}) })
       .where(and(eq(goals.id, goalId), eq(goals.projectId, projectId)))
       .returning();
+    if (!updated[0]) throw noSuchGoal();
     // A new matching: the rows of the old one go (those past retention would otherwise stay
     // unread forever) and the days with events are rolled up again.
-    const [updated] = rematched
-      ? await db.batch([
-          update,
-          db
-            .delete(rollups)
-            .where(
-              and(
-                eq(rollups.projectId, projectId),
-                eq(rollups.dimension, GOAL_DIMENSION),
-                eq(rollups.value, goalRollupValue(await goalRollupKey(row))),
-              ),
+    if (rematched) {
+      await data.batch([
+        data
+          .delete(rollups)
+          .where(
+            and(
+              eq(rollups.projectId, projectId),
+              eq(rollups.dimension, GOAL_DIMENSION),
+              eq(rollups.value, goalRollupValue(await goalRollupKey(row))),
             ),
-          ...remarkEventHoursStatements(db, projectId, now),
-        ])
-      : [await update];
-    if (!updated[0]) throw noSuchGoal();
+          ),
+        ...remarkEventHoursStatements(data, projectId, now),
+      ]);
+    }
     return goalView(updated[0]);
   } catch (error) {
     if (isUniqueViolation(error)) throw await conflict(db, projectId, name, parsed.data, goalId);
@@ -257,16 +273,19 @@ export async function updateGoal(
 }
 
 /** Delete a goal of this project; a goal of another project is 404 like a missing one. */
-export async function deleteGoal(db: Db, access: ProjectAccess, goalId: string): Promise<void> {
+export async function deleteGoal(db: Db, data: Db, access: ProjectAccess, goalId: string): Promise<void> {
   const projectId = access.project.id;
-  // Its rollup rows, of every definition it had: `"id:` starts each of their values.
+  // Its rollup rows, of every definition it had: `"id:` starts each of their values. The goal goes
+  // first (its own database): rows it leaves if the second step fails belong to no goal, and no
+  // reader takes them.
   const prefix = goalRollupValue(`${goalId}:`).slice(0, -1);
-  const [deleted] = await db.batch([
-    db
-      .delete(goals)
-      .where(and(eq(goals.id, goalId), eq(goals.projectId, projectId)))
-      .returning({ id: goals.id }),
-    db
+  const deleted = await db
+    .delete(goals)
+    .where(and(eq(goals.id, goalId), eq(goals.projectId, projectId)))
+    .returning({ id: goals.id });
+  if (!deleted[0]) throw noSuchGoal();
+  await data.batch([
+    data
       .delete(rollups)
       .where(
         and(
@@ -276,7 +295,7 @@ export async function deleteGoal(db: Db, access: ProjectAccess, goalId: string):
         ),
       ),
     // And the open day's hourly ones, which its daily rows would otherwise be summed from.
-    db
+    data
       .delete(rollupHours)
       .where(
         and(
@@ -286,5 +305,4 @@ export async function deleteGoal(db: Db, access: ProjectAccess, goalId: string):
         ),
       ),
   ]);
-  if (!deleted[0]) throw noSuchGoal();
 }

@@ -6,6 +6,7 @@ import { apiKeyRoutes } from '../auth/api-key-routes.ts';
 import { createRouter } from '../shared/hono.ts';
 import { goalRoutes } from './goal-routes.ts';
 import { memberRoutes } from './member-routes.ts';
+import { moveRoutes } from './move-routes.ts';
 import { projectCrudRoutes } from './routes.ts';
 import { shareRoutes } from './share-routes.ts';
 
@@ -26,4 +27,5 @@ export const projectRoutes = createRouter()
   .route('/', memberRoutes)
   .route('/', apiKeyRoutes)
   .route('/', shareRoutes)
-  .route('/', goalRoutes);
+  .route('/', goalRoutes)
+  .route('/', moveRoutes);

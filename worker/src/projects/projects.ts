@@ -69,12 +69,13 @@ function hostnameRows(projectId: string, hostnames: NonNullable<Settings['hostna
   return [...unique.values()].map((entry) => ({ projectId, ...entry }));
 }
 
-/** Create a project owned by `userId`. */
+/** Create a project owned by `userId`, its data in the pool database `database` (`store/pool.ts`). */
 export async function createProject(
   db: Db,
   userId: string,
   input: Required<Settings>,
   now: number,
+  database: string,
 ): Promise<ProjectAccess> {
   const project = {
     id: uuidv7(now),
@@ -89,6 +90,7 @@ export async function createProject(
     publicLive: input.publicLive,
     currency: input.currency,
     rateLimits: input.rateLimits ? JSON.stringify(input.rateLimits) : null,
+    database,
     createdAt: now,
     updatedAt: now,
   };
@@ -104,6 +106,7 @@ export async function createProject(
 /** Change a project's settings; hostnames, when given, replace the list. */
 export async function updateProject(
   db: Db,
+  data: Db,
   access: ProjectAccess,
   input: Settings,
   now: number,
@@ -130,10 +133,13 @@ export async function updateProject(
   const hostnames = input.hostnames === undefined ? null : hostnameRows(project.id, input.hostnames);
   // Revenue counts the amounts in the project's currency: a new one re-marks every hour whose day
   // still has all its raw events (the store keeps days past retention as they were rolled up).
+  // The marks are in the project's database (store/pool.ts): made before the new currency is
+  // written and again after, so that neither a crash nor a rollup run in between leaves a day
+  // rolled in the old one unmarked.
   const recount = input.currency !== undefined && input.currency !== project.currency;
+  if (recount) await data.batch(remarkEventHoursStatements(data, project.id, now));
   await db.batch([
     db.update(projects).set(changes).where(eq(projects.id, project.id)),
-    ...(recount ? remarkEventHoursStatements(db, project.id, now) : []),
     ...(hostnames === null
       ? []
       : [
@@ -141,6 +147,7 @@ export async function updateProject(
           ...(hostnames.length ? [db.insert(projectHostnames).values(hostnames)] : []),
         ]),
   ]);
+  if (recount) await data.batch(remarkEventHoursStatements(data, project.id, now));
   clearIsolateCaches();
   return { project: { ...project, ...changes }, role: access.role };
 }

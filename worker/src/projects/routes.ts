@@ -5,7 +5,7 @@ import { getDb } from '../db/index.ts';
 import { createRouter } from '../shared/hono.ts';
 import { errorResponses, jsonBody, jsonResponse } from '../shared/openapi.ts';
 import { authorizeProject } from '../auth/access.ts';
-import { deleteProject, resetProjectData } from '../store/index.ts';
+import { databaseOf, deleteProject, pickDatabase, resetProjectData } from '../store/index.ts';
 import { propertyKeys } from './property-keys.ts';
 import { createProject, listProjects, projectView, regenerateSiteKey, updateProject } from './projects.ts';
 import { CreateProjectSchema, ProjectIdParams, ProjectSchema, UpdateProjectSchema } from './schemas.ts';
@@ -41,7 +41,7 @@ export const projectCrudRoutes = createRouter()
     async (c) => {
       const { userId } = requireUser(c.get('principal'));
       const db = getDb(c.env.DB);
-      const access = await createProject(db, userId, c.req.valid('json'), Date.now());
+      const access = await createProject(db, userId, c.req.valid('json'), Date.now(), await pickDatabase(c.env));
       return c.json(await projectView(db, access), 201);
     },
   )
@@ -73,7 +73,13 @@ export const projectCrudRoutes = createRouter()
     async (c) => {
       const db = getDb(c.env.DB);
       const access = await authorizeProject(db, c.get('principal'), c.req.valid('param').id, 'admin');
-      return c.json(await projectView(db, await updateProject(db, access, c.req.valid('json'), Date.now())), 200);
+      return c.json(
+        await projectView(
+          db,
+          await updateProject(db, getDb(databaseOf(c.env, access.project)), access, c.req.valid('json'), Date.now()),
+        ),
+        200,
+      );
     },
   )
   .openapi(
@@ -132,7 +138,10 @@ export const projectCrudRoutes = createRouter()
       const db = getDb(c.env.DB);
       const { project } = await authorizeProject(db, c.get('principal'), c.req.valid('param').id, 'read');
       const { event } = c.req.valid('query');
-      return c.json({ keys: await propertyKeys(c.env.DB, project.id, event ?? null, Date.now()) }, 200);
+      return c.json(
+        { keys: await propertyKeys(databaseOf(c.env, project), project.id, event ?? null, Date.now()) },
+        200,
+      );
     },
   )
   .openapi(

@@ -13,6 +13,7 @@ import type { DateRangeSpec } from './date-range.ts';
 import { resolveProjectRange } from './first-day.ts';
 import { DateRangeSchema } from './schema.ts';
 import { statsProject } from './plan.ts';
+import { databaseOf } from '../store/index.ts';
 
 type Counts = Record<DropReason, number>;
 
@@ -64,6 +65,9 @@ export const dropRoutes = createRouter().openapi(
   async (c) => {
     const body = c.req.valid('json');
     const { project } = await authorizeProject(getDb(c.env.DB), c.get('principal'), body.project, 'read');
-    return c.json(await dropCounts(c.env.DB, statsProject(project), body.date_range, Date.now()), 200);
+    return c.json(
+      await dropCounts(databaseOf(c.env, project), statsProject(project), body.date_range, Date.now()),
+      200,
+    );
   },
 );

@@ -16,6 +16,7 @@ import { RAW_EVENT_BUDGET, RawBudget } from './budget.ts';
 import { type QueryProject, type QueryResponse, runQueries } from './run.ts';
 import { DateRangeSchema, FilterSchema, type Query, QuerySchema } from './schema.ts';
 import { statsProject } from './plan.ts';
+import { databasesOf, type ProjectDatabases } from '../store/index.ts';
 
 /** The files of an export, from the catalog: the time series, then one per exported dimension. */
 export { EXPORT_FILES };
@@ -33,12 +34,12 @@ export const ARCHIVED_DAYS_FILE = 'archived_days.csv';
  * listed in {@link ARCHIVED_DAYS_FILE} with their objects.
  */
 export async function exportZip(
-  d1: D1Database,
+  dbs: ProjectDatabases,
   project: QueryProject,
   range: Query['date_range'],
   filters: Query['filters'],
   now: number,
-  budget: RawBudget = new RawBudget(d1, project.id, RAW_EVENT_BUDGET.export),
+  budget: RawBudget = new RawBudget(dbs.data, project.id, RAW_EVENT_BUDGET.export),
 ): Promise<Uint8Array> {
   const queries = EXPORT_FILES.map(({ dimension, metrics }) =>
     QuerySchema.parse({
@@ -50,14 +51,14 @@ export async function exportZip(
       limit: 10_000,
     }),
   );
-  const answers = await runQueries(d1, project, queries, now, budget);
+  const answers = await runQueries(dbs, project, queries, now, budget);
   const files: Record<string, Uint8Array> = {};
   EXPORT_FILES.forEach(({ file }, index) => {
     files[file] = strToU8(toCsv(queries[index] as Query, answers[index] as QueryResponse));
   });
   // The earliest possible first day: `all` then lists every archived day, which is what it covers.
   const { from, to } = resolveDateRange(range, project.timezone, now, EARLIEST_DATE);
-  const archived = from && to ? await archivedDaysBetween(d1, project.id, from, to) : [];
+  const archived = from && to ? await archivedDaysBetween(dbs.data, project.id, from, to) : [];
   if (archived.length) {
     const lines = archived.map((day) => [day.day, day.key, day.rows, day.bytes, day.checksum].join(','));
     files[ARCHIVED_DAYS_FILE] = strToU8(`${['day,object,events,bytes,checksum', ...lines].join('\r\n')}\r\n`);
@@ -92,7 +93,13 @@ export const exportRoutes = createRouter().openapi(
   async (c) => {
     const body = c.req.valid('json');
     const { project } = await authorizeProject(getDb(c.env.DB), c.get('principal'), body.project, 'read');
-    const zip = await exportZip(c.env.DB, statsProject(project), body.date_range, body.filters, Date.now());
+    const zip = await exportZip(
+      databasesOf(c.env, project),
+      statsProject(project),
+      body.date_range,
+      body.filters,
+      Date.now(),
+    );
     c.header('Content-Type', 'application/zip');
     c.header('Content-Disposition', `attachment; filename="tally-${project.id}.zip"`);
     return c.body(zip.buffer as ArrayBuffer, 200);

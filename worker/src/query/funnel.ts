@@ -22,7 +22,14 @@ import { baseCte, filterSql } from '../stats/sql.ts';
 import { statsProject } from './plan.ts';
 import { rawRuns } from './rollup-read.ts';
 import { dayBounds, formatDate, hourSegments, type LocalDate, localDate } from '../shared/calendar.ts';
-import { freshnessStatements, hourlyRolledThrough, markedDays, readFreshness, staleBefore } from '../store/index.ts';
+import {
+  databaseOf,
+  freshnessStatements,
+  hourlyRolledThrough,
+  markedDays,
+  readFreshness,
+  staleBefore,
+} from '../store/index.ts';
 import { UNFILTERED_VERSION } from '@tally/sdk/catalog';
 import { readSegmentPaths } from '../stats/goal-segment-sql.ts';
 import {
@@ -269,7 +276,7 @@ export const funnelRoutes = createRouter().openapi(
     if (!funnel) throw new ApiError(404, 'not_found', 'No such funnel');
     const steps = JSON.parse(funnel.steps) as GoalStep[];
     const answer = await runFunnel(
-      c.env.DB,
+      databaseOf(c.env, project),
       statsProject(project),
       { id: funnel.id, steps },
       body.date_range,

@@ -8,6 +8,7 @@ import { toCsv } from './csv.ts';
 import { runQuery } from './run.ts';
 import { QuerySchema } from './schema.ts';
 import { statsProject } from './plan.ts';
+import { databasesOf } from '../store/index.ts';
 
 const ResponseSchema = z
   .object({
@@ -72,7 +73,7 @@ export const queryRoutes = createRouter().openapi(
   async (c) => {
     const query = c.req.valid('json');
     const { project } = await authorizeProject(getDb(c.env.DB), c.get('principal'), query.project, 'read');
-    const response = await runQuery(c.env.DB, statsProject(project), query, Date.now());
+    const response = await runQuery(databasesOf(c.env, project), statsProject(project), query, Date.now());
     if (query.format === 'csv') {
       c.header('Content-Type', 'text/csv; charset=utf-8');
       c.header('Content-Disposition', `attachment; filename="tally-${project.id}.csv"`);

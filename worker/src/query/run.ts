@@ -8,7 +8,7 @@ import type { QueryResponse, QueryResult } from '@tally/sdk/catalog';
 import { ApiError } from '../shared/errors.ts';
 import { RAW_EVENT_BUDGET, RawBudget } from './budget.ts';
 import { buckets, daysBetween, type Interval, localDate, type LocalDate } from '../shared/calendar.ts';
-import { freshnessStatements, readFreshness } from '../store/index.ts';
+import { freshnessStatements, type ProjectDatabases, readFreshness } from '../store/index.ts';
 import { CLOSED_TTL_S, cacheGet, cacheKey, cachePut, OPEN_TTL_S } from './cache.ts';
 import { comparisonRange, type ResolvedRange } from './date-range.ts';
 import { resolveProjectRange } from './first-day.ts';
@@ -96,13 +96,13 @@ function sortResults(query: Query, results: QueryResult[]): void {
  * answered over the same stored numbers (see cache.ts), within a budget of raw event scans.
  */
 export async function runQuery(
-  d1: D1Database,
+  dbs: ProjectDatabases,
   project: QueryProject,
   query: Query,
   now: number,
-  budget: RawBudget = new RawBudget(d1, project.id, RAW_EVENT_BUDGET.query),
+  budget: RawBudget = new RawBudget(dbs.data, project.id, RAW_EVENT_BUDGET.query),
 ): Promise<QueryResponse> {
-  const [answer] = await runQueries(d1, project, [query], now, budget);
+  const [answer] = await runQueries(dbs, project, [query], now, budget);
   return answer as QueryResponse;
 }
 
@@ -111,7 +111,7 @@ export async function runQuery(
  * D1 batch for every answer the cache does not hold; their raw scans share `budget`.
  */
 export async function runQueries(
-  d1: D1Database,
+  { control, data: d1 }: ProjectDatabases,
   project: QueryProject,
   queries: readonly Query[],
   now: number,
@@ -141,9 +141,13 @@ export async function runQueries(
     Math.max(...spans.map((r) => r.end)),
     tz,
   );
-  const first = await d1.batch([...reads, ...(goalsUsed ? [goalsStatement(d1, project.id)] : [])]);
+  // Goals are settings (the control database), the rest is the project's data (its pool database).
+  const [first, goalRows] = await Promise.all([
+    d1.batch(reads),
+    goalsUsed ? goalsStatement(control, project.id).all<Goal>() : null,
+  ]);
   const freshness = readFreshness(first);
-  const goals = (first[reads.length]?.results ?? []) as Goal[];
+  const goals = goalRows?.results ?? [];
 
   const answers: (QueryResponse | null)[] = [];
   const keys: (Request | null)[] = [];

@@ -13,16 +13,21 @@ import { MIN_ARCHIVE_AFTER_DAYS } from '../db/schema.ts';
 import { addDays, firstInstantAt, formatDate, type LocalDate, localDate, parseDate } from '../shared/calendar.ts';
 import {
   type ArchiveLease,
+  type ArchivePool,
   type ArchiveProject,
   ArchiveRefused,
   archivedDay,
   bounds,
   bumpVersionsStatement,
   claimArchiveLease,
+  CONTROL_DATABASE,
   commitDayArchive,
   DayTooBig,
   dayReady,
   deleteArchivedRows,
+  poolDatabase,
+  poolNames,
+  type ProjectDatabases,
   releaseArchiveLease,
   rememberRefusal,
   skipTooBigDay,
@@ -75,18 +80,64 @@ interface Candidate extends ArchiveProject {
 }
 
 /**
- * One page of projects that archive (an owner set a hot window: the archive is opt-in), each with
- * its oldest event not yet past retention (a seek on `events (project_id, ts)` per project).
- * Events past retention are the purge's, not the archive's.
+ * One page of the projects of one pool database that archive (an owner set a hot window: the
+ * archive is opt-in), from the control database: their settings. Projects being moved before their
+ * switch are left out (their rows hold still while they are copied: `store/move.ts`).
  */
-const PAGE_SQL = `SELECT p.id, COALESCE(p.zones, p.timezone) AS calendar, p.currency,
-  MAX(p.archive_hot_days, ${MIN_ARCHIVE_AFTER_DAYS}) AS hotDays, s.raw_from AS rawFrom,
-  r.refused_day AS refusedDay, r.retry_at AS retryAt,
-  CASE WHEN p.retention_days > 0 THEN ?1 - p.retention_days * ${DAY_MS} ELSE 0 END AS expiredBefore,
-  (SELECT MIN(e.ts) FROM events e WHERE e.project_id = p.id
-     AND e.ts >= CASE WHEN p.retention_days > 0 THEN ?1 - p.retention_days * ${DAY_MS} ELSE 0 END) AS oldest
-FROM projects p LEFT JOIN rollup_state s ON s.project_id = p.id LEFT JOIN archive_runs r ON r.project_id = p.id
-WHERE p.archive_hot_days > 0 AND p.id > ?2 ORDER BY p.id LIMIT ${PAGE_SIZE}`;
+const PAGE_SQL = `SELECT id, COALESCE(zones, timezone) AS calendar, currency,
+  MAX(archive_hot_days, ${MIN_ARCHIVE_AFTER_DAYS}) AS hotDays,
+  CASE WHEN retention_days > 0 THEN ?1 - retention_days * ${DAY_MS} ELSE 0 END AS expiredBefore
+FROM projects
+WHERE database = ?3 AND archive_hot_days > 0 AND id > ?2
+  AND id NOT IN (SELECT project_id FROM project_moves WHERE step <> 'clean')
+ORDER BY id LIMIT ${PAGE_SIZE}`;
+
+/**
+ * The same page's archive state, from the pool database (`?1`: `[id, expiredBefore]` pairs): each
+ * project's `raw_from`, refusal memory and oldest event not yet past retention (a seek on
+ * `events (project_id, ts)` per project). Events past retention are the purge's, not the archive's.
+ */
+const STATE_SQL = `SELECT p.value ->> 0 AS id, s.raw_from AS rawFrom, r.refused_day AS refusedDay, r.retry_at AS retryAt,
+  (SELECT MIN(e.ts) FROM events e WHERE e.project_id = p.value ->> 0 AND e.ts >= p.value ->> 1) AS oldest
+FROM json_each(?1) p LEFT JOIN rollup_state s ON s.project_id = p.value ->> 0
+  LEFT JOIN archive_runs r ON r.project_id = p.value ->> 0`;
+
+/** One page of candidates: settings from the control database, state from the pool database. */
+async function candidates(
+  d1: D1Database,
+  pool: ArchivePool,
+  now: number,
+  after: string,
+): Promise<{ page: (Candidate & { oldest: number | null })[]; last: string | null; full: boolean }> {
+  const { results: settings } = await pool.control
+    .prepare(PAGE_SQL)
+    .bind(now, after, pool.database)
+    .all<Omit<Candidate, 'rawFrom' | 'oldest' | 'refusedDay' | 'retryAt'>>();
+  const last = settings[settings.length - 1]?.id ?? null;
+  if (!settings.length) return { page: [], last, full: false };
+  const { results: states } = await d1
+    .prepare(STATE_SQL)
+    .bind(JSON.stringify(settings.map((project) => [project.id, project.expiredBefore])))
+    .all<{
+      id: string;
+      rawFrom: number | null;
+      refusedDay: string | null;
+      retryAt: number | null;
+      oldest: number | null;
+    }>();
+  const stateOf = new Map(states.map((state) => [state.id, state]));
+  const page = settings.map((project) => {
+    const state = stateOf.get(project.id);
+    return {
+      ...project,
+      rawFrom: state?.rawFrom ?? null,
+      refusedDay: state?.refusedDay ?? null,
+      retryAt: state?.retryAt ?? null,
+      oldest: state?.oldest ?? null,
+    };
+  });
+  return { page: page as (Candidate & { oldest: number | null })[], last, full: settings.length === PAGE_SIZE };
+}
 
 /** The first instant of the first local day that starts at or after `rawFrom` (0 without one). */
 function firstCompleteInstant(rawFrom: number | null, calendar: string): number {
@@ -99,7 +150,9 @@ function firstCompleteInstant(rawFrom: number | null, calendar: string): number 
 /**
  * Archive the days past every project's hot window, within `budget` (rows written plus rows
  * deleted, and wall time). Idempotent: a day already archived costs a record read, a day whose
- * rows were deleted is no longer found.
+ * rows were deleted is no longer found. `d1` is one pool database; `pool` says which and where its
+ * projects' settings and goals are (by default, `d1` is the control database and `DB`):
+ * the archive's tables are data plane, beside the events and `raw_from` they commit with.
  *
  * @example
  * ```ts
@@ -111,6 +164,7 @@ export async function archiveOldDays(
   bucket: R2Bucket,
   now: number,
   budget: { rows: number; ms: number } = { rows: 100_000, ms: 15_000 },
+  pool: ArchivePool = { control: d1, database: CONTROL_DATABASE },
 ): Promise<ArchiveResult> {
   const deadline = Date.now() + budget.ms;
   const result: ArchiveResult = {
@@ -125,17 +179,17 @@ export async function archiveOldDays(
   let spent = 0;
   let after = '';
   for (;;) {
-    const { results: page } = await d1.prepare(PAGE_SQL).bind(now, after).all<Candidate & { oldest: number | null }>();
+    const { page, last, full } = await candidates(d1, pool, now, after);
     for (const project of page) {
       if (project.oldest === null || project.oldest >= now - project.hotDays * DAY_MS) continue;
       if (spent >= budget.rows || Date.now() >= deadline) {
         result.exhausted = true;
         return result;
       }
-      const lease = await claimArchiveLease(d1, project.id);
+      const lease = await claimArchiveLease(d1, project.id, pool.control);
       if (!lease) continue; // another run is archiving it
       try {
-        spent += await archiveProject(d1, bucket, project, lease, now, result, () =>
+        spent += await archiveProject(d1, pool.control, bucket, project, lease, now, result, () =>
           spent >= budget.rows || Date.now() >= deadline ? 0 : budget.rows - spent,
         );
       } catch (error) {
@@ -145,15 +199,42 @@ export async function archiveOldDays(
         await releaseArchiveLease(d1, lease).catch(() => {});
       }
     }
-    const end = page[page.length - 1];
-    if (!end || page.length < PAGE_SIZE) return result;
-    after = end.id;
+    if (!last || !full) return result;
+    after = last;
   }
+}
+
+/**
+ * {@link archiveOldDays} in every database of the pool, each with an equal share of the budget (a
+ * backlog in one cannot starve the others): the cron's step.
+ */
+export async function archivePool(
+  env: Env,
+  now: number,
+  budget: { rows: number; ms: number } = { rows: 100_000, ms: 15_000 },
+): Promise<ArchiveResult> {
+  const names = poolNames(env);
+  const share = { rows: Math.ceil(budget.rows / names.length), ms: budget.ms / names.length };
+  const total: ArchiveResult = { days: 0, deleted: 0, skipped: 0, refused: 0, waiting: 0, failed: 0, exhausted: false };
+  for (const name of names) {
+    const pool = { control: env.DB, database: name };
+    const run = await archiveOldDays(poolDatabase(env, name), env.ARCHIVE, now, share, pool);
+    total.days += run.days;
+    total.deleted += run.deleted;
+    total.skipped += run.skipped;
+    total.refused += run.refused;
+    total.waiting += run.waiting;
+    total.failed += run.failed;
+    total.exhausted ||= run.exhausted;
+  }
+  return total;
 }
 
 /** Where one project's run is: its first complete instant moves as days are skipped. */
 interface ProjectRun {
   project: Candidate;
+  /** The control database: the project's goals and funnels, for a merge's roll-up. */
+  control: D1Database;
   lease: ArchiveLease;
   now: number;
   completeFrom: number;
@@ -168,6 +249,7 @@ interface ProjectRun {
  */
 async function archiveProject(
   d1: D1Database,
+  control: D1Database,
   bucket: R2Bucket,
   project: Candidate,
   lease: ArchiveLease,
@@ -177,6 +259,7 @@ async function archiveProject(
 ): Promise<number> {
   const run: ProjectRun = {
     project,
+    control,
     lease,
     now,
     completeFrom: firstCompleteInstant(project.rawFrom, project.calendar),
@@ -222,7 +305,8 @@ async function archiveDay(d1: D1Database, bucket: R2Bucket, run: ProjectRun, day
     if (archive) {
       // A merge put the object's rows back in D1 beside the late ones: the day is rolled up again
       // from all of them, so the stats API counts what the object holds.
-      if (archive.base && archive.base.key !== archive.key) await rerollDay(d1, project, day, now);
+      if (archive.base && archive.base.key !== archive.key)
+        await rerollDay({ control: run.control, data: d1 }, project, day, now);
       if (!(await commitDayArchive(d1, bucket, project, day, archive, run.completeFrom, now, lease))) return 'stop';
       result.days += 1;
       run.spent += archive.rows;
@@ -257,10 +341,11 @@ async function skip(d1: D1Database, run: ProjectRun, day: string, error: DayTooB
  * the object's rows back): its rollups, goals and funnels replaced in one batch, the version
  * moved. NOTE: the day is before `raw_from`, so the rollup job never does this itself.
  */
-async function rerollDay(d1: D1Database, project: Candidate, label: string, now: number): Promise<void> {
+async function rerollDay(dbs: ProjectDatabases, project: Candidate, label: string, now: number): Promise<void> {
+  const d1 = dbs.data;
   const rollup = { id: project.id, timezone: project.calendar, currency: project.currency };
   const day = parseDate(label) as LocalDate;
-  const goals = await goalsOf(d1, rollup);
+  const goals = await goalsOf(dbs, rollup);
   await d1.batch([
     ...replaceDayStatements(d1, rollup, day, {
       list: goals.list,

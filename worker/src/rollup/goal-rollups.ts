@@ -16,6 +16,7 @@ import { goalDefinitions, goalMatchCtes } from '../stats/goal-segment-sql.ts';
 import { EVENT_REVENUE, ROLLUP_INSERT, ROLLUP_VISIT, rollupMetricsSql } from '../stats/metric-sql.ts';
 import { funnelRollupKey, needsPaths as funnelNeedsPaths } from '../stats/funnel-sql.ts';
 import type { GoalStep } from '../stats/goal-matching.ts';
+import type { ProjectDatabases } from '../store/index.ts';
 
 /** The statement that reads a project's goals as the rollup needs them. */
 export function rollupGoalsStatement(d1: D1Database, projectId: string): D1PreparedStatement {
@@ -75,13 +76,13 @@ GROUP BY p.goal_key`;
 }
 
 /**
- * A project's goals and funnels, keyed, and a reader of a day's pageview paths when any goal or
- * funnel step needs them.
+ * A project's goals and funnels (settings: the control database), keyed, and a reader of a day's
+ * pageview paths (data: the project's database) when any goal or funnel step needs them.
  */
-export async function goalsOf(d1: D1Database, project: { id: string; timezone: string }) {
-  const [goalRows, funnelRows] = await d1.batch([
-    rollupGoalsStatement(d1, project.id),
-    d1.prepare('SELECT id, steps FROM funnels WHERE project_id = ?').bind(project.id),
+export async function goalsOf({ control, data: d1 }: ProjectDatabases, project: { id: string; timezone: string }) {
+  const [goalRows, funnelRows] = await control.batch([
+    rollupGoalsStatement(control, project.id),
+    control.prepare('SELECT id, steps FROM funnels WHERE project_id = ?').bind(project.id),
   ]);
   const results = (goalRows?.results ?? []) as RollupGoal[];
   const list = await Promise.all(results.map(async (goal) => ({ ...goal, key: await goalRollupKey(goal) })));

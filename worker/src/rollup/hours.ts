@@ -25,7 +25,7 @@ import {
   needsPaths as funnelNeedsPaths,
   type RollupFunnel,
 } from '../stats/funnel-sql.ts';
-import { isComplete } from '../store/index.ts';
+import { isComplete, type ProjectDatabases } from '../store/index.ts';
 
 const HOUR_MS = 3_600_000;
 
@@ -101,14 +101,14 @@ export const HOUR_GRACE_MS = 5 * 60_000;
 
 /** The open day of a project, if its closed hours need rolling, rolled; returns how many segments it rolled. */
 export async function rollUpOpenDay(
-  d1: D1Database,
+  dbs: ProjectDatabases,
   project: { id: string; timezone: string; currency: string; rawFrom: number | null },
   now: number,
   deadline: number,
 ): Promise<number> {
   const today = localDate(now, project.timezone);
   if (!isComplete(formatDate(today), project.timezone, project.rawFrom)) return 0;
-  return (await rollUpDayHours(d1, project, today, now - HOUR_GRACE_MS, deadline)).rolled;
+  return (await rollUpDayHours(dbs, project, today, now - HOUR_GRACE_MS, deadline)).rolled;
 }
 
 /** What {@link rollUpDayHours} did: segments rolled, whether every segment with events is now current. */
@@ -125,7 +125,7 @@ export interface DayHours {
  * The day's marks and segment state are read here, whole (the cron's own read is bounded).
  */
 export async function rollUpDayHours(
-  d1: D1Database,
+  dbs: ProjectDatabases,
   project: { id: string; timezone: string; currency: string },
   day: LocalDate,
   until: number,
@@ -133,6 +133,7 @@ export async function rollUpDayHours(
   /** Roll nothing unless the day already has rolled segments (a closed day rolled while open). */
   options: { onlyIfStarted?: boolean } = {},
 ): Promise<DayHours> {
+  const d1 = dbs.data;
   const label = formatDate(day);
   const { start, end } = dayBounds(day, project.timezone);
   const [marks, rolledRows] = await d1.batch([
@@ -155,7 +156,7 @@ export async function rollUpDayHours(
   const first = segments.findIndex(({ lo }) => stale(lo));
   const result: DayHours = { rolled: 0, complete: first < 0, started: rolled.size > 0 };
   if (first < 0 || (options.onlyIfStarted && !result.started)) return result;
-  const { list: goals, funnels } = await goalsOf(d1, project);
+  const { list: goals, funnels } = await goalsOf(dbs, project);
   const pathsNeeded =
     goals.some((goal) => goal.kind === 'pageview') || funnels.some((funnel) => funnelNeedsPaths(funnel.steps));
   for (const segment of segments.slice(first)) {

@@ -17,6 +17,11 @@ import {
   isComplete,
   markStaleDays,
   oldestMarksStatement,
+  poolDatabase,
+  poolNames,
+  type ProjectDatabases,
+  projectSettings,
+  projectsMovingInto,
   recentlyMarkedProjectsStatement,
   settleMarksStatements,
   skippedDays,
@@ -166,23 +171,59 @@ async function dayEvents(d1: D1Database, project: RollupProject, day: LocalDate)
 
 /**
  * Roll up the closed days that marked hours touch, oldest first, within a budget of days and of
- * wall time (each day is one transaction; what is left stays marked for the next run).
+ * wall time (each day is one transaction; what is left stays marked for the next run), in every
+ * database of the pool: each gets an equal share of the budget, so a backlog in one cannot starve
+ * the others.
  *
  * @example
  * ```ts
- * await rollUp(env.DB, scheduledTime); // in the cron: bounded, resumes next run
+ * await rollUp(env, scheduledTime); // in the cron: bounded, resumes next run
  * ```
  */
 export async function rollUp(
-  d1: D1Database,
+  env: Env,
   now: number,
   budget: { days: number; ms: number } = { days: 40, ms: 20_000 },
 ): Promise<RollupResult> {
+  const names = poolNames(env);
+  const share = { days: Math.ceil(budget.days / names.length), ms: budget.ms / names.length };
+  const total: RollupResult = { days: 0, cleared: 0, exhausted: false, hours: 0 };
+  for (const name of names) {
+    const run = await rollUpDatabase(env, name, now, share);
+    total.days += run.days;
+    total.cleared += run.cleared;
+    total.hours += run.hours;
+    total.exhausted ||= run.exhausted;
+  }
+  return total;
+}
+
+/** {@link rollUp} in one pool database; the projects' settings and goals come from the control database. */
+async function rollUpDatabase(
+  env: Env,
+  name: string,
+  now: number,
+  budget: { days: number; ms: number },
+): Promise<RollupResult> {
+  const dbs: ProjectDatabases = { control: env.DB, data: poolDatabase(env, name) };
+  const d1 = dbs.data;
+  const settingsOf = (ids: string[]) => projectSettings(env, name, ids);
   const started = Date.now();
   const deadline = started + budget.ms;
+  // A project being copied here is left out of the bounded reads below: its copied rows would
+  // take the places of this database's own projects until the switch.
+  const movingIn = await projectsMovingInto(env, name);
   // Days rolled up before a dimension was added are marked again (a few a run) while complete.
-  await markStaleDays(d1, STALE_DAYS_PER_RUN);
-  const { results: marks } = await oldestMarksStatement(d1, MARKS_PER_RUN).all<Mark>();
+  await markStaleDays(d1, STALE_DAYS_PER_RUN, settingsOf, movingIn);
+  const { results: stored } = await oldestMarksStatement(d1, MARKS_PER_RUN, movingIn).all<
+    Omit<Mark, 'timezone' | 'currency'>
+  >();
+  // Marks of a project this database does not hold (deleted, moved or moving) are not rolled up.
+  const settings = await settingsOf(stored.map((mark) => mark.projectId));
+  const marks = stored.flatMap((mark) => {
+    const project = settings.get(mark.projectId);
+    return project ? [{ ...mark, timezone: project.timezone, currency: project.currency }] : [];
+  });
   const result: RollupResult = { days: 0, cleared: 0, exhausted: false, hours: 0 };
 
   // Per project, the closed days its marks touch (oldest first) and the marks touching each.
@@ -207,7 +248,10 @@ export async function rollUp(
     const rolled = new Set<string>();
     // Days before `raw_from` that the archive skipped as too big still have all their raw events.
     const before = [...days.keys()].filter((label) => !isComplete(label, project.timezone, rawFrom));
-    const skipped = before.length ? await skippedDays(d1, project.id, before, now) : new Set<string>();
+    const retentionDays = settings.get(project.id)?.retentionDays ?? 0;
+    const skipped = before.length
+      ? await skippedDays(d1, { id: project.id, retentionDays }, before, now)
+      : new Set<string>();
     // Read once per project and run: a goal changed since then marked its hours again, so a day
     // rolled with the old definition stays marked (and its rows' key is the old one).
     let goals: Awaited<ReturnType<typeof goalsOf>> | null = null;
@@ -223,7 +267,7 @@ export async function rollUp(
       // then its rollups are their sum, so no statement reads more than an hour's visitors. Until
       // its last hour can be rolled (`HOUR_GRACE_MS`), it waits, marked.
       const hourly = complete
-        ? await rollUpDayHours(d1, project, day, now - HOUR_GRACE_MS, deadline, { onlyIfStarted: true })
+        ? await rollUpDayHours(dbs, project, day, now - HOUR_GRACE_MS, deadline, { onlyIfStarted: true })
         : null;
       if (hourly?.started && !hourly.complete) continue;
       rolled.add(label);
@@ -238,7 +282,7 @@ export async function rollUp(
       // A day the retention purge cut into keeps the rollups it has: recomputing it would count
       // only what is left of it. Its marks are settled all the same.
       const compact = hourly?.started === true;
-      goals ??= complete && !compact ? await goalsOf(d1, project) : null;
+      goals ??= complete && !compact ? await goalsOf(dbs, project) : null;
       // Read before the batch: an event written to the day since then marks its hour, so the
       // day's mark is not cleared and it is rolled again.
       const buckets = complete ? pairBuckets(await dayEvents(d1, project, day)) : 1;
@@ -274,21 +318,25 @@ export async function rollUp(
   }
   // The open days' closed hours, once the closed days are done: every project with recent marks,
   // not only those among the oldest marks read above.
-  const { results: recent } = await recentlyMarkedProjectsStatement(d1, now).all<
-    RollupProject & { rawFrom: number | null }
-  >();
-  for (const project of recent) {
+  const { results: recent } = await recentlyMarkedProjectsStatement(d1, now).all<{
+    id: string;
+    rawFrom: number | null;
+  }>();
+  const recentSettings = await settingsOf(recent.map((project) => project.id));
+  for (const { id, rawFrom } of recent) {
+    const project = recentSettings.get(id);
+    if (!project) continue;
     if (Date.now() > deadline) break;
-    result.hours += await rollUpOpenDay(d1, project, now, deadline);
+    result.hours += await rollUpOpenDay(dbs, { ...project, rawFrom }, now, deadline);
   }
   return result;
 }
 
 /** Every closed day that is still marked, rolled up however many runs it takes (tests, the demo seed). */
-export async function rollUpAll(d1: D1Database, now: number): Promise<number> {
+export async function rollUpAll(env: Env, now: number): Promise<number> {
   let days = 0;
   for (;;) {
-    const run = await rollUp(d1, now, { days: 1_000, ms: Number.POSITIVE_INFINITY });
+    const run = await rollUp(env, now, { days: 1_000, ms: Number.POSITIVE_INFINITY });
     days += run.days;
     if (!run.exhausted && run.days === 0) return days;
   }

@@ -13,10 +13,12 @@ import { archiveCutoffStatement } from './history.ts';
 /**
  * The conditions under which a day not yet archived may leave D1, as SQL over ?1 project, ?2 day,
  * ?3 day start, ?4 and ?5 its first and last UTC hour, ?6 the catalog version, ?7 the start of the
- * first complete day (from `raw_from`; 0 if none): the day is rolled up at the current catalog, no
- * hour of it is marked, it is complete, and no earlier complete day still has events in D1.
+ * first complete day (from `raw_from`; 0 if none): the project is not fenced out of this database
+ * (a move of the pool, `move.ts`; that the project exists is the caller's to know, from the control
+ * database, and a deletion revokes the lease), the day is rolled up at the current catalog, no hour
+ * of it is marked, it is complete, and no earlier complete day still has events in D1.
  */
-const READY_SQL = `EXISTS (SELECT 1 FROM projects WHERE id = ?1)
+const READY_SQL = `NOT EXISTS (SELECT 1 FROM project_fences WHERE project_id = ?1)
   AND EXISTS (SELECT 1 FROM rolled_days WHERE project_id = ?1 AND day = ?2 AND version >= ?6)
   AND NOT EXISTS (SELECT 1 FROM rollup_dirty WHERE project_id = ?1 AND hour >= ?4 AND hour <= ?5)
   AND ?3 >= ?7 AND ?3 >= COALESCE((SELECT raw_from FROM rollup_state WHERE project_id = ?1), 0)
@@ -146,18 +148,24 @@ export async function skipTooBigDay(
 
 /**
  * The days of a project the archive skipped as too big (their raw events all in D1) and that
- * retention has not cut into yet — among `days`. The rollup treats them as complete.
+ * retention has not cut into yet — among `days`. The rollup treats them as complete. The project's
+ * retention comes from the control database (`pool.ts`: no statement joins the two planes).
  */
-export async function skippedDays(d1: D1Database, projectId: string, days: readonly string[], now: number) {
+export async function skippedDays(
+  d1: D1Database,
+  project: { id: string; retentionDays: number },
+  days: readonly string[],
+  now: number,
+) {
   const { results } = await d1
     .prepare(
       // A day whose label is two days past the UTC date of the retention cutoff starts after it
       // in any calendar; one nearer the cutoff may be cut into, and is left as it is.
-      `SELECT s.day FROM archive_skipped s JOIN projects p ON p.id = s.project_id
-       WHERE s.project_id = ?1 AND s.day IN (SELECT value FROM json_each(?2))
-         AND (p.retention_days = 0 OR s.day >= date((?3 - p.retention_days * 86400000) / 1000, 'unixepoch', '+2 days'))`,
+      `SELECT day FROM archive_skipped
+       WHERE project_id = ?1 AND day IN (SELECT value FROM json_each(?2))
+         AND (?4 = 0 OR day >= date((?3 - ?4 * 86400000) / 1000, 'unixepoch', '+2 days'))`,
     )
-    .bind(projectId, JSON.stringify(days), now)
+    .bind(project.id, JSON.stringify(days), now, project.retentionDays)
     .all<{ day: string }>();
   return new Set(results.map((row) => row.day));
 }

@@ -25,16 +25,26 @@ export function leaseHeldSql(holder: string, at: string): string {
 
 /**
  * Claim a project's archive until `Date.now() + LEASE_MS`: granted when nobody holds it or the last
- * claim expired, and only for a project that exists. Returns the lease, or null when another run
- * holds it.
+ * claim expired, and only for a project that exists (in `control`, the pool's control database) and
+ * that `d1` (its pool database) is not fenced against (a move, `move.ts`). Returns the lease, or null
+ * when another run holds it or the project is gone or fenced.
+ * NOTE: the two databases are read apart (no statement joins the planes): a deletion that removes
+ * the project between the read and the claim still revokes the claim (`clearProjectArchive` fences
+ * it, and the deletion's last step deletes it).
  */
-export async function claimArchiveLease(d1: D1Database, projectId: string): Promise<ArchiveLease | null> {
+export async function claimArchiveLease(
+  d1: D1Database,
+  projectId: string,
+  control: D1Database = d1,
+): Promise<ArchiveLease | null> {
+  const exists = await control.prepare('SELECT 1 FROM projects WHERE id = ?').bind(projectId).first();
+  if (!exists) return null;
   const holder = crypto.randomUUID();
   const now = Date.now();
   const { meta } = await d1
     .prepare(
       `INSERT INTO archive_runs (project_id, holder, expires_at) SELECT ?1, ?2, ?3
-       WHERE EXISTS (SELECT 1 FROM projects WHERE id = ?1)
+       WHERE NOT EXISTS (SELECT 1 FROM project_fences WHERE project_id = ?1)
        ON CONFLICT (project_id) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at
        WHERE archive_runs.expires_at <= ?4`,
     )

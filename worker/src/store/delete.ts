@@ -7,8 +7,10 @@ import { getTableColumns, getTableName, is } from 'drizzle-orm';
 import { getTableConfig, SQLiteTable } from 'drizzle-orm/sqlite-core';
 import * as schema from '../db/schema.ts';
 import { clearIsolateCaches } from '../shared/isolate-cache.ts';
+import { ApiError } from '../shared/errors.ts';
 import { clearProjectArchive } from './archive-objects.ts';
 import { bumpVersionsStatement } from './freshness.ts';
+import { poolDatabase, poolNames, projectDb } from './pool.ts';
 
 /** What deleting needs of the ProjectDO (`live/project-do.ts`): its storage gone, or told of a reset. */
 interface ProjectStorage extends Rpc.DurableObjectBranded {
@@ -69,28 +71,39 @@ async function deleteRows(d1: D1Database, table: string, projectId: string): Pro
 }
 
 /**
- * Delete a project and everything it owns: its ProjectDO storage (salts, visits, outbox), every row
- * with its id in every table, its archive (objects in R2, then their records), its quarantined
- * messages, and the project itself. Data first, project last, so that a failure part-way leaves a
- * project the owner can delete again. Events still on the queue when the project row goes are
- * refused by the consumer (it inserts only for existing projects).
+ * Delete a project and everything it owns: its ProjectDO storage (salts, visits, outbox), its
+ * data-plane rows in every database of the pool (its own, and any a move was copying to or had
+ * left behind), its archive (objects in R2, then their records, in every database of the pool),
+ * every row with its id in the control database, its quarantined messages, and the project itself.
+ * Data first, project last, so that a failure part-way leaves a project the owner can delete again.
+ * Events still on the queue when the project row goes are not written by the consumer (it writes
+ * only for projects the map holds); one that races the deletion is swept by the retention purge
+ * (`rollup/retention.ts`, orphans).
  */
 export async function deleteProject(env: Env, projectId: string): Promise<void> {
   const stub = env.PROJECT.get(env.PROJECT.idFromName(projectId)) as DurableObjectStub<ProjectStorage>;
   await stub.destroy();
+  const databases = poolNames(env).map((name) => poolDatabase(env, name));
+  for (const d1 of databases) {
+    for (const table of [...POOL_TABLES, getTableName(schema.projectFences)])
+      if (!ARCHIVE_STATE.includes(table) && !OUTLIVE_PROJECT.includes(table)) await deleteRows(d1, table, projectId);
+  }
   for (const table of PROJECT_TABLES) if (!ARCHIVE_STATE.includes(table)) await deleteRows(env.DB, table, projectId);
-  await clearProjectArchive(env.DB, env.ARCHIVE, projectId);
+  for (const d1 of databases) await clearProjectArchive(d1, env.ARCHIVE, projectId);
   // Quarantined messages hold events as JSON text, without a project_id column: match the field.
   await env.DB.prepare('DELETE FROM quarantine WHERE instr(body, ?) > 0')
     .bind(`"projectId":${JSON.stringify(projectId)}`)
     .run();
-  // The fence goes with the project, after which no run can claim it; `raw_from` again, since a
-  // run that recorded a day before the fence moved it after its table was emptied.
-  await env.DB.batch([
-    env.DB.prepare('DELETE FROM rollup_state WHERE project_id = ?').bind(projectId),
-    env.DB.prepare('DELETE FROM projects WHERE id = ?').bind(projectId),
-    env.DB.prepare('DELETE FROM archive_runs WHERE project_id = ?').bind(projectId),
-  ]);
+  // The project goes, after which no run can claim its archive (a claim reads it first); then, in
+  // every database, the archive's fence, and `raw_from` again, since a run that recorded a day
+  // before the fence moved it after its table was emptied.
+  await env.DB.prepare('DELETE FROM projects WHERE id = ?').bind(projectId).run();
+  for (const d1 of databases) {
+    await d1.batch([
+      d1.prepare('DELETE FROM rollup_state WHERE project_id = ?').bind(projectId),
+      d1.prepare('DELETE FROM archive_runs WHERE project_id = ?').bind(projectId),
+    ]);
+  }
   // Other isolates forget the site key within a minute; their events stop at the consumer.
   clearIsolateCaches();
 }
@@ -121,15 +134,36 @@ export const DATA_TABLES: readonly string[] = [
  * lease with its memory of refused days.
  */
 export async function resetProjectData(env: Env, projectId: string, now: number): Promise<void> {
+  // Until the switch, the source's rows are being copied; after it, a reset empties the target.
+  const moving = await env.DB.prepare("SELECT 1 FROM project_moves WHERE project_id = ? AND step <> 'clean'")
+    .bind(projectId)
+    .first();
+  if (moving) throw new ApiError(409, 'conflict', 'The project is moving to another database; reset it once it has');
+  const d1 = await projectDb(env, projectId);
+  if (!d1) return;
   const stub = env.PROJECT.get(env.PROJECT.idFromName(projectId)) as DurableObjectStub<ProjectStorage>;
   await stub.dataReset();
-  for (const table of DATA_TABLES) await deleteRows(env.DB, table, projectId);
-  await clearProjectArchive(env.DB, env.ARCHIVE, projectId);
+  for (const table of DATA_TABLES) await deleteRows(d1, table, projectId);
+  await clearProjectArchive(d1, env.ARCHIVE, projectId);
   // Nothing is left to be partial: a day the purge once cut into is an empty day now. The fence
   // comes down with it.
-  await env.DB.batch([
-    env.DB.prepare('UPDATE rollup_state SET raw_from = NULL WHERE project_id = ?').bind(projectId),
-    bumpVersionsStatement(env.DB, [projectId], now),
-    env.DB.prepare('DELETE FROM archive_runs WHERE project_id = ?').bind(projectId),
+  await d1.batch([
+    d1.prepare('UPDATE rollup_state SET raw_from = NULL WHERE project_id = ?').bind(projectId),
+    bumpVersionsStatement(d1, [projectId], now),
+    d1.prepare('DELETE FROM archive_runs WHERE project_id = ?').bind(projectId),
   ]);
 }
+
+/**
+ * A project's data-plane tables: what lives in its pool database (`pool.ts`), what a move copies
+ * and what deletion clears in every database of the pool. The archive's records, lease and pending
+ * objects are among them: they commit in one batch with `raw_from` and the events they let go, and
+ * R2 keys are per project, so a moved project's objects stay where they are. `project_fences` is not among them: it
+ * says what a database refuses, and is cleared apart.
+ */
+export const POOL_TABLES: readonly string[] = [
+  ...DATA_TABLES,
+  ...[schema.rollupState, schema.archivedDays, schema.archiveRuns, schema.archivePending].map((table) =>
+    getTableName(table),
+  ),
+];

@@ -45,12 +45,12 @@ export function eventProblem(value: unknown): string | null {
  * Insert-or-ignore keyed by (project, event id): a redelivered message inserts nothing twice.
  * Written as `ON CONFLICT … DO NOTHING` rather than `INSERT OR IGNORE`, which would also skip rows
  * that break a NOT NULL constraint — silently losing them instead of failing loudly.
- * Events of a project deleted while they were on the queue are not inserted. Built from the
- * drizzle schema, so a new column is written as soon as it exists.
+ * The caller writes only events of projects that exist, to their project's database
+ * (`pool.ts`); in a database a project has left, a trigger refuses them (`project_fences`). Built
+ * from the drizzle schema, so a new column is written as soon as it exists.
  */
 const INSERT_EVENTS = `INSERT INTO ${getTableName(events)} (${columns.map((c) => `"${c.name}"`).join(', ')})
-SELECT ${columns.map((c) => `value ->> '$.${c.key}'`).join(', ')} FROM json_each(?1)
-WHERE EXISTS (SELECT 1 FROM projects WHERE projects.id = value ->> '$.projectId')
+SELECT ${columns.map((c) => `value ->> '$.${c.key}'`).join(', ')} FROM json_each(?1) WHERE true
 ON CONFLICT (project_id, id) DO NOTHING`;
 
 /** Statements that write these events (and mark their hours), each under D1's statement limits. */

@@ -18,13 +18,12 @@ const HOUR_MS = 3_600_000;
 
 /**
  * SQL that marks the UTC hours of the events in the JSON array `?1` (each with `projectId` and
- * `ts`), for projects that exist. It runs in the same batch (one transaction) as the insert of
+ * `ts`). It runs in the same batch (one transaction) as the insert of
  * those events; `mark` counts the writes, so the rollup job clears a mark only if no write came
  * after it read the hour.
  */
 export const MARK_EVENT_HOURS_SQL = `INSERT INTO rollup_dirty (project_id, hour, mark)
 SELECT value ->> '$.projectId', (value ->> '$.ts') / ${HOUR_MS}, 1 FROM json_each(?1)
-WHERE EXISTS (SELECT 1 FROM projects WHERE projects.id = value ->> '$.projectId')
 GROUP BY 1, 2
 ON CONFLICT (project_id, hour) DO UPDATE SET mark = mark + 1`;
 
@@ -251,7 +250,7 @@ export function markSpanHoursSqlText(projectId: string, start: number, end: numb
   return `${sql.replace(/\s*\n\s*/g, ' ')};`;
 }
 
-/** A marked hour as the rollup job reads it, with its project's settings. */
+/** A marked hour as the rollup job reads it, with its project's settings (from the control database). */
 export interface HourMark {
   projectId: string;
   hour: number;
@@ -265,28 +264,36 @@ export interface HourMark {
   rawFrom: number | null;
 }
 
-/** The oldest `limit` marked hours of every project, with the settings their days are rolled with. */
-export function oldestMarksStatement(d1: D1Database, limit: number): D1PreparedStatement {
+/**
+ * The oldest `limit` marked hours in one pool database, of projects not fenced there (a move out of
+ * it is under way: their rows must hold still) and not among `movingIn` (`pool.ts`,
+ * `projectsMovingInto`: a copy in progress, whose marks would take the places of the database's own
+ * projects), without their settings: those are in the control database (`pool.ts`, `projectSettings`).
+ */
+export function oldestMarksStatement(d1: D1Database, limit: number, movingIn: readonly string[]): D1PreparedStatement {
   return d1
     .prepare(
-      `SELECT d.project_id AS projectId, d.hour, d.mark, d.rolled, COALESCE(p.zones, p.timezone) AS timezone,
-         p.currency, s.raw_from AS rawFrom
-       FROM rollup_dirty d JOIN projects p ON p.id = d.project_id LEFT JOIN rollup_state s ON s.project_id = d.project_id
-       ORDER BY d.hour LIMIT ?`,
+      `SELECT d.project_id AS projectId, d.hour, d.mark, d.rolled, s.raw_from AS rawFrom
+       FROM rollup_dirty d LEFT JOIN rollup_state s ON s.project_id = d.project_id
+       WHERE NOT EXISTS (SELECT 1 FROM project_fences f WHERE f.project_id = d.project_id)
+         AND d.project_id NOT IN (SELECT value FROM json_each(?2))
+       ORDER BY d.hour LIMIT ?1`,
     )
-    .bind(limit);
+    .bind(limit, JSON.stringify(movingIn));
 }
 
 /**
- * The projects with marks in the last 27 hours (every open day of every zone starts within them),
- * with the settings their open day is rolled with: the hourly rollups' work list.
+ * The projects of one pool database with marks in the last 27 hours (every open day of every zone
+ * starts within them), not fenced there, with their `raw_from`: the hourly rollups' work list (their
+ * settings come from the control database).
  */
 export function recentlyMarkedProjectsStatement(d1: D1Database, now: number): D1PreparedStatement {
   return d1
     .prepare(
-      `SELECT p.id, COALESCE(p.zones, p.timezone) AS timezone, p.currency, s.raw_from AS rawFrom
-       FROM projects p LEFT JOIN rollup_state s ON s.project_id = p.id
-       WHERE p.id IN (SELECT DISTINCT project_id FROM rollup_dirty WHERE hour >= ?)`,
+      `SELECT d.project_id AS id, s.raw_from AS rawFrom
+       FROM (SELECT DISTINCT project_id FROM rollup_dirty WHERE hour >= ?) d
+       LEFT JOIN rollup_state s ON s.project_id = d.project_id
+       WHERE NOT EXISTS (SELECT 1 FROM project_fences f WHERE f.project_id = d.project_id)`,
     )
     .bind(Math.floor(now / HOUR_MS) - 27);
 }

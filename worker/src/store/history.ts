@@ -6,6 +6,7 @@
 import { CATALOG_VERSION } from '@tally/sdk/catalog';
 import { addDays, firstInstantAt, type LocalDate, parseDate } from '../shared/calendar.ts';
 import { isComplete, MARK_SPAN_HOURS_SQL } from './freshness.ts';
+import type { ProjectSettings } from './pool.ts';
 
 /**
  * The statement that records, before a retention purge deletes them, that these projects' raw
@@ -13,15 +14,19 @@ import { isComplete, MARK_SPAN_HOURS_SQL } from './freshness.ts';
  * and cached answers are told (the version moves). Every day that starts before `raw_from` is from
  * then on answered from its rollups alone and never recomputed.
  */
-export function purgeCutoffStatement(d1: D1Database, projectIds: readonly string[], now: number): D1PreparedStatement {
+export function purgeCutoffStatement(
+  d1: D1Database,
+  projects: readonly { id: string; retentionDays: number }[],
+  now: number,
+): D1PreparedStatement {
   return d1
     .prepare(
       `INSERT INTO rollup_state (project_id, version, updated_at, raw_from)
-       SELECT id, 1, ?1, ?1 - retention_days * 86400000 FROM projects WHERE id IN (SELECT value FROM json_each(?2))
+       SELECT value ->> '$.id', 1, ?1, ?1 - (value ->> '$.retentionDays') * 86400000 FROM json_each(?2) WHERE true
        ON CONFLICT (project_id) DO UPDATE SET version = version + 1, updated_at = excluded.updated_at,
          raw_from = MAX(COALESCE(raw_from, 0), excluded.raw_from)`,
     )
-    .bind(now, JSON.stringify(projectIds));
+    .bind(now, JSON.stringify(projects.map(({ id, retentionDays }) => ({ id, retentionDays }))));
 }
 
 /**
@@ -58,16 +63,30 @@ export function archiveCutoffStatement(
  * into stays as it is (its rollups are all there is; the stats API says the new dimension is not
  * available for it). Returns the days marked.
  */
-export async function markStaleDays(d1: D1Database, limit: number): Promise<number> {
-  const { results } = await d1
+export async function markStaleDays(
+  d1: D1Database,
+  limit: number,
+  /** The settings of the projects (among these) that this database holds for them (`pool.ts`). */
+  settingsOf: (projectIds: string[]) => Promise<Map<string, ProjectSettings>>,
+  /** Projects being copied into this database (`pool.ts`, `projectsMovingInto`): not read. */
+  movingIn: readonly string[],
+): Promise<number> {
+  const { results: rows } = await d1
     .prepare(
-      `SELECT r.project_id AS projectId, r.day, COALESCE(p.zones, p.timezone) AS timezone, s.raw_from AS rawFrom
-       FROM rolled_days r JOIN projects p ON p.id = r.project_id LEFT JOIN rollup_state s ON s.project_id = r.project_id
+      `SELECT r.project_id AS projectId, r.day, s.raw_from AS rawFrom
+       FROM rolled_days r LEFT JOIN rollup_state s ON s.project_id = r.project_id
        WHERE r.version < ?1 AND (s.raw_from IS NULL OR r.day >= date(s.raw_from / 1000, 'unixepoch', '+2 days'))
+         AND NOT EXISTS (SELECT 1 FROM project_fences f WHERE f.project_id = r.project_id)
+         AND r.project_id NOT IN (SELECT value FROM json_each(?3))
        ORDER BY r.day LIMIT ?2`,
     )
-    .bind(CATALOG_VERSION, limit)
-    .all<{ projectId: string; day: string; timezone: string; rawFrom: number | null }>();
+    .bind(CATALOG_VERSION, limit, JSON.stringify(movingIn))
+    .all<{ projectId: string; day: string; rawFrom: number | null }>();
+  const settings = await settingsOf(rows.map((row) => row.projectId));
+  const results = rows.flatMap((row) => {
+    const timezone = settings.get(row.projectId)?.timezone;
+    return timezone ? [{ ...row, timezone }] : [];
+  });
   const complete = results.filter((row) => isComplete(row.day, row.timezone, row.rawFrom));
   if (!complete.length) return 0;
   await d1.batch(

@@ -5,6 +5,7 @@
  */
 export { DATA_TABLES, deleteProject, PROJECT_TABLES, resetProjectData } from './delete.ts';
 export { markStaleDays, purgeCutoffStatement } from './history.ts';
+export { continueMoves, type MoveProgress, moveProject, type MoveStep } from './move.ts';
 export {
   ARCHIVE_LAYOUT,
   ARCHIVE_MAX_ROWS,
@@ -28,7 +29,7 @@ export {
   releaseArchiveLease,
   rememberRefusal,
 } from './archive-lease.ts';
-export { archivedDaysBetween, purgeExpiredArchives } from './archive-objects.ts';
+export { type ArchivePool, archivedDaysBetween, purgeExpiredArchives, purgePoolArchives } from './archive-objects.ts';
 export { eventProblem, insertEventStatements, type PendingEvent, type StoredEvent } from './events.ts';
 export {
   bumpVersionsStatement,
@@ -52,6 +53,20 @@ export {
   remarkEventHoursStatements,
   settleMarksStatements,
 } from './freshness.ts';
+export {
+  CONTROL_DATABASE,
+  databaseOf,
+  databasesOf,
+  pickDatabase,
+  poolDatabase,
+  poolNames,
+  type ProjectDatabases,
+  type ProjectSettings,
+  projectDatabases,
+  projectDb,
+  projectSettings,
+  projectsMovingInto,
+} from './pool.ts';
 export {
   FAULT_FRESH_MS,
   recentStoreFaults,
