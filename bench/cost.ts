@@ -72,6 +72,8 @@ interface Usage {
  */
 const WRAPPER = `
 import tally, { ProjectDO as TallyProjectDO } from 'TALLY_BUNDLE';
+// The store-health registry, unmetered: it is told of D1 faults and recoveries, not of events.
+export { StoreHealth } from 'TALLY_BUNDLE';
 const zero = () => ({ workerRequests: 0, consumerInvocations: 0, consumerMessages: 0, doRequests: 0, alarmRuns: 0,
   doMs: 0, doRowsRead: 0, doRowsWritten: 0, alarmsSet: 0, alarmsDeleted: 0, queueMessages: 0, queueOperations: 0,
   d1RowsRead: 0, d1RowsWritten: 0 });
@@ -151,7 +153,7 @@ async function costBundle(bundle: string, dir: string): Promise<string> {
   if (extra.length) throw new Error(`the bundle has modules the cost wrapper does not carry: ${extra.join(', ')}`);
   mkdirSync(dir, { recursive: true });
   const entry = path.join(dir, 'entry.mjs');
-  writeFileSync(entry, WRAPPER.replace('TALLY_BUNDLE', bundle.split(path.sep).join('/')));
+  writeFileSync(entry, WRAPPER.replaceAll('TALLY_BUNDLE', bundle.split(path.sep).join('/')));
   const out = path.join(dir, 'out', 'index.js');
   await build({
     entryPoints: [entry],

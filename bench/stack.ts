@@ -180,7 +180,9 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     contents: readFileSync(options.bundle, 'utf8'),
   };
   const problems: string[] = [];
-  const secrets = options.secrets ?? SECRETS;
+  // The bench measures one database: every project it creates is placed on `DB` (the pool adds no
+  // work per event; its placement is tested in worker/test/d1-pool.test.ts).
+  const secrets = { ...(options.secrets ?? SECRETS), NEW_PROJECT_DATABASES: 'DB' };
 
   const mf = new Miniflare(
     convertV4MiniflareOptions({
@@ -252,8 +254,11 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     return (await response.json()) as T;
   };
   if (options.migrate) {
-    const db = await d1();
-    for (const statement of migrationStatements()) await db.prepare(statement).run();
+    // Every database of the pool, so that the cron's work over each finds its tables.
+    for (const binding of Object.keys(tallyBindings.d1Databases ?? { DB: null })) {
+      const db = (await mf.getD1Database(binding, 'tally')) as unknown as D1Like;
+      for (const statement of migrationStatements()) await db.prepare(statement).run();
+    }
   }
 
   return {
@@ -321,6 +326,7 @@ export function d1File(persistDir: string): string {
     }
   };
   walk(persistDir);
-  if (found.length !== 1) throw new Error(`expected one D1 SQLite file under ${persistDir}, found ${found.length}`);
-  return found[0] as string;
+  if (!found.length) throw new Error(`no D1 SQLite file under ${persistDir}`);
+  // The pool's other databases hold only their tables: every project the bench makes is on `DB`.
+  return found.sort((a, b) => statSync(b).size - statSync(a).size)[0] as string;
 }

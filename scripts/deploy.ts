@@ -20,6 +20,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { capture, commandLine, fail, mustStream, parseJsonOutput, ROOT, step, stream } from './run.ts';
+import { type PoolDatabase, poolDatabases } from './d1-pool.ts';
 
 const CONFIG_FILE = path.join(ROOT, 'wrangler.toml');
 const DASHBOARD_DIR = path.join(ROOT, 'dashboard');
@@ -69,26 +70,6 @@ async function checkLogin(): Promise<void> {
       ].join('\n'),
     );
   }
-}
-
-/** A database of the pool as wrangler.toml declares it (`[[d1_databases]]`: `DB`, `DB_1`, …). */
-interface PoolDatabase {
-  binding: string;
-  name: string;
-  id: string;
-}
-
-/** The pool's databases, in the order wrangler.toml lists them. */
-function poolDatabases(): PoolDatabase[] {
-  const config = readFileSync(CONFIG_FILE, 'utf8');
-  return config
-    .split(/^\[\[d1_databases\]\]\s*$/m)
-    .slice(1)
-    .map((block) => ({
-      binding: block.match(/^\s*binding\s*=\s*"([^"]*)"/m)?.[1] ?? '',
-      name: block.match(/^\s*database_name\s*=\s*"([^"]*)"/m)?.[1] ?? '',
-      id: block.match(/^\s*database_id\s*=\s*"([^"]*)"/m)?.[1] ?? '',
-    }));
 }
 
 /** Placeholder ids (`…000` for `DB`, `…001` for `DB_1`, …): no database behind them yet. */

@@ -17,6 +17,7 @@ import { appendFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFil
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { hashPassword } from '../worker/src/auth/password.ts';
+import { poolDatabases } from './d1-pool.ts';
 import { ensureDemoGoals, signIn } from './demo-goals.ts';
 import { buildHistorySql, demoDays, demoFills } from './demo-history.ts';
 import { startDemoSite } from './demo-site.ts';
@@ -222,8 +223,11 @@ async function main(): Promise<void> {
   step('Local secrets');
   ensureDevVars();
 
-  step('Applying D1 migrations to the local database');
-  await mustStream('wrangler', ['d1', 'migrations', 'apply', 'DB', '--local']);
+  // Every database of the pool: a project created here may be placed on any of them.
+  for (const { binding } of poolDatabases()) {
+    step(`Applying D1 migrations to the local database ${binding}`);
+    await mustStream('wrangler', ['d1', 'migrations', 'apply', binding, '--local']);
+  }
 
   step(`Seeding the demo (${DEMO.email}, project "${DEMO.projectId}")`);
   await seedDemo();
