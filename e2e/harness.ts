@@ -27,6 +27,7 @@ import { fileURLToPath } from 'node:url';
 import { type Browser, chromium } from 'playwright-core';
 import { buildSeedSql, DEMO } from '../scripts/seed.ts';
 import { hashPassword } from '../worker/src/auth/password.ts';
+import { poolDatabases } from '../scripts/d1-pool.ts';
 
 export { DEMO } from '../scripts/seed.ts';
 
@@ -243,7 +244,8 @@ export async function startWorker(options: WorkerOptions = {}): Promise<RunningW
   const state = mkdtempSync(path.join(tmpdir(), 'tally-e2e-'));
   const persist = ['--local', '--persist-to', state];
   try {
-    await wrangler(['d1', 'migrations', 'apply', 'DB', ...persist]);
+    // Every database of the pool, so that the cron's work over each finds its tables.
+    for (const { binding } of poolDatabases()) await wrangler(['d1', 'migrations', 'apply', binding, ...persist]);
     const seed = path.join(state, 'seed.sql');
     writeFileSync(
       seed,
@@ -262,7 +264,12 @@ export async function startWorker(options: WorkerOptions = {}): Promise<RunningW
     ['API_KEY_PEPPER', 'AUTH_SECRET'].map((name) => `${name}=${randomBytes(32).toString('hex')}\n`).join(''),
     { mode: 0o600 },
   );
-  const vars = Object.entries(options.vars ?? {}).flatMap(([name, value]) => ['--var', `${name}:${value}`]);
+  // Projects the tests create are placed on `DB`, where `worker.d1()` reads (placement over the pool
+  // is worker/test/d1-pool.test.ts's business).
+  const vars = Object.entries({ NEW_PROJECT_DATABASES: 'DB', ...options.vars }).flatMap(([name, value]) => [
+    '--var',
+    `${name}:${value}`,
+  ]);
   const server = spawnGroup(
     'wrangler',
     ['dev', ...serveFlags(port, inspectorPort, state), '--env-file', envFile, ...vars],
