@@ -82,6 +82,9 @@ async function rollUp(
   budget: Budget,
 ): Promise<{ work: CronWork; left: number }> {
   const db = await stack.d1();
+  // Replayed as it goes, the day is open, so never rolled up yet: the record of the last run's
+  // rollup (with the catalog of its time) would have the cron mark it again at every run.
+  if (way === 'hourly') await db.prepare('DELETE FROM rolled_days WHERE project_id = ?').bind(meta.projectId).run();
   await db
     .prepare(MARK_SPAN_HOURS_SQL)
     .bind(meta.projectId, meta.dayStart, meta.dayStart + DAY_MS)

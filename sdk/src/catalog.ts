@@ -14,15 +14,16 @@
  * dimension newer than a day's rollup answers "not available for these days" instead of zero, and
  * the cron rolls such days again while their raw events remain (`markStaleDays`). 1: the
  * dimensions before `language`; 2: `language`; 3: `channel`, and funnel step rows (`funnel:step`);
- * 4: filtered rows (`pair_rollups`, {@link PAIR_FILTERS} beside {@link PAIR_BREAKDOWNS}).
+ * 4: filtered rows (`pair_rollups`, {@link PAIR_FILTERS} beside {@link PAIR_BREAKDOWNS}); 5: filtered
+ * goal rows (each goal's numbers per {@link PAIR_FILTERS} value).
  */
-export const CATALOG_VERSION = 4;
+export const CATALOG_VERSION = 5;
 
 /**
  * The newest catalog version whose rows an unfiltered read may need (rolled dimensions, goal and
  * funnel rows): a day rolled at it or later is read from rollups by every read but a filtered one,
- * which needs {@link CATALOG_VERSION} 4. Moving to 4 added filtered rows only, so days rolled at 3
- * keep answering unfiltered views from rollups while the cron re-rolls them. Bump it with
+ * which needs {@link CATALOG_VERSION} 4 (5 beside goals). Moving to 4 and 5 added filtered rows only,
+ * so days rolled at 3 keep answering unfiltered views from rollups while the cron re-rolls them. Bump it with
  * {@link CATALOG_VERSION} when any other kind of row or rolled dimension is added.
  */
 export const UNFILTERED_VERSION = 3;
@@ -331,6 +332,7 @@ export const PAIR_FILTERS = DIMENSION_NAMES.filter((name) => DIMENSIONS[name].ro
  * asks on load; other tabs read raw), the custom events panel's `event:name`, and the chart's hours
  * (a day's, week's or month's come from the filter's own rows). Measured at 100k events, every
  * panel dimension beside 19 filter dimensions wrote 28 rows per event; this set beside three, 1.3.
+ * The goals panel has filtered rows too, one per goal (`event:goal`, written by the goal rollups' SQL).
  */
 export const PAIR_BREAKDOWNS: readonly Dimension[] = [
   ...DIMENSION_NAMES.filter((name) => DIMENSIONS[name].rolled && DIMENSIONS[name].panel?.order === 0),

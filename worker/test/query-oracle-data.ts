@@ -501,3 +501,30 @@ export const pairFilters = fc
       todayOnly,
     };
   });
+
+/**
+ * One value of a `filtered` dimension beside the goals panel's breakdown (by day, week or month
+ * too), with or without `conversion_rate`: read from filtered goal rows (`pair_rollups`).
+ */
+export const pairGoalFilters = fc
+  .tuple(
+    queryShape,
+    fc.constantFrom(...PAIR_FILTERS.filter((dimension) => POOL_VALUES[dimension])),
+    fc.nat(),
+    fc.constantFrom<string[]>([], ['time:day'], ['time:week'], ['time:month']),
+    fc.nat({ max: 1 }),
+    fc.option(fc.nat(), { nil: null }),
+    fc.boolean(),
+  )
+  .map(([shape, filter, pick, times, at, conversionRate, todayOnly]) => {
+    const values = POOL_VALUES[filter] ?? [null];
+    return {
+      shape: {
+        ...shape,
+        dimensions: times,
+        filters: [['is', filter, [values[pick % values.length] ?? null]] as Filter],
+        goal: { dimension: at, filter: null, conversionRate },
+      },
+      todayOnly,
+    };
+  });

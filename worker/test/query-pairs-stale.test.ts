@@ -1,13 +1,15 @@
 /**
  * Days rolled before catalog 4 have no filtered rows (`pair_rollups`): a filtered view reads them raw
  * while complete, and a range holding a purged one goes raw (`pairsHeld`), never zero from missing
- * rows; an unfiltered view still reads their rollups (`UNFILTERED_VERSION`).
+ * rows; an unfiltered view still reads their rollups (`UNFILTERED_VERSION`). Filtered goal rows
+ * came with catalog 5: a filtered goal breakdown reads days rolled at 4 raw.
  */
 import { env } from 'cloudflare:workers';
 import { describe, expect, it } from 'vitest';
 import { rollUpAll } from '../src/rollup/index.ts';
 import { type OracleQuery, runOracle } from './query-oracle.ts';
 import { ask, event, seed, signInBeforeAll } from './query-oracle-harness.ts';
+import type { OracleGoal } from './query-oracle-goals.ts';
 
 signInBeforeAll();
 
@@ -59,5 +61,40 @@ describe('filtered rollups of days rolled before catalog 4', () => {
     };
     expect(answer.results).toEqual([{ dimensions: ['/'], metrics: [2] }]);
     expect(answer.meta.unavailable).toEqual([{ from: '2026-05-01', to: '2026-05-01', reason: 'retention' }]);
+  });
+
+  it('of goals (catalog 5) read days rolled at 4 raw, whose other filtered rows still answer', async () => {
+    const goals: OracleGoal[] = [
+      { name: 'Signup', kind: 'event', path: null, event_name: 'signup', property_key: null, property_value: null },
+    ];
+    const events = [
+      event('2026-05-01T10:00:00Z', { source: 'Google', session_id: 'a', visitor_id: 'a' }),
+      event('2026-05-01T10:01:00Z', { source: 'Google', session_id: 'a', visitor_id: 'a', seq: 2, name: 'signup' }),
+      event('2026-05-02T10:00:00Z', { source: 'Google', session_id: 'b', visitor_id: 'b', name: 'signup' }),
+      event('2026-05-02T11:00:00Z', { source: null, session_id: 'c', visitor_id: 'c', name: 'signup' }),
+    ];
+    const projectId = await seed('UTC', events, goals);
+    await rollUpAll(env, Date.UTC(2026, 4, 10));
+    // As if rolled with catalog 4: filtered rows, but none for goals.
+    await env.DB.batch([
+      env.DB.prepare('UPDATE rolled_days SET version = 4 WHERE project_id = ?').bind(projectId),
+      env.DB.prepare("DELETE FROM pair_rollups WHERE project_id = ? AND dimension ->> '$[2]' = 'event:goal'").bind(
+        projectId,
+      ),
+      env.DB.prepare(
+        "UPDATE pair_rollups SET visitors = visitors + 100 WHERE project_id = ? AND dimension ->> '$[2]' = 'page'",
+      ).bind(projectId),
+    ]);
+    const data = { timezone: 'UTC', goals };
+    const byGoal: OracleQuery = {
+      metrics: ['visitors', 'events', 'conversion_rate'],
+      date_range: ['2026-05-01', '2026-05-03'],
+      dimensions: ['event:goal'],
+      filters: [['is', 'source', ['Google']]],
+    };
+    expect(await ask(projectId, byGoal)).toEqual(runOracle(events, byGoal, data));
+    // The page rows still answer (the corrupted count shows).
+    const byPage: OracleQuery = { ...byGoal, metrics: ['visitors'], dimensions: ['page'] };
+    expect(await ask(projectId, byPage)).not.toEqual(runOracle(events, byPage, data));
   });
 });

@@ -1,6 +1,6 @@
 /**
  * Reading a filtered view from filtered rollups (`stats/pair-sql.ts`): a filter `is` of one value
- * on a `filtered` dimension beside a breakdown by a panel's first tab (or the hour). Closed days
+ * on a `filtered` dimension beside a breakdown by a panel's first tab (or the hour), or by goals. Closed days
  * come from `pair_rollups`, days with marked hours (the open day among them) raw with the same
  * filter, summed per group as `rollup-read.ts` does for unfiltered views.
  */
@@ -9,8 +9,16 @@ import type { Span } from './budget.ts';
 import { addDays, dayBounds, daysBetween, formatDate, type LocalDate } from '../shared/calendar.ts';
 import type { Dimension } from './schema.ts';
 import { aggregateSql, type RawScope } from '../stats/sql.ts';
-import { PAIR_KEY_SQL, PAIRS_SINCE } from '../stats/pair-sql.ts';
-import { type AggregateRow, mergeRows, rawRuns, rollupDimensionSql, SUMMED, valueConditions } from './rollup-read.ts';
+import { PAIR_KEY_SQL, pairSince } from '../stats/pair-sql.ts';
+import {
+  type AggregateRow,
+  goalGroups,
+  mergeRows,
+  rawRuns,
+  rollupDimensionSql,
+  SUMMED,
+  valueConditions,
+} from './rollup-read.ts';
 
 /** A filtered view that filtered rollups hold (`pairFilter`). */
 export interface PairRead {
@@ -33,8 +41,7 @@ export function pairsHeld(
   stale: ReadonlyMap<string, number>,
   complete: (day: string) => boolean,
 ): boolean {
-  const since = (name: string) => DIMENSIONS[name as keyof typeof DIMENSIONS]?.since ?? 1;
-  const needed = Math.max(PAIRS_SINCE, since(key[0]), since(key[2]));
+  const needed = Math.max(pairSince(key[2]), DIMENSIONS[key[0] as keyof typeof DIMENSIONS]?.since ?? 1);
   const [first, last] = [formatDate(range.from), formatDate(range.to)];
   return [...stale].every(([day, version]) => version >= needed || day < first || day > last || complete(day));
 }
@@ -67,22 +74,64 @@ export function planFromPairRollups(
       return dimension ? `${rollupDimensionSql(dimension)} AS g${i}` : `NULL AS g${i}`;
     })
     .join(', ');
-  const sums = SUMMED.map((column) => `SUM(${column}) AS ${column}`).join(', ');
   const kept = valueConditions(pair.keep, 'r');
-  // One seek per day: the key leads with the day, so the days are listed rather than ranged.
+  statements.push(
+    d1
+      .prepare(
+        `SELECT ${groups}, ${SUMS} FROM pair_rollups AS r
+         WHERE r.project_id = ? AND r.day IN (SELECT value FROM json_each(?)) AND r.dimension = ${PAIR_KEY_SQL} ${kept.sql}
+         GROUP BY g0, g1, g2`,
+      )
+      .bind(scope.projectId, unmarkedDays(range, marked), ...pair.key, ...kept.params),
+  );
+  return { statements, merge: mergeRows, spans };
+}
+
+const SUMS = SUMMED.map((column) => `SUM(r.${column}) AS ${column}`).join(', ');
+
+/**
+ * The range's days but the marked ones, as the JSON list the reads bind: one seek per day, since
+ * the key leads with the day (the days are listed rather than ranged).
+ */
+function unmarkedDays(range: { from: LocalDate; to: LocalDate }, marked: Set<string>): string {
   const days: string[] = [];
   for (let offset = 0; offset <= daysBetween(range.from, range.to); offset++) {
     const day = formatDate(addDays(range.from, offset));
     if (!marked.has(day)) days.push(day);
   }
+  return JSON.stringify(days);
+}
+
+/**
+ * The statements of a goal breakdown (by day, week or month too) filtered to one value of a
+ * `filtered` dimension: each goal's filtered rows (`pairGoalRowsSql`) of the unmarked days whose
+ * key is the goal's current one, labelled with its current name, plus `raw` for each run of marked
+ * days (the open day among them), as `planGoalsFromRollups` does unfiltered; null when too many
+ * days are marked.
+ */
+export function planGoalsFromPairRollups(
+  d1: D1Database,
+  projectId: string,
+  range: { from: LocalDate; to: LocalDate },
+  dimensions: readonly Dimension[],
+  pair: PairRead,
+  goals: readonly { key: string; name: string }[],
+  marked: Set<string>,
+  raw: (span: [LocalDate, LocalDate]) => D1PreparedStatement[],
+): { statements: D1PreparedStatement[]; merge: (answers: AggregateRow[][]) => AggregateRow[] } | null {
+  const runs = rawRuns(range, marked);
+  if (!runs) return null;
+  const statements = runs.flatMap(raw);
+  const { groups, keyed } = goalGroups(dimensions, goals);
   statements.push(
     d1
       .prepare(
-        `SELECT ${groups}, ${sums} FROM pair_rollups AS r
-         WHERE r.project_id = ? AND r.day IN (SELECT value FROM json_each(?)) AND r.dimension = ${PAIR_KEY_SQL} ${kept.sql}
+        `SELECT ${groups.join(', ')}, ${SUMS} FROM pair_rollups AS r
+         JOIN (SELECT value ->> '$[0]' AS value, value ->> '$[1]' AS name FROM json_each(?)) AS g ON g.value = r.value
+         WHERE r.project_id = ? AND r.day IN (SELECT value FROM json_each(?)) AND r.dimension = ${PAIR_KEY_SQL}
          GROUP BY g0, g1, g2`,
       )
-      .bind(scope.projectId, JSON.stringify(days), ...pair.key, ...kept.params),
+      .bind(JSON.stringify(keyed), projectId, unmarkedDays(range, marked), ...pair.key),
   );
-  return { statements, merge: mergeRows, spans };
+  return { statements, merge: mergeRows };
 }

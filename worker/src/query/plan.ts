@@ -4,11 +4,11 @@
  * raw events over its range otherwise; a raw goal breakdown joins each event to the goals it
  * completes, ten goals a statement.
  */
-import { goalRollupKey } from '../stats/goal-keys.ts';
 import type { RawBudget, Span } from './budget.ts';
 import { type Freshness, hourlyRolledThrough, isComplete, markedDays, staleBefore } from '../store/index.ts';
-import { PAIRS_SINCE, pairFilter } from '../stats/pair-sql.ts';
-import { pairsHeld, planFromPairRollups } from './pair-read.ts';
+import { GOAL_DIMENSION, goalRollupKey } from '../stats/goal-keys.ts';
+import { pairFilter, pairSince } from '../stats/pair-sql.ts';
+import { pairsHeld, planFromPairRollups, planGoalsFromPairRollups } from './pair-read.ts';
 import { calendarOf, dayBounds, formatDate, hourSegments, type LocalDate, localDate } from '../shared/calendar.ts';
 import type { ResolvedRange } from './date-range.ts';
 import { anyGoalCondition, type Goal, goalCondition, pageviewPaths } from '../stats/goals.ts';
@@ -160,6 +160,21 @@ export async function planAggregations(
     if (goalsHourly(r, dimensions)) marked.delete(todayLabel);
     return rawRuns(days, marked);
   };
+  const complete = (day: string) => isComplete(day, tz, freshness.rawFrom);
+  /**
+   * A goal breakdown (by day, week or month too) filtered to one value of a `filtered` dimension,
+   * without goal filters: its filtered goal rows, the marked days (the open day among them) and
+   * their runs, read raw; null when it reads raw.
+   */
+  const goalPair = (r: ResolvedRange, dimensions: readonly Dimension[]) => {
+    const days = closed(r);
+    const pair = goalFilters.length ? null : pairFilter(query.filters, GOAL_DIMENSION);
+    if (!days || !pair || !goalRollupDimensions(dimensions) || !pairsHeld(pair.key, days, freshness.stale, complete))
+      return null;
+    const marked = markedOf(days, pairSince(GOAL_DIMENSION));
+    const runs = rawRuns(days, marked);
+    return runs ? { days, pair, marked, runs } : null;
+  };
   const spanOf = ([first, last]: [LocalDate, LocalDate]): [number, number] => [
     dayBounds(first, tz).start,
     dayBounds(last, tz).end,
@@ -169,7 +184,7 @@ export async function planAggregations(
   const spans: [number, number][] = [];
   if (usesGoals(query) && goals.some((goal) => goal.kind === 'pageview')) {
     for (const r of ranges) {
-      const runs = goalFilters.length ? null : goalRuns(r, query.dimensions);
+      const runs = goalFilters.length ? null : (goalPair(r, query.dimensions)?.runs ?? goalRuns(r, query.dimensions));
       spans.push(...(runs ? runs.map(spanOf) : [[r.start, r.end] as [number, number]]));
     }
   }
@@ -251,9 +266,8 @@ export async function planAggregations(
   /** A view filtered to one value of a `filtered` dimension, broken down by a panel's dimension: filtered rollups. */
   const pairRead = (days: { from: LocalDate; to: LocalDate }, dimensions: readonly Dimension[]) => {
     const pair = pairFilter(query.filters, rollupGrouping(dimensions));
-    const complete = (day: string) => isComplete(day, tz, freshness.rawFrom);
     if (!pair || !pairsHeld(pair.key, days, freshness.stale, complete)) return null;
-    return planFromPairRollups(d1, scope, days, dimensions, pair, markedOf(days, PAIRS_SINCE));
+    return planFromPairRollups(d1, scope, days, dimensions, pair, markedOf(days, pairSince(pair.key[2])));
   };
   const fromRollups = (read: NonNullable<ReturnType<typeof rollupRead>>): Merge => {
     scans.push(...read.spans);
@@ -267,9 +281,24 @@ export async function planAggregations(
   /** An aggregation with a goal dimension: goal rollups and raw runs, or raw statements of ten goals each. */
   const byGoal = (r: ResolvedRange, dimensions: readonly Dimension[]): Merge => {
     const days = closed(r);
+    // The marked days' runs read raw, with the query's filters (goal filters aside: there are none).
+    const perGoal = ([first, last]: [LocalDate, LocalDate]) =>
+      rawByGoal({ start: dayBounds(first, tz).start, end: dayBounds(last, tz).end }, dimensions, []);
+    const pair = goalPair(r, dimensions);
+    if (pair) {
+      const read = planGoalsFromPairRollups(
+        d1,
+        project.id,
+        pair.days,
+        dimensions,
+        pair.pair,
+        keys,
+        pair.marked,
+        perGoal,
+      );
+      if (read) return push(read.statements, read.merge);
+    }
     if (goalRuns(r, dimensions) && days) {
-      const perGoal = ([first, last]: [LocalDate, LocalDate]) =>
-        rawByGoal({ start: dayBounds(first, tz).start, end: dayBounds(last, tz).end }, dimensions, []);
       const read = planGoalsFromRollups(
         d1,
         project.id,

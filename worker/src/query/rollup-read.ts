@@ -107,6 +107,22 @@ export function goalRollupDimensions(dimensions: readonly Dimension[]): boolean 
 }
 
 /**
+ * The select list of a goal breakdown's rollup rows (`r`, joined to the goals as `g` on their
+ * values: `g.name` is the current name), and the goals' `[value, name]` list that join binds.
+ */
+export function goalGroups(
+  dimensions: readonly Dimension[],
+  goals: readonly { key: string; name: string }[],
+): { groups: string[]; keyed: string[][] } {
+  const groups = [0, 1, 2].map((i) => {
+    const dimension = dimensions[i];
+    if (!dimension) return `NULL AS g${i}`;
+    return `${dimension === GOAL_DIMENSION ? 'g.name' : rollupDimensionSql(dimension)} AS g${i}`;
+  });
+  return { groups, keyed: goals.map((goal) => [goalRollupValue(goal.key), goal.name]) };
+}
+
+/**
  * The statements of an `event:goal` aggregation without filters: the goal rows of the unmarked
  * days whose key is the goal's current one (a goal edited since its rows were made has other
  * keys there, but those days are marked and so read raw), labelled with the goal's current name,
@@ -128,12 +144,7 @@ export function planGoalsFromRollups(
   const runs = rawRuns(range, new Set([...marked].filter((day) => day !== openDay)));
   if (!runs) return null;
   const statements = runs.flatMap(raw);
-  const groups = [0, 1, 2].map((i) => {
-    const dimension = dimensions[i];
-    if (!dimension) return `NULL AS g${i}`;
-    return `${dimension === GOAL_DIMENSION ? 'g.name' : rollupDimensionSql(dimension)} AS g${i}`;
-  });
-  const keyed = goals.map((goal) => [goalRollupValue(goal.key), goal.name]);
+  const { groups, keyed } = goalGroups(dimensions, goals);
   statements.push(
     d1
       .prepare(

@@ -10,7 +10,8 @@ import { VISIT_GROUPINGS } from '../stats/segment-sql.ts';
 /**
  * The CTEs a day's rollup statements start with: `day_events` (the day's events, with local time
  * and revenue), `entries`, `exits` and `visits` (one row per visit: its visitor, bounce, duration,
- * entry values and exit page; `phase` 1, as the difference SQL's rows of the day so far have).
+ * entry values and exit page; `phase` 1, as the difference SQL's rows of the day so far have),
+ * and with `props` the events' properties.
  * With `bucket`, only the visitors whose id's last hex digit falls in it modulo its count:
  * every number is a sum over visitors, so a day's rows are the sums of its buckets'. Binds two
  * parameters, the currency and the project id.
@@ -19,6 +20,8 @@ export function dayHead(
   project: { timezone: string },
   day: LocalDate,
   bucket: { of: number; is: number } | null = null,
+  /** Whether `day_events` holds `props` too (what property goals match). */
+  props = false,
 ): string {
   const { start, end } = dayBounds(day, project.timezone);
   if (!Number.isSafeInteger(start) || !Number.isSafeInteger(end)) throw new Error('day bounds must be integers');
@@ -31,7 +34,7 @@ export function dayHead(
   // Entry values and exit pages come from the SQL the raw queries use (`entryExitCtes`).
   return `WITH day_events AS MATERIALIZED (
   SELECT session_id, visitor_id, seq, ts, name, path, path AS page, hostname, ${localTimeSql(start, end, project.timezone)} AS lt,
-    ${EVENT_REVENUE}, ${ENTRY_SOURCE_COLUMNS.join(', ')}
+    ${EVENT_REVENUE}, ${ENTRY_SOURCE_COLUMNS.join(', ')}${props ? ', props' : ''}
   FROM events WHERE project_id = ? AND ts >= ${start} AND ts < ${end} ${only}
 ),
 ${entryExitCtes('day_events', 'entries', 'exits')},

@@ -1,11 +1,14 @@
 /**
- * Writing filtered rollups (`stats/pair-sql.ts`): a closed day's `pair_rollups`, in the batch that
- * writes the day's other rows (`rollups.ts`), so the two never disagree about which events they
- * count — whether the day is rolled from raw events or compacted from its hours.
+ * Writing filtered rollups (`stats/pair-sql.ts`): a closed day's `pair_rollups` (its goals' among
+ * them), in the batch that writes the day's other rows (`rollups.ts`), so the two never disagree
+ * about which events they count — whether the day is rolled from raw events or compacted from its
+ * hours.
  */
 import { formatDate, type LocalDate } from '../shared/calendar.ts';
 import { ROLLUP_COLUMNS } from '../stats/metric-sql.ts';
-import { PAIR_STATEMENTS, pairRowsSql } from '../stats/pair-sql.ts';
+import type { RollupGoal } from '../stats/goal-keys.ts';
+import { goalDefinitions } from '../stats/goal-segment-sql.ts';
+import { PAIR_STATEMENTS, pairGoalRowsSql, pairRowsSql } from '../stats/pair-sql.ts';
 import { dayHead } from './day-head.ts';
 
 /**
@@ -28,12 +31,16 @@ const COLUMNS = ROLLUP_COLUMNS.join(', ');
 // A bucket's rows add to the rows of the buckets before it: their visitors are disjoint.
 const ADD = ROLLUP_COLUMNS.map((column) => `${column} = ${column} + excluded.${column}`).join(', ');
 
-/** The statements that replace a closed day's filtered rows, its visitors in `buckets` buckets. */
+/**
+ * The statements that replace a closed day's filtered rows, its visitors in `buckets` buckets: the
+ * breakdowns' and, with goals, each goal's (matched against the day's pageview paths, `dayPaths`).
+ */
 export function pairDayStatements(
   d1: D1Database,
   project: { id: string; timezone: string; currency: string },
   day: LocalDate,
   buckets = 1,
+  goals: { list: readonly (RollupGoal & { key: string })[]; dayPaths: readonly string[] } = { list: [], dayPaths: [] },
 ): D1PreparedStatement[] {
   const label = formatDate(day);
   const insert = {
@@ -45,14 +52,17 @@ ON CONFLICT (project_id, day, dimension, value) DO UPDATE SET ${ADD}`,
     params: [project.id],
   };
   const statements = [d1.prepare('DELETE FROM pair_rollups WHERE project_id = ? AND day = ?').bind(project.id, label)];
+  const definitions = goals.list.length ? goalDefinitions(goals.list, goals.dayPaths) : null;
   for (let bucket = 0; bucket < buckets; bucket++) {
-    const head = {
-      sql: dayHead(project, day, buckets > 1 ? { of: buckets, is: bucket } : null),
-      params: [project.currency, project.id],
-      day: label,
-    };
+    const part = buckets > 1 ? { of: buckets, is: bucket } : null;
+    const head = { sql: dayHead(project, day, part), params: [project.currency, project.id], day: label };
     for (const { kind, pairs } of PAIR_STATEMENTS) {
       const { sql, params } = pairRowsSql(head, kind, pairs, insert);
+      statements.push(d1.prepare(sql).bind(...params));
+    }
+    if (definitions) {
+      // Property goals match on `props`, which the other statements need not read.
+      const { sql, params } = pairGoalRowsSql({ ...head, sql: dayHead(project, day, part, true) }, definitions, insert);
       statements.push(d1.prepare(sql).bind(...params));
     }
   }

@@ -150,7 +150,7 @@ export function replaceDayStatements(
       )
       .bind(project.id, formatDate(day), ROLLED_GROUPINGS),
     ...[...rollupDaySql(project, day), ...goalRows].map(({ sql, params }) => d1.prepare(sql).bind(...params)),
-    ...pairDayStatements(d1, project, day, buckets),
+    ...pairDayStatements(d1, project, day, buckets, { list: goals.list, dayPaths: goals.dayPaths }),
     rolledDayStatement(d1, project.id, formatDate(day)),
   ];
 }
@@ -282,25 +282,21 @@ async function rollUpDatabase(
       // A day the retention purge cut into keeps the rollups it has: recomputing it would count
       // only what is left of it. Its marks are settled all the same.
       const compact = hourly?.started === true;
-      goals ??= complete && !compact ? await goalsOf(dbs, project) : null;
+      // A compacted day's goal rows come from its hours, its filtered goal rows from its events.
+      goals ??= complete ? await goalsOf(dbs, project) : null;
       // Read before the batch: an event written to the day since then marks its hour, so the
       // day's mark is not cleared and it is rolled again.
       const buckets = complete ? pairBuckets(await dayEvents(d1, project, day)) : 1;
+      const dayPaths = complete && goals ? await goals.dayPaths(day) : [];
       // Filtered rows are never hourly: a day compacted from its hours gets them from its events.
-      const replace = compact
-        ? [
-            ...compactDayStatements(d1, project.id, label, ROLLED_GROUPINGS),
-            ...pairDayStatements(d1, project, day, buckets),
-          ]
-        : complete && goals
-          ? replaceDayStatements(
-              d1,
-              project,
-              day,
-              { list: goals.list, funnels: goals.funnels, dayPaths: await goals.dayPaths(day) },
-              buckets,
-            )
-          : [];
+      const replace = !(complete && goals)
+        ? []
+        : compact
+          ? [
+              ...compactDayStatements(d1, project.id, label, ROLLED_GROUPINGS),
+              ...pairDayStatements(d1, project, day, buckets, { list: goals.list, dayPaths }),
+            ]
+          : replaceDayStatements(d1, project, day, { list: goals.list, funnels: goals.funnels, dayPaths }, buckets);
       // The day's hourly rows, if it was rolled hour by hour while open: its daily rows replace them.
       const forget = deleteDayHoursStatements(d1, project.id, label);
       const answers = await d1.batch([

@@ -13,7 +13,9 @@
  * hour (a 30k-event day wrote 594,917 rows that way, 20 an event); the open day is read raw.
  */
 import { DIMENSIONS, type Dimension, type Filter, PAIR_BREAKDOWNS, PAIR_FILTERS } from '@tally/sdk/catalog';
-import { EVENT_METRICS } from './metric-sql.ts';
+import { GOAL_DIMENSION } from './goal-keys.ts';
+import { goalMatchCtes } from './goal-segment-sql.ts';
+import { EVENT_METRICS, rollupMetricsSql } from './metric-sql.ts';
 import { phasedSums, type SegmentStatement, signedSums } from './segment-sql.ts';
 import { dimensionSql } from './sql.ts';
 
@@ -21,6 +23,14 @@ const isVisit = (name: string) => name !== 'time:hour' && DIMENSIONS[name as key
 
 /** The catalog version that brought filtered rollups: days rolled before it have none. */
 export const PAIRS_SINCE = 4;
+/** The catalog version that brought filtered goal rows (breakdown `event:goal`). */
+export const PAIR_GOALS_SINCE = 5;
+
+/** The catalog version since which a day's filtered rows hold `breakdown` (beside a filter dimension's own `since`). */
+export function pairSince(breakdown: string): number {
+  const since = DIMENSIONS[breakdown as keyof typeof DIMENSIONS]?.since ?? 1;
+  return Math.max(breakdown === GOAL_DIMENSION ? PAIR_GOALS_SINCE : PAIRS_SINCE, since);
+}
 
 /** Every (filter, breakdown) pair rolled up: F beside every breakdown but itself. */
 export const PAIRS: readonly (readonly [Dimension, Dimension])[] = PAIR_FILTERS.flatMap((filter) =>
@@ -77,6 +87,34 @@ export function pairRowsSql(
   };
 }
 
+/**
+ * One statement giving each goal's filtered rows for the visitors `head` reads: per
+ * {@link PAIR_FILTERS} dimension F and value f of a visit, the goal numbers of that visit's
+ * completions (`goalMatchCtes`: the events that complete the goal, their visitors, the visits
+ * that have one with their bounces and durations, their revenue) — what a raw goal breakdown with
+ * the filter `F is f` gives, since every F is a visit dimension and a visit filter keeps whole
+ * visits. Rows are shaped like a rollup row: `day`, `dimension` (`[F, f, 'event:goal']`), `value`
+ * (the goal's key as JSON text), the numbers; wrapped by `wrap`. `head` is a day's (`dayHead`, its
+ * `day_events` with `props`) and binds `head.params`; the goals travel as one bound JSON list
+ * (`goalDefinitions`).
+ */
+export function pairGoalRowsSql(
+  head: { sql: string; params: unknown[]; day: string },
+  definitions: string,
+  wrap: { sql: (select: string) => string; params: unknown[] },
+): SegmentStatement {
+  const filterValue = caseSql('f.name', PAIR_FILTERS);
+  const select = `SELECT '${head.day}' AS day, json_array(f.name, ${filterValue}, '${GOAL_DIMENSION}') AS dimension,
+    json_quote(p.goal_key) AS value, ${rollupMetricsSql('v', 'p')}
+  FROM grouped AS p JOIN visits AS v ON v.session_id = p.session_id CROSS JOIN filters AS f
+  GROUP BY f.name, ${filterValue}, p.goal_key`;
+  // The filter list is a CTE so that its parameter comes before `wrap`'s.
+  return {
+    sql: `${head.sql},\n${goalMatchCtes()},\nfilters AS (SELECT value AS name FROM json_each(?))\n${wrap.sql(select)}`,
+    params: [...head.params, definitions, JSON.stringify(PAIR_FILTERS), ...wrap.params],
+  };
+}
+
 /** The pair statements' kinds, each with its pairs, for a whole day or segment. */
 export const PAIR_STATEMENTS = (['visit', 'event'] as const).map((kind) => ({ kind, pairs: PAIR_KINDS[kind] }));
 
@@ -85,7 +123,7 @@ export const PAIR_KEY_SQL = 'json_array(?, ?, ?)';
 
 /**
  * A query's filters as one `is` filter of one value on a {@link PAIR_FILTERS} dimension, beside a
- * breakdown by `grouping` (a {@link PAIR_BREAKDOWNS} dimension) and filters on that breakdown
+ * breakdown by `grouping` (a {@link PAIR_BREAKDOWNS} dimension, or goals) and filters on that breakdown
  * itself (which keep or drop its groups, as `groupFilters` says); with the key's parameters. Null
  * otherwise.
  */
@@ -93,7 +131,8 @@ export function pairFilter(
   filters: readonly Filter[],
   grouping: string | null,
 ): { key: [string, string | null, string]; filter: Filter; keep: Filter[] } | null {
-  if (grouping === null || grouping === '' || !(PAIR_BREAKDOWNS as readonly string[]).includes(grouping)) return null;
+  const breakdowns: readonly string[] = [...PAIR_BREAKDOWNS, GOAL_DIMENSION];
+  if (grouping === null || grouping === '' || !breakdowns.includes(grouping)) return null;
   // A goal filter is a condition on events, not a dimension value: such views read raw.
   if (filters.some(([, dimension]) => dimension === 'event:goal')) return null;
   const others = filters.filter(([, dimension]) => dimension !== grouping);
