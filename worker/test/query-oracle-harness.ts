@@ -147,3 +147,13 @@ export async function writeLate(projectId: string, late: readonly RawEvent[]): P
       .run();
   }
 }
+
+/** What the retention purge leaves of a project cut at `before`: its events before it gone, `raw_from` there (statements). */
+export function purgedBefore(projectId: string, before: number): D1PreparedStatement[] {
+  return [
+    env.DB.prepare('DELETE FROM events WHERE project_id = ? AND ts < ?').bind(projectId, before),
+    env.DB.prepare(
+      'INSERT INTO rollup_state (project_id, version, updated_at, raw_from) VALUES (?, 1, 0, ?) ON CONFLICT (project_id) DO UPDATE SET raw_from = excluded.raw_from, version = version + 1',
+    ).bind(projectId, before),
+  ];
+}

@@ -4,7 +4,7 @@
  */
 import { z } from '@hono/zod-openapi';
 import { and, asc, eq, sql } from 'drizzle-orm';
-import { type Db, funnels, projects, rollupHours, rollups } from '../db/index.ts';
+import { type Db, funnels, projects } from '../db/index.ts';
 import { FUNNEL_DIMENSION, funnelRollupKey } from '../stats/funnel-sql.ts';
 import { remarkEventHoursStatements } from '../store/index.ts';
 import { isUniqueViolation } from '../shared/db-errors.ts';
@@ -13,6 +13,7 @@ import { uuidv7 } from '../shared/ids.ts';
 import type { ProjectAccess } from '../auth/access.ts';
 import type { GoalStep } from '../stats/goal-matching.ts';
 import { GoalNameSchema, GoalStepSchema } from './goals.ts';
+import { deleteRowsStatements } from './rollup-rows.ts';
 
 /**
  * Funnels a project keeps: the cron rolls each one up with its own statement per day and per hour
@@ -137,30 +138,10 @@ export async function createFunnel(
   return funnelView(row);
 }
 
-/** Statements deleting a funnel's rollup rows, daily and hourly, of every definition it had. */
-function deleteRowsStatements(db: Db, projectId: string, funnelId: string) {
+/** Statements deleting a funnel's rollup rows (daily, hourly, filtered) of every definition it had. */
+function deleteFunnelRows(db: Db, projectId: string, funnelId: string) {
   // `"id:` starts each of their values.
-  const prefix = JSON.stringify(`${funnelId}:`).slice(0, -1);
-  return [
-    db
-      .delete(rollups)
-      .where(
-        and(
-          eq(rollups.projectId, projectId),
-          eq(rollups.dimension, FUNNEL_DIMENSION),
-          sql`substr(${rollups.value}, 1, length(${prefix})) = ${prefix}`,
-        ),
-      ),
-    db
-      .delete(rollupHours)
-      .where(
-        and(
-          eq(rollupHours.projectId, projectId),
-          eq(rollupHours.dimension, FUNNEL_DIMENSION),
-          sql`substr(${rollupHours.value}, 1, length(${prefix})) = ${prefix}`,
-        ),
-      ),
-  ] as const;
+  return deleteRowsStatements(db, projectId, FUNNEL_DIMENSION, { prefix: JSON.stringify(`${funnelId}:`).slice(0, -1) });
 }
 
 /**
@@ -212,7 +193,7 @@ export async function deleteFunnel(db: Db, data: Db, access: ProjectAccess, funn
     .where(and(eq(funnels.id, funnelId), eq(funnels.projectId, access.project.id)))
     .returning({ id: funnels.id });
   if (!deleted[0]) throw noSuchFunnel();
-  await data.batch(deleteRowsStatements(data, access.project.id, funnelId));
+  await data.batch(deleteFunnelRows(data, access.project.id, funnelId));
 }
 
 /**
@@ -224,7 +205,7 @@ async function rematch<T>(data: Db, projectId: string, funnelId: string, now: nu
   const rows = await update();
   if (rows[0]) {
     await data.batch([
-      ...deleteRowsStatements(data, projectId, funnelId),
+      ...deleteFunnelRows(data, projectId, funnelId),
       ...remarkEventHoursStatements(data, projectId, now),
     ]);
   }

@@ -9,8 +9,8 @@
  */
 import { z } from '@hono/zod-openapi';
 import { LIMITS } from '@tally/sdk/protocol';
-import { and, asc, eq, ne, sql } from 'drizzle-orm';
-import { type Db, goals, rollupHours, rollupState, rollups } from '../db/index.ts';
+import { and, asc, eq, ne } from 'drizzle-orm';
+import { type Db, goals, rollupState } from '../db/index.ts';
 import { GOAL_DIMENSION, goalRollupKey, goalRollupValue } from '../stats/goal-keys.ts';
 import { isUniqueViolation } from '../shared/db-errors.ts';
 import { ApiError, type FieldIssue } from '../shared/errors.ts';
@@ -21,6 +21,7 @@ import { defaultGoalName, GOAL_NAME_CHARS, type GoalStep, stepColumns } from '..
 
 export { defaultGoalName, GOAL_NAME_CHARS, stepColumns };
 import { remarkEventHoursStatements } from '../store/index.ts';
+import { deleteRowsStatements } from './rollup-rows.ts';
 
 /** A goal's or a funnel's name, unique within its project. */
 export const GoalNameSchema = z.string().trim().min(1).max(GOAL_NAME_CHARS);
@@ -253,15 +254,7 @@ export async function updateGoal(
     // unread forever) and the days with events are rolled up again.
     if (rematched) {
       await data.batch([
-        data
-          .delete(rollups)
-          .where(
-            and(
-              eq(rollups.projectId, projectId),
-              eq(rollups.dimension, GOAL_DIMENSION),
-              eq(rollups.value, goalRollupValue(await goalRollupKey(row))),
-            ),
-          ),
+        ...deleteRowsStatements(data, projectId, GOAL_DIMENSION, { value: goalRollupValue(await goalRollupKey(row)) }),
         ...remarkEventHoursStatements(data, projectId, now),
       ]);
     }
@@ -284,25 +277,6 @@ export async function deleteGoal(db: Db, data: Db, access: ProjectAccess, goalId
     .where(and(eq(goals.id, goalId), eq(goals.projectId, projectId)))
     .returning({ id: goals.id });
   if (!deleted[0]) throw noSuchGoal();
-  await data.batch([
-    data
-      .delete(rollups)
-      .where(
-        and(
-          eq(rollups.projectId, projectId),
-          eq(rollups.dimension, GOAL_DIMENSION),
-          sql`substr(${rollups.value}, 1, length(${prefix})) = ${prefix}`,
-        ),
-      ),
-    // And the open day's hourly ones, which its daily rows would otherwise be summed from.
-    data
-      .delete(rollupHours)
-      .where(
-        and(
-          eq(rollupHours.projectId, projectId),
-          eq(rollupHours.dimension, GOAL_DIMENSION),
-          sql`substr(${rollupHours.value}, 1, length(${prefix})) = ${prefix}`,
-        ),
-      ),
-  ]);
+  // The open day's hourly ones too, which its daily rows would otherwise be summed from.
+  await data.batch(deleteRowsStatements(data, projectId, GOAL_DIMENSION, { prefix }));
 }

@@ -26,11 +26,14 @@ import {
   databaseOf,
   freshnessStatements,
   hourlyRolledThrough,
+  isComplete,
   markedDays,
   readFreshness,
   staleBefore,
 } from '../store/index.ts';
-import { UNFILTERED_VERSION } from '@tally/sdk/catalog';
+import { PAIR_KEY_SQL, pairFilter, pairSince } from '../stats/pair-sql.ts';
+import { type PairRead, pairsHeld, unmarkedDays } from './pair-read.ts';
+import { type Filter, UNFILTERED_VERSION } from '@tally/sdk/catalog';
 import { readSegmentPaths } from '../stats/goal-segment-sql.ts';
 import {
   FUNNEL_DIMENSION,
@@ -78,7 +81,8 @@ type FunnelProject = { id: string; timezone: string; createdAt: number; currency
 /**
  * Walk a project's visits in a range through a funnel's steps. Without filters, closed days come
  * from the funnel's rollup rows, the open day from its hourly rows plus what came after them, and
- * only runs of days marked since their rollup from raw events (`rolledCounts`); with filters, raw.
+ * only runs of days marked since their rollup from raw events (`rolledCounts`); filtered to one
+ * value of a `filtered` dimension, closed days from its filtered rows (`pairCounts`); else raw.
  */
 export async function runFunnel(
   d1: D1Database,
@@ -90,10 +94,12 @@ export async function runFunnel(
   budget: RawBudget = new RawBudget(d1, project.id, RAW_EVENT_BUDGET.funnel),
 ): Promise<FunnelStepResult[]> {
   const range = await resolveProjectRange(d1, project, spec, now);
+  const days = range.from && range.to ? { from: range.from, to: range.to } : null;
+  const pair = days && filters.length ? pairFilter(filters, FUNNEL_DIMENSION) : null;
   const reached =
-    filters.length || !range.from || !range.to
-      ? await rawCounts(d1, project, funnel.steps, [[range.start, range.end]], filters, budget)
-      : await rolledCounts(d1, project, funnel, { from: range.from, to: range.to }, now, budget);
+    (days && !filters.length ? await rolledCounts(d1, project, funnel, days, now, budget) : null) ??
+    (days && pair ? await pairCounts(d1, project, funnel, days, pair, budget) : null) ??
+    (await rawCounts(d1, project, funnel.steps, [[range.start, range.end]], filters, budget));
   const first = reached[0] ?? 0;
   return funnel.steps.map((step, index) => ({
     name: defaultGoalName(step),
@@ -126,7 +132,7 @@ function rawStatement(
   project: FunnelProject,
   [start, end]: Span,
   conditions: ReturnType<typeof stepConditions>,
-  filters: Query['filters'],
+  filters: readonly Filter[],
 ): D1PreparedStatement {
   const where = filters.map((filter) => filterSql(filter));
   const steps = stepCtes('kept', conditions, false);
@@ -160,6 +166,52 @@ async function rawCounts(
     '',
     answers.map((answer) => answer.results),
     [],
+  );
+}
+
+/**
+ * Count a funnel filtered to one value of a `filtered` dimension from its filtered rows
+ * (`pairFunnelRowsSql`) for unmarked days, and runs of marked days (the open day among them) raw
+ * with the filter; null when the range must be read raw (`pairsHeld`, too many marked runs).
+ */
+async function pairCounts(
+  d1: D1Database,
+  project: FunnelProject,
+  funnel: RollupFunnel,
+  range: { from: LocalDate; to: LocalDate },
+  pair: PairRead,
+  budget: RawBudget,
+): Promise<number[] | null> {
+  const tz = project.timezone;
+  const { start, end } = { start: dayBounds(range.from, tz).start, end: dayBounds(range.to, tz).end };
+  const freshness = readFreshness(await d1.batch(freshnessStatements(d1, project.id, start, end, tz)));
+  if (!pairsHeld(pair.key, range, freshness.stale, (day) => isComplete(day, tz, freshness.rawFrom))) return null;
+  const needed = staleBefore(freshness.stale, pairSince(FUNNEL_DIMENSION));
+  const marked = markedDays(freshness.marks, range.from, range.to, tz, freshness.rawFrom, needed);
+  const runs = rawRuns(range, marked);
+  if (!runs) return null;
+  const spans = runs.map(([first, last]): Span => [dayBounds(first, tz).start, dayBounds(last, tz).end]);
+  const byPath = needsPaths(funnel.steps);
+  await budget.charge(byPath ? [...spans, ...spans] : spans);
+  const paths = byPath ? await pageviewPaths(d1, project.id, spans) : [];
+  const key = await funnelRollupKey(funnel);
+  const values = JSON.stringify(funnel.steps.map((_, index) => funnelStepValue(key, index)));
+  const rolled = d1
+    .prepare(
+      `SELECT value, SUM(visits) AS n FROM pair_rollups
+       WHERE project_id = ? AND day IN (SELECT value FROM json_each(?)) AND dimension = ${PAIR_KEY_SQL}
+         AND value IN (SELECT value FROM json_each(?))
+       GROUP BY value`,
+    )
+    .bind(project.id, unmarkedDays(range, marked), ...pair.key, values);
+  const conditions = stepConditions(funnel.steps, paths);
+  const raw = spans.map((span) => rawStatement(d1, project, span, conditions, [pair.filter]));
+  const answers = await d1.batch([...raw, rolled]);
+  return sumSteps(
+    funnel.steps.length,
+    key,
+    answers.slice(0, raw.length).map((answer) => answer.results as Record<string, number>[]),
+    answers.slice(raw.length).map((answer) => answer.results as { value: string; n: number }[]),
   );
 }
 

@@ -93,7 +93,7 @@ const SUMS = SUMMED.map((column) => `SUM(r.${column}) AS ${column}`).join(', ');
  * The range's days but the marked ones, as the JSON list the reads bind: one seek per day, since
  * the key leads with the day (the days are listed rather than ranged).
  */
-function unmarkedDays(range: { from: LocalDate; to: LocalDate }, marked: Set<string>): string {
+export function unmarkedDays(range: { from: LocalDate; to: LocalDate }, marked: Set<string>): string {
   const days: string[] = [];
   for (let offset = 0; offset <= daysBetween(range.from, range.to); offset++) {
     const day = formatDate(addDays(range.from, offset));

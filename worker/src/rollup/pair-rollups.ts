@@ -1,14 +1,15 @@
 /**
- * Writing filtered rollups (`stats/pair-sql.ts`): a closed day's `pair_rollups` (its goals' among
- * them), in the batch that writes the day's other rows (`rollups.ts`), so the two never disagree
- * about which events they count — whether the day is rolled from raw events or compacted from its
- * hours.
+ * Writing filtered rollups (`stats/pair-sql.ts`): a closed day's `pair_rollups` (its goals' and
+ * funnels' among them), in the batch that writes the day's other rows (`rollups.ts`), so the two
+ * never disagree about which events they count — whether the day is rolled from raw events or
+ * compacted from its hours.
  */
 import { formatDate, type LocalDate } from '../shared/calendar.ts';
 import { ROLLUP_COLUMNS } from '../stats/metric-sql.ts';
 import type { RollupGoal } from '../stats/goal-keys.ts';
 import { goalDefinitions } from '../stats/goal-segment-sql.ts';
-import { PAIR_STATEMENTS, pairGoalRowsSql, pairRowsSql } from '../stats/pair-sql.ts';
+import { PAIR_STATEMENTS, pairFunnelRowsSql, pairGoalRowsSql, pairRowsSql } from '../stats/pair-sql.ts';
+import type { RollupFunnel } from '../stats/funnel-sql.ts';
 import { dayHead } from './day-head.ts';
 
 /**
@@ -33,14 +34,19 @@ const ADD = ROLLUP_COLUMNS.map((column) => `${column} = ${column} + excluded.${c
 
 /**
  * The statements that replace a closed day's filtered rows, its visitors in `buckets` buckets: the
- * breakdowns' and, with goals, each goal's (matched against the day's pageview paths, `dayPaths`).
+ * breakdowns' and, with goals and funnels, each goal's and each funnel step's (matched against the
+ * day's pageview paths, `dayPaths`).
  */
 export function pairDayStatements(
   d1: D1Database,
   project: { id: string; timezone: string; currency: string },
   day: LocalDate,
   buckets = 1,
-  goals: { list: readonly (RollupGoal & { key: string })[]; dayPaths: readonly string[] } = { list: [], dayPaths: [] },
+  goals: {
+    list: readonly (RollupGoal & { key: string })[];
+    funnels?: readonly (RollupFunnel & { key: string })[];
+    dayPaths: readonly string[];
+  } = { list: [], dayPaths: [] },
 ): D1PreparedStatement[] {
   const label = formatDate(day);
   const insert = {
@@ -60,9 +66,14 @@ ON CONFLICT (project_id, day, dimension, value) DO UPDATE SET ${ADD}`,
       const { sql, params } = pairRowsSql(head, kind, pairs, insert);
       statements.push(d1.prepare(sql).bind(...params));
     }
+    // Property goals and steps match on `props`, which the other statements need not read.
+    const withProps = { ...head, sql: dayHead(project, day, part, true) };
     if (definitions) {
-      // Property goals match on `props`, which the other statements need not read.
-      const { sql, params } = pairGoalRowsSql({ ...head, sql: dayHead(project, day, part, true) }, definitions, insert);
+      const { sql, params } = pairGoalRowsSql(withProps, definitions, insert);
+      statements.push(d1.prepare(sql).bind(...params));
+    }
+    for (const funnel of goals.funnels ?? []) {
+      const { sql, params } = pairFunnelRowsSql(withProps, funnel, goals.dayPaths, insert);
       statements.push(d1.prepare(sql).bind(...params));
     }
   }

@@ -150,7 +150,7 @@ export function replaceDayStatements(
       )
       .bind(project.id, formatDate(day), ROLLED_GROUPINGS),
     ...[...rollupDaySql(project, day), ...goalRows].map(({ sql, params }) => d1.prepare(sql).bind(...params)),
-    ...pairDayStatements(d1, project, day, buckets, { list: goals.list, dayPaths: goals.dayPaths }),
+    ...pairDayStatements(d1, project, day, buckets, goals),
     rolledDayStatement(d1, project.id, formatDate(day)),
   ];
 }
@@ -294,7 +294,7 @@ async function rollUpDatabase(
         : compact
           ? [
               ...compactDayStatements(d1, project.id, label, ROLLED_GROUPINGS),
-              ...pairDayStatements(d1, project, day, buckets, { list: goals.list, dayPaths }),
+              ...pairDayStatements(d1, project, day, buckets, { list: goals.list, funnels: goals.funnels, dayPaths }),
             ]
           : replaceDayStatements(d1, project, day, { list: goals.list, funnels: goals.funnels, dayPaths }, buckets);
       // The day's hourly rows, if it was rolled hour by hour while open: its daily rows replace them.

@@ -13,9 +13,10 @@
  * hour (a 30k-event day wrote 594,917 rows that way, 20 an event); the open day is read raw.
  */
 import { DIMENSIONS, type Dimension, type Filter, PAIR_BREAKDOWNS, PAIR_FILTERS } from '@tally/sdk/catalog';
+import { FUNNEL_DIMENSION, type RollupFunnel, stepConditions, stepCtes } from './funnel-sql.ts';
 import { GOAL_DIMENSION } from './goal-keys.ts';
 import { goalMatchCtes } from './goal-segment-sql.ts';
-import { EVENT_METRICS, rollupMetricsSql } from './metric-sql.ts';
+import { EVENT_METRICS, ROLLUP_COLUMNS, rollupMetricsSql } from './metric-sql.ts';
 import { phasedSums, type SegmentStatement, signedSums } from './segment-sql.ts';
 import { dimensionSql } from './sql.ts';
 
@@ -23,13 +24,14 @@ const isVisit = (name: string) => name !== 'time:hour' && DIMENSIONS[name as key
 
 /** The catalog version that brought filtered rollups: days rolled before it have none. */
 export const PAIRS_SINCE = 4;
-/** The catalog version that brought filtered goal rows (breakdown `event:goal`). */
+/** The catalog version that brought filtered goal and funnel rows (`event:goal`, `funnel:step`). */
 export const PAIR_GOALS_SINCE = 5;
 
 /** The catalog version since which a day's filtered rows hold `breakdown` (beside a filter dimension's own `since`). */
 export function pairSince(breakdown: string): number {
   const since = DIMENSIONS[breakdown as keyof typeof DIMENSIONS]?.since ?? 1;
-  return Math.max(breakdown === GOAL_DIMENSION ? PAIR_GOALS_SINCE : PAIRS_SINCE, since);
+  const goals = breakdown === GOAL_DIMENSION || breakdown === FUNNEL_DIMENSION;
+  return Math.max(goals ? PAIR_GOALS_SINCE : PAIRS_SINCE, since);
 }
 
 /** Every (filter, breakdown) pair rolled up: F beside every breakdown but itself. */
@@ -115,6 +117,53 @@ export function pairGoalRowsSql(
   };
 }
 
+/**
+ * One statement giving a funnel's filtered rows for the visitors `head` reads: per
+ * {@link PAIR_FILTERS} dimension F, value f and step, the visits with that value that reached the
+ * step (`stats/funnel-sql.ts`: each step the earliest matching event after the previous step's) —
+ * what a raw funnel with the filter `F is f` counts, every F being a visit dimension. Rows are
+ * shaped like a rollup row: `day`, `dimension` (`[F, f, 'funnel:step']`), `value` (the step's,
+ * `funnelStepValue`), `visits`, zeros. `head` is a day's (`dayHead` with `props`); `paths` are the
+ * day's pageview paths, which pageview steps match.
+ */
+export function pairFunnelRowsSql(
+  head: { sql: string; params: unknown[]; day: string },
+  funnel: RollupFunnel & { key: string },
+  paths: readonly string[],
+  wrap: { sql: (select: string) => string; params: unknown[] },
+): SegmentStatement {
+  const steps = stepCtes('day_events', stepConditions(funnel.steps, paths), false);
+  const indexes = funnel.steps.map((_, index) => index);
+  const filterValue = caseSql('f.name', PAIR_FILTERS);
+  // Each step's visits are among the previous step's: joined to the first step's, each counts its own.
+  const reached = indexes
+    .slice(1)
+    .map((index) => `LEFT JOIN s${index} ON s${index}.session_id = s0.session_id`)
+    .join(' ');
+  const counts = indexes.map((index) => `COUNT(s${index}.session_id) AS n${index}`).join(', ');
+  const count = `CASE j.value ${indexes.map((index) => `WHEN ${index} THEN n${index}`).join(' ')} END`;
+  const columns = ROLLUP_COLUMNS.map((column) => (column === 'visits' ? 'n AS visits' : `0 AS ${column}`));
+  const select = `SELECT '${head.day}' AS day, dimension, value, ${columns.join(', ')} FROM (
+  SELECT json_array(p.filter, p.filter_value, '${FUNNEL_DIMENSION}') AS dimension,
+    json_quote(funnel.key || ':' || j.value) AS value, ${count} AS n
+  FROM per_value AS p CROSS JOIN funnel CROSS JOIN json_each('${JSON.stringify(indexes)}') AS j
+) WHERE n != 0`;
+  // The filter list and the funnel's key are CTEs so that their parameters come before `wrap`'s.
+  return {
+    sql: `${head.sql},
+${steps.sql},
+filters AS (SELECT value AS name FROM json_each(?)),
+funnel AS (SELECT ? AS key),
+per_value AS (
+  SELECT f.name AS filter, ${filterValue} AS filter_value, ${counts}
+  FROM s0 JOIN visits AS v ON v.session_id = s0.session_id ${reached} CROSS JOIN filters AS f
+  GROUP BY f.name, ${filterValue}
+)
+${wrap.sql(select)}`,
+    params: [...head.params, ...steps.params, JSON.stringify(PAIR_FILTERS), funnel.key, ...wrap.params],
+  };
+}
+
 /** The pair statements' kinds, each with its pairs, for a whole day or segment. */
 export const PAIR_STATEMENTS = (['visit', 'event'] as const).map((kind) => ({ kind, pairs: PAIR_KINDS[kind] }));
 
@@ -123,7 +172,7 @@ export const PAIR_KEY_SQL = 'json_array(?, ?, ?)';
 
 /**
  * A query's filters as one `is` filter of one value on a {@link PAIR_FILTERS} dimension, beside a
- * breakdown by `grouping` (a {@link PAIR_BREAKDOWNS} dimension, or goals) and filters on that breakdown
+ * breakdown by `grouping` (a {@link PAIR_BREAKDOWNS} dimension, goals or a funnel's steps) and filters on that breakdown
  * itself (which keep or drop its groups, as `groupFilters` says); with the key's parameters. Null
  * otherwise.
  */
@@ -131,7 +180,7 @@ export function pairFilter(
   filters: readonly Filter[],
   grouping: string | null,
 ): { key: [string, string | null, string]; filter: Filter; keep: Filter[] } | null {
-  const breakdowns: readonly string[] = [...PAIR_BREAKDOWNS, GOAL_DIMENSION];
+  const breakdowns: readonly string[] = [...PAIR_BREAKDOWNS, GOAL_DIMENSION, FUNNEL_DIMENSION];
   if (grouping === null || grouping === '' || !breakdowns.includes(grouping)) return null;
   // A goal filter is a condition on events, not a dimension value: such views read raw.
   if (filters.some(([, dimension]) => dimension === 'event:goal')) return null;

@@ -57,6 +57,10 @@ export function archiveCutoffStatement(
     .bind(projectId, now, dayEnd, day, checksum);
 }
 
+/** Stale days read per page, and pages per run at most, looking for complete ones (rows of `rolled_days`: small). */
+const STALE_PAGE = 500;
+const STALE_PAGES = 5;
+
 /**
  * Mark for rolling up again the days rolled up with an older catalog (a dimension was added since)
  * whose raw events are all still there: at most `limit` days a run. A day the retention purge cut
@@ -71,23 +75,35 @@ export async function markStaleDays(
   /** Projects being copied into this database (`pool.ts`, `projectsMovingInto`): not read. */
   movingIn: readonly string[],
 ): Promise<number> {
-  const { results: rows } = await d1
-    .prepare(
-      `SELECT r.project_id AS projectId, r.day, s.raw_from AS rawFrom
-       FROM rolled_days r LEFT JOIN rollup_state s ON s.project_id = r.project_id
-       WHERE r.version < ?1 AND (s.raw_from IS NULL OR r.day >= date(s.raw_from / 1000, 'unixepoch', '+2 days'))
-         AND NOT EXISTS (SELECT 1 FROM project_fences f WHERE f.project_id = r.project_id)
-         AND r.project_id NOT IN (SELECT value FROM json_each(?3))
-       ORDER BY r.day LIMIT ?2`,
-    )
-    .bind(CATALOG_VERSION, limit, JSON.stringify(movingIn))
-    .all<{ projectId: string; day: string; rawFrom: number | null }>();
-  const settings = await settingsOf(rows.map((row) => row.projectId));
-  const results = rows.flatMap((row) => {
-    const timezone = settings.get(row.projectId)?.timezone;
-    return timezone ? [{ ...row, timezone }] : [];
-  });
-  const complete = results.filter((row) => isComplete(row.day, row.timezone, row.rawFrom));
+  const complete: { projectId: string; day: string; rawFrom: number | null; timezone: string }[] = [];
+  // Keyset pages: a day the purge cut into stays stale for good, and must not take the places of
+  // complete ones run after run (a project has at most two before its first complete one).
+  let after: [string, string] = ['', ''];
+  for (let page = 0; page < STALE_PAGES && complete.length < limit; page++) {
+    const { results: rows } = await d1
+      .prepare(
+        // A local day starts at most 12 h after its UTC midnight: days before that bound are not
+        // complete in any zone; the rest are checked in the project's zone below.
+        `SELECT r.project_id AS projectId, r.day, s.raw_from AS rawFrom
+         FROM rolled_days r LEFT JOIN rollup_state s ON s.project_id = r.project_id
+         WHERE r.version < ?1 AND (s.raw_from IS NULL OR r.day >= date(s.raw_from / 1000 - 43200, 'unixepoch'))
+           AND NOT EXISTS (SELECT 1 FROM project_fences f WHERE f.project_id = r.project_id)
+           AND r.project_id NOT IN (SELECT value FROM json_each(?3))
+           AND (r.day, r.project_id) > (?4, ?5)
+         ORDER BY r.day, r.project_id LIMIT ?2`,
+      )
+      .bind(CATALOG_VERSION, STALE_PAGE, JSON.stringify(movingIn), ...after)
+      .all<{ projectId: string; day: string; rawFrom: number | null }>();
+    const settings = await settingsOf(rows.map((row) => row.projectId));
+    for (const row of rows) {
+      const timezone = settings.get(row.projectId)?.timezone;
+      if (timezone && isComplete(row.day, timezone, row.rawFrom) && complete.length < limit)
+        complete.push({ ...row, timezone });
+    }
+    const last = rows.at(-1);
+    if (!last || rows.length < STALE_PAGE) break;
+    after = [last.day, last.projectId];
+  }
   if (!complete.length) return 0;
   await d1.batch(
     complete.flatMap((row) => {
