@@ -15,16 +15,18 @@
  * the cron rolls such days again while their raw events remain (`markStaleDays`). 1: the
  * dimensions before `language`; 2: `language`; 3: `channel`, and funnel step rows (`funnel:step`);
  * 4: filtered rows (`pair_rollups`, {@link PAIR_FILTERS} beside {@link PAIR_BREAKDOWNS}); 5: filtered
- * goal rows (each goal's numbers per {@link PAIR_FILTERS} value).
+ * goal rows (each goal's numbers per {@link PAIR_FILTERS} value); 6: filtered rows by the tabs
+ * with few values (`paired`).
  */
-export const CATALOG_VERSION = 5;
+export const CATALOG_VERSION = 6;
 
 /**
  * The newest catalog version whose rows an unfiltered read may need (rolled dimensions, goal and
  * funnel rows): a day rolled at it or later is read from rollups by every read but a filtered one,
- * which needs {@link CATALOG_VERSION} 4 (5 beside goals). Moving to 4 and 5 added filtered rows only,
- * so days rolled at 3 keep answering unfiltered views from rollups while the cron re-rolls them. Bump it with
- * {@link CATALOG_VERSION} when any other kind of row or rolled dimension is added.
+ * which needs {@link CATALOG_VERSION} 4 (5 beside goals, 6 by a `paired` tab). Moving to 4, 5 and
+ * 6 added filtered rows only, so days rolled at 3 keep answering unfiltered views from rollups
+ * while the cron re-rolls them. Bump it with {@link CATALOG_VERSION} when any other kind of row or
+ * rolled dimension is added.
  */
 export const UNFILTERED_VERSION = 3;
 
@@ -111,6 +113,13 @@ export interface DimensionDefinition {
    * Each costs the cron part of a statement per day, and D1 a row per (value, breakdown value) a day.
    */
   filtered: boolean;
+  /**
+   * For a panel tab other than the first: the {@link CATALOG_VERSION} since which a filtered view
+   * breaks down by it from `pair_rollups` ({@link PAIR_BREAKDOWNS}); null: such views read it raw.
+   * Given to tabs with few values a day (channels, operating systems, screens, devices, languages),
+   * whose rows cost little; first tabs have them since catalog 4.
+   */
+  paired: number | null;
   /** The {@link CATALOG_VERSION} that introduced it: days rolled up before it do not hold it. */
   since: number;
   /** Its file in the export zip, and the metrics of that file's columns. */
@@ -144,6 +153,7 @@ function define<K extends 'visit' | 'event'>(
     values: 'text',
     rolled: true,
     filtered: false,
+    paired: null,
     since: 1,
     export: null,
     panel: null,
@@ -191,6 +201,7 @@ export const DIMENSIONS = {
     'The acquisition channel (Organic Search, Paid Social, Email, …) from the source and utm_* values',
     {
       since: 3,
+      paired: 6,
       export: { file: 'channels.csv', metrics: VISIT_METRICS },
       panel: { panel: 'sources', tab: 'channel', order: 3, tabLabel: 'Channels', metrics: VISITORS },
     },
@@ -221,6 +232,7 @@ export const DIMENSIONS = {
     {
       values: 'language',
       since: 2,
+      paired: 6,
       export: { file: 'languages.csv', metrics: VISITORS },
       panel: { panel: 'locations', tab: 'language', order: 3, tabLabel: 'Languages', metrics: VISITORS },
     },
@@ -233,6 +245,7 @@ export const DIMENSIONS = {
     export: { file: 'browser_versions.csv', metrics: VISITORS },
   }),
   os: visit('os', 'OS', 'The operating system’s name, from the user agent', {
+    paired: 6,
     export: { file: 'operating_systems.csv', metrics: VISITORS },
     panel: { panel: 'devices', tab: 'os', order: 1, tabLabel: 'OS', metrics: VISITORS },
   }),
@@ -242,10 +255,12 @@ export const DIMENSIONS = {
   device: visit('device', 'Device', 'The device type from the user agent: desktop, mobile, tablet, …', {
     values: 'device',
     filtered: true,
+    paired: 6,
     export: { file: 'devices.csv', metrics: VISITORS },
     panel: { panel: 'devices', tab: 'device', order: 3, tabLabel: 'Device', metrics: VISITORS },
   }),
   screen: visit('screen', 'Screen', 'The screen class from its width: Mobile, Tablet, Laptop, Desktop', {
+    paired: 6,
     export: { file: 'screens.csv', metrics: VISITORS },
     panel: { panel: 'devices', tab: 'screen', order: 2, tabLabel: 'Screen', metrics: VISITORS },
   }),
@@ -329,13 +344,15 @@ export const PAIR_FILTERS = DIMENSION_NAMES.filter((name) => DIMENSIONS[name].ro
 
 /**
  * What a filtered view breaks down by (`pair_rollups`): each panel's first tab (what the dashboard
- * asks on load; other tabs read raw), the custom events panel's `event:name`, and the chart's hours
+ * asks on load), the tabs with few values a day (`paired`; other tabs read raw), the custom events panel's `event:name`, and the chart's hours
  * (a day's, week's or month's come from the filter's own rows). Measured at 100k events, every
  * panel dimension beside 19 filter dimensions wrote 28 rows per event; this set beside three, 1.3.
  * The goals panel has filtered rows too, one per goal (`event:goal`, written by the goal rollups' SQL).
  */
 export const PAIR_BREAKDOWNS: readonly Dimension[] = [
-  ...DIMENSION_NAMES.filter((name) => DIMENSIONS[name].rolled && DIMENSIONS[name].panel?.order === 0),
+  ...DIMENSION_NAMES.filter(
+    (name) => DIMENSIONS[name].rolled && (DIMENSIONS[name].panel?.order === 0 || DIMENSIONS[name].paired !== null),
+  ),
   'event:name',
   'time:hour',
 ];

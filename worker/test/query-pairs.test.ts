@@ -12,6 +12,7 @@ import { rollUp, rollUpAll } from '../src/rollup/index.ts';
 import { goalsOf } from '../src/rollup/goal-rollups.ts';
 import { pairBuckets, pairDayStatements } from '../src/rollup/pair-rollups.ts';
 import { ROLLUP_COLUMNS } from '../src/stats/metric-sql.ts';
+import { pairSince } from '../src/stats/pair-sql.ts';
 import {
   addDays,
   dayBounds,
@@ -60,6 +61,35 @@ async function pairRows(projectId: string): Promise<unknown[]> {
 }
 
 describe('filtered rollups', () => {
+  it('exist for days rolled since their catalog: first tabs 4, goals and funnels 5, tabs of few values 6', () => {
+    const since = Object.fromEntries(
+      [
+        'page',
+        'event:name',
+        'time:hour',
+        'event:goal',
+        'funnel:step',
+        'channel',
+        'os',
+        'screen',
+        'device',
+        'language',
+      ].map((name) => [name, pairSince(name)]),
+    );
+    expect(since).toEqual({
+      page: 4,
+      'event:name': 4,
+      'time:hour': 4,
+      'event:goal': 5,
+      'funnel:step': 5,
+      channel: 6,
+      os: 6,
+      screen: 6,
+      device: 6,
+      language: 6,
+    });
+  });
+
   it('split a day into more visitor buckets the more events it holds, up to 16', () => {
     expect([0, 250_000, 250_001, 1_000_000, 3_000_000, 10_000_000].map(pairBuckets)).toEqual([1, 1, 2, 4, 16, 16]);
   });

@@ -29,9 +29,9 @@ export const PAIR_GOALS_SINCE = 5;
 
 /** The catalog version since which a day's filtered rows hold `breakdown` (beside a filter dimension's own `since`). */
 export function pairSince(breakdown: string): number {
-  const since = DIMENSIONS[breakdown as keyof typeof DIMENSIONS]?.since ?? 1;
+  const definition = DIMENSIONS[breakdown as keyof typeof DIMENSIONS];
   const goals = breakdown === GOAL_DIMENSION || breakdown === FUNNEL_DIMENSION;
-  return Math.max(goals ? PAIR_GOALS_SINCE : PAIRS_SINCE, since);
+  return Math.max(goals ? PAIR_GOALS_SINCE : PAIRS_SINCE, definition?.paired ?? 1, definition?.since ?? 1);
 }
 
 /** Every (filter, breakdown) pair rolled up: F beside every breakdown but itself. */
