@@ -15,8 +15,8 @@
  * the cron rolls such days again while their raw events remain (`markStaleDays`). 1: the
  * dimensions before `language`; 2: `language`; 3: `channel`, and funnel step rows (`funnel:step`);
  * 4: filtered rows (`pair_rollups`, {@link PAIR_FILTERS} beside {@link PAIR_BREAKDOWNS}); 5: filtered
- * goal rows (each goal's numbers per {@link PAIR_FILTERS} value); 6: filtered rows by the tabs
- * with few values (`paired`).
+ * goal and funnel rows (each goal's numbers, each funnel step's visits, per {@link PAIR_FILTERS}
+ * value); 6: filtered rows by the tabs with few values (`paired`).
  */
 export const CATALOG_VERSION = 6;
 

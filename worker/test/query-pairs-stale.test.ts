@@ -5,7 +5,8 @@
  * came with catalog 5: a filtered goal breakdown reads days rolled at 4 raw.
  */
 import { env } from 'cloudflare:workers';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
+import { UNFILTERED_VERSION } from '@tally/sdk/catalog';
 import { rollUpAll } from '../src/rollup/index.ts';
 import { type OracleQuery, runOracle } from './query-oracle.ts';
 import { ask, event, seed, signInBeforeAll } from './query-oracle-harness.ts';
@@ -96,5 +97,37 @@ describe('filtered rollups of days rolled before catalog 4', () => {
     // The page rows still answer (the corrupted count shows).
     const byPage: OracleQuery = { ...byGoal, metrics: ['visitors'], dimensions: ['page'] };
     expect(await ask(projectId, byPage)).not.toEqual(runOracle(events, byPage, data));
+  });
+
+  it('leave the open day read hour by hour: hours rolled since UNFILTERED_VERSION stay current', async () => {
+    const now = Date.UTC(2026, 4, 10, 15, 20);
+    vi.useFakeTimers({ toFake: ['Date'] });
+    vi.setSystemTime(now);
+    const events = [
+      event('2026-05-10T09:00:00Z', { session_id: 'a', visitor_id: 'a' }),
+      event('2026-05-10T11:00:00Z', { session_id: 'b', visitor_id: 'b' }),
+    ];
+    const projectId = await seed('UTC', events, []);
+    await rollUpAll(env, now);
+    const query: OracleQuery = {
+      metrics: ['pageviews'],
+      date_range: ['2026-05-10', '2026-05-10'],
+      dimensions: ['page'],
+    };
+    const expected = runOracle(events, query, { timezone: 'UTC' });
+    expect(await ask(projectId, query)).toEqual(expected);
+    // Hourly rows altered: they show while their hours count as rolled (each question new: no cache).
+    await env.DB.batch([
+      env.DB.prepare(
+        `UPDATE rollup_hours SET pageviews = pageviews + 100 WHERE project_id = ? AND dimension = 'page'`,
+      ).bind(projectId),
+      env.DB.prepare('UPDATE rolled_hours SET version = ? WHERE project_id = ?').bind(UNFILTERED_VERSION, projectId),
+    ]);
+    expect(await ask(projectId, { ...query, limit: 98 })).not.toEqual(expected);
+    await env.DB.prepare('UPDATE rolled_hours SET version = ? WHERE project_id = ?')
+      .bind(UNFILTERED_VERSION - 1, projectId)
+      .run();
+    expect(await ask(projectId, { ...query, limit: 97 })).toEqual({ ...expected });
+    vi.useRealTimers();
   });
 });

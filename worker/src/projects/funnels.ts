@@ -204,10 +204,10 @@ async function rematch<T>(data: Db, projectId: string, funnelId: string, now: nu
   await data.batch(remarkEventHoursStatements(data, projectId, now));
   const rows = await update();
   if (rows[0]) {
-    await data.batch([
-      ...deleteFunnelRows(data, projectId, funnelId),
-      ...remarkEventHoursStatements(data, projectId, now),
-    ]);
+    // The marks first, in a batch of their own: the delete reads every filtered row of the
+    // project, and its failure must not take them with it.
+    await data.batch(remarkEventHoursStatements(data, projectId, now));
+    await data.batch(deleteFunnelRows(data, projectId, funnelId));
   }
   return rows;
 }

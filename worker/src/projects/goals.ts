@@ -253,10 +253,12 @@ export async function updateGoal(
     // A new matching: the rows of the old one go (those past retention would otherwise stay
     // unread forever) and the days with events are rolled up again.
     if (rematched) {
-      await data.batch([
-        ...deleteRowsStatements(data, projectId, GOAL_DIMENSION, { value: goalRollupValue(await goalRollupKey(row)) }),
-        ...remarkEventHoursStatements(data, projectId, now),
-      ]);
+      // The marks first, in a batch of their own: the delete reads every filtered row of the
+      // project, and its failure must not take them with it.
+      await data.batch(remarkEventHoursStatements(data, projectId, now));
+      await data.batch(
+        deleteRowsStatements(data, projectId, GOAL_DIMENSION, { value: goalRollupValue(await goalRollupKey(row)) }),
+      );
     }
     return goalView(updated[0]);
   } catch (error) {

@@ -9,7 +9,8 @@ import type { Span } from './budget.ts';
 import { addDays, dayBounds, daysBetween, formatDate, type LocalDate } from '../shared/calendar.ts';
 import type { Dimension } from './schema.ts';
 import { aggregateSql, type RawScope } from '../stats/sql.ts';
-import { PAIR_KEY_SQL, pairSince } from '../stats/pair-sql.ts';
+import { PAIR_KEY_SQL, pairKind, pairRowsSql, pairSince } from '../stats/pair-sql.ts';
+import { dayHead } from '../rollup/day-head.ts';
 import {
   type AggregateRow,
   goalGroups,
@@ -64,10 +65,6 @@ export function planFromPairRollups(
   const spans = runs.map(
     ([first, last]): Span => [dayBounds(first, scope.timeZone).start, dayBounds(last, scope.timeZone).end],
   );
-  const statements = spans.map(([start, end]) => {
-    const { sql, params } = aggregateSql({ ...scope, start, end }, dimensions, [pair.filter, ...pair.keep]);
-    return d1.prepare(sql).bind(...params);
-  });
   const groups = [0, 1, 2]
     .map((i) => {
       const dimension = dimensions[i];
@@ -75,6 +72,34 @@ export function planFromPairRollups(
     })
     .join(', ');
   const kept = valueConditions(pair.keep, 'r');
+  // Marked days (today among them) from their raw events, by the SQL that writes their rows: it
+  // reads each event once, where the general raw query reads it many times (window functions,
+  // sorts). A long run of them goes the general way, a statement per run.
+  const days = runs.flatMap(([first, last]) =>
+    Array.from({ length: daysBetween(first, last) + 1 }, (_, offset) => addDays(first, offset)),
+  );
+  const statements =
+    days.length <= MAX_DAYS_FROM_EVENTS
+      ? days.map((day) => {
+          const head = { sql: dayHead({ timezone: scope.timeZone }, day), params: [scope.currency, scope.projectId] };
+          const wrap = {
+            sql: (select: string) =>
+              `SELECT ${groups}, ${SUMS} FROM (${select}) AS r WHERE r.dimension = ${PAIR_KEY_SQL} ${kept.sql} GROUP BY g0, g1, g2`,
+            params: [...pair.key, ...kept.params],
+          };
+          const [filter, , breakdown] = pair.key as [Dimension, string | null, Dimension];
+          const { sql, params } = pairRowsSql(
+            { ...head, day: formatDate(day) },
+            pairKind(filter, breakdown),
+            [[filter, breakdown]] as const,
+            wrap,
+          );
+          return d1.prepare(sql).bind(...params);
+        })
+      : spans.map(([start, end]) => {
+          const { sql, params } = aggregateSql({ ...scope, start, end }, dimensions, [pair.filter, ...pair.keep]);
+          return d1.prepare(sql).bind(...params);
+        });
   statements.push(
     d1
       .prepare(
@@ -88,6 +113,8 @@ export function planFromPairRollups(
 }
 
 const SUMS = SUMMED.map((column) => `SUM(r.${column}) AS ${column}`).join(', ');
+/** Marked days read from their events one statement each, at most (a late event can mark many). */
+const MAX_DAYS_FROM_EVENTS = 7;
 
 /**
  * The range's days but the marked ones, as the JSON list the reads bind: one seek per day, since

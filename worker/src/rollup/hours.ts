@@ -12,7 +12,7 @@
  * first segment not rolled at its hour's current mark (`hourlyRolledThrough`).
  * Nothing here changes an answer, so no cached answer is invalidated.
  */
-import { CATALOG_VERSION } from '@tally/sdk/catalog';
+import { CATALOG_VERSION, UNFILTERED_VERSION } from '@tally/sdk/catalog';
 import { dayBounds, formatDate, hourSegments, type LocalDate, localDate } from '../shared/calendar.ts';
 import { ROLLUP_COLUMNS } from '../stats/metric-sql.ts';
 import { GOAL_DIMENSION, type RollupGoal } from '../stats/goal-keys.ts';
@@ -141,8 +141,9 @@ export async function rollUpDayHours(
       .prepare('SELECT hour, mark FROM rollup_dirty WHERE project_id = ? AND hour >= ? AND hour < ?')
       .bind(project.id, Math.floor(start / HOUR_MS), Math.ceil(end / HOUR_MS)),
     d1
-      .prepare('SELECT start, mark FROM rolled_hours WHERE project_id = ? AND day = ? AND version = ?')
-      .bind(project.id, label, CATALOG_VERSION),
+      // Hourly rows hold no filtered rows: hours rolled since the unfiltered rows last changed are current.
+      .prepare('SELECT start, mark FROM rolled_hours WHERE project_id = ? AND day = ? AND version >= ?')
+      .bind(project.id, label, UNFILTERED_VERSION),
   ]);
   const markOf = new Map(((marks?.results ?? []) as { hour: number; mark: number }[]).map((r) => [r.hour, r.mark]));
   const rolled = new Map(

@@ -34,6 +34,10 @@ export function pairSince(breakdown: string): number {
   return Math.max(goals ? PAIR_GOALS_SINCE : PAIRS_SINCE, definition?.paired ?? 1, definition?.since ?? 1);
 }
 
+/** The kind of a pair's rows (`PAIR_KINDS`): `visit` when both its dimensions are visit dimensions. */
+export const pairKind = (filter: string, breakdown: string): 'visit' | 'event' =>
+  isVisit(filter) && isVisit(breakdown) ? 'visit' : 'event';
+
 /** Every (filter, breakdown) pair rolled up: F beside every breakdown but itself. */
 export const PAIRS: readonly (readonly [Dimension, Dimension])[] = PAIR_FILTERS.flatMap((filter) =>
   PAIR_BREAKDOWNS.filter((breakdown) => breakdown !== filter).map((breakdown) => [filter, breakdown] as const),
@@ -44,8 +48,8 @@ export const PAIRS: readonly (readonly [Dimension, Dimension])[] = PAIR_FILTERS.
  * event dimension (or the hour) groups events per (pair, visit) first.
  */
 export const PAIR_KINDS = {
-  visit: PAIRS.filter(([filter, breakdown]) => isVisit(filter) && isVisit(breakdown)),
-  event: PAIRS.filter(([filter, breakdown]) => !(isVisit(filter) && isVisit(breakdown))),
+  visit: PAIRS.filter(([filter, breakdown]) => pairKind(filter, breakdown) === 'visit'),
+  event: PAIRS.filter(([filter, breakdown]) => pairKind(filter, breakdown) === 'event'),
 } as const;
 
 /** A dimension's value on a row, chosen by the row's `column` naming the dimension. */

@@ -9,7 +9,7 @@
  * at which an hour cut by a local midnight had its earlier, closed day rolled up. `rollup_state`
  * holds each project's version, part of every cached answer's key.
  */
-import { CATALOG_VERSION } from '@tally/sdk/catalog';
+import { CATALOG_VERSION, UNFILTERED_VERSION } from '@tally/sdk/catalog';
 import { and, eq, type SQL, sql } from 'drizzle-orm';
 import { type Db, events, rollupDirty, rollupState } from '../db/index.ts';
 import { firstInstantAt, formatDate, type LocalDate, localDate, parseDate } from '../shared/calendar.ts';
@@ -195,12 +195,13 @@ export function freshnessStatements(d1: D1Database, projectId: string, start: nu
         CATALOG_VERSION,
       ),
     d1
-      .prepare('SELECT start, mark FROM rolled_hours WHERE project_id = ? AND day >= ? AND day <= ? AND version = ?')
+      // Only unfiltered reads read hourly rows (filtered ones read the open day raw).
+      .prepare('SELECT start, mark FROM rolled_hours WHERE project_id = ? AND day >= ? AND day <= ? AND version >= ?')
       .bind(
         projectId,
         formatDate(localDate(start, timeZone)),
         formatDate(localDate(end - 1, timeZone)),
-        CATALOG_VERSION,
+        UNFILTERED_VERSION,
       ),
   ];
 }
