@@ -141,8 +141,11 @@ export async function createFunnel(
 /** Statements deleting a funnel's rollup rows (daily, hourly, filtered) of every definition it had. */
 function deleteFunnelRows(db: Db, projectId: string, funnelId: string) {
   // `"id:` starts each of their values.
-  return deleteRowsStatements(db, projectId, FUNNEL_DIMENSION, { prefix: JSON.stringify(`${funnelId}:`).slice(0, -1) });
+  return deleteRowsStatements(db, projectId, FUNNEL_DIMENSION, { prefix: keyPrefix(funnelId) });
 }
+
+/** What starts the `value` (JSON text) of every row under `key` (`"key:`): a funnel id, or id and digest. */
+const keyPrefix = (key: string) => JSON.stringify(`${key}:`).slice(0, -1);
 
 /**
  * Rename a funnel or replace its steps. New steps drop the rows of the old ones and mark every
@@ -163,11 +166,13 @@ export async function updateFunnel(
   const projectId = access.project.id;
   const where = and(eq(funnels.id, funnelId), eq(funnels.projectId, projectId));
   // Steps that match as before keep the funnel's rows: days past retention could not be rebuilt.
+  let oldKey: string | null = null;
   if (changes.steps !== undefined) {
     const stored = await db.select({ steps: funnels.steps }).from(funnels).where(where).get();
     if (!stored) throw noSuchFunnel();
     const key = (steps: string) => funnelRollupKey({ id: funnelId, steps: JSON.parse(steps) as GoalStep[] });
-    if ((await key(stored.steps)) === (await key(changes.steps))) delete changes.steps;
+    oldKey = await key(stored.steps);
+    if (oldKey === (await key(changes.steps))) delete changes.steps;
   }
   try {
     const update = () => db.update(funnels).set(changes).where(where).returning();
@@ -176,7 +181,7 @@ export async function updateFunnel(
       ? await db.select().from(funnels).where(where)
       : changes.steps === undefined
         ? await update()
-        : await rematch(data, projectId, funnelId, now, update);
+        : await rematch(data, projectId, oldKey as string, now, update);
     if (!rows[0]) throw noSuchFunnel();
     return funnelView(rows[0]);
   } catch (error) {
@@ -197,17 +202,18 @@ export async function deleteFunnel(db: Db, data: Db, access: ProjectAccess, funn
 }
 
 /**
- * New steps: hours marked, the funnel written, then its old rows gone and the hours marked again
+ * New steps: hours marked, the funnel written, then the old definition's rows gone (`oldKey`'s:
+ * a cron run between the two batches may have written the new one's) and the hours marked again
  * (two databases, as in {@link createFunnel}). Returns the updated rows (none: not this project's).
  */
-async function rematch<T>(data: Db, projectId: string, funnelId: string, now: number, update: () => Promise<T[]>) {
+async function rematch<T>(data: Db, projectId: string, oldKey: string, now: number, update: () => Promise<T[]>) {
   await data.batch(remarkEventHoursStatements(data, projectId, now));
   const rows = await update();
   if (rows[0]) {
     // The marks first, in a batch of their own: the delete reads every filtered row of the
     // project, and its failure must not take them with it.
     await data.batch(remarkEventHoursStatements(data, projectId, now));
-    await data.batch(deleteFunnelRows(data, projectId, funnelId));
+    await data.batch(deleteRowsStatements(data, projectId, FUNNEL_DIMENSION, { prefix: keyPrefix(oldKey) }));
   }
   return rows;
 }

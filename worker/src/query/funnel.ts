@@ -31,8 +31,8 @@ import {
   readFreshness,
   staleBefore,
 } from '../store/index.ts';
-import { PAIR_KEY_SQL, pairFilter, pairSince } from '../stats/pair-sql.ts';
-import { type PairRead, pairsHeld, unmarkedDays } from './pair-read.ts';
+import { PAIR_KEY_SQL, pairFilter, pairFunnelRowsSql, pairSince } from '../stats/pair-sql.ts';
+import { dayFromEvents, daysOf, MAX_DAYS_FROM_EVENTS, type PairRead, pairsHeld, unmarkedDays } from './pair-read.ts';
 import { type Filter, UNFILTERED_VERSION } from '@tally/sdk/catalog';
 import { readSegmentPaths } from '../stats/goal-segment-sql.ts';
 import {
@@ -205,8 +205,20 @@ async function pairCounts(
     )
     .bind(project.id, unmarkedDays(range, marked), ...pair.key, values);
   const conditions = stepConditions(funnel.steps, paths);
-  const raw = spans.map((span) => rawStatement(d1, project, span, conditions, [pair.filter]));
-  const answers = await d1.batch([...raw, rolled]);
+  // Marked days (today among them) from their events by the SQL that writes their filtered rows,
+  // as filtered breakdowns are read (`pair-read.ts`); a long run of them raw, a statement per run.
+  const days = daysOf(runs);
+  const fromEvents = days.length <= MAX_DAYS_FROM_EVENTS;
+  const read = (day: LocalDate) => {
+    const wrap = {
+      sql: (select: string) => `SELECT value, visits AS n FROM (${select}) AS r WHERE r.dimension = ${PAIR_KEY_SQL}`,
+      params: [...pair.key],
+    };
+    const { sql, params } = pairFunnelRowsSql(dayFromEvents(project, day), { ...funnel, key }, paths, wrap);
+    return d1.prepare(sql).bind(...params);
+  };
+  const raw = fromEvents ? [] : spans.map((span) => rawStatement(d1, project, span, conditions, [pair.filter]));
+  const answers = await d1.batch([...raw, rolled, ...(fromEvents ? days.map(read) : [])]);
   return sumSteps(
     funnel.steps.length,
     key,

@@ -9,7 +9,9 @@ import type { Span } from './budget.ts';
 import { addDays, dayBounds, daysBetween, formatDate, type LocalDate } from '../shared/calendar.ts';
 import type { Dimension } from './schema.ts';
 import { aggregateSql, type RawScope } from '../stats/sql.ts';
-import { PAIR_KEY_SQL, pairKind, pairRowsSql, pairSince } from '../stats/pair-sql.ts';
+import { PAIR_KEY_SQL, pairGoalRowsSql, pairKind, pairRowsSql, pairSince } from '../stats/pair-sql.ts';
+import type { RollupGoal } from '../stats/goal-keys.ts';
+import { goalDefinitions } from '../stats/goal-segment-sql.ts';
 import { dayHead } from '../rollup/day-head.ts';
 import {
   type AggregateRow,
@@ -75,9 +77,7 @@ export function planFromPairRollups(
   // Marked days (today among them) from their raw events, by the SQL that writes their rows: it
   // reads each event once, where the general raw query reads it many times (window functions,
   // sorts). A long run of them goes the general way, a statement per run.
-  const days = runs.flatMap(([first, last]) =>
-    Array.from({ length: daysBetween(first, last) + 1 }, (_, offset) => addDays(first, offset)),
-  );
+  const days = daysOf(runs);
   const statements =
     days.length <= MAX_DAYS_FROM_EVENTS
       ? days.map((day) => {
@@ -114,7 +114,22 @@ export function planFromPairRollups(
 
 const SUMS = SUMMED.map((column) => `SUM(r.${column}) AS ${column}`).join(', ');
 /** Marked days read from their events one statement each, at most (a late event can mark many). */
-const MAX_DAYS_FROM_EVENTS = 7;
+export const MAX_DAYS_FROM_EVENTS = 7;
+
+/** The days of these runs of days. */
+export function daysOf(runs: readonly [LocalDate, LocalDate][]): LocalDate[] {
+  return runs.flatMap(([first, last]) =>
+    Array.from({ length: daysBetween(first, last) + 1 }, (_, offset) => addDays(first, offset)),
+  );
+}
+
+/** A day's head for reading its filtered rows from its events (`dayHead`, with `props` for goals and steps). */
+export function dayFromEvents(
+  project: { id: string; currency: string; timezone: string },
+  day: LocalDate,
+): { sql: string; params: unknown[]; day: string } {
+  return { sql: dayHead(project, day, null, true), params: [project.currency, project.id], day: formatDate(day) };
+}
 
 /**
  * The range's days but the marked ones, as the JSON list the reads bind: one seek per day, since
@@ -145,16 +160,39 @@ export function planGoalsFromPairRollups(
   goals: readonly { key: string; name: string }[],
   marked: Set<string>,
   raw: (span: [LocalDate, LocalDate]) => D1PreparedStatement[],
+  /**
+   * What reading a marked day from its events needs, by the SQL that writes its filtered goal rows
+   * (as `planFromPairRollups` does): the project, its goals with their keys, and the pageview paths
+   * of the marked days; a long run of marked days goes raw, a statement per run.
+   */
+  events: {
+    project: { id: string; currency: string; timezone: string };
+    goals: readonly (RollupGoal & { key: string })[];
+    paths: readonly string[];
+  },
 ): { statements: D1PreparedStatement[]; merge: (answers: AggregateRow[][]) => AggregateRow[] } | null {
   const runs = rawRuns(range, marked);
   if (!runs) return null;
-  const statements = runs.flatMap(raw);
   const { groups, keyed } = goalGroups(dimensions, goals);
+  const join = `JOIN (SELECT value ->> '$[0]' AS value, value ->> '$[1]' AS name FROM json_each(?)) AS g ON g.value = r.value`;
+  const days = daysOf(runs);
+  const definitions = goalDefinitions(events.goals, events.paths);
+  const statements =
+    days.length <= MAX_DAYS_FROM_EVENTS
+      ? days.map((day) => {
+          const wrap = {
+            sql: (select: string) =>
+              `SELECT ${groups.join(', ')}, ${SUMS} FROM (${select}) AS r ${join} WHERE r.dimension = ${PAIR_KEY_SQL} GROUP BY g0, g1, g2`,
+            params: [JSON.stringify(keyed), ...pair.key],
+          };
+          const { sql, params } = pairGoalRowsSql(dayFromEvents(events.project, day), definitions, wrap);
+          return d1.prepare(sql).bind(...params);
+        })
+      : runs.flatMap(raw);
   statements.push(
     d1
       .prepare(
-        `SELECT ${groups.join(', ')}, ${SUMS} FROM pair_rollups AS r
-         JOIN (SELECT value ->> '$[0]' AS value, value ->> '$[1]' AS name FROM json_each(?)) AS g ON g.value = r.value
+        `SELECT ${groups.join(', ')}, ${SUMS} FROM pair_rollups AS r ${join}
          WHERE r.project_id = ? AND r.day IN (SELECT value FROM json_each(?)) AND r.dimension = ${PAIR_KEY_SQL}
          GROUP BY g0, g1, g2`,
       )
