@@ -101,15 +101,19 @@ beforeAll(async () => {
   dashboard = await startDashboard(worker.url, await freePort());
   browser = await launchBrowser();
   const now = Date.now();
+  // Every event on one day of the demo's calendar (UTC), though the run may start just after
+  // midnight: visits end at midnight, and visitors are counted per day (a visit is under two
+  // minutes, within the five the clock may run ahead).
+  const first = Math.max(now - 600_000, Math.floor(now / 86_400_000) * 86_400_000 + 1_000);
   for (const visit of VISITS) {
     const body: Record<string, unknown>[] = visit.paths.map((pathname, index) => ({
       s: DEMO.siteKey,
       n: 'pageview',
       u: `http://127.0.0.1${pathname}`,
-      t: now - 600_000 + index * 10_000,
+      t: first + index * 10_000,
     }));
     if (visit.props) {
-      body.push({ s: DEMO.siteKey, n: 'signup', u: 'http://127.0.0.1/start', p: visit.props, t: now - 60_000 });
+      body.push({ s: DEMO.siteKey, n: 'signup', u: 'http://127.0.0.1/start', p: visit.props, t: first + 150_000 });
     }
     const sent = await fetch(`${worker.url}/api/event`, {
       method: 'POST',
