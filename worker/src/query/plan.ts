@@ -295,13 +295,8 @@ export async function planAggregations(
         keys,
         pair.marked,
         perGoal,
-        { project: openGoals.project, goals: openGoals.goals, paths },
       );
-      if (read) {
-        // Marked days read from their events are scanned as raw runs are.
-        scans.push(...pair.runs.map(spanOf));
-        return push(read.statements, read.merge);
-      }
+      if (read) return push(read.statements, read.merge);
     }
     if (goalRuns(r, dimensions) && days) {
       const read = planGoalsFromRollups(
