@@ -5,13 +5,15 @@
  * plus an empty project with the same goals and funnel, whose answers are the floor of the API
  * path (the reference of each query's time). The project's timezone is UTC.
  *
- * A cached dataset follows the calendar: a run on a later day adds the days closed since (each
- * rolled up by the cron's code, ~20 s a day at 10M), and days older than 30 stay behind, outside
- * every range the bench asks. After a week of that it is built afresh, so it stays near its size.
+ * Closed days of one size hold the same visits (`writeDays`): the cron rolls up one weekday and one
+ * weekend day (~50 s each at 10M here), and every other day takes their rows moved to its date.
+ * A cached dataset follows the calendar: a run on a later day adds the days closed since, and days
+ * older than 30 stay behind, outside every range the bench asks. After a week of that it is built
+ * afresh, so it stays near its size.
  */
 import { createBenchProject, createFunnel, createGoals, signUp } from './api.ts';
 import { type CronWork, cronUntilIdle, localCron } from './cron.ts';
-import { type DaySpec, markEventHours, sqliteBytes, writeDays } from './dataset.ts';
+import { copyRolledDay, type DaySpec, markEventHours, openSqlite, sameDay, sqliteBytes, writeDays } from './dataset.ts';
 import { log } from './progress.ts';
 import {
   type CacheEntry,
@@ -87,21 +89,34 @@ async function createProject(origin: string, token: string, name: string): Promi
 }
 
 /**
- * Write `days`, mark their hours as the consumer would, and roll them up with the cron's code (in
- * Node: twice as fast as workerd for the same statements); fails when the cron leaves any of them
- * marked (a dataset with closed days read raw would measure raw reads as if they were rollups').
+ * Write `days`, and roll them up: each day of a size not rolled up yet (in `rolled`, the closed days
+ * the file already holds, or earlier in `days`) with the cron's code (in Node: twice as fast as
+ * workerd for the same statements), its hours marked as the consumer would; each other day holds
+ * the same visits as a rolled day (`sameDay`), whose rows are moved to its date. Fails when the
+ * cron leaves any day marked (a dataset with closed days read raw would measure raw reads as if
+ * they were rollups').
  */
 async function addClosedDays(
   dir: string,
   projectId: string,
   days: readonly DaySpec[],
+  rolled: readonly DaySpec[] = [],
 ): Promise<{ events: number; work: CronWork; rollupRows: number; eventBytes: number; rollupBytes: number }> {
   const file = d1File(dir);
   const first = days[0]?.start ?? 0;
   const end = (days.at(-1)?.start ?? 0) + DAY_MS;
   const before = sqliteBytes(file);
   const written = writeDays(file, projectId, days, first / DAY_MS);
-  markEventHours(file, projectId, first, end);
+  const sources: DaySpec[] = [...rolled];
+  const copies = new Map<DaySpec, DaySpec[]>();
+  for (const day of days) {
+    const source = sources.find((other) => sameDay(other, day));
+    if (source) copies.set(source, [...(copies.get(source) ?? []), day]);
+    else {
+      sources.push(day);
+      markEventHours(file, projectId, day.start, day.start + DAY_MS);
+    }
+  }
   const eventBytes = sqliteBytes(file) - before;
   log(
     'queries',
@@ -109,40 +124,48 @@ async function addClosedDays(
   );
   const cron = localCron(file);
   let work: CronWork;
-  let counts: { marked: number; rollups: number };
+  let marked: number;
   try {
-    work = await cronUntilIdle(cron, `rolling up ${days.length} days`);
-    const count = async (sql: string, ...params: unknown[]) =>
-      Number(
-        (
-          await cron.d1
-            .prepare(sql)
-            .bind(...params)
-            .all<{ n: number }>()
-        ).results[0]?.n ?? 0,
-      );
-    counts = {
-      marked: await count(
-        'SELECT COUNT(*) AS n FROM rollup_dirty WHERE project_id = ? AND hour < ?',
-        projectId,
-        end / HOUR_MS,
-      ),
-      rollups: await count(
-        'SELECT COUNT(*) AS n FROM rollups WHERE project_id = ? AND day >= ?',
-        projectId,
-        new Date(first).toISOString().slice(0, 10),
-      ),
-    };
+    const rolledUp = days.length - [...copies.values()].flat().length;
+    work = await cronUntilIdle(cron, `rolling up ${rolledUp} of ${days.length} days`);
+    const { results } = await cron.d1
+      .prepare('SELECT COUNT(*) AS n FROM rollup_dirty WHERE project_id = ? AND hour < ?')
+      .bind(projectId, end / HOUR_MS)
+      .all<{ n: number }>();
+    marked = Number(results[0]?.n ?? 0);
   } finally {
     cron.close();
   }
-  if (counts.marked) {
+  if (marked) {
     throw new Error(
-      `the cron left ${counts.marked} hours of closed days marked: ${work.failure ?? work.unfinished ?? 'stalled'}`,
+      `the cron left ${marked} hours of closed days marked: ${work.failure ?? work.unfinished ?? 'stalled'}`,
     );
   }
+  let copied = 0;
+  for (const [source, targets] of copies) {
+    copied += copyRolledDay(
+      file,
+      projectId,
+      source.start,
+      targets.map((day) => day.start),
+    );
+  }
+  if (copies.size)
+    log('queries', `${copied.toLocaleString('en-US')} rolled-up rows moved to the days of the same visits`);
+  const rollupRows = countRollups(file, projectId, new Date(first).toISOString().slice(0, 10));
   const rollupBytes = sqliteBytes(file) - before - eventBytes;
-  return { events: written.events, work, rollupRows: counts.rollups, eventBytes, rollupBytes };
+  return { events: written.events, work, rollupRows, eventBytes, rollupBytes };
+}
+
+/** The project's daily rollup rows from `day` (YYYY-MM-DD) on. */
+function countRollups(file: string, projectId: string, day: string): number {
+  const db = openSqlite(file);
+  try {
+    const row = db.prepare('SELECT COUNT(*) AS n FROM rollups WHERE project_id = ? AND day >= ?').get(projectId, day);
+    return Number((row as { n: number } | undefined)?.n ?? 0);
+  } finally {
+    db.close();
+  }
 }
 
 async function build(dir: string, bundle: string, events: number, today: number): Promise<DatasetMeta> {
@@ -208,7 +231,11 @@ export async function prepareDataset(
       closedDay(entry.meta.until + i * DAY_MS, entry.meta.dayEvents),
     );
     try {
-      await addClosedDays(entry.dir, entry.meta.project.id, days);
+      // The closed days the file holds, rolled up: a new day of one of their sizes takes its rows.
+      const held = Array.from({ length: DAYS - 1 }, (_, i) =>
+        closedDay(entry.meta.until - (DAYS - 1 - i) * DAY_MS, entry.meta.dayEvents),
+      );
+      await addClosedDays(entry.dir, entry.meta.project.id, days, held);
     } catch (error) {
       discard(entry);
       throw error;
