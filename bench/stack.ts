@@ -17,6 +17,7 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
+import http from 'node:http';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { convertV4MiniflareOptions, Miniflare, type V4Namespace, type V4QueueConsumerOptions } from 'miniflare';
@@ -245,13 +246,9 @@ export async function startStack(options: StackOptions): Promise<Stack> {
 
   const d1 = async () => (await mf.getD1Database('DB', 'tally')) as unknown as D1Like;
   const call = async <T>(url: string, body: unknown): Promise<T> => {
-    const response = await fetch(url, {
-      method: 'POST',
-      body: JSON.stringify(body),
-      signal: AbortSignal.timeout(15 * 60_000),
-    });
-    if (!response.ok) throw new Error(`${url} answered ${response.status}: ${await response.text()}`);
-    return (await response.json()) as T;
+    const answer = await post(url, JSON.stringify(body), CALL_TIMEOUT_MS);
+    if (answer.status !== 200) throw new Error(`${url} answered ${answer.status}: ${answer.text}`);
+    return JSON.parse(answer.text) as T;
   };
   if (options.migrate) {
     // Every database of the pool, so that the cron's work over each finds its tables.
@@ -312,6 +309,27 @@ function quietly<T>(call: () => T): T {
 
 function meterSource(): string {
   return readFileSync(path.join(WORKERS, 'meter.mjs'), 'utf8');
+}
+
+/**
+ * A cron run or a drain may take as long as the work it is given (a 3M-event day's close takes
+ * minutes): fetch gives up waiting for headers after 5 minutes, so these calls go through
+ * `node:http`, with a timeout of their own.
+ */
+const CALL_TIMEOUT_MS = 30 * 60_000;
+
+function post(url: string, body: string, timeoutMs: number): Promise<{ status: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    const request = http.request(url, { method: 'POST', timeout: timeoutMs }, (response) => {
+      const chunks: Buffer[] = [];
+      response.on('data', (chunk: Buffer) => chunks.push(chunk));
+      response.on('end', () => resolve({ status: response.statusCode ?? 0, text: Buffer.concat(chunks).toString() }));
+      response.on('error', reject);
+    });
+    request.on('timeout', () => request.destroy(new Error(`${url} gave no answer in ${timeoutMs / 60_000} minutes`)));
+    request.on('error', reject);
+    request.end(body);
+  });
 }
 
 /** The SQLite file that holds D1 `DB` under a persistence root (Miniflare names it by a hash). */

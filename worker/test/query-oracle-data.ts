@@ -181,8 +181,11 @@ function build(timezone: string, anchor: string, people: PersonShape[]): RawEven
     who.visits.forEach((one, v) => {
       // Like the ProjectDO: the visitor id is salted by the UTC day the visit starts on, and kept;
       // a local midnight ends the visit, and the next one starts with the new day's id.
+      // It starts with a hex digit, as a digest does, that spreads the visitors over the rollups'
+      // visitor buckets (`bucketRange`, rollup/day-head.ts).
       const utcDay = () => new Date(t).toISOString().slice(0, 10);
-      let visitorId = `v${p}-${utcDay()}`;
+      const visitorOf = () => `${((p * 7 + Number(utcDay().slice(8))) % 16).toString(16)}v${p}-${utcDay()}`;
+      let visitorId = visitorOf();
       let sessionId = `s${p}-${v}`;
       let seq = 0;
       let day = formatDate(localDate(t, timezone));
@@ -190,7 +193,7 @@ function build(timezone: string, anchor: string, people: PersonShape[]): RawEven
         if (index > 0) t += step.gapMs;
         if (formatDate(localDate(t, timezone)) !== day) {
           day = formatDate(localDate(t, timezone));
-          visitorId = `v${p}-${utcDay()}`;
+          visitorId = visitorOf();
           sessionId = `s${p}-${v}-${day}`;
           seq = 0;
         }

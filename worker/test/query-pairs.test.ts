@@ -10,6 +10,7 @@ import fc from 'fast-check';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { rollUp, rollUpAll } from '../src/rollup/index.ts';
 import { goalsOf } from '../src/rollup/goal-rollups.ts';
+import { bucketRange } from '../src/rollup/day-head.ts';
 import { pairBuckets, pairDayStatements } from '../src/rollup/pair-rollups.ts';
 import { ROLLUP_COLUMNS } from '../src/stats/metric-sql.ts';
 import { pairSince } from '../src/stats/pair-sql.ts';
@@ -92,6 +93,44 @@ describe('filtered rollups', () => {
 
   it('split a day into more visitor buckets the more events it holds, up to 16', () => {
     expect([0, 250_000, 250_001, 1_000_000, 3_000_000, 10_000_000].map(pairBuckets)).toEqual([1, 1, 2, 4, 16, 16]);
+  });
+
+  it('put every visitor id in exactly one bucket, digests evenly', async () => {
+    const ids = [
+      '0',
+      '00ff',
+      '3a',
+      '7fffffffffffffff',
+      '8',
+      '8000000000000000',
+      'c1',
+      'ffffffffffffffff',
+      '',
+      'v1-x',
+      'A1',
+      '-',
+    ];
+    for (const of of [1, 2, 4, 8, 16]) {
+      const hits = await Promise.all(
+        ids.map(async (id) => {
+          const buckets = Array.from({ length: of }, (_, is) => `(${bucketRange({ of, is })})`);
+          const row = await env.DB.prepare(
+            `SELECT ${buckets.map((b, i) => `${b} AS b${i}`).join(', ')} FROM (SELECT ? AS visitor_id)`,
+          )
+            .bind(id)
+            .first<Record<string, number>>();
+          return Object.values(row ?? {}).filter((hit) => hit === 1).length;
+        }),
+      );
+      expect(hits).toEqual(ids.map(() => 1));
+    }
+    // Sixteen buckets: one per first hex digit.
+    const first = await env.DB.prepare(
+      `SELECT (${bucketRange({ of: 16, is: 10 })}) AS a, (${bucketRange({ of: 16, is: 11 })}) AS b FROM (SELECT 'a9' AS visitor_id)`,
+    ).first<{ a: number; b: number }>();
+    expect(first).toEqual({ a: 1, b: 0 });
+    expect(() => bucketRange({ of: 3, is: 0 })).toThrow();
+    expect(() => bucketRange({ of: 4, is: 4 })).toThrow();
   });
 
   it('of a day rolled in visitor buckets are the rows of the day rolled whole', async () => {

@@ -12,7 +12,7 @@ import { VISIT_GROUPINGS } from '../stats/segment-sql.ts';
  * and revenue), `entries`, `exits` and `visits` (one row per visit: its visitor, bounce, duration,
  * entry values and exit page; `phase` 1, as the difference SQL's rows of the day so far have),
  * and with `props` the events' properties.
- * With `bucket`, only the visitors whose id's last hex digit falls in it modulo its count:
+ * With `bucket`, only the visitors whose id falls in its share of the ids' order (`bucketRange`):
  * every number is a sum over visitors, so a day's rows are the sums of its buckets'. Binds two
  * parameters, the currency and the project id.
  */
@@ -25,17 +25,15 @@ export function dayHead(
 ): string {
   const { start, end } = dayBounds(day, project.timezone);
   if (!Number.isSafeInteger(start) || !Number.isSafeInteger(end)) throw new Error('day bounds must be integers');
-  if (bucket && !(Number.isSafeInteger(bucket.of) && Number.isSafeInteger(bucket.is))) throw new Error('bad bucket');
-  // Visitor ids are hex: their last digit's value spreads visitors evenly over 1, 2, 4, 8 or 16
-  // buckets (an id ending otherwise — tests' — goes to the last digit's bucket, 15 modulo the count).
-  const only = bucket
-    ? `AND ((instr('0123456789abcdef', lower(substr(visitor_id, -1))) + 15) % 16) % ${bucket.of} = ${bucket.is}`
-    : '';
+  // A bucket's events are read through the visitor index, a seek per bucket: through the time
+  // index every bucket's statement would read every event of the day (16 times a 3M-event day).
+  const only = bucket ? `AND ${bucketRange(bucket)}` : '';
+  const from = bucket ? 'events INDEXED BY events_project_visitor_idx' : 'events';
   // Entry values and exit pages come from the SQL the raw queries use (`entryExitCtes`).
   return `WITH day_events AS MATERIALIZED (
   SELECT session_id, visitor_id, seq, ts, name, path, path AS page, hostname, ${localTimeSql(start, end, project.timezone)} AS lt,
     ${EVENT_REVENUE}, ${ENTRY_SOURCE_COLUMNS.join(', ')}${props ? ', props' : ''}
-  FROM events WHERE project_id = ? AND ts >= ${start} AND ts < ${end} ${only}
+  FROM ${from} WHERE project_id = ? AND ts >= ${start} AND ts < ${end} ${only}
 ),
 ${entryExitCtes('day_events', 'entries', 'exits')},
 visits AS MATERIALIZED (
@@ -45,4 +43,32 @@ visits AS MATERIALIZED (
     FROM day_events GROUP BY session_id
   ) AS s JOIN entries USING (session_id) JOIN exits USING (session_id)
 )`;
+}
+
+/**
+ * The visitor ids of bucket `is` of `of` (a power of two up to 16) as a range of the ids' order:
+ * visitor ids are hex digests, so their first digit spreads them evenly; the first bucket has no
+ * lower bound and the last no upper one, so that any id (a test's) is in exactly one.
+ */
+export function bucketRange(bucket: { of: number; is: number }): string {
+  const { of, is } = bucket;
+  if (
+    !(
+      Number.isSafeInteger(of) &&
+      Number.isSafeInteger(is) &&
+      of >= 1 &&
+      of <= 16 &&
+      16 % of === 0 &&
+      is >= 0 &&
+      is < of
+    )
+  ) {
+    throw new Error('bad bucket');
+  }
+  const digit = (n: number) => `'${n.toString(16)}'`;
+  const bounds = [
+    ...(is > 0 ? [`visitor_id >= ${digit((16 / of) * is)}`] : []),
+    ...(is < of - 1 ? [`visitor_id < ${digit((16 / of) * (is + 1))}`] : []),
+  ];
+  return bounds.length ? `(${bounds.join(' AND ')})` : 'true';
 }
