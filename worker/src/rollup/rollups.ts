@@ -9,12 +9,13 @@
  * concurrently), and clears a mark only if no event was written to its hour since it was read.
  * The open day is never rolled up here; its closed hours are, one by one (`hours.ts`).
  */
-import { type Dimension, ROLLED_DIMENSIONS } from '@tally/sdk/catalog';
+import { type Dimension, ROLLED_DIMENSIONS, UNFILTERED_VERSION } from '@tally/sdk/catalog';
 import {
   bumpVersionsStatement,
   dirtyDaysOfMark,
   type HourMark,
   isComplete,
+  MARK_SPAN_HOURS_SQL,
   markStaleDays,
   oldestMarksStatement,
   poolDatabase,
@@ -157,6 +158,22 @@ export function replaceDayStatements(
 
 type Mark = HourMark;
 
+/**
+ * Events past which a closed day is rolled again hour by hour rather than whole: its whole-day
+ * statements read ~28 µs an event in Node (a 330k-event day's longest, 7.1 s; a 3M-event day's,
+ * 83 s), workerd about twice that, so 500k stays well within D1's 30 s.
+ */
+export const HOURLY_FROM_EVENTS = 500_000;
+
+/** Whether a day has hour segments rolled with the current unfiltered catalog (`rolled_hours`). */
+async function hoursStarted(d1: D1Database, projectId: string, day: string): Promise<boolean> {
+  const row = await d1
+    .prepare('SELECT 1 AS one FROM rolled_hours WHERE project_id = ? AND day = ? AND version >= ? LIMIT 1')
+    .bind(projectId, day, UNFILTERED_VERSION)
+    .first<{ one: number }>();
+  return row !== null;
+}
+
 /** How many events a local day holds, counted over the `(project_id, ts)` index no further than buckets need. */
 async function dayEvents(d1: D1Database, project: RollupProject, day: LocalDate): Promise<number> {
   const { start, end } = dayBounds(day, project.timezone);
@@ -183,10 +200,14 @@ async function dayEvents(d1: D1Database, project: RollupProject, day: LocalDate)
 export async function rollUp(
   env: Env,
   now: number,
-  budget: { days: number; ms: number } = { days: 40, ms: 20_000 },
+  budget: { days: number; ms: number; hourlyFrom?: number } = { days: 40, ms: 20_000 },
 ): Promise<RollupResult> {
   const names = poolNames(env);
-  const share = { days: Math.ceil(budget.days / names.length), ms: budget.ms / names.length };
+  const share = {
+    days: Math.ceil(budget.days / names.length),
+    ms: budget.ms / names.length,
+    hourlyFrom: budget.hourlyFrom ?? HOURLY_FROM_EVENTS,
+  };
   const total: RollupResult = { days: 0, cleared: 0, exhausted: false, hours: 0 };
   for (const name of names) {
     const run = await rollUpDatabase(env, name, now, share);
@@ -203,7 +224,7 @@ async function rollUpDatabase(
   env: Env,
   name: string,
   now: number,
-  budget: { days: number; ms: number },
+  budget: { days: number; ms: number; hourlyFrom: number },
 ): Promise<RollupResult> {
   const dbs: ProjectDatabases = { control: env.DB, data: poolDatabase(env, name) };
   const d1 = dbs.data;
@@ -263,6 +284,20 @@ async function rollUpDatabase(
       }
       const day = parseDate(label) as LocalDate;
       const complete = isComplete(label, project.timezone, rawFrom) || skipped.has(label);
+      // Read before the batch: an event written to the day since then marks its hour, so the
+      // day's mark is not cleared and it is rolled again.
+      const events = complete ? await dayEvents(d1, project, day) : 0;
+      // A big day is rolled again hour by hour (a late event, a goal or catalog change): its
+      // whole-day statements would each read all of it, past D1's 30 s (a 3M-event day's took
+      // 83 s in Node). A day not rolled that way yet has every hour with events marked first, and
+      // is closed in a later run, whose marks are those (this run's would not be cleared).
+      const byHour = complete && events > budget.hourlyFrom;
+      if (byHour && !(await hoursStarted(d1, project.id, label))) {
+        const { start, end } = dayBounds(day, project.timezone);
+        await d1.prepare(MARK_SPAN_HOURS_SQL).bind(project.id, start, end).run();
+        await rollUpDayHours(dbs, project, day, now - HOUR_GRACE_MS, deadline);
+        continue;
+      }
       // A day rolled hour by hour while it was open (`rolled_hours`): its remaining hours too, and
       // then its rollups are their sum, so no statement reads more than an hour's visitors. Until
       // its last hour can be rolled (`HOUR_GRACE_MS`), it waits, marked.
@@ -284,9 +319,7 @@ async function rollUpDatabase(
       const compact = hourly?.started === true;
       // A compacted day's goal rows come from its hours, its filtered goal rows from its events.
       goals ??= complete ? await goalsOf(dbs, project) : null;
-      // Read before the batch: an event written to the day since then marks its hour, so the
-      // day's mark is not cleared and it is rolled again.
-      const buckets = complete ? pairBuckets(await dayEvents(d1, project, day)) : 1;
+      const buckets = complete ? pairBuckets(events) : 1;
       const dayPaths = complete && goals ? await goals.dayPaths(day) : [];
       // Filtered rows are never hourly: a day compacted from its hours gets them from its events.
       const replace = !(complete && goals)
