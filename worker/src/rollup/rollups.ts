@@ -158,6 +158,8 @@ export function replaceDayStatements(
 
 type Mark = HourMark;
 
+const HOUR_MS = 3_600_000;
+
 /**
  * Events past which a closed day is rolled again hour by hour rather than whole: its whole-day
  * statements read ~28 µs an event in Node (a 330k-event day's longest, 7.1 s; a 3M-event day's,
@@ -291,9 +293,13 @@ async function rollUpDatabase(
       // whole-day statements would each read all of it, past D1's 30 s (a 3M-event day's took
       // 83 s in Node). A day not rolled that way yet has every hour with events marked first, and
       // is closed in a later run, whose marks are those (this run's would not be cleared).
-      const byHour = complete && events > budget.hourlyFrom;
+      // NOTE: only a day whose midnights fall on whole UTC hours. Where a midnight cuts an hour
+      // (Asia/Kathmandu), that hour's mark is cleared only by a run that rolls both its days, and
+      // a day closed from its hours in one run and its neighbour in the next would be marked again
+      // for ever: such a day is still rolled whole.
+      const { start, end } = dayBounds(day, project.timezone);
+      const byHour = complete && events > budget.hourlyFrom && start % HOUR_MS === 0 && end % HOUR_MS === 0;
       if (byHour && !(await hoursStarted(d1, project.id, label))) {
-        const { start, end } = dayBounds(day, project.timezone);
         await d1.prepare(MARK_SPAN_HOURS_SQL).bind(project.id, start, end).run();
         await rollUpDayHours(dbs, project, day, now - HOUR_GRACE_MS, deadline);
         continue;
