@@ -9,7 +9,7 @@
  * concurrently), and clears a mark only if no event was written to its hour since it was read.
  * The open day is never rolled up here; its closed hours are, one by one (`hours.ts`).
  */
-import { type Dimension, ROLLED_DIMENSIONS, UNFILTERED_VERSION } from '@tally/sdk/catalog';
+import { type Dimension, ROLLED_DIMENSIONS } from '@tally/sdk/catalog';
 import {
   bumpVersionsStatement,
   dirtyDaysOfMark,
@@ -167,15 +167,6 @@ const HOUR_MS = 3_600_000;
  */
 export const HOURLY_FROM_EVENTS = 500_000;
 
-/** Whether a day has hour segments rolled with the current unfiltered catalog (`rolled_hours`). */
-async function hoursStarted(d1: D1Database, projectId: string, day: string): Promise<boolean> {
-  const row = await d1
-    .prepare('SELECT 1 AS one FROM rolled_hours WHERE project_id = ? AND day = ? AND version >= ? LIMIT 1')
-    .bind(projectId, day, UNFILTERED_VERSION)
-    .first<{ one: number }>();
-  return row !== null;
-}
-
 /** How many events a local day holds, counted over the `(project_id, ts)` index no further than buckets need. */
 async function dayEvents(d1: D1Database, project: RollupProject, day: LocalDate): Promise<number> {
   const { start, end } = dayBounds(day, project.timezone);
@@ -286,24 +277,6 @@ async function rollUpDatabase(
       }
       const day = parseDate(label) as LocalDate;
       const complete = isComplete(label, project.timezone, rawFrom) || skipped.has(label);
-      // Read before the batch: an event written to the day since then marks its hour, so the
-      // day's mark is not cleared and it is rolled again.
-      const events = complete ? await dayEvents(d1, project, day) : 0;
-      // A big day is rolled again hour by hour (a late event, a goal or catalog change): its
-      // whole-day statements would each read all of it, past D1's 30 s (a 3M-event day's took
-      // 83 s in Node). A day not rolled that way yet has every hour with events marked first, and
-      // is closed in a later run, whose marks are those (this run's would not be cleared).
-      // NOTE: only a day whose midnights fall on whole UTC hours. Where a midnight cuts an hour
-      // (Asia/Kathmandu), that hour's mark is cleared only by a run that rolls both its days, and
-      // a day closed from its hours in one run and its neighbour in the next would be marked again
-      // for ever: such a day is still rolled whole.
-      const { start, end } = dayBounds(day, project.timezone);
-      const byHour = complete && events > budget.hourlyFrom && start % HOUR_MS === 0 && end % HOUR_MS === 0;
-      if (byHour && !(await hoursStarted(d1, project.id, label))) {
-        await d1.prepare(MARK_SPAN_HOURS_SQL).bind(project.id, start, end).run();
-        await rollUpDayHours(dbs, project, day, now - HOUR_GRACE_MS, deadline);
-        continue;
-      }
       // A day rolled hour by hour while it was open (`rolled_hours`): its remaining hours too, and
       // then its rollups are their sum, so no statement reads more than an hour's visitors. Until
       // its last hour can be rolled (`HOUR_GRACE_MS`), it waits, marked.
@@ -311,6 +284,23 @@ async function rollUpDatabase(
         ? await rollUpDayHours(dbs, project, day, now - HOUR_GRACE_MS, deadline, { onlyIfStarted: true })
         : null;
       if (hourly?.started && !hourly.complete) continue;
+      // Read before the batch: an event written to the day since then marks its hour, so the
+      // day's mark is not cleared and it is rolled again.
+      const events = complete ? await dayEvents(d1, project, day) : 0;
+      // A big day not rolled hour by hour is rolled again that way (a late event, a goal or
+      // catalog change): its whole-day statements would each read all of it, past D1's 30 s (a
+      // 3M-event day's took 83 s in Node). Every hour of it with events is marked first, and it is
+      // closed in a later run, whose marks are those (this run's would not be cleared).
+      // NOTE: only a day whose midnights fall on whole UTC hours. Where a midnight cuts an hour
+      // (Asia/Kathmandu), that hour's mark is cleared only by a run that rolls both its days, and
+      // a day closed from its hours in one run and its neighbour in the next would be marked again
+      // for ever: such a day is still rolled whole.
+      const { start, end } = dayBounds(day, project.timezone);
+      if (complete && !hourly?.started && events > budget.hourlyFrom && start % HOUR_MS === 0 && end % HOUR_MS === 0) {
+        await d1.prepare(MARK_SPAN_HOURS_SQL).bind(project.id, start, end).run();
+        await rollUpDayHours(dbs, project, day, now - HOUR_GRACE_MS, deadline);
+        continue;
+      }
       rolled.add(label);
       // A mark is cleared once every day its hour touches is rolled up, and only if unchanged.
       // An hour that today also touches (a midnight at :30 or :45) stays marked for today, but
